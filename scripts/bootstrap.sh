@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of Sluice, idempotently, on Debian 12.
+#   - Debian packages (compilers, yaml-cpp, CLI11, spdlog, simdjson, GoogleTest, ...)
+#   - Apache Arrow C++ 26 from the pyarrow==26.0.1 wheel, in the project venv .deps/venv
+#   - DuckDB 1.4.4 (C header and libduckdb.so) from npm, in .deps/duckdb
+# Everything lands in git-ignored folders under .deps/. Safe to run again: finished steps are skipped.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+deps="$root/.deps"
+mkdir -p "$deps"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# --- Debian packages ---------------------------------------------------------------------------
+apt_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libsimdjson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+  python3-venv
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Apache Arrow C++ (from the pyarrow wheel) -------------------------------------------------
+arrow_version="26.0.1"
+venv="$deps/venv"
+if [ ! -f "$venv/.arrow-$arrow_version" ]; then
+  log "installing pyarrow==$arrow_version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "pyarrow==$arrow_version" "duckdb==1.4.4"
+  "$venv/bin/python" -c "import pyarrow; pyarrow.create_library_symlinks()"
+  touch "$venv/.arrow-$arrow_version"
+fi
+
+# --- DuckDB C API (from npm) -------------------------------------------------------------------
+duckdb_version="1.4.4"
+duckdb_dir="$deps/duckdb"
+if [ ! -f "$duckdb_dir/.duckdb-$duckdb_version" ]; then
+  log "fetching DuckDB $duckdb_version (C header and libduckdb.so) from npm"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "duckdb@$duckdb_version" "@duckdb/node-bindings-linux-x64@$duckdb_version-r.4" >/dev/null 2>&1)
+  mkdir -p "$duckdb_dir/include" "$duckdb_dir/lib"
+  tar -xzf "$tmp/duckdb-$duckdb_version.tgz" -C "$tmp" package/src/duckdb/src/include/duckdb.h
+  cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$duckdb_dir/include/"
+  rm -rf "$tmp/package"
+  tar -xzf "$tmp"/duckdb-node-bindings-linux-x64-*.tgz -C "$tmp" package/libduckdb.so
+  cp "$tmp/package/libduckdb.so" "$duckdb_dir/lib/"
+  rm -rf "$tmp"
+  touch "$duckdb_dir/.duckdb-$duckdb_version"
+fi
+
+# --- Paths for CMake ---------------------------------------------------------------------------
+arrow_include="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_include())')"
+arrow_lib="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_library_dirs()[0])')"
+cat > "$deps/paths.cmake.tmp" <<CMAKE
+set(SLUICE_ARROW_INCLUDE_DIR "$arrow_include")
+set(SLUICE_ARROW_LIB_DIR "$arrow_lib")
+set(SLUICE_DUCKDB_INCLUDE_DIR "$duckdb_dir/include")
+set(SLUICE_DUCKDB_LIB_DIR "$duckdb_dir/lib")
+set(SLUICE_PYTHON "$venv/bin/python")
+CMAKE
+if ! cmp -s "$deps/paths.cmake.tmp" "$deps/paths.cmake" 2>/dev/null; then
+  mv "$deps/paths.cmake.tmp" "$deps/paths.cmake"
+else
+  rm "$deps/paths.cmake.tmp"
+fi
+log "dependencies ready"

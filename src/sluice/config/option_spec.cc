@@ -1,0 +1,52 @@
+#include "sluice/config/option_spec.h"
+
+namespace sluice::config {
+
+std::string_view OptionTypeName(OptionType type) {
+  switch (type) {
+    case OptionType::kString:
+      return "string";
+    case OptionType::kInteger:
+      return "integer";
+    case OptionType::kDouble:
+      return "number";
+    case OptionType::kBool:
+      return "bool";
+    case OptionType::kDuration:
+      return "duration";
+    case OptionType::kEnum:
+      return "enum";
+    case OptionType::kExpression:
+      return "expression";
+    case OptionType::kStringList:
+      return "list of strings";
+    case OptionType::kStringMap:
+      return "map of strings";
+    case OptionType::kExpressionMap:
+      return "map of field to expression";
+    case OptionType::kAny:
+      return "any";
+  }
+  return "unknown";
+}
+
+std::string_view PluginKindName(PluginKind kind) {
+  switch (kind) {
+    case PluginKind::kSource:
+      return "source";
+    case PluginKind::kProcessor:
+      return "processor";
+    case PluginKind::kSink:
+      return "sink";
+  }
+  return "unknown";
+}
+
+const OptionSpec* PluginSpec::FindOption(std::string_view option_name) const {
+  for (const auto& option : options) {
+    if (option.name == option_name) return &option;
+  }
+  return nullptr;
+}
+
+}  // namespace sluice::config

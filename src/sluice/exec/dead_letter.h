@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/type_fwd.h>
+
+#include "sluice/common/status.h"
+
+namespace sluice::exec {
+
+/// A record the pipeline could not process, kept with why and where it came from, so that no
+/// input is ever lost silently.
+struct DeadLetter {
+  /// Why the record was rejected, e.g. "invalid JSON: missing comma at byte 14".
+  std::string reason;
+  /// The stage that rejected it: "source", a processor name ("derive"), or "sink:<name>".
+  std::string stage;
+  /// The source the record came from.
+  std::string source;
+  /// Where in the source: "data/quotes.csv:17" (file and line), "row 17", or an offset.
+  std::string origin;
+  /// The record itself: the raw text for undecodable input, a JSON object for decoded rows.
+  std::string record;
+};
+
+/// The schema of the dead-letter output: one row per DeadLetter plus the time it was rejected.
+std::shared_ptr<arrow::Schema> DeadLetterSchema();
+
+/// Converts dead letters to a batch of DeadLetterSchema().
+Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(const std::vector<DeadLetter>& letters);
+
+/// Renders row `row` of `batch` as a one-line JSON object, for the `record` field.
+std::string RowToJson(const arrow::RecordBatch& batch, int64_t row);
+
+/// Collects dead letters from every stage. Thread-safe: sources run on their own threads.
+class DeadLetterQueue {
+ public:
+  void Add(DeadLetter letter);
+  /// Moves out everything collected so far.
+  std::vector<DeadLetter> Drain();
+  /// All dead letters ever added.
+  int64_t total() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<DeadLetter> pending_;
+  int64_t total_ = 0;
+};
+
+}  // namespace sluice::exec

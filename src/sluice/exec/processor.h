@@ -1,0 +1,71 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/type_fwd.h>
+
+#include "sluice/common/status.h"
+#include "sluice/exec/dead_letter.h"
+
+namespace sluice::exec {
+
+/// Receives the batches a processor emits.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual Status Emit(std::shared_ptr<arrow::RecordBatch> batch) = 0;
+};
+
+/// An Emitter that collects batches into a vector.
+class CollectingEmitter : public Emitter {
+ public:
+  Status Emit(std::shared_ptr<arrow::RecordBatch> batch) override {
+    if (batch->num_rows() > 0) batches_.push_back(std::move(batch));
+    return Status::OK();
+  }
+  std::vector<std::shared_ptr<arrow::RecordBatch>>& batches() { return batches_; }
+
+ private:
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
+};
+
+/// What a processor may use besides its batches. Owned by the pipeline; outlives processors.
+struct ProcessorContext {
+  std::string pipeline_name;
+  DeadLetterQueue* dead_letters = nullptr;
+};
+
+/// One stage of a pipeline: takes micro-batches and emits zero or more batches.
+///
+/// A processor is built for a fixed input schema (known before the run starts, so that
+/// configuration errors surface before any data flows) and declares its output schema.
+/// Processors are driven by one thread at a time; they need no locking.
+class Processor {
+ public:
+  virtual ~Processor() = default;
+
+  /// The schema of every batch this processor emits.
+  virtual std::shared_ptr<arrow::Schema> output_schema() const = 0;
+
+  /// Processes one micro-batch of the input schema.
+  ///
+  /// A stateless processor may fail a batch with a data error (a failed cast, an overflow):
+  /// the driver then re-runs it on smaller slices to isolate the offending rows, which become
+  /// dead letters. Stateful processors must handle bad rows themselves (see `stateless()`).
+  virtual Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) = 0;
+
+  /// The end of the input: a processor with state emits what it holds.
+  virtual Status Finish(Emitter& out) {
+    (void)out;
+    return Status::OK();
+  }
+
+  /// Whether Process() keeps no state between batches, so a failed batch can be retried in
+  /// parts.
+  virtual bool stateless() const { return true; }
+};
+
+}  // namespace sluice::exec

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <arrow/type_fwd.h>
+
+#include "sluice/common/status.h"
+#include "sluice/config/option_spec.h"
+#include "sluice/config/options.h"
+#include "sluice/exec/processor.h"
+#include "sluice/exec/sink.h"
+#include "sluice/exec/source.h"
+
+namespace sluice::exec {
+
+/// What a source or sink factory gets besides its options.
+struct ConnectorContext {
+  std::string pipeline_name;
+  /// The user's name for this source or sink.
+  std::string name;
+};
+
+using SourceFactory =
+    std::function<Result<std::unique_ptr<Source>>(const ConnectorContext&, const config::Options&)>;
+using ProcessorFactory = std::function<Result<std::unique_ptr<Processor>>(
+    const ProcessorContext&, const config::Options&, const std::shared_ptr<arrow::Schema>& input_schema)>;
+using SinkFactory = std::function<Result<std::unique_ptr<Sink>>(const ConnectorContext&, const config::Options&)>;
+
+/// Maps (kind, name) to a plugin's declaration and factory. Filled by explicit Register*()
+/// calls from one list (builtins.cc); there is no static-initialiser registration.
+class Registry : public config::SpecCatalog {
+ public:
+  void AddSource(config::PluginSpec spec, SourceFactory factory);
+  void AddProcessor(config::PluginSpec spec, ProcessorFactory factory);
+  void AddSink(config::PluginSpec spec, SinkFactory factory);
+
+  const config::PluginSpec* FindSpec(config::PluginKind kind, std::string_view name) const override;
+  std::vector<std::string> Names(config::PluginKind kind) const override;
+  /// Every declaration of a kind, in name order.
+  std::vector<const config::PluginSpec*> Specs(config::PluginKind kind) const;
+
+  const SourceFactory* FindSource(std::string_view name) const;
+  const ProcessorFactory* FindProcessor(std::string_view name) const;
+  const SinkFactory* FindSink(std::string_view name) const;
+
+ private:
+  template <typename Factory>
+  struct Entry {
+    config::PluginSpec spec;
+    Factory factory;
+  };
+  std::map<std::string, Entry<SourceFactory>, std::less<>> sources_;
+  std::map<std::string, Entry<ProcessorFactory>, std::less<>> processors_;
+  std::map<std::string, Entry<SinkFactory>, std::less<>> sinks_;
+};
+
+/// The registry holding every built-in processor and connector (see builtins.cc).
+const Registry& BuiltinRegistry();
+
+/// Options every source accepts, appended to each source's declaration.
+std::vector<config::OptionSpec> CommonSourceOptions();
+
+/// Micro-batch cutting settings shared by sources, read from CommonSourceOptions().
+struct BatchingOptions {
+  /// Rows per micro-batch at most.
+  int64_t batch_size = 65536;
+  /// How long a source may hold rows back to fill a batch before it sends a smaller one.
+  std::chrono::nanoseconds linger = std::chrono::milliseconds(100);
+
+  static BatchingOptions FromOptions(const config::Options& options);
+};
+
+}  // namespace sluice::exec
