@@ -5,7 +5,7 @@
 #include <vector>
 
 #include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/config/option_spec.h"

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"

@@ -1,0 +1,197 @@
+// The `sluice` command: run, validate and describe pipelines.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "sluice/cli/reference.h"
+#include "sluice/common/logging.h"
+#include "sluice/config/pipeline_config.h"
+#include "sluice/exec/pipeline.h"
+#include "sluice/exec/registry.h"
+
+namespace sluice::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntimeFailure = 1;
+constexpr int kExitInvalidConfig = 2;
+
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) {
+  // A second signal means "stop now": skip the graceful drain.
+  if (g_signals.fetch_add(1) >= 1) _exit(130);
+}
+
+std::string HumanCount(double value) {
+  if (value >= 1e9) return fmt::format("{:.2f} G", value / 1e9);
+  if (value >= 1e6) return fmt::format("{:.2f} M", value / 1e6);
+  if (value >= 1e3) return fmt::format("{:.1f} k", value / 1e3);
+  return fmt::format("{:.0f} ", value);
+}
+
+Result<config::PipelineConfig> Load(const std::string& path, const std::vector<std::string>& sets) {
+  std::vector<config::Override> overrides;
+  for (const auto& set : sets) {
+    SLUICE_ASSIGN_OR_RAISE(auto parsed, config::ParseOverride(set));
+    overrides.push_back(std::move(parsed));
+  }
+  return config::LoadPipelineFile(path, overrides, exec::BuiltinRegistry());
+}
+
+int Validate(const std::string& path, const std::vector<std::string>& sets) {
+  auto config = Load(path, sets);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return kExitInvalidConfig;
+  }
+  // Building the pipeline binds every expression against the real schemas.
+  auto pipeline = exec::Pipeline::Make(*config, exec::BuiltinRegistry());
+  if (!pipeline.ok()) {
+    std::cerr << pipeline.status().message() << "\n";
+    return kExitInvalidConfig;
+  }
+  std::cerr << fmt::format("{}: ok (pipeline '{}': {} source(s), {} processor(s), {} sink(s))\n", path, config->name,
+                           config->sources.size(), config->processors.size(), config->sinks.size());
+  return kExitOk;
+}
+
+/// Prints "rows, rows/s, share of input read" on one refreshed stderr line while a bounded run goes.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const exec::Pipeline& pipeline) : pipeline_(pipeline) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ProgressLine() {
+    done_.store(true);
+    thread_.join();
+    std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  void Loop() {
+    auto started = std::chrono::steady_clock::now();
+    while (!done_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (done_.load()) break;
+      exec::RunProgress progress = pipeline_.progress();
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::string share;
+      if (progress.bytes_total && *progress.bytes_total > 0) {
+        share = fmt::format("  {:5.1f}% read", 100.0 * progress.bytes_read / *progress.bytes_total);
+      }
+      std::fprintf(stderr, "\r\033[K%srows in  %srows/s%s", HumanCount(progress.rows_in).c_str(),
+                   HumanCount(progress.rows_in / std::max(seconds, 1e-9)).c_str(), share.c_str());
+      std::fflush(stderr);
+    }
+  }
+
+  const exec::Pipeline& pipeline_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+int Run(const std::string& path, const std::vector<std::string>& sets, bool progress_wanted) {
+  auto config = Load(path, sets);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return kExitInvalidConfig;
+  }
+  auto made = exec::Pipeline::Make(*config, exec::BuiltinRegistry());
+  if (!made.ok()) {
+    std::cerr << made.status().message() << "\n";
+    return kExitInvalidConfig;
+  }
+  std::unique_ptr<exec::Pipeline> pipeline = std::move(*made);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::atomic<bool> finished{false};
+  std::thread signal_watcher([&] {
+    while (!finished.load()) {
+      if (g_signals.load() > 0) {
+        pipeline->RequestStop();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+
+  Result<exec::RunSummary> summary;
+  {
+    std::unique_ptr<ProgressLine> progress;
+    if (progress_wanted && pipeline->bounded() && isatty(STDERR_FILENO)) progress = std::make_unique<ProgressLine>(*pipeline);
+    summary = pipeline->Run();
+  }
+  finished.store(true);
+  signal_watcher.join();
+
+  if (!summary.ok()) {
+    std::cerr << fmt::format("sluice: pipeline '{}' failed: {}\n", config->name, summary.status().message());
+    return kExitRuntimeFailure;
+  }
+  std::cerr << fmt::format("sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters, {:.3f} s ({}rows/s)\n",
+                           config->name, summary->stopped ? "stopped" : "finished", summary->rows_in, summary->rows_out,
+                           summary->dead_letters, summary->seconds,
+                           HumanCount(summary->rows_in / std::max(summary->seconds, 1e-9)));
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace sluice::cli
+
+int main(int argc, char** argv) {
+  using namespace sluice::cli;
+  CLI::App app{"Sluice: one engine for batch and stream processing"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+
+  std::string pipeline_path;
+  std::vector<std::string> sets;
+  bool no_progress = false;
+  CLI::App* run = app.add_subcommand("run", "Run a pipeline until its sources end, or until SIGINT/SIGTERM");
+  run->add_option("pipeline", pipeline_path, "The pipeline file (YAML)")->required();
+  run->add_option("--set", sets, "Override a key: --set sources.quotes.path=data.csv")->type_name("KEY=VALUE");
+  run->add_flag("--no-progress", no_progress, "Do not show the progress line");
+
+  CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file without running it");
+  validate->add_option("pipeline", pipeline_path, "The pipeline file (YAML)")->required();
+  validate->add_option("--set", sets, "Override a key")->type_name("KEY=VALUE");
+
+  std::string plugin_name;
+  bool markdown = false;
+  CLI::App* plugins = app.add_subcommand("plugins", "List the processors and connectors with their options");
+  plugins->add_option("name", plugin_name, "Show only this plugin");
+  plugins->add_flag("--markdown", markdown, "Print the reference as Markdown");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : kExitInvalidConfig;
+  }
+  sluice::SetLogLevel(log_level);
+
+  if (*run) return Run(pipeline_path, sets, !no_progress);
+  if (*validate) return Validate(pipeline_path, sets);
+  if (*plugins) {
+    const auto& registry = sluice::exec::BuiltinRegistry();
+    std::string text = markdown ? PluginReferenceMarkdown(registry) : PluginReferenceText(registry, plugin_name);
+    if (text.empty()) {
+      std::cerr << "sluice: no plugin called '" << plugin_name << "'\n";
+      return kExitInvalidConfig;
+    }
+    std::cout << text;
+    return kExitOk;
+  }
+  return kExitInvalidConfig;
+}

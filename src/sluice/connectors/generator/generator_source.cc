@@ -1,0 +1,405 @@
+#include "sluice/connectors/generator/generator_source.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <arrow/array/data.h>
+#include <arrow/buffer.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <fmt/format.h>
+
+#include "sluice/config/location.h"
+
+namespace sluice::connectors {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// The first event's time when `start` is left out: a fixed instant, so that output is
+/// reproducible run after run.
+constexpr std::string_view kDefaultStart = "2024-01-01T00:00:00Z";
+
+/// Names of the first symbols; further ones are called SYM010, SYM011, ...
+constexpr std::array<std::string_view, 10> kTickers = {"AAPL", "MSFT", "AMZN", "GOOG", "META",
+                                                      "NVDA", "TSLA", "JPM",  "V",    "XOM"};
+
+/// Every symbol name fits in this many bytes ("SYM99999" at most), so the hot loop can copy a
+/// fixed-size block per row instead of calling memcpy with a variable length.
+constexpr int32_t kMaxSymbolLength = 8;
+constexpr int64_t kMaxSymbols = 100000;
+
+/// Prices move in whole cents: a price is an integer number of ticks, and dividing by 100 gives
+/// the double nearest to the decimal, which prints as e.g. 187.42 rather than 187.42000000000002.
+constexpr double kTicksPerUnit = 100.0;
+/// The lowest mid price (1.00); the walk is reflected there so prices stay positive.
+constexpr int64_t kMinMidTicks = 100;
+/// About 1 % of quotes are crossed (ask < bid), so that a filter like `ask > bid` has work.
+constexpr uint64_t kCrossedPer65536 = 655;
+constexpr int64_t kMaxVolume = 10000;
+
+/// How long a paced source sleeps at most before it checks again whether a stop was requested.
+constexpr Clock::duration kStopCheckInterval = std::chrono::milliseconds(50);
+
+/// SplitMix64's finaliser: a bijective mix of 64 bits. Hashing a row counter with it gives a
+/// counter-based random stream, so row i's random numbers do not depend on how rows are
+/// grouped into batches.
+constexpr uint64_t Mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ULL;
+
+/// A uniform integer in [0, bound) from 32 random bits (Lemire's multiply-shift; the bias is
+/// negligible for the small bounds used here).
+constexpr uint64_t Below(uint64_t random32, uint64_t bound) { return (random32 * bound) >> 32; }
+
+bool ReadDigits(std::string_view text, size_t* position, size_t width, int* value) {
+  if (*position + width > text.size()) return false;
+  const char* begin = text.data() + *position;
+  for (size_t i = 0; i < width; ++i) {
+    if (begin[i] < '0' || begin[i] > '9') return false;
+  }
+  auto [end, error] = std::from_chars(begin, begin + width, *value);
+  if (error != std::errc() || end != begin + width) return false;
+  *position += width;
+  return true;
+}
+
+bool Expect(std::string_view text, size_t* position, char wanted) {
+  if (*position >= text.size() || text[*position] != wanted) return false;
+  ++*position;
+  return true;
+}
+
+/// Parses an ISO 8601 instant ("2024-01-01", "2024-01-01T09:30:00Z", "2024-01-01 09:30:00.25+02:00")
+/// into microseconds since the epoch. A time without a zone is taken as UTC, like every
+/// timestamp in Sluice.
+Result<int64_t> ParseInstantMicros(std::string_view text) {
+  auto invalid = [&] {
+    return Status::Invalid("'", text, "' is not an ISO 8601 timestamp (expected e.g. ", kDefaultStart, ")");
+  };
+  size_t position = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!ReadDigits(text, &position, 4, &year) || !Expect(text, &position, '-') ||
+      !ReadDigits(text, &position, 2, &month) || !Expect(text, &position, '-') ||
+      !ReadDigits(text, &position, 2, &day)) {
+    return invalid();
+  }
+  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                                         std::chrono::day{static_cast<unsigned>(day)}};
+  if (!date.ok()) return Status::Invalid("'", text, "' is not a valid date");
+  int64_t micros_of_day = 0;
+  int64_t offset_seconds = 0;
+  if (position < text.size()) {
+    if (text[position] != 'T' && text[position] != 't' && text[position] != ' ') return invalid();
+    ++position;
+    if (!ReadDigits(text, &position, 2, &hour) || !Expect(text, &position, ':') ||
+        !ReadDigits(text, &position, 2, &minute)) {
+      return invalid();
+    }
+    if (position < text.size() && text[position] == ':') {
+      ++position;
+      if (!ReadDigits(text, &position, 2, &second)) return invalid();
+    }
+    if (hour > 23 || minute > 59 || second > 59) return Status::Invalid("'", text, "' has an invalid time of day");
+    micros_of_day = ((hour * 60 + minute) * 60 + second) * int64_t{1000000};
+    if (position < text.size() && (text[position] == '.' || text[position] == ',')) {
+      ++position;
+      int64_t scale = 100000;
+      size_t digits = 0;
+      while (position < text.size() && text[position] >= '0' && text[position] <= '9') {
+        micros_of_day += (text[position] - '0') * scale;  // digits past microseconds are dropped
+        scale /= 10;
+        ++position;
+        ++digits;
+      }
+      if (digits == 0) return invalid();
+    }
+    if (position < text.size()) {
+      const char zone = text[position++];
+      if (zone == 'Z' || zone == 'z') {
+        // UTC.
+      } else if (zone == '+' || zone == '-') {
+        int offset_hours = 0, offset_minutes = 0;
+        if (!ReadDigits(text, &position, 2, &offset_hours)) return invalid();
+        Expect(text, &position, ':');
+        if (!ReadDigits(text, &position, 2, &offset_minutes)) return invalid();
+        offset_seconds = (offset_hours * 60 + offset_minutes) * 60 * (zone == '+' ? 1 : -1);
+      } else {
+        return invalid();
+      }
+    }
+  }
+  if (position != text.size()) return invalid();
+  const int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
+  return days * 86400 * int64_t{1000000} + micros_of_day - offset_seconds * 1000000;
+}
+
+/// What determines the generated rows. Batch size, linger and rate are deliberately not here:
+/// they change when rows are delivered, never what they contain.
+struct QuoteSettings {
+  uint64_t seed = 42;
+  int64_t num_symbols = 10;
+  int64_t start_micros = 0;
+  int64_t interval_micros = 1000;
+};
+
+std::shared_ptr<arrow::Schema> QuoteSchema() {
+  static const std::shared_ptr<arrow::Schema> schema = arrow::schema({
+      arrow::field("symbol", arrow::utf8(), /*nullable=*/false),
+      arrow::field("bid", arrow::float64(), /*nullable=*/false),
+      arrow::field("ask", arrow::float64(), /*nullable=*/false),
+      arrow::field("volume", arrow::int64(), /*nullable=*/false),
+      arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), /*nullable=*/false),
+  });
+  return schema;
+}
+
+/// Produces quote rows in order, one batch at a time.
+///
+/// Row i's random draws come from hashing (seed, i); the only sequential state is each symbol's
+/// current mid price, which moves by a random step whenever the symbol quotes. Both depend
+/// only on the row index, so any split of rows into batches yields the same data.
+/// Not thread-safe: owned and used by one source.
+class QuoteGenerator {
+ public:
+  explicit QuoteGenerator(const QuoteSettings& settings)
+      : key_(Mix(settings.seed ^ 0x5EED5EED5EED5EEDULL)),
+        start_micros_(settings.start_micros),
+        interval_micros_(settings.interval_micros) {
+    names_.resize(static_cast<size_t>(settings.num_symbols));
+    mid_ticks_.resize(static_cast<size_t>(settings.num_symbols));
+    for (size_t symbol = 0; symbol < names_.size(); ++symbol) {
+      std::string name = symbol < kTickers.size() ? std::string(kTickers[symbol]) : fmt::format("SYM{:03}", symbol);
+      names_[symbol].length = static_cast<int32_t>(name.size());
+      std::memcpy(names_[symbol].bytes.data(), name.data(), name.size());
+      // Opening mid prices between 10.00 and 500.00.
+      mid_ticks_[symbol] = 1000 + static_cast<int64_t>(Mix(key_ ^ ((symbol + 1) * kGamma)) % 49000);
+    }
+  }
+
+  /// The index of the next row to be generated, which is also how many rows came before it.
+  int64_t next_row() const { return next_row_; }
+
+  /// Generates the next `num_rows` rows (at least one).
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(int64_t num_rows) {
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> offsets,
+                           arrow::AllocateBuffer((num_rows + 1) * static_cast<int64_t>(sizeof(int32_t))));
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::ResizableBuffer> characters,
+                           arrow::AllocateResizableBuffer((num_rows + 1) * kMaxSymbolLength));
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> bids,
+                           arrow::AllocateBuffer(num_rows * static_cast<int64_t>(sizeof(double))));
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> asks,
+                           arrow::AllocateBuffer(num_rows * static_cast<int64_t>(sizeof(double))));
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> volumes,
+                           arrow::AllocateBuffer(num_rows * static_cast<int64_t>(sizeof(int64_t))));
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> times,
+                           arrow::AllocateBuffer(num_rows * static_cast<int64_t>(sizeof(int64_t))));
+
+    auto* offset_out = offsets->mutable_data_as<int32_t>();
+    uint8_t* character_out = characters->mutable_data();
+    auto* bid_out = bids->mutable_data_as<double>();
+    auto* ask_out = asks->mutable_data_as<double>();
+    auto* volume_out = volumes->mutable_data_as<int64_t>();
+    auto* time_out = times->mutable_data_as<int64_t>();
+    const SymbolName* names = names_.data();
+    int64_t* mids = mid_ticks_.data();
+    const auto num_symbols = static_cast<uint64_t>(names_.size());
+
+    int32_t end = 0;
+    offset_out[0] = 0;
+    for (int64_t k = 0; k < num_rows; ++k) {
+      const auto row = static_cast<uint64_t>(next_row_ + k);
+      const uint64_t first = Mix(key_ + (2 * row + 1) * kGamma);
+      const uint64_t second = Mix(key_ + (2 * row + 2) * kGamma);
+
+      const uint64_t symbol = Below(first >> 32, num_symbols);
+      int64_t mid = mids[symbol] + static_cast<int64_t>(Below(second & 0xFFFF'FFFF, 7)) - 3;
+      if (mid < kMinMidTicks) mid = 2 * kMinMidTicks - mid;
+      mids[symbol] = mid;
+      const int64_t spread = 1 + static_cast<int64_t>(Below(second >> 32, 5));
+      int64_t bid = mid - spread / 2;
+      int64_t ask = bid + spread;
+      if (((second >> 16) & 0xFFFF) < kCrossedPer65536) std::swap(bid, ask);
+
+      bid_out[k] = static_cast<double>(bid) / kTicksPerUnit;
+      ask_out[k] = static_cast<double>(ask) / kTicksPerUnit;
+      volume_out[k] = 1 + static_cast<int64_t>(Below(first & 0xFFFF'FFFF, kMaxVolume));
+      // Unsigned arithmetic: an endless run with a long interval wraps instead of overflowing.
+      time_out[k] = static_cast<int64_t>(static_cast<uint64_t>(start_micros_) +
+                                         row * static_cast<uint64_t>(interval_micros_));
+      std::memcpy(character_out + end, names[symbol].bytes.data(), kMaxSymbolLength);
+      end += names[symbol].length;
+      offset_out[k + 1] = end;
+    }
+    next_row_ += num_rows;
+    SLUICE_RETURN_NOT_OK(characters->Resize(end, /*shrink_to_fit=*/false));
+    // Zero the bytes past the last name that the fixed-size copies wrote into the padding, so
+    // the buffer's whole allocation is deterministic as well.
+    std::memset(character_out + end, 0, static_cast<size_t>(characters->capacity() - end));
+
+    const auto& schema = QuoteSchema();
+    std::vector<std::shared_ptr<arrow::ArrayData>> columns = {
+        arrow::ArrayData::Make(schema->field(0)->type(), num_rows, {nullptr, offsets, characters}, 0),
+        arrow::ArrayData::Make(schema->field(1)->type(), num_rows, {nullptr, bids}, 0),
+        arrow::ArrayData::Make(schema->field(2)->type(), num_rows, {nullptr, asks}, 0),
+        arrow::ArrayData::Make(schema->field(3)->type(), num_rows, {nullptr, volumes}, 0),
+        arrow::ArrayData::Make(schema->field(4)->type(), num_rows, {nullptr, times}, 0),
+    };
+    return arrow::RecordBatch::Make(schema, num_rows, std::move(columns));
+  }
+
+ private:
+  struct SymbolName {
+    std::array<char, kMaxSymbolLength> bytes{};
+    int32_t length = 0;
+  };
+
+  const uint64_t key_;
+  const int64_t start_micros_;
+  const int64_t interval_micros_;
+  std::vector<SymbolName> names_;
+  std::vector<int64_t> mid_ticks_;
+  int64_t next_row_ = 0;
+};
+
+/// The `generator` source. Run() is called once, on the source's own thread.
+class GeneratorSource : public exec::Source {
+ public:
+  GeneratorSource(const QuoteSettings& settings, int64_t count, double rate, exec::BatchingOptions batching)
+      : generator_(settings), count_(count), rate_(rate), batching_(batching) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return QuoteSchema(); }
+  bool bounded() const override { return count_ > 0; }
+
+  Status Run(exec::SourceOutput& out) override { return rate_ > 0 ? RunPaced(out) : RunFlatOut(out); }
+
+ private:
+  /// The exclusive end of the next batch: batch_size rows on, or fewer at the end of `count`.
+  int64_t NextBatchEnd() const {
+    int64_t end = generator_.next_row() + batching_.batch_size;
+    return count_ > 0 ? std::min(end, count_) : end;
+  }
+
+  bool Finished() const { return count_ > 0 && generator_.next_row() >= count_; }
+
+  /// Pushes a batch; a cancelled push means the run is stopping, which ends Run() quietly.
+  static Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch, bool* stop) {
+    Status status = out.Push(std::move(batch));
+    if (status.IsCancelled()) {
+      *stop = true;
+      return Status::OK();
+    }
+    return status;
+  }
+
+  Status RunFlatOut(exec::SourceOutput& out) {
+    bool stop = false;
+    while (!stop && !Finished() && !out.stopping()) {
+      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_.Next(NextBatchEnd() - generator_.next_row()));
+      SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
+    }
+    return Status::OK();
+  }
+
+  /// Row r is due `r / rate` seconds after the start. A batch goes out when its last row is
+  /// due, or `linger` after its first row was due, whichever comes first; it then holds every
+  /// row due by that moment. Rows are generated only when sent, so pacing costs no memory.
+  Status RunPaced(exec::SourceOutput& out) {
+    const Clock::time_point started = Clock::now();
+    auto due_at = [&](int64_t row) {
+      return started +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(row) / rate_));
+    };
+    bool stop = false;
+    while (!stop && !Finished() && !out.stopping()) {
+      const int64_t first = generator_.next_row();
+      const int64_t end = NextBatchEnd();
+      const Clock::time_point send_at =
+          std::min(due_at(end - 1), due_at(first) + std::chrono::duration_cast<Clock::duration>(batching_.linger));
+      for (Clock::time_point now = Clock::now(); now < send_at; now = Clock::now()) {
+        if (out.stopping()) return Status::OK();
+        std::this_thread::sleep_for(std::min(send_at - now, kStopCheckInterval));
+      }
+      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+      const auto due_rows = static_cast<int64_t>(std::min(elapsed * rate_ + 1.0, static_cast<double>(end)));
+      const int64_t num_rows = std::clamp<int64_t>(due_rows - first, 1, end - first);
+      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_.Next(num_rows));
+      SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
+    }
+    return Status::OK();
+  }
+
+  QuoteGenerator generator_;
+  const int64_t count_;
+  const double rate_;
+  const exec::BatchingOptions batching_;
+};
+
+config::PluginSpec GeneratorSpec() {
+  using config::OptionSpec;
+  using config::OptionType;
+  config::PluginSpec spec;
+  spec.name = "generator";
+  spec.doc =
+      "Synthetic market quotes (symbol, bid, ask, volume, ts) from a seeded random walk; the same seed "
+      "always gives the same rows.";
+  spec.example =
+      "sources:\n"
+      "  quotes:\n"
+      "    connector: generator\n"
+      "    count: 100000\n"
+      "    rate: 5000\n"
+      "    symbols: 20\n"
+      "    seed: 7\n";
+
+  OptionSpec count{"count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0"};
+  count.min = 0;
+  OptionSpec rate{"rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0"};
+  rate.min = 0;
+  OptionSpec seed{"seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42"};
+  seed.min = 0;
+  OptionSpec symbols{"symbols", OptionType::kInteger,
+                     "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...", "10"};
+  symbols.min = 1;
+  symbols.max = static_cast<double>(kMaxSymbols);
+  OptionSpec start{"start", OptionType::kString, "Event time (ts) of the first row, ISO 8601; UTC unless a zone is given.",
+                   std::string(kDefaultStart)};
+  OptionSpec interval{"interval", OptionType::kDuration,
+                      "Event time between consecutive rows (microsecond precision).", "1ms"};
+  interval.min = 0;
+  spec.options = {count, rate, seed, symbols, start, interval};
+  return spec;
+}
+
+Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorContext&,
+                                                          const config::Options& options) {
+  QuoteSettings settings;
+  settings.seed = static_cast<uint64_t>(options.GetInteger("seed"));
+  settings.num_symbols = options.GetInteger("symbols");
+  auto start = ParseInstantMicros(options.GetString("start"));
+  if (!start.ok()) return config::ConfigError(options.LocationOf("start"), start.status().message());
+  settings.start_micros = *start;
+  settings.interval_micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("interval")).count();
+  return std::make_unique<GeneratorSource>(settings, options.GetInteger("count"), options.GetDouble("rate"),
+                                           exec::BatchingOptions::FromOptions(options));
+}
+
+}  // namespace
+
+void RegisterGeneratorSource(exec::Registry* registry) {
+  registry->AddSource(GeneratorSpec(), MakeGeneratorSource);
+}
+
+}  // namespace sluice::connectors

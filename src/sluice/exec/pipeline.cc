@@ -1,0 +1,309 @@
+#include "sluice/exec/pipeline.h"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sluice/common/logging.h"
+#include "sluice/exec/bounded_queue.h"
+#include "sluice/processors/emit.h"
+
+namespace sluice::exec {
+namespace {
+
+/// Micro-batches in flight between the sources and the pipeline thread. With the default batch
+/// size this bounds queued input to a few hundred thousand rows, whatever the sinks' speed.
+constexpr size_t kQueueCapacity = 4;
+
+/// How many dead letters are logged when the pipeline has no dead-letter sink.
+constexpr int64_t kDeadLettersLogged = 20;
+
+struct QueueItem {
+  size_t source = 0;
+  std::shared_ptr<arrow::RecordBatch> batch;  // nullptr marks the end of that source
+};
+
+Result<std::shared_ptr<arrow::Schema>> UnifySchemas(const std::vector<std::unique_ptr<Source>>& sources,
+                                                    const config::PipelineConfig& config) {
+  arrow::FieldVector fields;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    for (const auto& field : sources[i]->schema()->fields()) {
+      auto existing = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f->name() == field->name(); });
+      if (existing == fields.end()) {
+        fields.push_back(field->WithNullable(true));
+      } else if (!(*existing)->type()->Equals(*field->type())) {
+        return config::ConfigError(config.sources[i].options.where(),
+                                   fmt::format("source '{}' has field '{}' of type {}, but an earlier source has it as {}",
+                                               config.sources[i].id, field->name(), field->type()->ToString(),
+                                               (*existing)->type()->ToString()),
+                                   "make the types agree with a 'schema' on the sources");
+      }
+    }
+  }
+  return arrow::schema(std::move(fields));
+}
+
+}  // namespace
+
+/// The SourceOutput a source thread writes to: forwards batches into the pipeline's queue.
+class Pipeline::SourceChannel final : public SourceOutput {
+ public:
+  SourceChannel(Pipeline* pipeline, size_t index, BoundedQueue<QueueItem>* queue)
+      : pipeline_(pipeline), index_(index), queue_(queue) {}
+
+  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
+    if (stopping()) return Status::Cancelled("the pipeline is stopping");
+    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
+    if (!queue_->Push(QueueItem{index_, std::move(batch)})) return Status::Cancelled("the pipeline is stopping");
+    return Status::OK();
+  }
+
+  void Reject(DeadLetter letter) override {
+    if (letter.source.empty()) letter.source = pipeline_->source_names_[index_];
+    if (letter.stage.empty()) letter.stage = "source";
+    pipeline_->dead_letters_.Add(std::move(letter));
+  }
+
+  bool stopping() const override { return pipeline_->stop_requested_.load(); }
+
+ private:
+  Pipeline* pipeline_;
+  size_t index_;
+  BoundedQueue<QueueItem>* queue_;
+};
+
+Pipeline::~Pipeline() = default;
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config, const Registry& registry) {
+  std::unique_ptr<Pipeline> pipeline(new Pipeline());
+  pipeline->name_ = config.name;
+  pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};
+
+  for (const auto& component : config.sources) {
+    const SourceFactory* factory = registry.FindSource(component.plugin);
+    if (factory == nullptr) return Status::Invalid("no factory for source connector ", component.plugin);
+    SLUICE_ASSIGN_OR_RAISE(auto source, (*factory)(ConnectorContext{config.name, component.id}, component.options));
+    pipeline->source_names_.push_back(component.id);
+    pipeline->sources_.push_back(std::move(source));
+  }
+  SLUICE_ASSIGN_OR_RAISE(pipeline->input_schema_, UnifySchemas(pipeline->sources_, config));
+
+  std::shared_ptr<arrow::Schema> schema = pipeline->input_schema_;
+  for (const auto& component : config.processors) {
+    const ProcessorFactory* factory = registry.FindProcessor(component.plugin);
+    if (factory == nullptr) return Status::Invalid("no factory for processor ", component.plugin);
+    SLUICE_ASSIGN_OR_RAISE(auto processor, (*factory)(pipeline->processor_context_, component.options, schema));
+    schema = processor->output_schema();
+    pipeline->stages_.push_back(Stage{component.id, std::move(processor)});
+  }
+  if (config.emit) {
+    SLUICE_ASSIGN_OR_RAISE(auto emit, processors::MakeEmit(config.emit->options, schema));
+    schema = emit->output_schema();
+    pipeline->stages_.push_back(Stage{"emit", std::move(emit)});
+  }
+  pipeline->output_schema_ = schema;
+
+  for (const auto& component : config.sinks) {
+    const SinkFactory* factory = registry.FindSink(component.plugin);
+    if (factory == nullptr) return Status::Invalid("no factory for sink connector ", component.plugin);
+    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(ConnectorContext{config.name, component.id}, component.options));
+    pipeline->sinks_.push_back(NamedSink{component.id, std::move(sink)});
+  }
+  if (config.dead_letters) {
+    const SinkFactory* factory = registry.FindSink(config.dead_letters->plugin);
+    if (factory == nullptr) return Status::Invalid("no factory for sink connector ", config.dead_letters->plugin);
+    SLUICE_ASSIGN_OR_RAISE(pipeline->dead_letter_sink_,
+                           (*factory)(ConnectorContext{config.name, "dead_letters"}, config.dead_letters->options));
+  }
+  return pipeline;
+}
+
+bool Pipeline::bounded() const {
+  for (const auto& source : sources_) {
+    if (!source->bounded()) return false;
+  }
+  return true;
+}
+
+RunProgress Pipeline::progress() const {
+  RunProgress progress;
+  progress.rows_in = rows_in_.load();
+  progress.rows_out = rows_out_.load();
+  progress.dead_letters = dead_letters_.total();
+  int64_t total = 0;
+  bool total_known = true;
+  for (const auto& source : sources_) {
+    SourceProgress source_progress = source->progress();
+    progress.bytes_read += source_progress.bytes_read;
+    if (source_progress.bytes_total) {
+      total += *source_progress.bytes_total;
+    } else {
+      total_known = false;
+    }
+  }
+  if (total_known && !sources_.empty()) progress.bytes_total = total;
+  return progress;
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const {
+  if (batch->schema()->Equals(*input_schema_, /*check_metadata=*/false)) return batch;
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  columns.reserve(input_schema_->num_fields());
+  for (const auto& field : input_schema_->fields()) {
+    auto column = batch->GetColumnByName(field->name());
+    if (column == nullptr) {
+      SLUICE_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
+    } else if (!column->type()->Equals(*field->type())) {
+      return Status::TypeError("field '", field->name(), "' arrived as ", column->type()->ToString(), ", expected ",
+                               field->type()->ToString());
+    }
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(input_schema_, batch->num_rows(), std::move(columns));
+}
+
+Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
+                                   const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) {
+  CollectingEmitter attempt;
+  Status status = stage.processor->Process(batch, attempt);
+  if (status.ok()) {
+    for (auto& emitted : attempt.batches()) SLUICE_RETURN_NOT_OK(out.Emit(std::move(emitted)));
+    return Status::OK();
+  }
+  if (!stage.processor->stateless() || status.IsCancelled() || status.IsOutOfMemory()) return status;
+  if (batch->num_rows() <= 1) {
+    if (batch->num_rows() == 1) {
+      dead_letters_.Add(DeadLetter{status.message(), stage.id, source, "", RowToJson(*batch, 0)});
+    }
+    return Status::OK();
+  }
+  // Bisect: the bad rows are found in O(bad * log(rows)) calls and the good ones go on.
+  int64_t half = batch->num_rows() / 2;
+  SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, source, batch->Slice(0, half), out));
+  return RunStageIsolating(stage, source, batch->Slice(half), out);
+}
+
+Status Pipeline::RunStages(size_t first, const std::string& source,
+                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
+  for (size_t i = first; i < stages_.size() && !batches.empty(); ++i) {
+    CollectingEmitter next;
+    for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, next));
+    batches = std::move(next.batches());
+  }
+  for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(WriteOutput(batch));
+  return Status::OK();
+}
+
+Status Pipeline::WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  if (batch->num_rows() == 0) return Status::OK();
+  for (auto& [name, sink] : sinks_) {
+    Status status = sink->Write(batch);
+    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
+  }
+  rows_out_ += batch->num_rows();
+  return Status::OK();
+}
+
+Status Pipeline::WriteDeadLetters() {
+  std::vector<DeadLetter> letters = dead_letters_.Drain();
+  if (letters.empty()) return Status::OK();
+  if (dead_letter_sink_ != nullptr) {
+    SLUICE_ASSIGN_OR_RAISE(auto batch, DeadLettersToBatch(letters));
+    return dead_letter_sink_->Write(batch);
+  }
+  auto logger = ComponentLogger(name_);
+  for (const auto& letter : letters) {
+    if (dead_letters_logged_ < kDeadLettersLogged) {
+      logger->warn("dead letter from {} ({}{}{}): {}; record: {}", letter.source, letter.stage,
+                   letter.origin.empty() ? "" : ", ", letter.origin, letter.reason, letter.record);
+    } else if (dead_letters_logged_ == kDeadLettersLogged) {
+      logger->warn("more dead letters are not shown; configure 'dead_letters' to keep them all");
+    }
+    ++dead_letters_logged_;
+  }
+  return Status::OK();
+}
+
+Status Pipeline::ProcessBatch(const std::string& source, std::shared_ptr<arrow::RecordBatch> batch) {
+  ++batches_;
+  rows_in_ += batch->num_rows();
+  SLUICE_ASSIGN_OR_RAISE(batch, Conform(batch));
+  return RunStages(0, source, {std::move(batch)});
+}
+
+Result<RunSummary> Pipeline::Run() {
+  auto started = std::chrono::steady_clock::now();
+  auto logger = ComponentLogger(name_);
+  for (auto& [name, sink] : sinks_) {
+    Status status = sink->Open(output_schema_);
+    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
+  }
+  if (dead_letter_sink_ != nullptr) SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
+
+  BoundedQueue<QueueItem> queue(kQueueCapacity);
+  std::vector<std::unique_ptr<SourceChannel>> channels;
+  std::vector<Status> source_status(sources_.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    channels.push_back(std::make_unique<SourceChannel>(this, i, &queue));
+    threads.emplace_back([this, i, &queue, &channels, &source_status] {
+      Status status = sources_[i]->Run(*channels[i]);
+      if (!status.ok() && !status.IsCancelled()) {
+        source_status[i] = status;
+        stop_requested_.store(true);
+      }
+      queue.Push(QueueItem{i, nullptr});
+    });
+  }
+
+  Status failure;
+  size_t active = sources_.size();
+  while (active > 0) {
+    std::optional<QueueItem> item = queue.Pop();
+    if (!item) break;
+    if (item->batch == nullptr) {
+      --active;
+      continue;
+    }
+    if (!failure.ok()) continue;  // drain so that sources blocked in Push() can finish
+    failure = ProcessBatch(source_names_[item->source], std::move(item->batch));
+    if (failure.ok()) failure = WriteDeadLetters();
+    if (!failure.ok()) stop_requested_.store(true);
+  }
+  queue.Close();
+  for (auto& thread : threads) thread.join();
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (!source_status[i].ok() && failure.ok()) {
+      failure = source_status[i].WithMessage("source '", source_names_[i], "': ", source_status[i].message());
+    }
+  }
+  bool stopped = stop_requested_.load() && failure.ok();
+
+  // End of input (or a graceful stop): flush every stateful stage downstream in order.
+  for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
+    CollectingEmitter flushed;
+    failure = stages_[i].processor->Finish(flushed);
+    if (failure.ok()) failure = RunStages(i + 1, "", std::move(flushed.batches()));
+  }
+  if (failure.ok()) failure = WriteDeadLetters();
+  for (auto& [name, sink] : sinks_) {
+    Status status = sink->Close();
+    if (!status.ok() && failure.ok()) failure = status.WithMessage("sink '", name, "': ", status.message());
+  }
+  if (dead_letter_sink_ != nullptr) {
+    Status status = dead_letter_sink_->Close();
+    if (!status.ok() && failure.ok()) failure = status.WithMessage("dead-letter sink: ", status.message());
+  }
+  if (!failure.ok()) return failure;
+
+  RunSummary summary;
+  summary.rows_in = rows_in_.load();
+  summary.rows_out = rows_out_.load();
+  summary.dead_letters = dead_letters_.total();
+  summary.batches = batches_;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary.stopped = stopped;
+  return summary;
+}
+
+}  // namespace sluice::exec

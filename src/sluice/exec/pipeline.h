@@ -1,0 +1,106 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/common/status.h"
+#include "sluice/config/pipeline_config.h"
+#include "sluice/exec/dead_letter.h"
+#include "sluice/exec/processor.h"
+#include "sluice/exec/registry.h"
+#include "sluice/exec/sink.h"
+#include "sluice/exec/source.h"
+
+namespace sluice::exec {
+
+/// What a finished run did, for the summary line and for tests.
+struct RunSummary {
+  int64_t rows_in = 0;
+  int64_t rows_out = 0;
+  int64_t dead_letters = 0;
+  int64_t batches = 0;
+  double seconds = 0;
+  /// True when the run ended because a stop was requested rather than because input ended.
+  bool stopped = false;
+};
+
+/// A snapshot of a running pipeline, safe to take from another thread (the progress line).
+struct RunProgress {
+  int64_t rows_in = 0;
+  int64_t rows_out = 0;
+  int64_t dead_letters = 0;
+  int64_t bytes_read = 0;
+  /// Total bytes of all bounded sources, when every one of them knows it.
+  std::optional<int64_t> bytes_total;
+};
+
+/// A built pipeline: sources, the processor chain, the emit stage and sinks.
+///
+/// Make() builds every part and checks every configuration error before any data flows. Run()
+/// starts one thread per source; the calling thread drives the processors and sinks. Sources
+/// feed a bounded queue, so a slow sink pauses the sources instead of growing memory. A
+/// bounded run ends when every source has ended; RequestStop() (from a signal handler thread
+/// or another thread) ends an unbounded one: sources stop, what is queued is processed, state
+/// is flushed and sinks are closed (committed).
+class Pipeline {
+ public:
+  ~Pipeline();
+
+  static Result<std::unique_ptr<Pipeline>> Make(const config::PipelineConfig& config, const Registry& registry);
+
+  Result<RunSummary> Run();
+
+  /// Asks the run to finish gracefully. Async-signal-safe (sets an atomic flag).
+  void RequestStop() { stop_requested_.store(true); }
+
+  RunProgress progress() const;
+
+  /// Whether every source is bounded.
+  bool bounded() const;
+
+  std::shared_ptr<arrow::Schema> input_schema() const { return input_schema_; }
+  std::shared_ptr<arrow::Schema> output_schema() const { return output_schema_; }
+
+ private:
+  Pipeline() = default;
+  class SourceChannel;
+  struct Stage {
+    std::string id;
+    std::unique_ptr<Processor> processor;
+  };
+  struct NamedSink {
+    std::string name;
+    std::unique_ptr<Sink> sink;
+  };
+
+  Status ProcessBatch(const std::string& source, std::shared_ptr<arrow::RecordBatch> batch);
+  /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
+  Status RunStages(size_t first, const std::string& source, std::vector<std::shared_ptr<arrow::RecordBatch>> batches);
+  Status RunStageIsolating(Stage& stage, const std::string& source, const std::shared_ptr<arrow::RecordBatch>& batch,
+                           Emitter& out);
+  Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
+  Status WriteDeadLetters();
+  Result<std::shared_ptr<arrow::RecordBatch>> Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const;
+
+  std::string name_;
+  std::vector<std::string> source_names_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<Stage> stages_;
+  std::vector<NamedSink> sinks_;
+  std::unique_ptr<Sink> dead_letter_sink_;
+  DeadLetterQueue dead_letters_;
+  std::shared_ptr<arrow::Schema> input_schema_;
+  std::shared_ptr<arrow::Schema> output_schema_;
+  ProcessorContext processor_context_;
+
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<int64_t> rows_in_{0};
+  std::atomic<int64_t> rows_out_{0};
+  int64_t batches_ = 0;
+  int64_t dead_letters_logged_ = 0;
+};
+
+}  // namespace sluice::exec
