@@ -173,6 +173,16 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
   if (IsShortForm(spec, node)) {
     entries.emplace_back(YAML::Node(spec.value_option), node);
   } else if (node.IsMap()) {
+    if (!spec.value_option.empty()) {
+      // A processor with a short form, given a map none of whose keys is an option: the user
+      // meant the short form, so say what shape it takes rather than "unknown option".
+      bool any_known = false;
+      for (auto it = node.begin(); it != node.end(); ++it) any_known |= spec.FindOption(it->first.Scalar()) != nullptr;
+      if (!any_known) {
+        return ConfigError(options.where_, fmt::format("{} expects a {}, not a map", spec.name,
+                                                       OptionTypeName(spec.FindOption(spec.value_option)->type)));
+      }
+    }
     for (auto it = node.begin(); it != node.end(); ++it) entries.emplace_back(it->first, it->second);
   } else if (node.IsNull() || !node.IsDefined()) {
     // No options given.

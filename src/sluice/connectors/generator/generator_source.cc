@@ -363,20 +363,30 @@ config::PluginSpec GeneratorSpec() {
       "    symbols: 20\n"
       "    seed: 7\n";
 
-  OptionSpec count{"count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0"};
+  auto option = [](std::string name, OptionType type, std::string doc, std::string default_value) {
+    OptionSpec option;
+    option.name = std::move(name);
+    option.type = type;
+    option.doc = std::move(doc);
+    option.default_value = std::move(default_value);
+    return option;
+  };
+  OptionSpec count = option("count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0");
   count.min = 0;
-  OptionSpec rate{"rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0"};
+  OptionSpec rate = option("rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
   rate.min = 0;
-  OptionSpec seed{"seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42"};
+  OptionSpec seed = option("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
   seed.min = 0;
-  OptionSpec symbols{"symbols", OptionType::kInteger,
-                     "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...", "10"};
+  OptionSpec symbols = option("symbols", OptionType::kInteger,
+                              "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...",
+                              "10");
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
-  OptionSpec start{"start", OptionType::kString, "Event time (ts) of the first row, ISO 8601; UTC unless a zone is given.",
-                   std::string(kDefaultStart)};
-  OptionSpec interval{"interval", OptionType::kDuration,
-                      "Event time between consecutive rows (microsecond precision).", "1ms"};
+  OptionSpec start = option("start", OptionType::kString,
+                            "Event time (ts) of the first row, ISO 8601; UTC unless a zone is given.",
+                            std::string(kDefaultStart));
+  OptionSpec interval = option("interval", OptionType::kDuration,
+                               "Event time between consecutive rows (microsecond precision).", "1ms");
   interval.min = 0;
   spec.options = {count, rate, seed, symbols, start, interval};
   return spec;

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/type_fwd.h>
+
+namespace sluice::formats {
+
+/// Renders rows of batches with one schema as one-line JSON objects, for the JSON lines writer
+/// and for dead-letter records. Field names are escaped once, at construction, not per row.
+/// Not thread-safe; cheap to build.
+class JsonRowEncoder {
+ public:
+  explicit JsonRowEncoder(const arrow::Schema& schema);
+
+  /// Appends row `row` of `batch` (which must have the encoder's schema) as a JSON object,
+  /// without a trailing newline. Null fields are written as null, so every field is present.
+  void AppendRow(const arrow::RecordBatch& batch, int64_t row, std::string* out) const;
+
+ private:
+  /// `"name":` for each field.
+  std::vector<std::string> keys_;
+};
+
+}  // namespace sluice::formats
