@@ -1,0 +1,233 @@
+#include "sluice/formats/batch_conformer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <arrow/util/checked_cast.h>
+#include <fmt/format.h>
+
+#include "sluice/formats/json_row_encoder.h"
+#include "sluice/formats/time_text.h"
+#include "sluice/formats/type_names.h"
+#include "sluice/formats/value_text.h"
+
+namespace sluice::formats {
+namespace {
+
+using arrow::internal::checked_cast;
+
+bool IsText(arrow::Type::type id) { return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING; }
+bool IsBinary(arrow::Type::type id) { return id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY; }
+
+/// A text view of a binary column without copying: the layouts are the same.
+std::shared_ptr<arrow::Array> AsText(const std::shared_ptr<arrow::Array>& values) {
+  auto data = values->data()->Copy();
+  data->type = values->type_id() == arrow::Type::BINARY ? arrow::utf8() : arrow::large_utf8();
+  return arrow::MakeArray(std::move(data));
+}
+
+template <typename ArrayType, typename Parse>
+Result<std::shared_ptr<arrow::Array>> ConvertTextToTime(const arrow::Array& values,
+                                                        const std::shared_ptr<arrow::DataType>& type, Parse parse) {
+  const auto& strings = checked_cast<const ArrayType&>(values);
+  std::unique_ptr<arrow::ArrayBuilder> builder;
+  SLUICE_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
+  SLUICE_RETURN_NOT_OK(builder->Reserve(values.length()));
+  for (int64_t i = 0; i < values.length(); ++i) {
+    if (strings.IsNull(i)) {
+      SLUICE_RETURN_NOT_OK(builder->AppendNull());
+      continue;
+    }
+    std::string_view text = strings.GetView(i);
+    auto parsed = parse(text);
+    if (!parsed) return Status::Invalid(fmt::format("'{}' is not a {}", text, TypeName(*type)));
+    if constexpr (std::is_same_v<decltype(*parsed), int32_t&>) {
+      SLUICE_RETURN_NOT_OK(checked_cast<arrow::Date32Builder&>(*builder).Append(*parsed));
+    } else {
+      SLUICE_RETURN_NOT_OK(checked_cast<arrow::TimestampBuilder&>(*builder).Append(*parsed));
+    }
+  }
+  return builder->Finish();
+}
+
+/// Epoch numbers to timestamp[us] by magnitude (see EpochToMicros).
+Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(const std::shared_ptr<arrow::Array>& values,
+                                                                const std::shared_ptr<arrow::DataType>& type) {
+  bool floating = arrow::is_floating(values->type_id());
+  SLUICE_ASSIGN_OR_RAISE(auto widened, arrow::compute::Cast(*values, floating ? arrow::float64() : arrow::int64()));
+  arrow::TimestampBuilder builder(type, arrow::default_memory_pool());
+  SLUICE_RETURN_NOT_OK(builder.Reserve(values->length()));
+  for (int64_t i = 0; i < widened->length(); ++i) {
+    if (widened->IsNull(i)) {
+      SLUICE_RETURN_NOT_OK(builder.AppendNull());
+      continue;
+    }
+    std::optional<int64_t> micros = floating ? EpochToMicros(checked_cast<const arrow::DoubleArray&>(*widened).Value(i))
+                                             : EpochToMicros(checked_cast<const arrow::Int64Array&>(*widened).Value(i));
+    if (!micros) return Status::Invalid("epoch time out of range");
+    SLUICE_RETURN_NOT_OK(builder.Append(*micros));
+  }
+  return builder.Finish();
+}
+
+std::string ShortText(const arrow::Array& values, int64_t row) {
+  if (values.IsNull(row)) return "null";
+  std::string text;
+  AppendPlainValue(values, row, &text);
+  constexpr size_t kLimit = 80;
+  if (text.size() > kLimit) {
+    text.resize(kLimit);
+    text += "...";
+  }
+  return text;
+}
+
+/// Appends to `bad` the rows of values[offset, offset + length) that do not convert.
+void FindBadRows(const std::shared_ptr<arrow::Array>& values, const std::shared_ptr<arrow::DataType>& type,
+                 int64_t offset, int64_t length, std::vector<int64_t>* bad) {
+  if (length == 0 || ConvertColumn(values->Slice(offset, length), type).ok()) return;
+  if (length == 1) {
+    bad->push_back(offset);
+    return;
+  }
+  int64_t half = length / 2;
+  FindBadRows(values, type, offset, half, bad);
+  FindBadRows(values, type, offset + half, length - half, bad);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow::Array>& values,
+                                                    const std::shared_ptr<arrow::DataType>& type) {
+  if (values->type()->Equals(*type)) return values;
+  arrow::Type::type from = values->type_id();
+  if (IsBinary(from) && !IsText(type->id())) return ConvertColumn(AsText(values), type);
+  if (IsText(from) && type->id() == arrow::Type::TIMESTAMP) {
+    const auto& timestamp = checked_cast<const arrow::TimestampType&>(*type);
+    auto micros_type = arrow::timestamp(arrow::TimeUnit::MICRO, timestamp.timezone());
+    auto parse = [](std::string_view text) { return ParseTimestampText(text); };
+    std::shared_ptr<arrow::Array> converted;
+    if (from == arrow::Type::STRING) {
+      SLUICE_ASSIGN_OR_RAISE(converted, ConvertTextToTime<arrow::StringArray>(*values, micros_type, parse));
+    } else {
+      SLUICE_ASSIGN_OR_RAISE(converted, ConvertTextToTime<arrow::LargeStringArray>(*values, micros_type, parse));
+    }
+    return ConvertColumn(converted, type);
+  }
+  if (IsText(from) && type->id() == arrow::Type::DATE32) {
+    auto parse = [](std::string_view text) { return ParseDateText(text); };
+    if (from == arrow::Type::STRING) return ConvertTextToTime<arrow::StringArray>(*values, type, parse);
+    return ConvertTextToTime<arrow::LargeStringArray>(*values, type, parse);
+  }
+  if ((arrow::is_integer(from) || arrow::is_floating(from)) && type->id() == arrow::Type::TIMESTAMP) {
+    const auto& timestamp = checked_cast<const arrow::TimestampType&>(*type);
+    auto micros_type = arrow::timestamp(arrow::TimeUnit::MICRO, timestamp.timezone());
+    SLUICE_ASSIGN_OR_RAISE(auto converted, ConvertNumbersToTimestamp(values, micros_type));
+    return ConvertColumn(converted, type);
+  }
+  SLUICE_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*values, type, arrow::compute::CastOptions::Safe()));
+  return cast;
+}
+
+std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Array>& values) {
+  std::shared_ptr<arrow::Array> text = IsBinary(values->type_id()) ? AsText(values) : values;
+  if (text->null_count() == text->length() || text->type_id() != arrow::Type::STRING) return arrow::utf8();
+  for (const auto& candidate : {arrow::int64(), arrow::float64()}) {
+    if (ConvertColumn(text, candidate).ok()) return candidate;
+  }
+  const auto& strings = checked_cast<const arrow::StringArray&>(*text);
+  bool all_bool = true;
+  bool all_time = true;
+  bool any_timestamp = false;
+  for (int64_t i = 0; i < strings.length() && (all_bool || all_time); ++i) {
+    if (strings.IsNull(i)) continue;
+    std::string_view value = strings.GetView(i);
+    if (all_bool) {
+      std::string lowered(value);
+      std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      all_bool = lowered == "true" || lowered == "false";
+    }
+    if (all_time) {
+      TimeTextKind kind = ClassifyTimeText(value);
+      all_time = kind != TimeTextKind::kNone;
+      any_timestamp = any_timestamp || kind == TimeTextKind::kTimestamp;
+    }
+  }
+  if (all_bool) return arrow::boolean();
+  if (all_time) return any_timestamp ? TimestampType() : arrow::date32();
+  return arrow::utf8();
+}
+
+BatchConformer::BatchConformer(std::shared_ptr<arrow::Schema> target) : target_(std::move(target)) {}
+
+Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                                    const RowOrigin& origin,
+                                                                    std::vector<exec::DeadLetter>* rejected) const {
+  if (batch->schema()->Equals(*target_, /*check_metadata=*/false)) return batch;
+  const int64_t num_rows = batch->num_rows();
+  std::vector<std::shared_ptr<arrow::Array>> columns(static_cast<size_t>(target_->num_fields()));
+  std::vector<std::shared_ptr<arrow::Array>> sources(columns.size());
+  std::map<int64_t, std::string> bad_rows;  // row → reason, in row order
+  for (int i = 0; i < target_->num_fields(); ++i) {
+    const auto& field = target_->field(i);
+    int index = batch->schema()->GetFieldIndex(field->name());
+    if (index < 0) {
+      SLUICE_ASSIGN_OR_RAISE(columns[static_cast<size_t>(i)], arrow::MakeArrayOfNull(field->type(), num_rows));
+      continue;
+    }
+    sources[static_cast<size_t>(i)] = batch->column(index);
+    auto converted = ConvertColumn(batch->column(index), field->type());
+    if (converted.ok()) {
+      columns[static_cast<size_t>(i)] = *std::move(converted);
+      continue;
+    }
+    std::vector<int64_t> bad;
+    FindBadRows(batch->column(index), field->type(), 0, num_rows, &bad);
+    if (bad.empty()) return converted.status();  // fails as a whole only: not a per-value problem
+    for (int64_t row : bad) {
+      std::string reason = fmt::format("field '{}': cannot convert '{}' to {}", field->name(),
+                                       ShortText(*batch->column(index), row), TypeName(*field->type()));
+      auto [it, inserted] = bad_rows.emplace(row, reason);
+      if (!inserted) it->second += "; " + reason;
+    }
+  }
+  if (bad_rows.empty()) return arrow::RecordBatch::Make(target_, num_rows, std::move(columns));
+
+  JsonRowEncoder encoder(*batch->schema());
+  arrow::BooleanBuilder keep;
+  SLUICE_RETURN_NOT_OK(keep.Reserve(num_rows));
+  auto next_bad = bad_rows.begin();
+  for (int64_t row = 0; row < num_rows; ++row) {
+    bool is_bad = next_bad != bad_rows.end() && next_bad->first == row;
+    keep.UnsafeAppend(!is_bad);
+    if (!is_bad) continue;
+    exec::DeadLetter letter;
+    letter.reason = std::move(next_bad->second);
+    letter.origin = origin ? origin(row) : fmt::format("row {}", row + 1);
+    encoder.AppendRow(*batch, row, &letter.record);
+    rejected->push_back(std::move(letter));
+    ++next_bad;
+  }
+  SLUICE_ASSIGN_OR_RAISE(auto mask, keep.Finish());
+  for (size_t i = 0; i < columns.size(); ++i) {
+    // A column that failed is converted again from its surviving source rows; the others are
+    // filtered as converted.
+    const auto& input = columns[i] ? columns[i] : sources[i];
+    SLUICE_ASSIGN_OR_RAISE(auto filtered, arrow::compute::Filter(input, mask));
+    columns[i] = filtered.make_array();
+    if (!columns[i]->type()->Equals(*target_->field(static_cast<int>(i))->type())) {
+      SLUICE_ASSIGN_OR_RAISE(columns[i], ConvertColumn(columns[i], target_->field(static_cast<int>(i))->type()));
+    }
+  }
+  int64_t kept = num_rows - static_cast<int64_t>(bad_rows.size());
+  return arrow::RecordBatch::Make(target_, kept, std::move(columns));
+}
+
+}  // namespace sluice::formats

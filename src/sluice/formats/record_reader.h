@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/io/type_fwd.h>
+#include <arrow/type_fwd.h>
+
+#include "sluice/common/status.h"
+#include "sluice/exec/dead_letter.h"
+#include "sluice/formats/format.h"
+
+namespace sluice::formats {
+
+/// How a RecordReader reads. Every field has a default that suits files of any size.
+struct ReadOptions {
+  /// The declared schema; output batches have exactly these fields (by name; a field missing
+  /// from the input is null, extra input fields are dropped) and a value that does not convert
+  /// to its field's type becomes a dead letter. When null, the schema is inferred: CSV from the
+  /// first block, JSON lines from the first `infer_rows` lines, Parquet and Arrow from the file.
+  std::shared_ptr<arrow::Schema> schema;
+  /// Fields to keep, in this order; empty keeps all. Ignored when `schema` is set.
+  std::vector<std::string> columns;
+  /// CSV: the field delimiter.
+  char delimiter = ',';
+  /// CSV: whether the first line names the columns. Without a header, columns are named
+  /// f0, f1, ... or, with a declared schema, after its fields in order.
+  bool header = true;
+  /// CSV and JSON lines: bytes read and decoded at a time. This bounds memory (a batch is at
+  /// most about this much text) and sets how much CSV type inference sees.
+  int32_t block_size = 1 << 20;
+  /// Parquet and Arrow: rows per batch at most.
+  int64_t batch_rows = 65536;
+  /// JSON lines: how many lines schema inference looks at.
+  int64_t infer_rows = 1000;
+};
+
+/// Reads one file (or in-memory buffer) as a sequence of record batches with bounded memory,
+/// whatever its format. Records that cannot be decoded are handed back as dead letters (with
+/// reason, origin "name:line N" and the raw text where there is one) while the rest go on.
+///
+/// A reader is used from one thread at a time; bytes_read() may be polled from any thread.
+class RecordReader {
+ public:
+  virtual ~RecordReader() = default;
+
+  /// Opens `path`, reading its header or first block so that schema() is known.
+  static Result<std::unique_ptr<RecordReader>> Open(const std::string& path, Format format,
+                                                    const ReadOptions& options);
+
+  /// Reads from `file`; `name` stands for it in dead-letter origins (a path, a topic).
+  static Result<std::unique_ptr<RecordReader>> Open(std::shared_ptr<arrow::io::RandomAccessFile> file,
+                                                    std::string name, Format format, const ReadOptions& options);
+
+  /// The schema of every batch Next() returns.
+  virtual std::shared_ptr<arrow::Schema> schema() const = 0;
+
+  /// The next batch, or nullptr at the end of the input. Records rejected on the way are
+  /// appended to `rejected` (the reader fills reason, origin and record; the caller adds stage
+  /// and source). A batch may be empty when every record of a block was rejected. An error
+  /// means the input cannot be read further (I/O failure, a corrupt Parquet footer).
+  virtual Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) = 0;
+
+  /// Bytes of the input consumed so far, for progress reporting.
+  virtual int64_t bytes_read() const = 0;
+  /// The input's size in bytes.
+  virtual int64_t bytes_total() const = 0;
+};
+
+}  // namespace sluice::formats
