@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <arrow/record_batch.h>
@@ -19,9 +20,10 @@
 // registered name a temporary view `name` over it. The function hands DuckDB the registered
 // record batches in slices of one DuckDB vector (2048 rows): each slice is exported through the
 // Arrow C Data Interface and wrapped by duckdb_data_chunk_from_arrow, whose vectors point into
-// the Arrow buffers (fixed-width values are not copied; strings longer than 12 bytes are
-// referenced, shorter ones inlined, booleans unpacked). The output vectors then reference
-// those vectors.
+// the Arrow buffers: fixed-width values (integers, doubles, dates, timestamps) are not copied
+// (duckdb_bridge_test checks the pointers), while strings and booleans are translated to
+// DuckDB's layout one vector at a time. The function's output vectors then reference those
+// vectors, so nothing is materialised per registered batch.
 //
 // The deprecated duckdb_arrow_scan is not used: it declares filter pushdown to DuckDB's
 // optimiser but its C stream producer cannot apply the pushed filters, so in DuckDB 1.4 a

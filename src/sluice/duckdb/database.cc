@@ -1,8 +1,6 @@
 #include "sluice/duckdb/database.h"
 
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace sluice::duckdb {
 

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <arrow/api.h>
+
 #include <fmt/format.h>
 
 #include "sluice/common/logging.h"

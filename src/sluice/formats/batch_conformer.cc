@@ -76,10 +76,23 @@ Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(const std::share
   return builder.Finish();
 }
 
-std::string ShortText(const arrow::Array& values, int64_t row) {
-  if (values.IsNull(row)) return "null";
+/// `batch` with binary columns shown as text, for messages: CSV fields arrive as binary.
+std::shared_ptr<arrow::RecordBatch> Displayable(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  arrow::FieldVector fields;
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (int i = 0; i < batch->num_columns(); ++i) {
+    auto column = IsBinary(batch->column(i)->type_id()) ? AsText(batch->column(i)) : batch->column(i);
+    fields.push_back(arrow::field(batch->schema()->field(i)->name(), column->type()));
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), batch->num_rows(), std::move(columns));
+}
+
+std::string ShortText(const std::shared_ptr<arrow::Array>& column, int64_t row) {
+  auto values = IsBinary(column->type_id()) ? AsText(column) : column;
+  if (values->IsNull(row)) return "null";
   std::string text;
-  AppendPlainValue(values, row, &text);
+  AppendPlainValue(*values, row, &text);
   constexpr size_t kLimit = 80;
   if (text.size() > kLimit) {
     text.resize(kLimit);
@@ -193,14 +206,15 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
     if (bad.empty()) return converted.status();  // fails as a whole only: not a per-value problem
     for (int64_t row : bad) {
       std::string reason = fmt::format("field '{}': cannot convert '{}' to {}", field->name(),
-                                       ShortText(*batch->column(index), row), TypeName(*field->type()));
+                                       ShortText(batch->column(index), row), TypeName(*field->type()));
       auto [it, inserted] = bad_rows.emplace(row, reason);
       if (!inserted) it->second += "; " + reason;
     }
   }
   if (bad_rows.empty()) return arrow::RecordBatch::Make(target_, num_rows, std::move(columns));
 
-  JsonRowEncoder encoder(*batch->schema());
+  auto shown = Displayable(batch);
+  JsonRowEncoder encoder(*shown->schema());
   arrow::BooleanBuilder keep;
   SLUICE_RETURN_NOT_OK(keep.Reserve(num_rows));
   auto next_bad = bad_rows.begin();
@@ -211,7 +225,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
     exec::DeadLetter letter;
     letter.reason = std::move(next_bad->second);
     letter.origin = origin ? origin(row) : fmt::format("row {}", row + 1);
-    encoder.AppendRow(*batch, row, &letter.record);
+    encoder.AppendRow(*shown, row, &letter.record);
     rejected->push_back(std::move(letter));
     ++next_bad;
   }

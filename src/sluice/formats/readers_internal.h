@@ -2,11 +2,14 @@
 
 // The format-specific readers behind RecordReader::Open; not part of the public API.
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <arrow/io/type_fwd.h>
 
+#include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/record_reader.h"
 
 namespace sluice::formats::internal {
@@ -24,5 +27,33 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io:
 /// An unknown column in `columns` is Status::Invalid.
 Result<std::shared_ptr<arrow::Schema>> OutputSchema(const std::shared_ptr<arrow::Schema>& file_schema,
                                                     const ReadOptions& options);
+
+/// A RecordReader over a source of whole batches (Parquet row groups, Arrow IPC batches),
+/// bringing each to the output schema with a BatchConformer. Origins are "name:row N", N
+/// counting rows from 1 across the input.
+class BatchSourceReader final : public RecordReader {
+ public:
+  /// The next batch or nullptr at the end.
+  using NextBatch = std::function<Result<std::shared_ptr<arrow::RecordBatch>>()>;
+  /// Bytes consumed so far, estimated by the format.
+  using BytesRead = std::function<int64_t()>;
+
+  BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size, NextBatch next,
+                    BytesRead bytes_read);
+
+  std::shared_ptr<arrow::Schema> schema() const override { return conformer_.schema(); }
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) override;
+  int64_t bytes_read() const override { return bytes_read_; }
+  int64_t bytes_total() const override { return bytes_total_; }
+
+ private:
+  std::string name_;
+  BatchConformer conformer_;
+  int64_t bytes_total_;
+  NextBatch next_;
+  BytesRead measure_;
+  std::atomic<int64_t> bytes_read_{0};
+  int64_t rows_seen_ = 0;
+};
 
 }  // namespace sluice::formats::internal

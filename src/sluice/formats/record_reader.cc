@@ -3,6 +3,7 @@
 #include <arrow/io/file.h>
 #include <arrow/type.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sluice/formats/readers_internal.h"
 
@@ -47,6 +48,30 @@ Result<std::shared_ptr<arrow::Schema>> OutputSchema(const std::shared_ptr<arrow:
     fields.push_back(field);
   }
   return arrow::schema(std::move(fields));
+}
+
+BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size,
+                                     NextBatch next, BytesRead bytes_read)
+    : name_(std::move(name)),
+      conformer_(std::move(schema)),
+      bytes_total_(size),
+      next_(std::move(next)),
+      measure_(std::move(bytes_read)) {}
+
+Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(std::vector<exec::DeadLetter>* rejected) {
+  if (!next_) return nullptr;
+  auto batch = next_();
+  if (!batch.ok()) return Status::IOError(fmt::format("{}: {}", name_, batch.status().message()));
+  if (*batch == nullptr) {
+    next_ = nullptr;
+    bytes_read_ = bytes_total_;
+    return nullptr;
+  }
+  bytes_read_ = std::min(measure_(), bytes_total_);
+  int64_t first_row = rows_seen_;
+  rows_seen_ += (*batch)->num_rows();
+  return conformer_.Conform(
+      *batch, [&](int64_t row) { return fmt::format("{}:row {}", name_, first_row + row + 1); }, rejected);
 }
 
 }  // namespace internal

@@ -7,6 +7,7 @@
 #include <arrow/scalar.h>
 #include <arrow/type.h>
 #include <arrow/util/checked_cast.h>
+#include <arrow/util/float16.h>
 #include <fmt/format.h>
 
 #include "sluice/formats/time_text.h"
@@ -107,7 +108,7 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
       fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::UInt64Array&>(array).Value(index));
       return;
     case arrow::Type::HALF_FLOAT:
-      AppendFloating(checked_cast<const arrow::HalfFloatArray&>(array).GetValue(index).ToFloat(), json, out);
+      AppendFloating(arrow::util::Float16::FromBits(checked_cast<const arrow::HalfFloatArray&>(array).Value(index)).ToFloat(), json, out);
       return;
     case arrow::Type::FLOAT:
       AppendFloating(checked_cast<const arrow::FloatArray&>(array).Value(index), json, out);

@@ -20,14 +20,6 @@ std::string_view Trim(std::string_view text, size_t* leading) {
   return text.substr(begin, end - begin);
 }
 
-bool IsIdentifier(std::string_view text) {
-  if (text.empty() || !(std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_')) return false;
-  for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  }
-  return true;
-}
-
 /// Finds a trailing " AS name" at top level; returns the position of "AS" or npos.
 size_t FindAlias(std::string_view item) {
   size_t end = item.size();

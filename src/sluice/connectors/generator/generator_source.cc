@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "sluice/config/location.h"
+#include "sluice/formats/time_text.h"
 
 namespace sluice::connectors {
 namespace {
@@ -46,6 +47,8 @@ constexpr int64_t kMinMidTicks = 100;
 constexpr uint64_t kCrossedPer65536 = 655;
 constexpr int64_t kMaxVolume = 10000;
 
+/// The furthest ahead a paced row may be scheduled, in seconds (about 30 years).
+constexpr double kLongestWaitSeconds = 1e9;
 /// How long a paced source sleeps at most before it checks again whether a stop was requested.
 constexpr Clock::duration kStopCheckInterval = std::chrono::milliseconds(50);
 
@@ -62,88 +65,6 @@ constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ULL;
 /// A uniform integer in [0, bound) from 32 random bits (Lemire's multiply-shift; the bias is
 /// negligible for the small bounds used here).
 constexpr uint64_t Below(uint64_t random32, uint64_t bound) { return (random32 * bound) >> 32; }
-
-bool ReadDigits(std::string_view text, size_t* position, size_t width, int* value) {
-  if (*position + width > text.size()) return false;
-  const char* begin = text.data() + *position;
-  for (size_t i = 0; i < width; ++i) {
-    if (begin[i] < '0' || begin[i] > '9') return false;
-  }
-  auto [end, error] = std::from_chars(begin, begin + width, *value);
-  if (error != std::errc() || end != begin + width) return false;
-  *position += width;
-  return true;
-}
-
-bool Expect(std::string_view text, size_t* position, char wanted) {
-  if (*position >= text.size() || text[*position] != wanted) return false;
-  ++*position;
-  return true;
-}
-
-/// Parses an ISO 8601 instant ("2024-01-01", "2024-01-01T09:30:00Z", "2024-01-01 09:30:00.25+02:00")
-/// into microseconds since the epoch. A time without a zone is taken as UTC, like every
-/// timestamp in Sluice.
-Result<int64_t> ParseInstantMicros(std::string_view text) {
-  auto invalid = [&] {
-    return Status::Invalid("'", text, "' is not an ISO 8601 timestamp (expected e.g. ", kDefaultStart, ")");
-  };
-  size_t position = 0;
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!ReadDigits(text, &position, 4, &year) || !Expect(text, &position, '-') ||
-      !ReadDigits(text, &position, 2, &month) || !Expect(text, &position, '-') ||
-      !ReadDigits(text, &position, 2, &day)) {
-    return invalid();
-  }
-  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
-                                         std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok()) return Status::Invalid("'", text, "' is not a valid date");
-  int64_t micros_of_day = 0;
-  int64_t offset_seconds = 0;
-  if (position < text.size()) {
-    if (text[position] != 'T' && text[position] != 't' && text[position] != ' ') return invalid();
-    ++position;
-    if (!ReadDigits(text, &position, 2, &hour) || !Expect(text, &position, ':') ||
-        !ReadDigits(text, &position, 2, &minute)) {
-      return invalid();
-    }
-    if (position < text.size() && text[position] == ':') {
-      ++position;
-      if (!ReadDigits(text, &position, 2, &second)) return invalid();
-    }
-    if (hour > 23 || minute > 59 || second > 59) return Status::Invalid("'", text, "' has an invalid time of day");
-    micros_of_day = ((hour * 60 + minute) * 60 + second) * int64_t{1000000};
-    if (position < text.size() && (text[position] == '.' || text[position] == ',')) {
-      ++position;
-      int64_t scale = 100000;
-      size_t digits = 0;
-      while (position < text.size() && text[position] >= '0' && text[position] <= '9') {
-        micros_of_day += (text[position] - '0') * scale;  // digits past microseconds are dropped
-        scale /= 10;
-        ++position;
-        ++digits;
-      }
-      if (digits == 0) return invalid();
-    }
-    if (position < text.size()) {
-      const char zone = text[position++];
-      if (zone == 'Z' || zone == 'z') {
-        // UTC.
-      } else if (zone == '+' || zone == '-') {
-        int offset_hours = 0, offset_minutes = 0;
-        if (!ReadDigits(text, &position, 2, &offset_hours)) return invalid();
-        Expect(text, &position, ':');
-        if (!ReadDigits(text, &position, 2, &offset_minutes)) return invalid();
-        offset_seconds = (offset_hours * 60 + offset_minutes) * 60 * (zone == '+' ? 1 : -1);
-      } else {
-        return invalid();
-      }
-    }
-  }
-  if (position != text.size()) return invalid();
-  const int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-  return days * 86400 * int64_t{1000000} + micros_of_day - offset_seconds * 1000000;
-}
 
 /// What determines the generated rows. Batch size, linger and rate are deliberately not here:
 /// they change when rows are delivered, never what they contain.
@@ -220,6 +141,9 @@ class QuoteGenerator {
     offset_out[0] = 0;
     for (int64_t k = 0; k < num_rows; ++k) {
       const auto row = static_cast<uint64_t>(next_row_ + k);
+      // Two 64-bit draws per row, each bit used once: `first` picks the symbol (high half) and
+      // the volume (low half); `second` the price step (low half), the spread (bits 32-47) and
+      // whether the quote is crossed (bits 48-63).
       const uint64_t first = Mix(key_ + (2 * row + 1) * kGamma);
       const uint64_t second = Mix(key_ + (2 * row + 2) * kGamma);
 
@@ -227,10 +151,10 @@ class QuoteGenerator {
       int64_t mid = mids[symbol] + static_cast<int64_t>(Below(second & 0xFFFF'FFFF, 7)) - 3;
       if (mid < kMinMidTicks) mid = 2 * kMinMidTicks - mid;
       mids[symbol] = mid;
-      const int64_t spread = 1 + static_cast<int64_t>(Below(second >> 32, 5));
+      const int64_t spread = 1 + static_cast<int64_t>((((second >> 32) & 0xFFFF) * 5) >> 16);
       int64_t bid = mid - spread / 2;
       int64_t ask = bid + spread;
-      if (((second >> 16) & 0xFFFF) < kCrossedPer65536) std::swap(bid, ask);
+      if ((second >> 48) < kCrossedPer65536) std::swap(bid, ask);
 
       bid_out[k] = static_cast<double>(bid) / kTicksPerUnit;
       ask_out[k] = static_cast<double>(ask) / kTicksPerUnit;
@@ -318,8 +242,9 @@ class GeneratorSource : public exec::Source {
   Status RunPaced(exec::SourceOutput& out) {
     const Clock::time_point started = Clock::now();
     auto due_at = [&](int64_t row) {
-      return started +
-             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(row) / rate_));
+      // Capped so that an absurdly low rate cannot overflow the clock's representation.
+      const std::chrono::duration<double> offset(std::min(static_cast<double>(row) / rate_, kLongestWaitSeconds));
+      return started + std::chrono::duration_cast<Clock::duration>(offset);
     };
     bool stop = false;
     while (!stop && !Finished() && !out.stopping()) {
@@ -375,7 +300,8 @@ config::PluginSpec GeneratorSpec() {
   count.min = 0;
   OptionSpec rate = option("rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
   rate.min = 0;
-  OptionSpec seed = option("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
+  OptionSpec seed =
+      option("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
   seed.min = 0;
   OptionSpec symbols = option("symbols", OptionType::kInteger,
                               "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...",
@@ -383,7 +309,7 @@ config::PluginSpec GeneratorSpec() {
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
   OptionSpec start = option("start", OptionType::kString,
-                            "Event time (ts) of the first row, ISO 8601; UTC unless a zone is given.",
+                            "Event time (ts) of the first row, ISO 8601 or epoch; UTC unless a zone is given.",
                             std::string(kDefaultStart));
   OptionSpec interval = option("interval", OptionType::kDuration,
                                "Event time between consecutive rows (microsecond precision).", "1ms");
@@ -397,9 +323,13 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
   QuoteSettings settings;
   settings.seed = static_cast<uint64_t>(options.GetInteger("seed"));
   settings.num_symbols = options.GetInteger("symbols");
-  auto start = ParseInstantMicros(options.GetString("start"));
-  if (!start.ok()) return config::ConfigError(options.LocationOf("start"), start.status().message());
-  settings.start_micros = *start;
+  const std::string start = options.GetString("start");
+  const std::optional<int64_t> start_micros = formats::ParseTimestampText(start);
+  if (!start_micros) {
+    return config::ConfigError(options.LocationOf("start"), fmt::format("'{}' is not an ISO 8601 timestamp", start),
+                               fmt::format("write e.g. {}", kDefaultStart));
+  }
+  settings.start_micros = *start_micros;
   settings.interval_micros =
       std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("interval")).count();
   return std::make_unique<GeneratorSource>(settings, options.GetInteger("count"), options.GetDouble("rate"),

@@ -214,8 +214,9 @@ TEST(GeneratorSource, RatePacesRowsAndLingerCutsBatches) {
   // 2000 rows at 10000/s take about 0.2 s. The bounds are loose: this checks pacing, not speed.
   EXPECT_GT(seconds, 0.15);
   EXPECT_LT(seconds, 2.0);
-  // The batch size is never reached, so linger cut the batches: about one per 50 ms.
-  EXPECT_GE(out.batches().size(), 3u);
+  // The batch size is never reached, so linger cut the batches: about one per 50 ms (fewer when
+  // a loaded machine oversleeps).
+  EXPECT_GE(out.batches().size(), 2u);
   EXPECT_LE(out.batches().size(), 10u);
 }
 

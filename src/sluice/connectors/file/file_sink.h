@@ -1,0 +1,11 @@
+#pragma once
+
+#include "sluice/exec/registry.h"
+
+namespace sluice::connectors {
+
+/// Registers the `file` sink: writes CSV, JSON lines, Parquet or Arrow to a temporary file
+/// beside the target and renames it into place at Close(), so readers never see half a file.
+void RegisterFileSink(exec::Registry* registry);
+
+}  // namespace sluice::connectors

@@ -1,0 +1,52 @@
+#include "sluice/expr/expression.h"
+
+#include <mutex>
+
+#include <arrow/array/util.h>
+#include <arrow/compute/exec.h>
+#include <arrow/compute/initialize.h>
+#include <arrow/compute/registry.h>
+
+#include "sluice/expr/binder.h"
+#include "sluice/expr/modulo_kernel.h"
+#include "sluice/expr/parser.h"
+
+namespace sluice::expr {
+
+namespace {
+
+/// Arrow's kernels must be registered before any expression binds, and `%` needs its own
+/// function. It goes into the default registry, not a private one, because bound expressions
+/// travel to code (Acero plans, simplification passes) that looks functions up there by name.
+Status InitializeFunctions() {
+  static const Status status = [] {
+    SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
+    auto* registry = arrow::compute::GetFunctionRegistry();
+    if (registry->GetFunction(kModuloFunction).ok()) return Status::OK();
+    return RegisterModulo(registry);
+  }();
+  return status;
+}
+
+}  // namespace
+
+Result<NodePointer> ParseExpression(const config::LocatedText& source) { return Parse(source); }
+
+Result<CompiledExpression> Compile(const config::LocatedText& source, const arrow::Schema& schema) {
+  SLUICE_RETURN_NOT_OK(InitializeFunctions());
+  SLUICE_ASSIGN_OR_RAISE(NodePointer tree, Parse(source));
+  Binder binder(source, schema);
+  SLUICE_ASSIGN_OR_RAISE(Bound bound, binder.Bind(*tree));
+  return CompiledExpression{std::move(bound.expression), std::move(bound.type), source.text};
+}
+
+Result<std::shared_ptr<arrow::Array>> Evaluate(const CompiledExpression& expression, const arrow::RecordBatch& batch) {
+  if (!expression.expression.IsBound()) return Status::Invalid("expression '", expression.text, "' is not compiled");
+  SLUICE_ASSIGN_OR_RAISE(arrow::Datum result,
+                         arrow::compute::ExecuteScalarExpression(expression.expression, arrow::compute::ExecBatch(batch)));
+  if (result.is_array()) return result.make_array();
+  if (result.is_scalar()) return arrow::MakeArrayFromScalar(*result.scalar(), batch.num_rows());
+  return Status::Invalid("expression '", expression.text, "' did not evaluate to an array");
+}
+
+}  // namespace sluice::expr

@@ -1,0 +1,291 @@
+#include "sluice/formats/record_reader.h"
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <arrow/ipc/writer.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "sluice/formats/formats_test_support.h"
+#include "sluice/formats/record_writer.h"
+#include "sluice/formats/type_names.h"
+
+namespace sluice::formats {
+namespace {
+
+using testing::ReadAll;
+using testing::ReadResult;
+using testing::ScratchDirectory;
+using testing::WriteText;
+
+template <typename ArrayType>
+std::shared_ptr<ArrayType> Column(const ReadResult& result, const std::string& name) {
+  auto column = result.table->GetColumnByName(name);
+  EXPECT_NE(column, nullptr) << name;
+  EXPECT_EQ(column->num_chunks(), 1);
+  return std::static_pointer_cast<ArrayType>(column->chunk(0));
+}
+
+std::shared_ptr<arrow::Schema> QuoteSchema() {
+  return arrow::schema({arrow::field("symbol", arrow::utf8()), arrow::field("bid", arrow::float64()),
+                        arrow::field("volume", arrow::int64()), arrow::field("ts", TimestampType())});
+}
+
+TEST(CsvReaderTest, DeclaredSchemaQuotingAndNulls) {
+  ScratchDirectory dir;
+  std::string path = dir.File("quotes.csv");
+  WriteText(path,
+            "symbol,bid,volume,ts\n"
+            "\"A,1\",1.5,10,2024-03-01T00:00:00Z\n"
+            "\"say \"\"hi\"\"\",,,\n"
+            ",2.25,3,1709251200\n"
+            "\"\",3,4,2024-03-01 00:00:01.5\n");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kCsv, options);
+  EXPECT_TRUE(result.rejected.empty());
+  ASSERT_EQ(result.table->num_rows(), 4);
+  auto symbol = Column<arrow::StringArray>(result, "symbol");
+  auto bid = Column<arrow::DoubleArray>(result, "bid");
+  auto volume = Column<arrow::Int64Array>(result, "volume");
+  auto ts = Column<arrow::TimestampArray>(result, "ts");
+  EXPECT_EQ(symbol->GetView(0), "A,1");
+  EXPECT_EQ(symbol->GetView(1), "say \"hi\"");
+  EXPECT_TRUE(symbol->IsNull(2));  // an empty field is null, for strings too
+  EXPECT_FALSE(symbol->IsNull(3));
+  EXPECT_EQ(symbol->GetView(3), "");  // a quoted empty field is an empty string
+  EXPECT_TRUE(bid->IsNull(1));
+  EXPECT_TRUE(volume->IsNull(1));
+  EXPECT_TRUE(ts->IsNull(1));
+  EXPECT_EQ(ts->Value(0), 1709251200000000);
+  EXPECT_EQ(ts->Value(2), 1709251200000000);
+  EXPECT_EQ(ts->Value(3), 1709251201500000);
+}
+
+TEST(CsvReaderTest, WrongFieldCountIsOneDeadLetter) {
+  ScratchDirectory dir;
+  std::string path = dir.File("bad.csv");
+  WriteText(path, "symbol,bid,volume,ts\nA,1,1,\nB,2,2\nC,3,3,\n");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kCsv, options);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].origin, path + ":line 3");
+  EXPECT_EQ(result.rejected[0].record, "B,2,2");
+  EXPECT_NE(result.rejected[0].reason.find("expected 4 fields, found 3"), std::string::npos);
+  ASSERT_EQ(result.table->num_rows(), 2);
+  EXPECT_EQ(Column<arrow::StringArray>(result, "symbol")->GetView(1), "C");
+}
+
+TEST(CsvReaderTest, BadValueIsOneDeadLetterWithItsLine) {
+  ScratchDirectory dir;
+  std::string path = dir.File("bad.csv");
+  WriteText(path, "symbol,bid,volume,ts\nA,1,1,\nB,2\nC,oops,3,\nD,4,4,\nE,5,5,not-a-time\nF,6,6,\n");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kCsv, options);
+  ASSERT_EQ(result.rejected.size(), 3u);
+  EXPECT_EQ(result.rejected[0].origin, path + ":line 3");
+  EXPECT_EQ(result.rejected[1].origin, path + ":line 4");
+  EXPECT_EQ(result.rejected[1].reason, "field 'bid': cannot convert 'oops' to double");
+  EXPECT_NE(result.rejected[1].record.find("\"oops\""), std::string::npos);
+  EXPECT_EQ(result.rejected[2].origin, path + ":line 6");
+  EXPECT_NE(result.rejected[2].reason.find("'ts'"), std::string::npos);
+  EXPECT_NE(result.rejected[2].reason.find("timestamp"), std::string::npos);
+  ASSERT_EQ(result.table->num_rows(), 3);
+  auto symbol = Column<arrow::StringArray>(result, "symbol");
+  EXPECT_EQ(symbol->GetView(0), "A");
+  EXPECT_EQ(symbol->GetView(1), "D");
+  EXPECT_EQ(symbol->GetView(2), "F");
+  EXPECT_EQ(Column<arrow::DoubleArray>(result, "bid")->Value(2), 6.0);
+}
+
+TEST(CsvReaderTest, InfersTypesAndLaterMisfitsAreDeadLetters) {
+  ScratchDirectory dir;
+  std::string path = dir.File("inferred.csv");
+  std::string text = "n,x,flag,when,name\n";
+  for (int i = 0; i < 2000; ++i) {
+    text += fmt::format("{},{}.5,{},2024-03-01T00:00:{:02}Z,n{}\n", i, i, i % 2 ? "true" : "false", i % 60, i);
+  }
+  text += "not-a-number,1.5,true,2024-03-01T00:00:00Z,late\n";
+  WriteText(path, text);
+  ReadOptions options;
+  options.block_size = 4096;  // the misfit is far past the first block
+  auto result = ReadAll(path, Format::kCsv, options);
+  const auto& schema = *result.table->schema();
+  EXPECT_TRUE(schema.GetFieldByName("n")->type()->Equals(arrow::int64()));
+  EXPECT_TRUE(schema.GetFieldByName("x")->type()->Equals(arrow::float64()));
+  EXPECT_TRUE(schema.GetFieldByName("flag")->type()->Equals(arrow::boolean()));
+  EXPECT_TRUE(schema.GetFieldByName("when")->type()->Equals(TimestampType()));
+  EXPECT_TRUE(schema.GetFieldByName("name")->type()->Equals(arrow::utf8()));
+  EXPECT_EQ(result.table->num_rows(), 2000);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].origin, path + ":line 2002");
+}
+
+TEST(CsvReaderTest, ReadsLargeFilesInManyBoundedBatches) {
+  ScratchDirectory dir;
+  std::string path = dir.File("large.csv");
+  std::string text = "id,value\n";
+  const int rows = 50000;
+  for (int i = 0; i < rows; ++i) text += fmt::format("{},{}\n", i, i * 0.25);
+  WriteText(path, text);
+  ReadOptions options;
+  options.block_size = 64 * 1024;
+  auto result = ReadAll(path, Format::kCsv, options);
+  EXPECT_EQ(result.table->num_rows(), rows);
+  EXPECT_GT(result.batches, 5);
+  EXPECT_LT(result.max_batch_rows, rows / 4);
+  EXPECT_EQ(Column<arrow::Int64Array>(result, "id")->Value(rows - 1), rows - 1);
+}
+
+TEST(CsvReaderTest, TruncatedLastLineIsOneDeadLetter) {
+  ScratchDirectory dir;
+  std::string path = dir.File("cut.csv");
+  WriteText(path, "symbol,bid,volume,ts\nA,1,1,\nB,2,2,\nC,3");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kCsv, options);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].origin, path + ":line 4");
+  EXPECT_EQ(result.table->num_rows(), 2);
+}
+
+TEST(CsvReaderTest, NoHeaderWithDeclaredSchemaAndOtherDelimiter) {
+  ScratchDirectory dir;
+  std::string path = dir.File("plain.tsv");
+  WriteText(path, "A\t1.5\t3\t\nB\t2\t4\t2024-03-01\n");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  options.header = false;
+  options.delimiter = '\t';
+  auto result = ReadAll(path, Format::kCsv, options);
+  EXPECT_TRUE(result.rejected.empty());
+  ASSERT_EQ(result.table->num_rows(), 2);
+  EXPECT_EQ(Column<arrow::Int64Array>(result, "volume")->Value(1), 4);
+}
+
+TEST(CsvReaderTest, EmptyFileHasNoRows) {
+  ScratchDirectory dir;
+  std::string path = dir.File("empty.csv");
+  WriteText(path, "");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kCsv, options);
+  EXPECT_EQ(result.table->num_rows(), 0);
+  EXPECT_EQ(result.table->num_columns(), 4);
+}
+
+TEST(JsonLinesReaderTest, InvalidLineIsOneDeadLetter) {
+  ScratchDirectory dir;
+  std::string path = dir.File("quotes.jsonl");
+  WriteText(path,
+            "{\"symbol\":\"A\",\"bid\":1.5,\"volume\":1}\n"
+            "\n"
+            "{\"symbol\":\"B\",\"bid\":\n"
+            "{\"symbol\":\"C\",\"bid\":\"high\"}\r\n"
+            "{\"symbol\":\"D\",\"bid\":2}\n"
+            "{\"symbol\":\"E\",\"bi");
+  ReadOptions options;
+  options.schema = QuoteSchema();
+  auto result = ReadAll(path, Format::kJsonLines, options);
+  ASSERT_EQ(result.rejected.size(), 3u);
+  EXPECT_EQ(result.rejected[0].origin, path + ":line 3");
+  EXPECT_EQ(result.rejected[0].record, "{\"symbol\":\"B\",\"bid\":");
+  EXPECT_EQ(result.rejected[1].origin, path + ":line 4");
+  EXPECT_NE(result.rejected[1].reason.find("field 'bid'"), std::string::npos);
+  EXPECT_EQ(result.rejected[2].origin, path + ":line 6");  // the file was cut short
+  ASSERT_EQ(result.table->num_rows(), 2);
+  EXPECT_EQ(Column<arrow::StringArray>(result, "symbol")->GetView(1), "D");
+}
+
+TEST(JsonLinesReaderTest, InfersAndReadsInBlocks) {
+  ScratchDirectory dir;
+  std::string path = dir.File("many.ndjson");
+  std::string text;
+  const int rows = 20000;
+  for (int i = 0; i < rows; ++i) text += fmt::format("{{\"id\":{},\"name\":\"n{}\",\"at\":\"2024-03-01T00:00:00Z\"}}\n", i, i);
+  text += "{\"id\":1,\"name\":\"" + std::string(10000, 'x') + "\"}\n";  // longer than a block
+  WriteText(path, text);
+  ReadOptions options;
+  options.block_size = 4096;
+  options.infer_rows = 10;
+  auto result = ReadAll(path, Format::kJsonLines, options);
+  EXPECT_TRUE(result.rejected.empty());
+  EXPECT_EQ(result.table->num_rows(), rows + 1);
+  EXPECT_GT(result.batches, 20);
+  EXPECT_TRUE(result.table->schema()->GetFieldByName("id")->type()->Equals(arrow::int64()));
+  EXPECT_TRUE(result.table->schema()->GetFieldByName("at")->type()->Equals(TimestampType()));
+  EXPECT_EQ(Column<arrow::StringArray>(result, "name")->value_length(rows), 10000);
+}
+
+std::shared_ptr<arrow::RecordBatch> SmallBatch() {
+  arrow::Int64Builder ids;
+  arrow::StringBuilder names;
+  EXPECT_TRUE(ids.AppendValues({1, 2, 3}).ok());
+  EXPECT_TRUE(names.AppendValues({"a", "b", "c"}).ok());
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  return arrow::RecordBatch::Make(schema, 3, {*ids.Finish(), *names.Finish()});
+}
+
+TEST(ParquetReaderTest, ProjectsAndConformsColumns) {
+  ScratchDirectory dir;
+  std::string path = dir.File("small.parquet");
+  auto batch = SmallBatch();
+  auto writer = *RecordWriter::Open(path, Format::kParquet, batch->schema());
+  ASSERT_TRUE(writer->Write(*batch).ok());
+  ASSERT_TRUE(writer->Close().ok());
+
+  ReadOptions projected;
+  projected.columns = {"name"};
+  auto result = ReadAll(path, Format::kParquet, projected);
+  ASSERT_EQ(result.table->num_columns(), 1);
+  EXPECT_EQ(Column<arrow::StringArray>(result, "name")->GetView(2), "c");
+
+  ReadOptions declared;
+  declared.schema = arrow::schema({arrow::field("id", arrow::utf8()), arrow::field("missing", arrow::float64())});
+  result = ReadAll(path, Format::kParquet, declared);
+  EXPECT_EQ(Column<arrow::StringArray>(result, "id")->GetView(0), "1");
+  EXPECT_EQ(result.table->GetColumnByName("missing")->null_count(), 3);
+
+  projected.columns = {"nope"};
+  EXPECT_FALSE(RecordReader::Open(path, Format::kParquet, projected).ok());
+}
+
+TEST(ParquetReaderTest, NotParquetIsAnError) {
+  ScratchDirectory dir;
+  std::string path = dir.File("fake.parquet");
+  WriteText(path, "this is not parquet at all");
+  EXPECT_FALSE(RecordReader::Open(path, Format::kParquet, {}).ok());
+}
+
+TEST(ArrowReaderTest, ReadsStreamFormatToo) {
+  ScratchDirectory dir;
+  std::string path = dir.File("small.arrows");
+  auto batch = SmallBatch();
+  {
+    auto stream = *arrow::io::FileOutputStream::Open(path);
+    auto writer = *arrow::ipc::MakeStreamWriter(stream, batch->schema());
+    ASSERT_TRUE(writer->WriteRecordBatch(*batch).ok());
+    ASSERT_TRUE(writer->WriteRecordBatch(*batch).ok());
+    ASSERT_TRUE(writer->Close().ok());
+    ASSERT_TRUE(stream->Close().ok());
+  }
+  auto result = ReadAll(path, Format::kArrow);
+  EXPECT_EQ(result.table->num_rows(), 6);
+  EXPECT_EQ(result.batches, 2);
+}
+
+TEST(FormatTest, NamesAndExtensions) {
+  EXPECT_EQ(*ParseFormatName("json"), Format::kJsonLines);
+  EXPECT_EQ(FormatName(Format::kJsonLines), "jsonl");
+  EXPECT_FALSE(ParseFormatName("xml").ok());
+  EXPECT_EQ(FormatFromPath("a/b.CSV"), Format::kCsv);
+  EXPECT_EQ(FormatFromPath("x.ndjson"), Format::kJsonLines);
+  EXPECT_EQ(FormatFromPath("x.pq"), Format::kParquet);
+  EXPECT_EQ(FormatFromPath("x.feather"), Format::kArrow);
+  EXPECT_EQ(FormatFromPath("x.txt"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::formats
