@@ -4,7 +4,7 @@
 #                           to ${OUT}/... (OUT is a fresh work folder)
 #   expected.jsonl          the exact rows expected in ${OUT}/output.jsonl
 #   expected_dead_letters.jsonl  (optional) the dead letters expected in ${OUT}/dead_letters.jsonl,
-#                           compared without their `time` column
+#                           compared without their `rejected_at` column
 #   expected_error.txt      (instead) `sluice validate` must exit 2 and print exactly this first line
 #   args                    (optional) extra arguments for `sluice run`, e.g. --set ...
 # usage: run_pipeline_case.sh SLUICE_BINARY CASE_DIR WORK_DIR
@@ -38,6 +38,6 @@ extra=()
   echo "sluice run failed:"; cat "$work/stderr.txt"; exit 1; }
 "$python" "$compare" expected.jsonl "$work/output.jsonl"
 if [ -f expected_dead_letters.jsonl ]; then
-  "$python" "$compare" --ignore time expected_dead_letters.jsonl "$work/dead_letters.jsonl"
+  "$python" "$compare" --ignore rejected_at expected_dead_letters.jsonl "$work/dead_letters.jsonl"
 fi
 echo "1 passed, 0 failed"

@@ -105,7 +105,7 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
   AppendMarkdown(config::EmitSpec(), &out);
   out +=
       "## The `dead_letters` section\n\n"
-      "A sink (any sink connector) that receives every rejected record with the columns `time`,\n"
+      "A sink (any sink connector) that receives every rejected record with the columns `rejected_at`,\n"
       "`reason`, `stage`, `source`, `origin` and `record`. Without it, dead letters are counted in the\n"
       "run summary and the first ones are logged.\n";
   return out;

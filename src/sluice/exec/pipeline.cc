@@ -165,7 +165,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(const std::shared_
 }
 
 Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
-                                   const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) {
+                                   const std::shared_ptr<arrow::RecordBatch>& batch, std::optional<int64_t> first_row,
+                                   Emitter& out) {
   CollectingEmitter attempt;
   Status status = stage.processor->Process(batch, attempt);
   if (status.ok()) {
@@ -175,22 +176,30 @@ Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
   if (!stage.processor->stateless() || status.IsCancelled() || status.IsOutOfMemory()) return status;
   if (batch->num_rows() <= 1) {
     if (batch->num_rows() == 1) {
-      dead_letters_.Add(DeadLetter{status.message(), stage.id, source, "", RowToJson(*batch, 0)});
+      std::string origin = first_row ? fmt::format("row {}", *first_row + 1) : std::string();
+      dead_letters_.Add(DeadLetter{status.message(), stage.id, source, std::move(origin), RowToJson(*batch, 0)});
     }
     return Status::OK();
   }
   // Bisect: the bad rows are found in O(bad * log(rows)) calls and the good ones go on.
   int64_t half = batch->num_rows() / 2;
-  SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, source, batch->Slice(0, half), out));
-  return RunStageIsolating(stage, source, batch->Slice(half), out);
+  std::optional<int64_t> second_row = first_row ? std::optional<int64_t>(*first_row + half) : std::nullopt;
+  SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, source, batch->Slice(0, half), first_row, out));
+  return RunStageIsolating(stage, source, batch->Slice(half), second_row, out);
 }
 
 Status Pipeline::RunStages(size_t first, const std::string& source,
-                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
+                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches, std::optional<int64_t> first_row) {
   for (size_t i = first; i < stages_.size() && !batches.empty(); ++i) {
+    if (batches.size() != 1) first_row.reset();
+    int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
     CollectingEmitter next;
-    for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, next));
+    for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, first_row, next));
     batches = std::move(next.batches());
+    // Positions stay known only through stages that keep every row in place.
+    bool kept_in_place = stages_[i].processor->preserves_rows() && batches.size() == 1 &&
+                         batches[0]->num_rows() == rows_before;
+    if (!kept_in_place) first_row.reset();
   }
   for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(WriteOutput(batch));
   return Status::OK();
@@ -226,11 +235,13 @@ Status Pipeline::WriteDeadLetters() {
   return Status::OK();
 }
 
-Status Pipeline::ProcessBatch(const std::string& source, std::shared_ptr<arrow::RecordBatch> batch) {
+Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch) {
   ++batches_;
   rows_in_ += batch->num_rows();
+  int64_t first_row = source_rows_[source];
+  source_rows_[source] += batch->num_rows();
   SLUICE_ASSIGN_OR_RAISE(batch, Conform(batch));
-  return RunStages(0, source, {std::move(batch)});
+  return RunStages(0, source_names_[source], {std::move(batch)}, first_row);
 }
 
 Result<RunSummary> Pipeline::Run() {
@@ -242,6 +253,7 @@ Result<RunSummary> Pipeline::Run() {
   }
   if (dead_letter_sink_ != nullptr) SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
 
+  source_rows_.assign(sources_.size(), 0);
   BoundedQueue<QueueItem> queue(kQueueCapacity);
   std::vector<std::unique_ptr<SourceChannel>> channels;
   std::vector<Status> source_status(sources_.size());
@@ -268,7 +280,7 @@ Result<RunSummary> Pipeline::Run() {
       continue;
     }
     if (!failure.ok()) continue;  // drain so that sources blocked in Push() can finish
-    failure = ProcessBatch(source_names_[item->source], std::move(item->batch));
+    failure = ProcessBatch(item->source, std::move(item->batch));
     if (failure.ok()) failure = WriteDeadLetters();
     if (!failure.ok()) stop_requested_.store(true);
   }

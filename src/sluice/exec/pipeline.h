@@ -76,11 +76,14 @@ class Pipeline {
     std::unique_ptr<Sink> sink;
   };
 
-  Status ProcessBatch(const std::string& source, std::shared_ptr<arrow::RecordBatch> batch);
+  Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch);
   /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
-  Status RunStages(size_t first, const std::string& source, std::vector<std::shared_ptr<arrow::RecordBatch>> batches);
+  /// `first_row` is the position in its source of the first row of a single input batch, when
+  /// known; it names the origin of dead letters.
+  Status RunStages(size_t first, const std::string& source, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
+                   std::optional<int64_t> first_row = std::nullopt);
   Status RunStageIsolating(Stage& stage, const std::string& source, const std::shared_ptr<arrow::RecordBatch>& batch,
-                           Emitter& out);
+                           std::optional<int64_t> first_row, Emitter& out);
   Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
   Status WriteDeadLetters();
   Result<std::shared_ptr<arrow::RecordBatch>> Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const;
@@ -88,6 +91,8 @@ class Pipeline {
   std::string name_;
   std::vector<std::string> source_names_;
   std::vector<std::unique_ptr<Source>> sources_;
+  /// Rows received so far from each source.
+  std::vector<int64_t> source_rows_;
   std::vector<Stage> stages_;
   std::vector<NamedSink> sinks_;
   std::unique_ptr<Sink> dead_letter_sink_;

@@ -66,6 +66,10 @@ class Processor {
   /// Whether Process() keeps no state between batches, so a failed batch can be retried in
   /// parts.
   virtual bool stateless() const { return true; }
+
+  /// Whether Process() emits exactly one row per input row, in order (derive, cast, select):
+  /// then a row's position in its source stays known downstream, for dead-letter origins.
+  virtual bool preserves_rows() const { return false; }
 };
 
 }  // namespace sluice::exec

@@ -360,6 +360,12 @@ Result<Bound> Binder::BindArithmetic(const Node& node, Bound left, Bound right) 
                                      left.type->ToString(), right.type->ToString()), hint);
   }
   const bool integers = IsIntegerType(*left.type) && IsIntegerType(*right.type);
+  if (!integers && !left.type->Equals(*right.type)) {
+    // Widen to double ourselves: Arrow would narrow a double literal to a float32 operand's
+    // type and lose precision.
+    SLUICE_ASSIGN_OR_RAISE(left, Convert(node, std::move(left), arrow::float64()));
+    SLUICE_ASSIGN_OR_RAISE(right, Convert(node, std::move(right), arrow::float64()));
+  }
   switch (op) {
     case BinaryOperator::kAdd:
       return Call(node, "add_checked", {std::move(left), std::move(right)});

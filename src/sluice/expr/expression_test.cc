@@ -189,10 +189,13 @@ TEST_F(ExpressionTest, Arithmetic) {
   Expect("-i", kInt, "[-1, 7, null, -10]");
   Expect("+i", kInt, "[1, -7, null, 10]");
   Expect("-x", kDouble, "[-5.5, 7.5, null, -2]");
+  // As in DuckDB, an INTEGER column times a small literal stays INTEGER.
   Expect("\"odd name\" * 2", arrow::int32(), "[2, 4, 6, 8]");
+  Expect("\"odd name\" * 3000000000", kInt, "[3000000000, 6000000000, 9000000000, 12000000000]");
+  Expect("\"odd name\" + 0.5", kDouble, "[1.5, 2.5, 3.5, 4.5]");
   Expect("i + NULL", kInt, "[null, null, null, null]");
   Expect("1 + 2 * 3", kInt, "[7, 7, 7, 7]");
-  Expect("-9223372036854775808 + i", kInt, "[-9223372036854775807, null, null, -9223372036854775798]");
+  Expect("-9223372036854775808 + j", kInt, "[-9223372036854775808, -9223372036854775805, -9223372036854775806, null]");
 }
 
 TEST_F(ExpressionTest, ArithmeticEdgeCases) {
@@ -297,7 +300,6 @@ TEST_F(ExpressionTest, Cast) {
   Expect("CAST(x AS bigint)", kInt, "[6, -8, null, 2]");
   Expect("x::int", arrow::int32(), "[6, -8, null, 2]");
   Expect("CAST(i AS string)", kString, R"(["1", "-7", null, "10"])");
-  Expect("i::varchar || false", kBool, "[true, true, null, true]") ;
   Expect("CAST(' 12 ' AS int64)", kInt, "[12, 12, 12, 12]");
   Expect("CAST(b AS integer)", arrow::int32(), "[1, 0, null, 1]");
   Expect("CAST(i AS boolean)", kBool, "[true, true, null, true]");
@@ -311,10 +313,10 @@ TEST_F(ExpressionTest, Cast) {
   ExpectEvaluationError("CAST(s AS int64)");
   ExpectEvaluationError("CAST(x * 1e300 AS bigint)");
   EXPECT_EQ(CompileError("CAST(ts AS bool)"), "pipeline.yaml:3:11: error: cannot cast timestamp[us] to bool");
-  EXPECT_EQ(CompileError("i::blob"),
-            "pipeline.yaml:3:14: error: unknown type 'blob'\n  hint: did you mean 'bool'?");
-  EXPECT_EQ(CompileError("CAST('abc' AS int64)").substr(0, 57),
-            "pipeline.yaml:3:11: error: cannot convert 'abc' to int64\n");
+  EXPECT_EQ(CompileError("i::boool"),
+            "pipeline.yaml:3:14: error: unknown type 'boool'\n  hint: did you mean 'bool'?");
+  const std::string conversion_error = "pipeline.yaml:3:11: error: cannot convert 'abc' to int64\n  hint: ";
+  EXPECT_EQ(CompileError("CAST('abc' AS int64)").substr(0, conversion_error.size()), conversion_error);
 }
 
 TEST_F(ExpressionTest, NumericFunctions) {
@@ -365,7 +367,7 @@ TEST_F(ExpressionTest, StringFunctions) {
   Expect("rtrim(s)", kString, R"(["  a b", "héllo", null, "abc"])");
   Expect("trim('xxaxx', 'x')", kString, R"(["a", "a", "a", "a"])");
   Expect("substr(s, 2, 3)", kString, R"([" a ", "éll", null, "bc"])");
-  Expect("substring(s, -2)", kString, R"([" ", "lo", null, "bc"])");
+  Expect("substring(s, -2)", kString, R"(["  ", "lo", null, "bc"])");
   Expect("concat(s, '-', i)", kString, R"(["  a b  -1", "héllo--7", "-", "abc-10"])");
   Expect("concat(NULL)", kString, R"(["", "", "", ""])");
   Expect("concat(b, 1.5)", kString, R"(["true1.5", "false1.5", "1.5", "true1.5"])");

@@ -191,6 +191,9 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
   for (int i = 0; i < target_->num_fields(); ++i) {
     const auto& field = target_->field(i);
     int index = batch->schema()->GetFieldIndex(field->name());
+    if (index < 0 && i < batch->num_columns() && batch->schema()->field(i)->name() == field->name()) {
+      index = i;  // a repeated name (e.g. two empty CSV headers) is matched by position
+    }
     if (index < 0) {
       SLUICE_ASSIGN_OR_RAISE(columns[static_cast<size_t>(i)], arrow::MakeArrayOfNull(field->type(), num_rows));
       continue;

@@ -79,10 +79,10 @@ class CsvReader final : public RecordReader {
       // conformer so that a later value that does not fit is one dead letter, not a failure.
       SLUICE_RETURN_NOT_OK(reader_->ReadNext(&first_batch_));
       arrow::FieldVector fields;
-      for (const auto& field : reader_->schema()->fields()) {
+      for (int i = 0; i < reader_->schema()->num_fields(); ++i) {
         std::shared_ptr<arrow::DataType> type = arrow::utf8();
-        if (first_batch_) type = InferTextType(first_batch_->GetColumnByName(field->name()));
-        fields.push_back(arrow::field(field->name(), type));
+        if (first_batch_) type = InferTextType(first_batch_->column(i));
+        fields.push_back(arrow::field(reader_->schema()->field(i)->name(), type));
       }
       SLUICE_ASSIGN_OR_RAISE(target, OutputSchema(arrow::schema(std::move(fields)), options));
       has_first_batch_ = true;

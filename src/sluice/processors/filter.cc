@@ -1,5 +1,6 @@
 #include "sluice/processors/filter.h"
 
+#include <arrow/api.h>
 #include <arrow/compute/api.h>
 
 #include "sluice/expr/expression.h"
