@@ -12,7 +12,7 @@
 
 #include "sluice/expr/diagnostic.h"
 #include "sluice/expr/functions.h"
-#include "sluice/expr/modulo_kernel.h"
+#include "sluice/expr/sql_kernels.h"
 
 namespace sluice::expr {
 
@@ -173,15 +173,28 @@ Result<Bound> Binder::CastExplicitly(const Node& at, Bound value, const std::sha
   }
   if (from_scalar && to_scalar) {
     if (!IsIntegerType(from) && IsIntegerType(*type) && from.id() != arrow::Type::BOOL) {
-      // SQL rounds to the nearest integer (half away from zero); Arrow would refuse to truncate.
+      // DuckDB rounds a DOUBLE to the nearest integer, halves to even (62.5 -> 62); Arrow
+      // would refuse to truncate.
       SLUICE_ASSIGN_OR_RAISE(value, Call(at, "round", {std::move(value)},
-                                         std::make_shared<compute::RoundOptions>(
-                                             0, compute::RoundMode::HALF_TOWARDS_INFINITY)));
+                                         std::make_shared<compute::RoundOptions>(0, compute::RoundMode::HALF_TO_EVEN)));
     }
     return Convert(at, std::move(value), type);
   }
   if (IsStringType(*type) && (from_scalar || IsTemporalType(from) || IsStringType(from))) {
-    return Convert(at, std::move(value), type);
+    if (from.id() == arrow::Type::DOUBLE) {
+      // Arrow prints 1.0 as "1"; DuckDB as "1.0".
+      SLUICE_ASSIGN_OR_RAISE(value, Call(at, kDoubleToStringFunction, {std::move(value)}));
+    }
+    const bool timestamp = from.id() == arrow::Type::TIMESTAMP;
+    SLUICE_ASSIGN_OR_RAISE(value, Convert(at, std::move(value), type));
+    if (timestamp) {
+      // Arrow prints every fractional digit of the unit ("10:00:00.500000"); DuckDB drops
+      // trailing zeros and a zero fraction ("10:00:00.5", "10:00:00").
+      SLUICE_ASSIGN_OR_RAISE(value, Call(at, "replace_substring_regex", {std::move(value)},
+                                         std::make_shared<compute::ReplaceSubstringOptions>(
+                                             R"((\.[0-9]*[1-9])0+$|\.0+$)", R"(\1)")));
+    }
+    return value;
   }
   if (IsTemporalType(from) && IsTemporalType(*type)) return Convert(at, std::move(value), type);
   return ErrorAt(at, fmt::format("cannot cast {} to {}", from.ToString(), type->ToString()));

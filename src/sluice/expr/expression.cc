@@ -8,22 +8,23 @@
 #include <arrow/compute/registry.h>
 
 #include "sluice/expr/binder.h"
-#include "sluice/expr/modulo_kernel.h"
+#include "sluice/expr/sql_kernels.h"
 #include "sluice/expr/parser.h"
 
 namespace sluice::expr {
 
 namespace {
 
-/// Arrow's kernels must be registered before any expression binds, and `%` needs its own
-/// function. It goes into the default registry, not a private one, because bound expressions
-/// travel to code (Acero plans, simplification passes) that looks functions up there by name.
+/// Arrow's kernels must be registered before any expression binds, and the language needs a
+/// few of its own (sql_kernels.h). Those go into the default registry, not a private one,
+/// because bound expressions travel to code (Acero plans, simplification passes) that looks
+/// functions up there by name.
 Status InitializeFunctions() {
   static const Status status = [] {
     SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
     auto* registry = arrow::compute::GetFunctionRegistry();
     if (registry->GetFunction(kModuloFunction).ok()) return Status::OK();
-    return RegisterModulo(registry);
+    return RegisterSqlKernels(registry);
   }();
   return status;
 }

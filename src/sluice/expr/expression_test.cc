@@ -296,8 +296,16 @@ TEST_F(ExpressionTest, Case) {
 }
 
 TEST_F(ExpressionTest, Cast) {
-  // Floating-point to integer rounds half away from zero, as in DuckDB.
+  // A double rounds to the nearest integer, halves to even, as in DuckDB.
   Expect("CAST(x AS bigint)", kInt, "[6, -8, null, 2]");
+  Expect("CAST(x + 1 AS bigint)", kInt, "[6, -6, null, 3]");
+  // Doubles print as DuckDB prints them.
+  Expect("CAST(x AS string)", kString, R"(["5.5", "-7.5", null, "2.0"])");
+  Expect("concat(1e15, ' ', 1e16, ' ', 1e-5, ' ', 0.0001, ' ', -0.0, ' ', 0.1 + 0.2, ' ', 1e300 * 1e300)", kString,
+         R"(["1000000000000000.0 1e+16 1e-05 0.0001 -0.0 0.30000000000000004 inf",
+             "1000000000000000.0 1e+16 1e-05 0.0001 -0.0 0.30000000000000004 inf",
+             "1000000000000000.0 1e+16 1e-05 0.0001 -0.0 0.30000000000000004 inf",
+             "1000000000000000.0 1e+16 1e-05 0.0001 -0.0 0.30000000000000004 inf"])");
   Expect("x::int", arrow::int32(), "[6, -8, null, 2]");
   Expect("CAST(i AS string)", kString, R"(["1", "-7", null, "10"])");
   Expect("CAST(' 12 ' AS int64)", kInt, "[12, 12, 12, 12]");
@@ -309,6 +317,9 @@ TEST_F(ExpressionTest, Cast) {
   Expect("CAST(d AS timestamp)", arrow::timestamp(arrow::TimeUnit::MICRO),
          R"(["2024-03-05", "1970-01-01", null, "2024-12-31"])");
   Expect("CAST(NULL AS text)", kString, "[null, null, null, null]");
+  Expect("CAST(ts AS string)", kString,
+         R"(["2024-03-05 10:11:12.5", "1969-12-31 23:59:59.9995", null, "2024-12-31 23:59:59"])");
+  Expect("CAST(d AS string)", kString, R"(["2024-03-05", "1970-01-01", null, "2024-12-31"])");
   Expect("TIMESTAMP '2024-01-01 00:00:00' < ts", kBool, "[true, false, null, true]");
   ExpectEvaluationError("CAST(s AS int64)");
   ExpectEvaluationError("CAST(x * 1e300 AS bigint)");

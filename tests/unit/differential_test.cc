@@ -1,0 +1,247 @@
+// Differential test: filter, derive and select in Sluice against the same SQL in DuckDB, on
+// random data with nulls. DuckDB is the oracle for SQL semantics (three-valued logic, NULL
+// propagation, division, CASE, IN, BETWEEN, LIKE, CAST).
+#include <random>
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "sluice/duckdb/connection.h"
+#include "sluice/duckdb/database.h"
+#include "sluice/expr/expression.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kRows = 3000;
+
+/// Columns: id (never null), a and b (int64, small so products cannot overflow), x and y
+/// (double), s (short strings), flag (bool); about 15% of each nullable column is NULL.
+std::shared_ptr<arrow::RecordBatch> RandomBatch(uint32_t seed) {
+  std::mt19937 random(seed);
+  auto null_now = [&] { return std::uniform_int_distribution<int>(0, 99)(random) < 15; };
+  arrow::Int64Builder id, a, b;
+  arrow::DoubleBuilder x, y;
+  arrow::StringBuilder s;
+  arrow::BooleanBuilder flag;
+  const std::vector<std::string> words = {"apple", "banana", "cherry", "", "Apple", "grape", "a_b", "100%"};
+  for (int64_t row = 0; row < kRows; ++row) {
+    EXPECT_TRUE(id.Append(row).ok());
+    auto small = [&] { return std::uniform_int_distribution<int64_t>(-50, 50)(random); };
+    auto real = [&] { return std::round(std::uniform_real_distribution<double>(-100, 100)(random) * 8) / 8; };
+    EXPECT_TRUE((null_now() ? a.AppendNull() : a.Append(small())).ok());
+    EXPECT_TRUE((null_now() ? b.AppendNull() : b.Append(small())).ok());
+    EXPECT_TRUE((null_now() ? x.AppendNull() : x.Append(real())).ok());
+    EXPECT_TRUE((null_now() ? y.AppendNull() : y.Append(real())).ok());
+    EXPECT_TRUE((null_now() ? s.AppendNull() : s.Append(words[random() % words.size()])).ok());
+    EXPECT_TRUE((null_now() ? flag.AppendNull() : flag.Append(random() % 2 == 0)).ok());
+  }
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("a", arrow::int64()),
+                               arrow::field("b", arrow::int64()), arrow::field("x", arrow::float64()),
+                               arrow::field("y", arrow::float64()), arrow::field("s", arrow::utf8()),
+                               arrow::field("flag", arrow::boolean())});
+  std::vector<std::shared_ptr<arrow::Array>> columns(7);
+  EXPECT_TRUE(id.Finish(&columns[0]).ok());
+  EXPECT_TRUE(a.Finish(&columns[1]).ok());
+  EXPECT_TRUE(b.Finish(&columns[2]).ok());
+  EXPECT_TRUE(x.Finish(&columns[3]).ok());
+  EXPECT_TRUE(y.Finish(&columns[4]).ok());
+  EXPECT_TRUE(s.Finish(&columns[5]).ok());
+  EXPECT_TRUE(flag.Finish(&columns[6]).ok());
+  return arrow::RecordBatch::Make(schema, kRows, columns);
+}
+
+/// One array holding every chunk (an empty array when there are none).
+std::shared_ptr<arrow::Array> Flatten(const std::shared_ptr<arrow::ChunkedArray>& column) {
+  if (column->num_chunks() == 0) return *arrow::MakeEmptyArray(column->type());
+  return *arrow::Concatenate(column->chunks());
+}
+
+/// Builds random expressions in the syntax both engines share.
+class ExpressionGenerator {
+ public:
+  explicit ExpressionGenerator(uint32_t seed) : random_(seed) {}
+
+  std::string Numeric(int depth) {
+    int choice = Pick(depth <= 0 ? 3 : 11);
+    switch (choice) {
+      case 0:
+        return Pick(2) ? "a" : "b";
+      case 1:
+        return Pick(2) ? "x" : "y";
+      case 2:
+        return std::to_string(static_cast<int>(Pick(21)) - 10);
+      case 3:
+        return fmt::format("({} {} {})", Numeric(depth - 1), "+-*"[Pick(3)], Numeric(depth - 1));
+      case 4:
+        return fmt::format("({} / {})", Numeric(depth - 1), Numeric(depth - 1));
+      case 5:
+        return fmt::format("({} % {})", Pick(2) ? "a" : "b", Pick(2) ? "b" : std::to_string(Pick(7) + 1));
+      case 6:
+        return fmt::format("abs({})", Numeric(depth - 1));
+      case 7:
+        return fmt::format("coalesce({}, {})", Numeric(depth - 1), Numeric(depth - 1));
+      case 8:
+        return fmt::format("CASE WHEN {} THEN {} ELSE {} END", Condition(depth - 1), Numeric(depth - 1),
+                           Numeric(depth - 1));
+      case 9:
+        return fmt::format("(- {})", Numeric(depth - 1));
+      default:
+        return fmt::format("CAST({} AS DOUBLE)", Pick(2) ? "a" : "b");
+    }
+  }
+
+  std::string Condition(int depth) {
+    static const char* kComparisons[] = {"=", "<>", "<", "<=", ">", ">="};
+    int choice = Pick(depth <= 0 ? 6 : 10);
+    switch (choice) {
+      case 0:
+      case 1:
+        return fmt::format("{} {} {}", Numeric(depth - 1), kComparisons[Pick(6)], Numeric(depth - 1));
+      case 2:
+        return fmt::format("{} IS {}NULL", Numeric(depth - 1), Pick(2) ? "NOT " : "");
+      case 3:
+        return fmt::format("{} {}BETWEEN {} AND {}", Numeric(depth - 1), Pick(2) ? "NOT " : "",
+                           static_cast<int>(Pick(21)) - 10, Pick(20));
+      case 4:
+        return fmt::format("a {}IN (1, 2, 3, -5, {})", Pick(2) ? "NOT " : "", Pick(10));
+      case 5:
+        return fmt::format("s {}LIKE '{}'", Pick(2) ? "NOT " : "", std::vector<std::string>{"a%", "%an%", "_pple", "", "%"}[Pick(5)]);
+      case 6:
+        return fmt::format("({} AND {})", Condition(depth - 1), Condition(depth - 1));
+      case 7:
+        return fmt::format("({} OR {})", Condition(depth - 1), Condition(depth - 1));
+      case 8:
+        return fmt::format("NOT ({})", Condition(depth - 1));
+      default:
+        return Pick(2) ? "flag" : "s IN ('apple', 'cherry')";
+    }
+  }
+
+ private:
+  uint32_t Pick(uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(random_); }
+  std::mt19937 random_;
+};
+
+class DifferentialTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    batch_ = RandomBatch(20240101);
+    auto database = duckdb::Database::Open();
+    ASSERT_TRUE(database.ok()) << database.status().message();
+    auto connection = duckdb::Connection::Open(*database);
+    ASSERT_TRUE(connection.ok()) << connection.status().message();
+    connection_ = std::move(*connection);
+    ASSERT_TRUE(connection_->RegisterBatch("input", batch_).ok());
+  }
+
+  Result<std::shared_ptr<arrow::Array>> Sluice(const std::string& text) {
+    SLUICE_ASSIGN_OR_RAISE(auto compiled, expr::Compile(config::LocatedText{text, {"test", 1, 1}}, *batch_->schema()));
+    return expr::Evaluate(compiled, *batch_);
+  }
+
+  /// The DuckDB result of `SELECT expression FROM input ORDER BY id`, as one array.
+  Result<std::shared_ptr<arrow::Array>> Oracle(const std::string& text) {
+    SLUICE_ASSIGN_OR_RAISE(auto table, connection_->Query(fmt::format("SELECT {} AS v FROM input ORDER BY id", text)));
+    return Flatten(table->column(0));
+  }
+
+  /// Compares as doubles (the engines may pick different integer widths) or exactly.
+  void ExpectSame(const std::string& text) {
+    auto ours = Sluice(text);
+    auto theirs = Oracle(text);
+    ASSERT_TRUE(theirs.ok()) << text << ": DuckDB failed: " << theirs.status().message();
+    ASSERT_TRUE(ours.ok()) << text << ": Sluice failed: " << ours.status().message();
+    std::shared_ptr<arrow::Array> left = *ours, right = *theirs;
+    if (arrow::is_numeric(left->type_id()) && arrow::is_numeric(right->type_id())) {
+      left = *arrow::compute::Cast(*left, arrow::float64());
+      right = *arrow::compute::Cast(*right, arrow::float64());
+    }
+    ASSERT_EQ(left->length(), right->length()) << text;
+    auto options = arrow::EqualOptions::Defaults().nans_equal(true).atol(1e-9);
+    if (!left->ApproxEquals(*right, options)) {
+      for (int64_t i = 0; i < left->length(); ++i) {
+        auto l = *left->GetScalar(i);
+        auto r = *right->GetScalar(i);
+        if (!l->ApproxEquals(*r, options)) {
+          FAIL() << text << "\n  row " << i << " (" << RowText(i) << "): Sluice " << l->ToString() << ", DuckDB "
+                 << r->ToString();
+        }
+      }
+    }
+    ++compared_;
+  }
+
+  std::string RowText(int64_t row) {
+    std::string text;
+    for (int c = 1; c < batch_->num_columns(); ++c) {
+      text += fmt::format("{}{}={}", c > 1 ? ", " : "", batch_->schema()->field(c)->name(),
+                          (*batch_->column(c)->GetScalar(row))->ToString());
+    }
+    return text;
+  }
+
+  std::shared_ptr<arrow::RecordBatch> batch_;
+  std::unique_ptr<duckdb::Connection> connection_;
+  int compared_ = 0;
+};
+
+TEST_F(DifferentialTest, HandPickedExpressionsAgree) {
+  for (const char* text : {
+           "a + b", "a - b * 2", "a * b", "x / y", "a / b", "a / 0", "a % b", "-a % 3", "x + a",
+           "a = b", "a <> b", "x < y", "a >= 0 AND x < 0", "a > 0 OR x > 0", "NOT (a > 0)", "flag AND a > 0",
+           "flag OR a IS NULL", "a IS NULL", "s IS NOT NULL", "a IN (1, 2, 3)", "a NOT IN (1, 2, 3)",
+           "a BETWEEN -5 AND 5", "x NOT BETWEEN -1 AND 1", "s LIKE 'a%'", "s LIKE '%an%'", "s NOT LIKE '_pple'",
+           "s ILIKE 'APPLE'", "CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'zero' END",
+           "CASE a WHEN 1 THEN x WHEN 2 THEN y END", "coalesce(a, b, 0)", "abs(a)", "round(x)", "round(x, 1)",
+           "floor(x)", "ceil(x)", "upper(s)", "lower(s)", "length(s)", "concat(s, '-', s)", "substr(s, 2, 3)",
+           "trim(s)", "CAST(a AS DOUBLE)", "CAST(x AS BIGINT)", "CAST(a AS VARCHAR)", "greatest(a, b)", "least(x, y)",
+           "nullif(a, 0)", "sqrt(abs(x))", "a IS NOT NULL AND (b IS NULL OR b > a)"}) {
+    SCOPED_TRACE(text);
+    ExpectSame(text);
+  }
+}
+
+TEST_F(DifferentialTest, RandomExpressionsAgree) {
+  ExpressionGenerator generator(7);
+  for (int i = 0; i < 300; ++i) {
+    std::string numeric = generator.Numeric(3);
+    ExpectSame(numeric);
+    std::string condition = generator.Condition(3);
+    ExpectSame(condition);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(compared_, 600);
+}
+
+/// filter + derive + select as a pipeline would run them, against one SQL query.
+TEST_F(DifferentialTest, FilterDeriveSelectMatchesAQuery) {
+  ExpressionGenerator generator(11);
+  for (int i = 0; i < 50; ++i) {
+    std::string condition = generator.Condition(2);
+    std::string derived = generator.Numeric(2);
+    SCOPED_TRACE(condition + " / " + derived);
+    auto mask = Sluice(condition);
+    ASSERT_TRUE(mask.ok()) << mask.status().message();
+    auto kept = arrow::compute::Filter(batch_, *mask);
+    ASSERT_TRUE(kept.ok());
+    auto kept_batch = kept->record_batch();
+    auto compiled = expr::Compile(config::LocatedText{derived, {"test", 1, 1}}, *batch_->schema());
+    ASSERT_TRUE(compiled.ok());
+    auto ours = expr::Evaluate(*compiled, *kept_batch);
+    ASSERT_TRUE(ours.ok());
+    auto table = connection_->Query(fmt::format("SELECT id, {} AS v FROM input WHERE {} ORDER BY id", derived, condition));
+    ASSERT_TRUE(table.ok()) << table.status().message();
+    ASSERT_EQ((*table)->num_rows(), kept_batch->num_rows());
+    auto ids = Flatten((*table)->column(0));
+    ASSERT_TRUE(ids->Equals(*kept_batch->column(0)));
+    auto left = *arrow::compute::Cast(**ours, arrow::float64());
+    auto right = *arrow::compute::Cast(*Flatten((*table)->column(1)), arrow::float64());
+    EXPECT_TRUE(left->ApproxEquals(*right, arrow::EqualOptions::Defaults().nans_equal(true).atol(1e-9)));
+  }
+}
+
+}  // namespace
+}  // namespace sluice
