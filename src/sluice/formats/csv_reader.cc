@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <utility>
 
 #include <arrow/csv/api.h>
 #include <arrow/io/interfaces.h>
@@ -21,7 +22,8 @@ namespace {
 /// call from its own thread.
 struct InvalidRows {
   std::mutex mutex;
-  std::vector<exec::DeadLetter> letters;
+  /// Rejected rows not yet handed out, with their line numbers.
+  std::vector<std::pair<int64_t, exec::DeadLetter>> letters;
   /// Physical line numbers of skipped rows, ascending (the parser runs in file order).
   std::vector<int64_t> lines;
 };
@@ -58,7 +60,7 @@ class CsvReader final : public RecordReader {
       letter.record = std::string(row.text);
       std::lock_guard lock(invalid->mutex);
       if (row.number >= 0) invalid->lines.push_back(row.number);
-      invalid->letters.push_back(std::move(letter));
+      invalid->letters.emplace_back(row.number, std::move(letter));
       return arrow::csv::InvalidRowResult::Skip;
     };
     auto convert_options = arrow::csv::ConvertOptions::Defaults();
@@ -106,22 +108,36 @@ class CsvReader final : public RecordReader {
     }
     bytes_read_ = batch ? reader_->bytes_read() : bytes_total_;
     std::vector<int64_t> invalid_lines;
+    std::vector<std::pair<int64_t, exec::DeadLetter>> skipped;
     {
       std::lock_guard lock(invalid_->mutex);
-      for (auto& letter : invalid_->letters) rejected->push_back(std::move(letter));
-      invalid_->letters.clear();
+      skipped.swap(invalid_->letters);
       invalid_lines = invalid_->lines;
     }
     if (!batch) {
+      for (auto& [line, letter] : skipped) rejected->push_back(std::move(letter));
       reader_.reset();
       return nullptr;
     }
     int64_t first_row = rows_seen_;
     rows_seen_ += batch->num_rows();
+    std::vector<int64_t> bad_lines;
     auto origin = [&](int64_t row) {
-      return fmt::format("{}:line {}", name_, LineOfRow(first_row + row, invalid_lines));
+      bad_lines.push_back(LineOfRow(first_row + row, invalid_lines));
+      return fmt::format("{}:line {}", name_, bad_lines.back());
     };
-    return conformer_->Conform(batch, origin, rejected);
+    std::vector<exec::DeadLetter> unconvertible;
+    auto conformed = conformer_->Conform(batch, origin, &unconvertible);
+    // Hand out both kinds of rejected rows in file order (each list is in order already).
+    size_t next_skipped = 0;
+    for (size_t i = 0; i < unconvertible.size(); ++i) {
+      while (next_skipped < skipped.size() && skipped[next_skipped].first < bad_lines[i]) {
+        rejected->push_back(std::move(skipped[next_skipped++].second));
+      }
+      rejected->push_back(std::move(unconvertible[i]));
+    }
+    for (; next_skipped < skipped.size(); ++next_skipped) rejected->push_back(std::move(skipped[next_skipped].second));
+    return conformed;
   }
 
   int64_t bytes_read() const override { return bytes_read_; }

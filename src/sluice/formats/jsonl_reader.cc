@@ -56,6 +56,7 @@ class JsonLinesReader final : public RecordReader {
   std::shared_ptr<arrow::Schema> schema() const override { return decoder_->schema(); }
 
   Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) override {
+    const size_t rejected_before = rejected->size();
     while (!done_) {
       if (!eof_ && position_ == buffer_.size()) SLUICE_RETURN_NOT_OK(ReadBlock());
       DecodeLines(rejected);
@@ -65,7 +66,9 @@ class JsonLinesReader final : public RecordReader {
         position_ = buffer_.size();
       }
       if (eof_ && position_ == buffer_.size()) done_ = true;
-      if (decoder_->num_rows() > 0) return decoder_->Finish();
+      // A block of only bad lines still returns (an empty batch), so that its dead letters
+      // are handed on now rather than piling up over a whole file of garbage.
+      if (decoder_->num_rows() > 0 || rejected->size() > rejected_before) return decoder_->Finish();
       if (!eof_ && position_ < buffer_.size()) SLUICE_RETURN_NOT_OK(ReadBlock());  // a line longer than a block
     }
     return nullptr;

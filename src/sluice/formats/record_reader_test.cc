@@ -85,6 +85,7 @@ TEST(CsvReaderTest, BadValueIsOneDeadLetterWithItsLine) {
   options.schema = QuoteSchema();
   auto result = ReadAll(path, Format::kCsv, options);
   ASSERT_EQ(result.rejected.size(), 3u);
+  // In file order, whichever way each row was rejected.
   EXPECT_EQ(result.rejected[0].origin, path + ":line 3");
   EXPECT_EQ(result.rejected[1].origin, path + ":line 4");
   EXPECT_EQ(result.rejected[1].reason, "field 'bid': cannot convert 'oops' to double");
