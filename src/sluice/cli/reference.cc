@@ -10,10 +10,11 @@ namespace {
 using config::PluginKind;
 using config::PluginSpec;
 
-std::string Bounds(const config::OptionSpec& option) {
+/// The accepted values or range of an option; `separator` goes between enum choices.
+std::string Bounds(const config::OptionSpec& option, std::string_view separator = " | ") {
   std::string text;
   if (!option.choices.empty()) {
-    for (size_t i = 0; i < option.choices.size(); ++i) text += (i ? " | " : "") + option.choices[i];
+    for (size_t i = 0; i < option.choices.size(); ++i) text += (i ? std::string(separator) : "") + option.choices[i];
     return text;
   }
   if (option.min && option.max) return fmt::format("{} to {}", *option.min, *option.max);
@@ -67,14 +68,18 @@ void AppendMarkdown(const PluginSpec& spec, std::string* out) {
       std::string name = option.name;
       if (spec.value_option == option.name) name += " (short form)";
       *out += fmt::format("| `{}` | {} | {} | {} | {} |\n", name, config::OptionTypeName(option.type),
-                          default_value.empty() ? "" : "`" + default_value + "`", Bounds(option), option.doc);
+                          default_value.empty() ? "" : "`" + default_value + "`", Bounds(option, ", "), option.doc);
     }
     *out += "\n";
   }
   if (!spec.value_option.empty()) {
     *out += fmt::format("The short form gives `{}` directly as the processor's value.\n\n", spec.value_option);
   }
-  if (!spec.example.empty()) *out += fmt::format("```yaml\n{}\n```\n\n", spec.example);
+  if (!spec.example.empty()) {
+    std::string_view example = spec.example;
+    while (!example.empty() && example.back() == '\n') example.remove_suffix(1);
+    *out += fmt::format("```yaml\n{}\n```\n\n", example);
+  }
 }
 
 }  // namespace
