@@ -108,7 +108,8 @@ std::string ToString(const Node& node) {
       return text + " END";
     }
     case NodeKind::kIn:
-      return fmt::format("({} {}IN ({}))", child(0), node.negated ? "NOT " : "", JoinChildren(node, 1));
+      return fmt::format("({} {}IN ({}))", child(0), node.negated ? "NOT " : "",
+                         JoinChildren(node, 1));
     case NodeKind::kBetween:
       return fmt::format("({} {}BETWEEN {} AND {})", child(0), node.negated ? "NOT " : "", child(1),
                          child(2));

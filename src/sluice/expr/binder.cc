@@ -1,14 +1,14 @@
 #include "sluice/expr/binder.h"
 
-#include <algorithm>
-#include <optional>
-#include <utility>
-
 #include <arrow/array/builder_base.h>
 #include <arrow/compute/api_scalar.h>
 #include <arrow/compute/cast.h>
 #include <arrow/scalar.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "sluice/expr/diagnostic.h"
 #include "sluice/expr/functions.h"
@@ -43,13 +43,13 @@ struct TypeName {
 };
 
 const TypeName kTypeNames[] = {
-    {"bool", [] { return arrow::boolean(); }},     {"boolean", [] { return arrow::boolean(); }},
-    {"int32", [] { return arrow::int32(); }},      {"integer", [] { return arrow::int32(); }},
-    {"int", [] { return arrow::int32(); }},        {"int64", [] { return arrow::int64(); }},
-    {"bigint", [] { return arrow::int64(); }},     {"double", [] { return arrow::float64(); }},
-    {"float64", [] { return arrow::float64(); }},  {"float", [] { return arrow::float64(); }},
-    {"string", [] { return arrow::utf8(); }},      {"varchar", [] { return arrow::utf8(); }},
-    {"text", [] { return arrow::utf8(); }},        {"timestamp", SqlTimestamp},
+    {"bool", [] { return arrow::boolean(); }},    {"boolean", [] { return arrow::boolean(); }},
+    {"int32", [] { return arrow::int32(); }},     {"integer", [] { return arrow::int32(); }},
+    {"int", [] { return arrow::int32(); }},       {"int64", [] { return arrow::int64(); }},
+    {"bigint", [] { return arrow::int64(); }},    {"double", [] { return arrow::float64(); }},
+    {"float64", [] { return arrow::float64(); }}, {"float", [] { return arrow::float64(); }},
+    {"string", [] { return arrow::utf8(); }},     {"varchar", [] { return arrow::utf8(); }},
+    {"text", [] { return arrow::utf8(); }},       {"timestamp", SqlTimestamp},
     {"date", [] { return arrow::date32(); }},
 };
 
@@ -62,10 +62,13 @@ std::string ConstantText(const arrow::Scalar& scalar) {
 
 /// Whether `type` orders and compares with itself under Arrow's comparison kernels.
 bool IsComparableType(const arrow::DataType& type) {
-  return IsNumericType(type) || IsStringType(type) || IsTemporalType(type) || type.id() == arrow::Type::BOOL;
+  return IsNumericType(type) || IsStringType(type) || IsTemporalType(type) ||
+         type.id() == arrow::Type::BOOL;
 }
 
-bool IsStringConstant(const Bound& value) { return value.IsConstant() && IsStringType(*value.type); }
+bool IsStringConstant(const Bound& value) {
+  return value.IsConstant() && IsStringType(*value.type);
+}
 
 /// The type both values convert to, or null if there is none.
 std::shared_ptr<arrow::DataType> Widen(const std::shared_ptr<arrow::DataType>& left,
@@ -78,7 +81,8 @@ std::shared_ptr<arrow::DataType> Widen(const std::shared_ptr<arrow::DataType>& l
     return left->id() == arrow::Type::LARGE_STRING ? left : right;
   }
   if (IsTemporalType(*left) && IsTemporalType(*right)) {
-    if (left->id() != arrow::Type::TIMESTAMP) return right->id() == arrow::Type::TIMESTAMP ? right : arrow::date32();
+    if (left->id() != arrow::Type::TIMESTAMP)
+      return right->id() == arrow::Type::TIMESTAMP ? right : arrow::date32();
     if (right->id() != arrow::Type::TIMESTAMP) return left;
     const auto& left_timestamp = static_cast<const arrow::TimestampType&>(*left);
     const auto& right_timestamp = static_cast<const arrow::TimestampType&>(*right);
@@ -92,16 +96,19 @@ std::shared_ptr<arrow::DataType> Widen(const std::shared_ptr<arrow::DataType>& l
 
 bool IsIntegerType(const arrow::DataType& type) { return arrow::is_integer(type.id()); }
 bool IsNumericType(const arrow::DataType& type) {
-  return arrow::is_integer(type.id()) || type.id() == arrow::Type::FLOAT || type.id() == arrow::Type::DOUBLE;
+  return arrow::is_integer(type.id()) || type.id() == arrow::Type::FLOAT ||
+         type.id() == arrow::Type::DOUBLE;
 }
 bool IsStringType(const arrow::DataType& type) {
   return type.id() == arrow::Type::STRING || type.id() == arrow::Type::LARGE_STRING;
 }
 bool IsTemporalType(const arrow::DataType& type) {
-  return type.id() == arrow::Type::DATE32 || type.id() == arrow::Type::DATE64 || type.id() == arrow::Type::TIMESTAMP;
+  return type.id() == arrow::Type::DATE32 || type.id() == arrow::Type::DATE64 ||
+         type.id() == arrow::Type::TIMESTAMP;
 }
 
-Binder::Binder(const config::LocatedText& source, const arrow::Schema& schema) : source_(source), schema_(schema) {}
+Binder::Binder(const config::LocatedText& source, const arrow::Schema& schema)
+    : source_(source), schema_(schema) {}
 
 Status Binder::ErrorAt(const Node& node, std::string_view message, std::string_view hint) const {
   return expr::ErrorAt(source_, node.offset, message, hint);
@@ -112,9 +119,12 @@ Bound Binder::Constant(std::shared_ptr<arrow::Scalar> value) {
   return Bound{compute::literal(std::move(value)), std::move(type)};
 }
 
-Bound Binder::NullOf(const std::shared_ptr<arrow::DataType>& type) { return Constant(arrow::MakeNullScalar(type)); }
+Bound Binder::NullOf(const std::shared_ptr<arrow::DataType>& type) {
+  return Constant(arrow::MakeNullScalar(type));
+}
 
-Result<Bound> Binder::Call(const Node& at, const std::string& function, std::vector<Bound> arguments,
+Result<Bound> Binder::Call(const Node& at, const std::string& function,
+                           std::vector<Bound> arguments,
                            std::shared_ptr<compute::FunctionOptions> options) {
   std::vector<compute::Expression> expressions;
   expressions.reserve(arguments.size());
@@ -128,13 +138,15 @@ Result<Bound> Binder::Call(const Node& at, const std::string& function, std::vec
   }
   auto bound = compute::call(function, std::move(expressions), std::move(options)).Bind(schema_);
   if (!bound.ok()) {
-    return ErrorAt(at, fmt::format("cannot apply {} to ({})", function, types), bound.status().message());
+    return ErrorAt(at, fmt::format("cannot apply {} to ({})", function, types),
+                   bound.status().message());
   }
   compute::Expression expression = bound.MoveValueUnsafe();
   if (all_constant) {
     auto folded = compute::FoldConstants(expression);
     if (!folded.ok()) {
-      return ErrorAt(at, fmt::format("this constant expression fails: {}", folded.status().message()));
+      return ErrorAt(at,
+                     fmt::format("this constant expression fails: {}", folded.status().message()));
     }
     expression = folded.MoveValueUnsafe();
   }
@@ -142,15 +154,17 @@ Result<Bound> Binder::Call(const Node& at, const std::string& function, std::vec
   return Bound{std::move(expression), std::move(type)};
 }
 
-Result<Bound> Binder::Convert(const Node& at, Bound value, const std::shared_ptr<arrow::DataType>& type) {
+Result<Bound> Binder::Convert(const Node& at, Bound value,
+                              const std::shared_ptr<arrow::DataType>& type) {
   if (value.type->Equals(*type)) return value;
   if (value.IsConstant()) {
     const auto& scalar = value.Constant();
     if (!scalar->is_valid) return NullOf(type);
     auto converted = compute::Cast(scalar, type, compute::CastOptions::Safe());
     if (!converted.ok()) {
-      return ErrorAt(at, fmt::format("cannot convert {} to {}", ConstantText(*scalar), type->ToString()),
-                     converted.status().message());
+      return ErrorAt(
+          at, fmt::format("cannot convert {} to {}", ConstantText(*scalar), type->ToString()),
+          converted.status().message());
     }
     return Constant(converted->scalar());
   }
@@ -158,7 +172,8 @@ Result<Bound> Binder::Convert(const Node& at, Bound value, const std::shared_ptr
               std::make_shared<compute::CastOptions>(compute::CastOptions::Safe(type)));
 }
 
-Result<Bound> Binder::CastExplicitly(const Node& at, Bound value, const std::shared_ptr<arrow::DataType>& type) {
+Result<Bound> Binder::CastExplicitly(const Node& at, Bound value,
+                                     const std::shared_ptr<arrow::DataType>& type) {
   const auto& from = *value.type;
   if (value.IsUntypedNull()) return NullOf(type);
   if (from.Equals(*type)) return value;
@@ -176,7 +191,8 @@ Result<Bound> Binder::CastExplicitly(const Node& at, Bound value, const std::sha
       // DuckDB rounds a DOUBLE to the nearest integer, halves to even (62.5 -> 62); Arrow
       // would refuse to truncate.
       SLUICE_ASSIGN_OR_RAISE(value, Call(at, "round", {std::move(value)},
-                                         std::make_shared<compute::RoundOptions>(0, compute::RoundMode::HALF_TO_EVEN)));
+                                         std::make_shared<compute::RoundOptions>(
+                                             0, compute::RoundMode::HALF_TO_EVEN)));
     }
     return Convert(at, std::move(value), type);
   }
@@ -217,8 +233,8 @@ Result<std::shared_ptr<arrow::DataType>> Binder::Unify(const Node& at, std::vect
     }
     auto widened = Widen(common, value.type);
     if (!widened) {
-      return ErrorAt(at, fmt::format("{} mixes incompatible types {} and {}", what, common->ToString(),
-                                     value.type->ToString()));
+      return ErrorAt(at, fmt::format("{} mixes incompatible types {} and {}", what,
+                                     common->ToString(), value.type->ToString()));
     }
     common = std::move(widened);
   }
@@ -230,12 +246,71 @@ Result<std::shared_ptr<arrow::DataType>> Binder::Unify(const Node& at, std::vect
   return common;
 }
 
-Result<Bound> Binder::Compare(const Node& at, const std::string& function, Bound left, Bound right) {
+Result<Bound> Binder::Compare(const Node& at, const std::string& function, Bound left,
+                              Bound right) {
   std::vector<Bound> operands{std::move(left), std::move(right)};
   SLUICE_ASSIGN_OR_RAISE(auto type, Unify(at, &operands, "comparison"));
   if (type->id() == arrow::Type::NA) return NullOf(arrow::boolean());
-  if (!IsComparableType(*type)) return ErrorAt(at, fmt::format("cannot compare values of type {}", type->ToString()));
+  if (!IsComparableType(*type))
+    return ErrorAt(at, fmt::format("cannot compare values of type {}", type->ToString()));
+  if (arrow::is_floating(type->id())) {
+    return CompareFloatingPoint(at, function, std::move(operands[0]), std::move(operands[1]));
+  }
   return Call(at, function, std::move(operands));
+}
+
+Result<Bound> Binder::CompareFloatingPoint(const Node& at, const std::string& function, Bound left,
+                                           Bound right) {
+  // DuckDB orders NaN above every number (infinity included) and equal to itself, where
+  // IEEE comparisons (Arrow's) are false. So compare the pairs (is NaN, value with NaN
+  // zeroed) lexicographically. The plain (not Kleene) AND/OR keep the result NULL exactly
+  // when either side is NULL.
+  if (function == "greater")
+    return CompareFloatingPoint(at, "less", std::move(right), std::move(left));
+  if (function == "greater_equal")
+    return CompareFloatingPoint(at, "less_equal", std::move(right), std::move(left));
+  if (function == "not_equal") {
+    SLUICE_ASSIGN_OR_RAISE(Bound equal,
+                           CompareFloatingPoint(at, "equal", std::move(left), std::move(right)));
+    return Not(at, std::move(equal));
+  }
+  if (function == "less_equal") {
+    SLUICE_ASSIGN_OR_RAISE(Bound greater,
+                           CompareFloatingPoint(at, "less", std::move(right), std::move(left)));
+    return Not(at, std::move(greater));
+  }
+  SLUICE_ASSIGN_OR_RAISE(Bound left_nan, Call(at, "is_nan", {left}));
+  SLUICE_ASSIGN_OR_RAISE(Bound right_nan, Call(at, "is_nan", {right}));
+  SLUICE_ASSIGN_OR_RAISE(
+      Bound zero, Convert(at, Constant(std::make_shared<arrow::DoubleScalar>(0)), left.type));
+  SLUICE_ASSIGN_OR_RAISE(Bound left_value, Call(at, "if_else", {left_nan, zero, std::move(left)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound right_value,
+                         Call(at, "if_else", {right_nan, zero, std::move(right)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound same_kind, Call(at, "equal", {left_nan, right_nan}));
+  SLUICE_ASSIGN_OR_RAISE(Bound values_compare,
+                         Call(at, function, {std::move(left_value), std::move(right_value)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound tie,
+                         Call(at, "and", {std::move(same_kind), std::move(values_compare)}));
+  if (function == "equal") return tie;
+  // less: a number is below NaN; otherwise the values decide.
+  SLUICE_ASSIGN_OR_RAISE(Bound kinds_compare,
+                         Call(at, "less", {std::move(left_nan), std::move(right_nan)}));
+  return Call(at, "or", {std::move(kinds_compare), std::move(tie)});
+}
+
+Result<Bound> Binder::Reduce(const Node& at, const std::string& function,
+                             std::vector<Bound> operands) {
+  while (operands.size() > 1) {
+    std::vector<Bound> next;
+    for (size_t i = 0; i + 1 < operands.size(); i += 2) {
+      SLUICE_ASSIGN_OR_RAISE(
+          Bound combined, Call(at, function, {std::move(operands[i]), std::move(operands[i + 1])}));
+      next.push_back(std::move(combined));
+    }
+    if (operands.size() % 2 == 1) next.push_back(std::move(operands.back()));
+    operands = std::move(next);
+  }
+  return std::move(operands.front());
 }
 
 Result<Bound> Binder::RequireBoolean(const Node& at, Bound value, std::string_view what) {
@@ -246,7 +321,9 @@ Result<Bound> Binder::RequireBoolean(const Node& at, Bound value, std::string_vi
   return value;
 }
 
-Result<Bound> Binder::Not(const Node& at, Bound value) { return Call(at, "invert", {std::move(value)}); }
+Result<Bound> Binder::Not(const Node& at, Bound value) {
+  return Call(at, "invert", {std::move(value)});
+}
 
 Result<Bound> Binder::Bind(const Node& node) {
   switch (node.kind) {
@@ -278,10 +355,18 @@ Result<Bound> Binder::Bind(const Node& node) {
 
 Result<Bound> Binder::BindLiteral(const Node& node) {
   struct Visitor {
-    std::shared_ptr<arrow::Scalar> operator()(std::monostate) const { return std::make_shared<arrow::NullScalar>(); }
-    std::shared_ptr<arrow::Scalar> operator()(bool value) const { return std::make_shared<arrow::BooleanScalar>(value); }
-    std::shared_ptr<arrow::Scalar> operator()(int64_t value) const { return std::make_shared<arrow::Int64Scalar>(value); }
-    std::shared_ptr<arrow::Scalar> operator()(double value) const { return std::make_shared<arrow::DoubleScalar>(value); }
+    std::shared_ptr<arrow::Scalar> operator()(std::monostate) const {
+      return std::make_shared<arrow::NullScalar>();
+    }
+    std::shared_ptr<arrow::Scalar> operator()(bool value) const {
+      return std::make_shared<arrow::BooleanScalar>(value);
+    }
+    std::shared_ptr<arrow::Scalar> operator()(int64_t value) const {
+      return std::make_shared<arrow::Int64Scalar>(value);
+    }
+    std::shared_ptr<arrow::Scalar> operator()(double value) const {
+      return std::make_shared<arrow::DoubleScalar>(value);
+    }
     std::shared_ptr<arrow::Scalar> operator()(const std::string& value) const {
       return std::make_shared<arrow::StringScalar>(value);
     }
@@ -300,7 +385,8 @@ Result<Bound> Binder::BindField(const Node& node) {
     }
     return ErrorAt(node, fmt::format("unknown field '{}'", node.name), hint);
   }
-  if (indices.size() > 1) return ErrorAt(node, fmt::format("field name '{}' is ambiguous", node.name));
+  if (indices.size() > 1)
+    return ErrorAt(node, fmt::format("field name '{}' is ambiguous", node.name));
   auto bound = compute::field_ref(node.name).Bind(schema_);
   if (!bound.ok()) return ErrorAt(node, bound.status().message());
   auto type = TypeOf(*bound);
@@ -315,9 +401,10 @@ Result<Bound> Binder::BindUnary(const Node& node) {
   }
   if (operand.IsUntypedNull()) return NullOf(arrow::int64());
   if (!IsNumericType(*operand.type)) {
-    return ErrorAt(node, fmt::format("unary {} needs a number, got {}",
-                                     node.unary_operator == UnaryOperator::kNegate ? "minus" : "plus",
-                                     operand.type->ToString()));
+    return ErrorAt(node,
+                   fmt::format("unary {} needs a number, got {}",
+                               node.unary_operator == UnaryOperator::kNegate ? "minus" : "plus",
+                               operand.type->ToString()));
   }
   if (node.unary_operator == UnaryOperator::kPlus) return operand;
   const bool integer = IsIntegerType(*operand.type);
@@ -369,8 +456,10 @@ Result<Bound> Binder::BindArithmetic(const Node& node, Bound left, Bound right) 
     if (op == BinaryOperator::kAdd && (IsStringType(*left.type) || IsStringType(*right.type))) {
       hint = "join strings with concat(a, b)";
     }
-    return ErrorAt(node, fmt::format("operator {} cannot be applied to {} and {}", OperatorSymbol(op),
-                                     left.type->ToString(), right.type->ToString()), hint);
+    return ErrorAt(node,
+                   fmt::format("operator {} cannot be applied to {} and {}", OperatorSymbol(op),
+                               left.type->ToString(), right.type->ToString()),
+                   hint);
   }
   const bool integers = IsIntegerType(*left.type) && IsIntegerType(*right.type);
   if (!integers && !left.type->Equals(*right.type)) {
@@ -407,12 +496,15 @@ Result<Bound> Binder::BindArithmetic(const Node& node, Bound left, Bound right) 
 Result<Bound> Binder::BindCall(const Node& node) {
   const FunctionDefinition* definition = FindFunction(node.name);
   if (definition == nullptr) {
-    return ErrorAt(node, fmt::format("unknown function '{}'", node.name), DidYouMean(node.name, FunctionNames()));
+    return ErrorAt(node, fmt::format("unknown function '{}'", node.name),
+                   DidYouMean(node.name, FunctionNames()));
   }
   const int count = static_cast<int>(node.children.size());
-  if (count < definition->min_arguments || (definition->max_arguments >= 0 && count > definition->max_arguments)) {
-    return ErrorAt(node, fmt::format("{}() takes {} but was given {}", definition->name,
-                                     ArgumentCountText(*definition), count),
+  if (count < definition->min_arguments ||
+      (definition->max_arguments >= 0 && count > definition->max_arguments)) {
+    return ErrorAt(node,
+                   fmt::format("{}() takes {} but was given {}", definition->name,
+                               ArgumentCountText(*definition), count),
                    fmt::format("usage: {}", definition->usage));
   }
   std::vector<Bound> arguments;
@@ -426,14 +518,16 @@ Result<Bound> Binder::BindCall(const Node& node) {
 
 Result<Bound> Binder::BindCast(const Node& node) {
   const std::string name = Lowercase(node.name);
-  const auto* type_name = std::find_if(std::begin(kTypeNames), std::end(kTypeNames),
-                                       [&](const TypeName& candidate) { return name == candidate.name; });
+  const auto* type_name =
+      std::find_if(std::begin(kTypeNames), std::end(kTypeNames),
+                   [&](const TypeName& candidate) { return name == candidate.name; });
   if (type_name == std::end(kTypeNames)) {
     std::vector<std::string> names;
     for (const auto& candidate : kTypeNames) names.emplace_back(candidate.name);
     std::string hint = DidYouMean(node.name, names);
     if (hint.empty()) hint = "types are: " + fmt::format("{}", fmt::join(names, ", "));
-    return expr::ErrorAt(source_, node.name_offset, fmt::format("unknown type '{}'", node.name), hint);
+    return expr::ErrorAt(source_, node.name_offset, fmt::format("unknown type '{}'", node.name),
+                         hint);
   }
   SLUICE_ASSIGN_OR_RAISE(Bound operand, Bind(*node.children[0]));
   return CastExplicitly(node, std::move(operand), type_name->make());
@@ -470,8 +564,9 @@ Result<Bound> Binder::BindCase(const Node& node) {
   std::vector<std::string> names;
   for (size_t i = 0; i < conditions.size(); ++i) names.push_back(std::to_string(i));
   // case_when takes its conditions as one struct; a NULL condition counts as false, as in SQL.
-  SLUICE_ASSIGN_OR_RAISE(Bound packed, Call(node, "make_struct", std::move(conditions),
-                                            std::make_shared<compute::MakeStructOptions>(std::move(names))));
+  SLUICE_ASSIGN_OR_RAISE(Bound packed,
+                         Call(node, "make_struct", std::move(conditions),
+                              std::make_shared<compute::MakeStructOptions>(std::move(names))));
   std::vector<Bound> arguments;
   arguments.push_back(std::move(packed));
   for (auto& value : values) arguments.push_back(std::move(value));
@@ -488,36 +583,28 @@ Result<Bound> Binder::BindIn(const Node& node) {
   }
   SLUICE_ASSIGN_OR_RAISE(auto type, Unify(node, &values, "IN"));
   if (type->id() == arrow::Type::NA) return NullOf(arrow::boolean());
-  if (!IsComparableType(*type)) return ErrorAt(node, fmt::format("IN cannot compare values of type {}", type->ToString()));
+  if (!IsComparableType(*type))
+    return ErrorAt(node, fmt::format("IN cannot compare values of type {}", type->ToString()));
   Bound result;
   if (all_constant) {
     // A hash lookup. INCONCLUSIVE gives SQL's answer: NULL, not false, when the list holds a
     // NULL and the value is not found.
     SLUICE_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(type));
-    for (size_t i = 1; i < values.size(); ++i) SLUICE_RETURN_NOT_OK(builder->AppendScalar(*values[i].Constant()));
+    for (size_t i = 1; i < values.size(); ++i)
+      SLUICE_RETURN_NOT_OK(builder->AppendScalar(*values[i].Constant()));
     SLUICE_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
     auto options = std::make_shared<compute::SetLookupOptions>(
         value_set, compute::SetLookupOptions::NullMatchingBehavior::INCONCLUSIVE);
     SLUICE_ASSIGN_OR_RAISE(result, Call(node, "is_in", {std::move(values[0])}, std::move(options)));
   } else {
-    // x IN (a, b) is x = a OR x = b; OR-ing the comparisons as a balanced tree keeps long lists
-    // shallow.
+    // x IN (a, b) is x = a OR x = b.
     std::vector<Bound> comparisons;
     for (size_t i = 1; i < values.size(); ++i) {
-      SLUICE_ASSIGN_OR_RAISE(Bound comparison, Call(node, "equal", {values[0], std::move(values[i])}));
+      SLUICE_ASSIGN_OR_RAISE(Bound comparison,
+                             Compare(node, "equal", values[0], std::move(values[i])));
       comparisons.push_back(std::move(comparison));
     }
-    while (comparisons.size() > 1) {
-      std::vector<Bound> next;
-      for (size_t i = 0; i + 1 < comparisons.size(); i += 2) {
-        SLUICE_ASSIGN_OR_RAISE(Bound either,
-                               Call(node, "or_kleene", {std::move(comparisons[i]), std::move(comparisons[i + 1])}));
-        next.push_back(std::move(either));
-      }
-      if (comparisons.size() % 2 == 1) next.push_back(std::move(comparisons.back()));
-      comparisons = std::move(next);
-    }
-    result = std::move(comparisons.front());
+    SLUICE_ASSIGN_OR_RAISE(result, Reduce(node, "or_kleene", std::move(comparisons)));
   }
   if (node.negated) return Not(node, std::move(result));
   return result;
@@ -528,8 +615,10 @@ Result<Bound> Binder::BindBetween(const Node& node) {
   SLUICE_ASSIGN_OR_RAISE(Bound low, Bind(*node.children[1]));
   SLUICE_ASSIGN_OR_RAISE(Bound high, Bind(*node.children[2]));
   SLUICE_ASSIGN_OR_RAISE(Bound above, Compare(node, "greater_equal", value, std::move(low)));
-  SLUICE_ASSIGN_OR_RAISE(Bound below, Compare(node, "less_equal", std::move(value), std::move(high)));
-  SLUICE_ASSIGN_OR_RAISE(Bound result, Call(node, "and_kleene", {std::move(above), std::move(below)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound below,
+                         Compare(node, "less_equal", std::move(value), std::move(high)));
+  SLUICE_ASSIGN_OR_RAISE(Bound result,
+                         Call(node, "and_kleene", {std::move(above), std::move(below)}));
   if (node.negated) return Not(node, std::move(result));
   return result;
 }
@@ -543,7 +632,8 @@ Result<Bound> Binder::BindLike(const Node& node) {
     return ErrorAt(pattern_node, fmt::format("the {} pattern must be a constant string", keyword));
   }
   if (!pattern.IsUntypedNull() && !IsStringType(*pattern.type)) {
-    return ErrorAt(pattern_node, fmt::format("the {} pattern must be a string, got {}", keyword, pattern.type->ToString()));
+    return ErrorAt(pattern_node, fmt::format("the {} pattern must be a string, got {}", keyword,
+                                             pattern.type->ToString()));
   }
   if (value.IsUntypedNull() || !pattern.Constant()->is_valid) return NullOf(arrow::boolean());
   if (!IsStringType(*value.type)) {
@@ -557,9 +647,9 @@ Result<Bound> Binder::BindLike(const Node& node) {
     if (c == '\\') arrow_pattern += '\\';
     arrow_pattern += c;
   }
-  SLUICE_ASSIGN_OR_RAISE(
-      Bound result, Call(node, "match_like", {std::move(value)},
-                         std::make_shared<compute::MatchSubstringOptions>(arrow_pattern, node.case_insensitive)));
+  SLUICE_ASSIGN_OR_RAISE(Bound result, Call(node, "match_like", {std::move(value)},
+                                            std::make_shared<compute::MatchSubstringOptions>(
+                                                arrow_pattern, node.case_insensitive)));
   if (node.negated) return Not(node, std::move(result));
   return result;
 }

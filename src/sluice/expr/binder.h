@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/compute/expression.h>
+#include <arrow/compute/function_options.h>
+#include <arrow/type.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/compute/expression.h>
-#include <arrow/compute/function_options.h>
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/config/location.h"
@@ -57,15 +57,21 @@ class Binder {
 
   /// CAST(value AS type): the SQL conversion, which rounds floating-point numbers to integers
   /// and ignores blanks around strings parsed as numbers. Refuses conversions SQL refuses.
-  Result<Bound> CastExplicitly(const Node& at, Bound value, const std::shared_ptr<arrow::DataType>& type);
+  Result<Bound> CastExplicitly(const Node& at, Bound value,
+                               const std::shared_ptr<arrow::DataType>& type);
 
   /// Converts all `values` to one type (numbers widen to int64 or double, string literals adapt
   /// to the other values' type). `what` names the construct in the error, e.g. "coalesce()".
   /// Returns the null type when every value is an untyped NULL.
-  Result<std::shared_ptr<arrow::DataType>> Unify(const Node& at, std::vector<Bound>* values, std::string_view what);
+  Result<std::shared_ptr<arrow::DataType>> Unify(const Node& at, std::vector<Bound>* values,
+                                                 std::string_view what);
 
   /// A comparison (`function` is "equal", "less", ...) after unifying the operand types.
   Result<Bound> Compare(const Node& at, const std::string& function, Bound left, Bound right);
+
+  /// Combines `operands` with the binary, associative `function` as a balanced tree, so that
+  /// a long list stays shallow for Arrow's recursive binding and execution.
+  Result<Bound> Reduce(const Node& at, const std::string& function, std::vector<Bound> operands);
 
   static Bound Constant(std::shared_ptr<arrow::Scalar> value);
   static Bound NullOf(const std::shared_ptr<arrow::DataType>& type);
@@ -83,6 +89,8 @@ class Binder {
   Result<Bound> BindBetween(const Node& node);
   Result<Bound> BindLike(const Node& node);
   Result<Bound> BindIsNull(const Node& node);
+  Result<Bound> CompareFloatingPoint(const Node& at, const std::string& function, Bound left,
+                                     Bound right);
   Result<Bound> RequireBoolean(const Node& at, Bound value, std::string_view what);
   Result<Bound> Not(const Node& at, Bound value);
 

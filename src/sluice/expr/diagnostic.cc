@@ -1,9 +1,9 @@
 #include "sluice/expr/diagnostic.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 namespace sluice::expr {
 
@@ -29,7 +29,8 @@ size_t CaseInsensitiveEditDistance(std::string_view left, std::string_view right
     for (size_t j = 1; j <= right.size(); ++j) {
       const bool same = std::tolower(static_cast<unsigned char>(left[i - 1])) ==
                         std::tolower(static_cast<unsigned char>(right[j - 1]));
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
+      current[j] =
+          std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
     }
     std::swap(previous, current);
   }

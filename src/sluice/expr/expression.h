@@ -1,11 +1,11 @@
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <arrow/compute/expression.h>
 #include <arrow/record_batch.h>
 #include <arrow/type_fwd.h>
+
+#include <memory>
+#include <string>
 
 #include "sluice/common/status.h"
 #include "sluice/config/location.h"
@@ -29,11 +29,17 @@
 ///  - CASE [x] WHEN ... THEN ... [ELSE ...] END; CAST(x AS type) and x::type with the types
 ///    bool/boolean, int/int32/integer, int64/bigint, double/float64/float, string/varchar/text,
 ///    timestamp, date. A value that does not convert is a data error.
-///  - functions (any case): see functions.cc for the list and their DuckDB-compatible rules.
+///  - functions (any case): abs, round(x[, digits]), floor, ceil/ceiling, sqrt, power/pow, exp,
+///    ln, log10, log2, sign, greatest, least, coalesce, nullif, lower, upper,
+///    length/char_length, trim/ltrim/rtrim(s[, characters]), substr/substring(s, start[, len]),
+///    concat(a, ...), replace, starts_with, ends_with, contains, strpos/instr, year, month, day,
+///    hour, minute, second, date_trunc('unit', t), epoch_ms. Arguments that Arrow takes as
+///    options (digits, substr positions, patterns, date_trunc units) must be constants.
+///  - NaN compares as in DuckDB: equal to itself and greater than any other number.
 namespace sluice::expr {
 
 /// An expression ready to evaluate on batches of the schema it was compiled against.
-/// Immutable; safe to evaluate from several threads at once.
+/// Evaluate only reads it.
 struct CompiledExpression {
   /// Bound to the input schema.
   arrow::compute::Expression expression;
@@ -52,7 +58,8 @@ Result<CompiledExpression> Compile(const config::LocatedText& source, const arro
 /// Evaluates `expression` on a whole batch, which must have the schema it was compiled
 /// against. A constant result is broadcast to batch.num_rows() rows. Errors here (overflow, a
 /// failed CAST) are data errors: the caller isolates the offending rows.
-Result<std::shared_ptr<arrow::Array>> Evaluate(const CompiledExpression& expression, const arrow::RecordBatch& batch);
+Result<std::shared_ptr<arrow::Array>> Evaluate(const CompiledExpression& expression,
+                                               const arrow::RecordBatch& batch);
 
 /// Parses without a schema, for validation and fuzzing: the syntax tree or a located error.
 Result<NodePointer> ParseExpression(const config::LocatedText& source);

@@ -2,13 +2,13 @@
 // fixed schema and, when that succeeds, evaluates it on a batch with NULLs. Any Status is an
 // acceptable outcome; crashes, sanitizer reports, leaks and hangs are not.
 
+#include <arrow/api.h>
+#include <arrow/json/from_string.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <arrow/api.h>
-#include <arrow/json/from_string.h>
 
 #include "sluice/expr/expression.h"
 
@@ -19,7 +19,8 @@ struct FuzzInput {
   std::shared_ptr<arrow::RecordBatch> batch;
 };
 
-std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type, const char* json) {
+std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type,
+                                     const char* json) {
   return arrow::json::ArrayFromJSONString(type, json).ValueOrDie();
 }
 
@@ -38,8 +39,9 @@ const FuzzInput& Input() {
         {Column(arrow::int64(), "[0, -1, 9223372036854775807, null, 42]"),
          Column(arrow::float64(), "[0.5, -0.0, 1e308, null, 3]"),
          Column(arrow::utf8(), R"(["", "héllo wörld", "12", null, "%_\\"])"),
-         Column(arrow::timestamp(arrow::TimeUnit::MICRO),
-                R"(["1970-01-01", "2024-02-29 23:59:59.999999", "1900-01-01 00:00:00", null, "2262-04-11"])"),
+         Column(
+             arrow::timestamp(arrow::TimeUnit::MICRO),
+             R"(["1970-01-01", "2024-02-29 23:59:59.999999", "1900-01-01 00:00:00", null, "2262-04-11"])"),
          Column(arrow::boolean(), "[true, false, null, true, false]"),
          Column(arrow::date32(), "[0, -1, 19787, null, 2932896]")});
     return new FuzzInput{std::move(schema), std::move(batch)};

@@ -1,13 +1,14 @@
 #include "sluice/expr/functions.h"
 
-#include <algorithm>
-#include <limits>
-#include <optional>
-
 #include <arrow/compute/api_scalar.h>
 #include <arrow/compute/cast.h>
 #include <arrow/scalar.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
 
 namespace sluice::expr {
 
@@ -28,37 +29,43 @@ const Node& ArgumentNode(const Node& call, size_t index) { return *call.children
 std::string FunctionName(const Node& call) { return Lowercase(call.name); }
 
 /// Argument `index` as a number; an untyped NULL becomes a NULL of `null_type`.
-Result<Bound> NumericArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments, size_t index,
+Result<Bound> NumericArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments,
+                              size_t index,
                               const std::shared_ptr<arrow::DataType>& null_type = arrow::int64()) {
   Bound& value = arguments[index];
   if (value.IsUntypedNull()) return Binder::NullOf(null_type);
   if (!IsNumericType(*value.type)) {
-    return binder.ErrorAt(ArgumentNode(call, index), fmt::format("{}() needs a number here, got {}",
-                                                                 FunctionName(call), value.type->ToString()));
+    return binder.ErrorAt(ArgumentNode(call, index),
+                          fmt::format("{}() needs a number here, got {}", FunctionName(call),
+                                      value.type->ToString()));
   }
   return value;
 }
 
-Result<Bound> DoubleArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments, size_t index) {
-  SLUICE_ASSIGN_OR_RAISE(Bound value, NumericArgument(binder, call, arguments, index, arrow::float64()));
+Result<Bound> DoubleArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments,
+                             size_t index) {
+  SLUICE_ASSIGN_OR_RAISE(Bound value,
+                         NumericArgument(binder, call, arguments, index, arrow::float64()));
   return binder.Convert(ArgumentNode(call, index), std::move(value), arrow::float64());
 }
 
-Result<Bound> StringArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments, size_t index) {
+Result<Bound> StringArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments,
+                             size_t index) {
   Bound& value = arguments[index];
   if (value.IsUntypedNull()) return Binder::NullOf(arrow::utf8());
   if (!IsStringType(*value.type)) {
-    return binder.ErrorAt(ArgumentNode(call, index),
-                          fmt::format("{}() needs a string here, got {}", FunctionName(call), value.type->ToString()),
-                          "convert it with CAST(x AS string)");
+    return binder.ErrorAt(
+        ArgumentNode(call, index),
+        fmt::format("{}() needs a string here, got {}", FunctionName(call), value.type->ToString()),
+        "convert it with CAST(x AS string)");
   }
   return value;
 }
 
 /// A date or timestamp argument; a string literal is read as a timestamp. With
 /// `need_timestamp`, a date becomes a timestamp at midnight (for hour(), minute(), ...).
-Result<Bound> TemporalArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments, size_t index,
-                               bool need_timestamp) {
+Result<Bound> TemporalArgument(Binder& binder, const Node& call, std::vector<Bound>& arguments,
+                               size_t index, bool need_timestamp) {
   Bound& value = arguments[index];
   const auto timestamp = arrow::timestamp(arrow::TimeUnit::MICRO);
   if (value.IsUntypedNull()) return Binder::NullOf(timestamp);
@@ -66,8 +73,9 @@ Result<Bound> TemporalArgument(Binder& binder, const Node& call, std::vector<Bou
     return binder.CastExplicitly(ArgumentNode(call, index), std::move(value), timestamp);
   }
   if (!IsTemporalType(*value.type)) {
-    return binder.ErrorAt(ArgumentNode(call, index), fmt::format("{}() needs a date or timestamp, got {}",
-                                                                 FunctionName(call), value.type->ToString()));
+    return binder.ErrorAt(ArgumentNode(call, index),
+                          fmt::format("{}() needs a date or timestamp, got {}", FunctionName(call),
+                                      value.type->ToString()));
   }
   if (need_timestamp && value.type->id() != arrow::Type::TIMESTAMP) {
     return binder.Convert(ArgumentNode(call, index), std::move(value), timestamp);
@@ -77,38 +85,46 @@ Result<Bound> TemporalArgument(Binder& binder, const Node& call, std::vector<Bou
 
 /// The value of an argument that Arrow needs as an option (a pattern, a digit count). NULL
 /// gives nullopt: the call's result is then NULL.
-Result<std::optional<int64_t>> ConstantInteger(Binder& binder, const Node& call, const std::vector<Bound>& arguments,
-                                               size_t index) {
+Result<std::optional<int64_t>> ConstantInteger(Binder& binder, const Node& call,
+                                               const std::vector<Bound>& arguments, size_t index) {
   const Bound& value = arguments[index];
   const Node& node = ArgumentNode(call, index);
   if (!value.IsConstant()) {
-    return binder.ErrorAt(node, fmt::format("this argument of {}() must be a constant", FunctionName(call)));
+    return binder.ErrorAt(
+        node, fmt::format("this argument of {}() must be a constant", FunctionName(call)));
   }
   if (value.IsUntypedNull() || !value.Constant()->is_valid) return std::nullopt;
   if (!IsIntegerType(*value.type)) {
-    return binder.ErrorAt(node, fmt::format("this argument of {}() must be an integer, got {}", FunctionName(call),
-                                            value.type->ToString()));
+    return binder.ErrorAt(node, fmt::format("this argument of {}() must be an integer, got {}",
+                                            FunctionName(call), value.type->ToString()));
   }
   SLUICE_ASSIGN_OR_RAISE(Bound converted, binder.Convert(node, value, arrow::int64()));
   return static_cast<const arrow::Int64Scalar&>(*converted.Constant()).value;
 }
 
 Result<std::optional<std::string>> ConstantString(Binder& binder, const Node& call,
-                                                  const std::vector<Bound>& arguments, size_t index) {
+                                                  const std::vector<Bound>& arguments,
+                                                  size_t index) {
   const Bound& value = arguments[index];
   const Node& node = ArgumentNode(call, index);
   if (!value.IsConstant()) {
-    return binder.ErrorAt(node, fmt::format("this argument of {}() must be a constant string", FunctionName(call)));
+    return binder.ErrorAt(
+        node, fmt::format("this argument of {}() must be a constant string", FunctionName(call)));
   }
   if (value.IsUntypedNull() || !value.Constant()->is_valid) return std::nullopt;
   if (!IsStringType(*value.type)) {
-    return binder.ErrorAt(node, fmt::format("this argument of {}() must be a string, got {}", FunctionName(call),
-                                            value.type->ToString()));
+    return binder.ErrorAt(node, fmt::format("this argument of {}() must be a string, got {}",
+                                            FunctionName(call), value.type->ToString()));
   }
   return std::string(static_cast<const arrow::BaseBinaryScalar&>(*value.Constant()).view());
 }
 
-Bound Int64Constant(int64_t value) { return Binder::Constant(std::make_shared<arrow::Int64Scalar>(value)); }
+Bound Int64Constant(int64_t value) {
+  return Binder::Constant(std::make_shared<arrow::Int64Scalar>(value));
+}
+Bound BooleanConstant(bool value) {
+  return Binder::Constant(std::make_shared<arrow::BooleanScalar>(value));
+}
 
 // ---- numbers ---------------------------------------------------------------------------------
 
@@ -129,8 +145,9 @@ Result<Bound> BindRound(Binder& binder, const Node& call, std::vector<Bound> arg
   // An integer already has no digits after the point; only negative digit counts change it.
   if (IsIntegerType(*value.type) && digits >= 0) return value;
   // DuckDB rounds halves away from zero: round(2.5) = 3, round(-2.5) = -3.
-  return binder.Call(call, "round", {std::move(value)},
-                     std::make_shared<compute::RoundOptions>(digits, compute::RoundMode::HALF_TOWARDS_INFINITY));
+  return binder.Call(
+      call, "round", {std::move(value)},
+      std::make_shared<compute::RoundOptions>(digits, compute::RoundMode::HALF_TOWARDS_INFINITY));
 }
 
 /// Functions of one double (DuckDB's floor(), sqrt(), ... take and return DOUBLE). The checked
@@ -162,7 +179,8 @@ Result<Bound> BindSign(Binder& binder, const Node& call, std::vector<Bound> argu
     // DuckDB gives 0 for NaN, where Arrow propagates NaN.
     SLUICE_ASSIGN_OR_RAISE(Bound is_nan, binder.Call(call, "is_nan", {std::move(value)}));
     SLUICE_ASSIGN_OR_RAISE(Bound zero, binder.Convert(call, Int64Constant(0), sign.type));
-    SLUICE_ASSIGN_OR_RAISE(sign, binder.Call(call, "if_else", {std::move(is_nan), std::move(zero), std::move(sign)}));
+    SLUICE_ASSIGN_OR_RAISE(
+        sign, binder.Call(call, "if_else", {std::move(is_nan), std::move(zero), std::move(sign)}));
   }
   return binder.Convert(call, std::move(sign), arrow::int8());
 }
@@ -172,14 +190,35 @@ Result<Bound> BindSign(Binder& binder, const Node& call, std::vector<Bound> argu
 /// greatest() and least() skip NULLs, as in DuckDB (unlike a comparison).
 template <bool kGreatest>
 Result<Bound> BindExtreme(Binder& binder, const Node& call, std::vector<Bound> arguments) {
-  SLUICE_ASSIGN_OR_RAISE(auto type, binder.Unify(call, &arguments, kGreatest ? "greatest()" : "least()"));
+  SLUICE_ASSIGN_OR_RAISE(auto type,
+                         binder.Unify(call, &arguments, kGreatest ? "greatest()" : "least()"));
   if (type->id() == arrow::Type::NA) return Binder::NullOf(type);
   if (!IsNumericType(*type) && !IsStringType(*type) && !IsTemporalType(*type)) {
-    return binder.ErrorAt(call, fmt::format("{}() cannot order values of type {}", FunctionName(call), type->ToString()));
+    return binder.ErrorAt(call, fmt::format("{}() cannot order values of type {}",
+                                            FunctionName(call), type->ToString()));
   }
   if (arguments.size() == 1) return std::move(arguments.front());
-  return binder.Call(call, kGreatest ? "max_element_wise" : "min_element_wise", std::move(arguments),
-                     std::make_shared<compute::ElementWiseAggregateOptions>(/*skip_nulls=*/true));
+  std::vector<Bound> nan_checks;
+  if (kGreatest && arrow::is_floating(type->id())) {
+    // DuckDB orders NaN above every number, so one NaN makes the greatest NaN; Arrow's
+    // max_element_wise passes over NaN.
+    for (const auto& argument : arguments) {
+      SLUICE_ASSIGN_OR_RAISE(Bound is_nan, binder.Call(call, "is_nan", {argument}));
+      SLUICE_ASSIGN_OR_RAISE(
+          is_nan, binder.Call(call, "coalesce", {std::move(is_nan), BooleanConstant(false)}));
+      nan_checks.push_back(std::move(is_nan));
+    }
+  }
+  SLUICE_ASSIGN_OR_RAISE(
+      Bound extreme,
+      binder.Call(call, kGreatest ? "max_element_wise" : "min_element_wise", std::move(arguments),
+                  std::make_shared<compute::ElementWiseAggregateOptions>(/*skip_nulls=*/true)));
+  if (nan_checks.empty()) return extreme;
+  SLUICE_ASSIGN_OR_RAISE(Bound any_nan, binder.Reduce(call, "or", std::move(nan_checks)));
+  SLUICE_ASSIGN_OR_RAISE(
+      Bound nan,
+      binder.Convert(call, Binder::Constant(std::make_shared<arrow::DoubleScalar>(NAN)), type));
+  return binder.Call(call, "if_else", {std::move(any_nan), std::move(nan), std::move(extreme)});
 }
 
 Result<Bound> BindCoalesce(Binder& binder, const Node& call, std::vector<Bound> arguments) {
@@ -191,10 +230,11 @@ Result<Bound> BindCoalesce(Binder& binder, const Node& call, std::vector<Bound> 
 Result<Bound> BindNullIf(Binder& binder, const Node& call, std::vector<Bound> arguments) {
   Bound value = arguments[0];
   if (value.IsUntypedNull()) return value;
-  SLUICE_ASSIGN_OR_RAISE(Bound equal, binder.Compare(call, "equal", arguments[0], std::move(arguments[1])));
+  SLUICE_ASSIGN_OR_RAISE(Bound equal,
+                         binder.Compare(call, "equal", arguments[0], std::move(arguments[1])));
   // A NULL comparison (either side NULL) keeps the value: only a definite match gives NULL.
-  SLUICE_ASSIGN_OR_RAISE(Bound matched, binder.Call(call, "coalesce",
-                                                    {std::move(equal), Binder::Constant(std::make_shared<arrow::BooleanScalar>(false))}));
+  SLUICE_ASSIGN_OR_RAISE(Bound matched,
+                         binder.Call(call, "coalesce", {std::move(equal), BooleanConstant(false)}));
   Bound null = Binder::NullOf(value.type);
   return binder.Call(call, "if_else", {std::move(matched), std::move(null), std::move(value)});
 }
@@ -228,7 +268,8 @@ Result<Bound> BindTrim(Binder& binder, const Node& call, std::vector<Bound> argu
     characters = std::move(*constant);
   }
   if (characters.empty()) return value;
-  return binder.Call(call, kArrowFunction, {std::move(value)}, std::make_shared<compute::TrimOptions>(characters));
+  return binder.Call(call, kArrowFunction, {std::move(value)},
+                     std::make_shared<compute::TrimOptions>(characters));
 }
 constexpr char kTrim[] = "utf8_trim";
 constexpr char kLeftTrim[] = "utf8_ltrim";
@@ -304,10 +345,12 @@ Result<Bound> BindConcat(Binder& binder, const Node& call, std::vector<Bound> ar
     if (value.IsUntypedNull()) {
       value = Binder::NullOf(arrow::utf8());
     } else {
-      SLUICE_ASSIGN_OR_RAISE(value, binder.CastExplicitly(ArgumentNode(call, i), std::move(value), arrow::utf8()));
+      SLUICE_ASSIGN_OR_RAISE(
+          value, binder.CastExplicitly(ArgumentNode(call, i), std::move(value), arrow::utf8()));
     }
   }
-  arguments.push_back(Binder::Constant(std::make_shared<arrow::StringScalar>("")));  // the separator
+  arguments.push_back(
+      Binder::Constant(std::make_shared<arrow::StringScalar>("")));  // the separator
   return binder.Call(call, "binary_join_element_wise", std::move(arguments),
                      std::make_shared<compute::JoinOptions>(compute::JoinOptions::REPLACE, ""));
 }
@@ -328,7 +371,8 @@ Result<Bound> BindMatch(Binder& binder, const Node& call, std::vector<Bound> arg
   SLUICE_ASSIGN_OR_RAISE(Bound value, StringArgument(binder, call, arguments, 0));
   SLUICE_ASSIGN_OR_RAISE(auto pattern, ConstantString(binder, call, arguments, 1));
   if (!pattern) return Binder::NullOf(arrow::boolean());
-  return binder.Call(call, kArrowFunction, {std::move(value)}, std::make_shared<compute::MatchSubstringOptions>(*pattern));
+  return binder.Call(call, kArrowFunction, {std::move(value)},
+                     std::make_shared<compute::MatchSubstringOptions>(*pattern));
 }
 constexpr char kStartsWith[] = "starts_with";
 constexpr char kEndsWith[] = "ends_with";
@@ -344,18 +388,24 @@ Result<Bound> BindStrpos(Binder& binder, const Node& call, std::vector<Bound> ar
   if (needle->empty()) {
     // Every string contains the empty string at position 1.
     SLUICE_ASSIGN_OR_RAISE(Bound valid, binder.Call(call, "is_valid", {value}));
-    return binder.Call(call, "if_else", {std::move(valid), Int64Constant(1), Binder::NullOf(arrow::int64())});
+    return binder.Call(call, "if_else",
+                       {std::move(valid), Int64Constant(1), Binder::NullOf(arrow::int64())});
   }
-  SLUICE_ASSIGN_OR_RAISE(Bound found, binder.Call(call, "find_substring", {value},
-                                                  std::make_shared<compute::MatchSubstringOptions>(*needle)));
+  SLUICE_ASSIGN_OR_RAISE(Bound found,
+                         binder.Call(call, "find_substring", {value},
+                                     std::make_shared<compute::MatchSubstringOptions>(*needle)));
   SLUICE_ASSIGN_OR_RAISE(found, binder.Convert(call, std::move(found), arrow::int64()));
-  SLUICE_ASSIGN_OR_RAISE(Bound missing, binder.Call(call, "less", {std::move(found), Int64Constant(0)}));
-  SLUICE_ASSIGN_OR_RAISE(Bound pieces, binder.Call(call, "split_pattern", {std::move(value)},
-                                                   std::make_shared<compute::SplitPatternOptions>(*needle, 1)));
-  SLUICE_ASSIGN_OR_RAISE(Bound before, binder.Call(call, "list_element", {std::move(pieces), Int64Constant(0)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound missing,
+                         binder.Call(call, "less", {std::move(found), Int64Constant(0)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound pieces,
+                         binder.Call(call, "split_pattern", {std::move(value)},
+                                     std::make_shared<compute::SplitPatternOptions>(*needle, 1)));
+  SLUICE_ASSIGN_OR_RAISE(Bound before,
+                         binder.Call(call, "list_element", {std::move(pieces), Int64Constant(0)}));
   SLUICE_ASSIGN_OR_RAISE(Bound characters, binder.Call(call, "utf8_length", {std::move(before)}));
   SLUICE_ASSIGN_OR_RAISE(characters, binder.Convert(call, std::move(characters), arrow::int64()));
-  SLUICE_ASSIGN_OR_RAISE(Bound position, binder.Call(call, "add_checked", {std::move(characters), Int64Constant(1)}));
+  SLUICE_ASSIGN_OR_RAISE(
+      Bound position, binder.Call(call, "add_checked", {std::move(characters), Int64Constant(1)}));
   return binder.Call(call, "if_else", {std::move(missing), Int64Constant(0), std::move(position)});
 }
 
@@ -363,7 +413,8 @@ Result<Bound> BindStrpos(Binder& binder, const Node& call, std::vector<Bound> ar
 
 template <const char* kArrowFunction, bool kNeedsTimestamp>
 Result<Bound> BindDatePart(Binder& binder, const Node& call, std::vector<Bound> arguments) {
-  SLUICE_ASSIGN_OR_RAISE(Bound value, TemporalArgument(binder, call, arguments, 0, kNeedsTimestamp));
+  SLUICE_ASSIGN_OR_RAISE(Bound value,
+                         TemporalArgument(binder, call, arguments, 0, kNeedsTimestamp));
   SLUICE_ASSIGN_OR_RAISE(Bound part, binder.Call(call, kArrowFunction, {std::move(value)}));
   return binder.Convert(call, std::move(part), arrow::int64());
 }
@@ -381,11 +432,16 @@ struct TruncationUnit {
 };
 
 constexpr TruncationUnit kTruncationUnits[] = {
-    {"microsecond", compute::CalendarUnit::MICROSECOND, 1}, {"millisecond", compute::CalendarUnit::MILLISECOND, 1},
-    {"second", compute::CalendarUnit::SECOND, 1},           {"minute", compute::CalendarUnit::MINUTE, 1},
-    {"hour", compute::CalendarUnit::HOUR, 1},               {"day", compute::CalendarUnit::DAY, 1},
-    {"week", compute::CalendarUnit::WEEK, 1},               {"month", compute::CalendarUnit::MONTH, 1},
-    {"quarter", compute::CalendarUnit::QUARTER, 1},         {"year", compute::CalendarUnit::YEAR, 1},
+    {"microsecond", compute::CalendarUnit::MICROSECOND, 1},
+    {"millisecond", compute::CalendarUnit::MILLISECOND, 1},
+    {"second", compute::CalendarUnit::SECOND, 1},
+    {"minute", compute::CalendarUnit::MINUTE, 1},
+    {"hour", compute::CalendarUnit::HOUR, 1},
+    {"day", compute::CalendarUnit::DAY, 1},
+    {"week", compute::CalendarUnit::WEEK, 1},
+    {"month", compute::CalendarUnit::MONTH, 1},
+    {"quarter", compute::CalendarUnit::QUARTER, 1},
+    {"year", compute::CalendarUnit::YEAR, 1},
     {"decade", compute::CalendarUnit::YEAR, 10},
 };
 
@@ -397,28 +453,33 @@ Result<Bound> BindDateTrunc(Binder& binder, const Node& call, std::vector<Bound>
   if (!unit_name) return Binder::NullOf(value.type);
   std::string wanted = Lowercase(*unit_name);
   if (wanted.size() > 1 && wanted.back() == 's') wanted.pop_back();  // 'months' as well as 'month'
-  const auto* unit = std::find_if(std::begin(kTruncationUnits), std::end(kTruncationUnits),
-                                  [&](const TruncationUnit& candidate) { return wanted == candidate.name; });
+  const auto* unit =
+      std::find_if(std::begin(kTruncationUnits), std::end(kTruncationUnits),
+                   [&](const TruncationUnit& candidate) { return wanted == candidate.name; });
   if (unit == std::end(kTruncationUnits)) {
     std::vector<std::string> names;
     for (const auto& candidate : kTruncationUnits) names.emplace_back(candidate.name);
-    return binder.ErrorAt(ArgumentNode(call, 0), fmt::format("unknown date_trunc unit '{}'", *unit_name),
+    return binder.ErrorAt(ArgumentNode(call, 0),
+                          fmt::format("unknown date_trunc unit '{}'", *unit_name),
                           "units are: " + fmt::format("{}", fmt::join(names, ", ")));
   }
   const bool to_date = unit->unit >= compute::CalendarUnit::DAY;
   if (!to_date && value.type->id() != arrow::Type::TIMESTAMP) {
-    SLUICE_ASSIGN_OR_RAISE(value, binder.Convert(call, std::move(value), arrow::timestamp(arrow::TimeUnit::MICRO)));
+    SLUICE_ASSIGN_OR_RAISE(
+        value, binder.Convert(call, std::move(value), arrow::timestamp(arrow::TimeUnit::MICRO)));
   }
   compute::RoundTemporalOptions options(unit->multiple, unit->unit, /*week_starts_monday=*/true);
-  SLUICE_ASSIGN_OR_RAISE(Bound truncated, binder.Call(call, "floor_temporal", {std::move(value)},
-                                                      std::make_shared<compute::RoundTemporalOptions>(options)));
+  SLUICE_ASSIGN_OR_RAISE(Bound truncated,
+                         binder.Call(call, "floor_temporal", {std::move(value)},
+                                     std::make_shared<compute::RoundTemporalOptions>(options)));
   if (to_date) return binder.Convert(call, std::move(truncated), arrow::date32());
   return truncated;
 }
 
 /// epoch_ms(timestamp) is milliseconds since 1970 (truncated towards zero, as in DuckDB);
 /// epoch_ms(integer) is the reverse.
-Result<Bound> BindEpochMilliseconds(Binder& binder, const Node& call, std::vector<Bound> arguments) {
+Result<Bound> BindEpochMilliseconds(Binder& binder, const Node& call,
+                                    std::vector<Bound> arguments) {
   Bound value = arguments[0];
   const auto milliseconds = arrow::timestamp(arrow::TimeUnit::MILLI);
   if (!value.IsUntypedNull() && IsIntegerType(*value.type)) {
@@ -500,7 +561,8 @@ std::vector<std::string> FunctionNames() {
 std::string ArgumentCountText(const FunctionDefinition& definition) {
   const auto plural = [](int count) { return count == 1 ? "argument" : "arguments"; };
   if (definition.max_arguments < 0) {
-    return fmt::format("at least {} {}", definition.min_arguments, plural(definition.min_arguments));
+    return fmt::format("at least {} {}", definition.min_arguments,
+                       plural(definition.min_arguments));
   }
   if (definition.min_arguments == definition.max_arguments) {
     return fmt::format("{} {}", definition.min_arguments, plural(definition.min_arguments));

@@ -12,7 +12,8 @@ namespace sluice::expr {
 
 /// Binds a call whose arguments are already bound. `call` is the kCall node (for positions:
 /// its children are the argument nodes).
-using FunctionBinder = Result<Bound> (*)(Binder& binder, const Node& call, std::vector<Bound> arguments);
+using FunctionBinder = Result<Bound> (*)(Binder& binder, const Node& call,
+                                         std::vector<Bound> arguments);
 
 /// One built-in function of the expression language. Each maps to Arrow compute functions,
 /// composed where Arrow's semantics differ from SQL's (DuckDB is the reference).

@@ -9,7 +9,9 @@ namespace sluice::expr {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsIdentifierStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsIdentifierStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 bool IsIdentifierPart(char c) { return IsIdentifierStart(c) || IsDigit(c); }
 
 /// The byte offset of the first invalid UTF-8 sequence in `text`, or text.size() if none.
@@ -98,7 +100,8 @@ class Lexer {
     if (IsIdentifierStart(c)) {
       size_t end = position_;
       while (end < text_.size() && IsIdentifierPart(text_[end])) ++end;
-      Token token{TokenKind::kIdentifier, position_, std::string(text_.substr(position_, end - position_))};
+      Token token{TokenKind::kIdentifier, position_,
+                  std::string(text_.substr(position_, end - position_))};
       position_ = end;
       return token;
     }
@@ -170,7 +173,8 @@ class Lexer {
     if (At(end) == 'e' || At(end) == 'E') {
       size_t exponent = end + 1;
       if (At(exponent) == '+' || At(exponent) == '-') ++exponent;
-      if (!IsDigit(At(exponent))) return ErrorAt(source_, start, "malformed number: exponent has no digits");
+      if (!IsDigit(At(exponent)))
+        return ErrorAt(source_, start, "malformed number: exponent has no digits");
       is_decimal = true;
       end = exponent;
       while (IsDigit(At(end))) ++end;
@@ -193,7 +197,8 @@ class Lexer {
     while (true) {
       if (i >= text_.size()) {
         return ErrorAt(source_, start, fmt::format("unterminated {}", what),
-                       fmt::format("close it with {}; write {}{} for a literal {}", quote, quote, quote, quote));
+                       fmt::format("close it with {}; write {}{} for a literal {}", quote, quote,
+                                   quote, quote));
       }
       if (text_[i] == quote) {
         if (At(i + 1) == quote) {
@@ -219,7 +224,9 @@ class Lexer {
 
 }  // namespace
 
-Result<std::vector<Token>> Tokenize(const config::LocatedText& source) { return Lexer(source).Run(); }
+Result<std::vector<Token>> Tokenize(const config::LocatedText& source) {
+  return Lexer(source).Run();
+}
 
 std::string Describe(const Token& token) {
   switch (token.kind) {

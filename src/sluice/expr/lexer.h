@@ -24,16 +24,16 @@ enum class TokenKind {
   kStar,
   kSlash,
   kPercent,
-  kEqual,         ///< = or ==
-  kNotEqual,      ///< != or <>
+  kEqual,     ///< = or ==
+  kNotEqual,  ///< != or <>
   kLess,
   kLessEqual,
   kGreater,
   kGreaterEqual,
-  kAmpersands,    ///< &&, a synonym of AND
-  kBars,          ///< ||, a synonym of OR (not SQL concatenation; see expression.h)
-  kBang,          ///< !, a synonym of NOT
-  kDoubleColon,   ///< :: (cast)
+  kAmpersands,   ///< &&, a synonym of AND
+  kBars,         ///< ||, a synonym of OR (not SQL concatenation; see expression.h)
+  kBang,         ///< !, a synonym of NOT
+  kDoubleColon,  ///< :: (cast)
 };
 
 struct Token {

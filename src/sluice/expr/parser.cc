@@ -1,13 +1,13 @@
 #include "sluice/expr/parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <initializer_list>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "sluice/expr/diagnostic.h"
 #include "sluice/expr/lexer.h"
@@ -27,9 +27,9 @@ bool EqualsIgnoringCase(std::string_view left, std::string_view right) {
 }
 
 /// Words that cannot name a field unless double-quoted.
-constexpr std::string_view kReservedWords[] = {"and",  "or",   "not",  "in",   "is",   "null",
+constexpr std::string_view kReservedWords[] = {"and",  "or",    "not",     "in",   "is",    "null",
                                                "true", "false", "between", "like", "ilike", "case",
-                                               "when", "then", "else", "end",  "cast", "as"};
+                                               "when", "then",  "else",    "end",  "cast",  "as"};
 
 bool IsReserved(const Token& token) {
   if (token.kind != TokenKind::kIdentifier) return false;
@@ -70,7 +70,8 @@ class Parser {
   };
 
   Status TooDeep(size_t offset) const {
-    return ErrorAt(source_, offset, fmt::format("expression is nested too deeply (more than {} levels)", kMaxDepth),
+    return ErrorAt(source_, offset,
+                   fmt::format("expression is nested too deeply (more than {} levels)", kMaxDepth),
                    "split it up, or use IN (...) instead of a long chain of OR");
   }
 
@@ -123,7 +124,8 @@ class Parser {
     node->children = std::move(children);
     return node;
   }
-  Result<NodePointer> MakeBinary(BinaryOperator op, size_t offset, NodePointer left, NodePointer right) {
+  Result<NodePointer> MakeBinary(BinaryOperator op, size_t offset, NodePointer left,
+                                 NodePointer right) {
     std::vector<NodePointer> children;
     children.push_back(std::move(left));
     children.push_back(std::move(right));
@@ -155,9 +157,8 @@ class Parser {
         IsKeyword(token, "like") || IsKeyword(token, "ilike")) {
       return true;
     }
-    return IsKeyword(token, "not") &&
-           (IsKeyword(Peek(1), "in") || IsKeyword(Peek(1), "between") || IsKeyword(Peek(1), "like") ||
-            IsKeyword(Peek(1), "ilike"));
+    return IsKeyword(token, "not") && (IsKeyword(Peek(1), "in") || IsKeyword(Peek(1), "between") ||
+                                       IsKeyword(Peek(1), "like") || IsKeyword(Peek(1), "ilike"));
   }
 
   // expression := or
@@ -168,7 +169,8 @@ class Parser {
     while (IsKeyword(Peek(), "or") || Peek().kind == TokenKind::kBars) {
       const size_t offset = Advance().offset;
       SLUICE_ASSIGN_OR_RAISE(NodePointer right, ParseAnd());
-      SLUICE_ASSIGN_OR_RAISE(left, MakeBinary(BinaryOperator::kOr, offset, std::move(left), std::move(right)));
+      SLUICE_ASSIGN_OR_RAISE(
+          left, MakeBinary(BinaryOperator::kOr, offset, std::move(left), std::move(right)));
     }
     return left;
   }
@@ -178,7 +180,8 @@ class Parser {
     while (IsKeyword(Peek(), "and") || Peek().kind == TokenKind::kAmpersands) {
       const size_t offset = Advance().offset;
       SLUICE_ASSIGN_OR_RAISE(NodePointer right, ParseNot());
-      SLUICE_ASSIGN_OR_RAISE(left, MakeBinary(BinaryOperator::kAnd, offset, std::move(left), std::move(right)));
+      SLUICE_ASSIGN_OR_RAISE(
+          left, MakeBinary(BinaryOperator::kAnd, offset, std::move(left), std::move(right)));
     }
     return left;
   }
@@ -272,7 +275,8 @@ class Parser {
     SLUICE_ASSIGN_OR_RAISE(NodePointer left, ParseMultiplicative());
     while (Peek().kind == TokenKind::kPlus || Peek().kind == TokenKind::kMinus) {
       const Token& token = Advance();
-      const auto op = token.kind == TokenKind::kPlus ? BinaryOperator::kAdd : BinaryOperator::kSubtract;
+      const auto op =
+          token.kind == TokenKind::kPlus ? BinaryOperator::kAdd : BinaryOperator::kSubtract;
       SLUICE_ASSIGN_OR_RAISE(NodePointer right, ParseMultiplicative());
       SLUICE_ASSIGN_OR_RAISE(left, MakeBinary(op, token.offset, std::move(left), std::move(right)));
     }
@@ -322,7 +326,8 @@ class Parser {
         return operand;
       }
     }
-    return MakeUnary(negate ? UnaryOperator::kNegate : UnaryOperator::kPlus, token.offset, std::move(operand));
+    return MakeUnary(negate ? UnaryOperator::kNegate : UnaryOperator::kPlus, token.offset,
+                     std::move(operand));
   }
 
   Result<NodePointer> ParsePostfix() {
@@ -359,7 +364,8 @@ class Parser {
       auto [stop, error] = std::from_chars(token.text.data(), end, value);
       if (error == std::errc() && stop == end) return MakeLiteral(token.offset, value);
       // Too large for int64: like DuckDB's wider integers, but approximated by a double.
-      SLUICE_ASSIGN_OR_RAISE(NodePointer node, MakeLiteral(token.offset, std::strtod(token.text.c_str(), nullptr)));
+      SLUICE_ASSIGN_OR_RAISE(NodePointer node,
+                             MakeLiteral(token.offset, std::strtod(token.text.c_str(), nullptr)));
       node->is_int64_min_magnitude = token.text == kInt64MinMagnitude;
       return node;
     }
@@ -414,18 +420,21 @@ class Parser {
       return node;
     }
     // Typed literals: DATE '2024-01-31', TIMESTAMP '2024-01-31 12:00:00'.
-    if ((IsKeyword(token, "date") || IsKeyword(token, "timestamp")) && Peek().kind == TokenKind::kString) {
+    if ((IsKeyword(token, "date") || IsKeyword(token, "timestamp")) &&
+        Peek().kind == TokenKind::kString) {
       const Token& value = Advance();
       SLUICE_ASSIGN_OR_RAISE(NodePointer literal, MakeLiteral(value.offset, value.text));
       std::vector<NodePointer> children;
       children.push_back(std::move(literal));
-      SLUICE_ASSIGN_OR_RAISE(NodePointer node, Make(NodeKind::kCast, token.offset, std::move(children)));
+      SLUICE_ASSIGN_OR_RAISE(NodePointer node,
+                             Make(NodeKind::kCast, token.offset, std::move(children)));
       node->name = token.text;
       node->name_offset = token.offset;
       return node;
     }
     if (IsReserved(token)) {
-      return Error(token, fmt::format("expected an expression but found keyword {}", Describe(token)),
+      return Error(token,
+                   fmt::format("expected an expression but found keyword {}", Describe(token)),
                    fmt::format("write \"{}\" to refer to a field of that name", token.text));
     }
     if (Peek().kind == TokenKind::kLeftParenthesis) {
@@ -436,9 +445,11 @@ class Parser {
           SLUICE_ASSIGN_OR_RAISE(NodePointer argument, ParseOr());
           arguments.push_back(std::move(argument));
         } while (Accept(TokenKind::kComma));
-        SLUICE_RETURN_NOT_OK(Expect(TokenKind::kRightParenthesis, "',' or ')' in the argument list"));
+        SLUICE_RETURN_NOT_OK(
+            Expect(TokenKind::kRightParenthesis, "',' or ')' in the argument list"));
       }
-      SLUICE_ASSIGN_OR_RAISE(NodePointer node, Make(NodeKind::kCall, token.offset, std::move(arguments)));
+      SLUICE_ASSIGN_OR_RAISE(NodePointer node,
+                             Make(NodeKind::kCall, token.offset, std::move(arguments)));
       node->name = token.text;
       return node;
     }

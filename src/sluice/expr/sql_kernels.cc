@@ -1,12 +1,5 @@
 #include "sluice/expr/sql_kernels.h"
 
-#include <charconv>
-#include <cmath>
-#include <limits>
-#include <memory>
-#include <string>
-#include <system_error>
-
 #include <arrow/array/builder_binary.h>
 #include <arrow/array/data.h>
 #include <arrow/compute/function.h>
@@ -14,6 +7,13 @@
 #include <arrow/scalar.h>
 #include <arrow/util/bit_util.h>
 #include <arrow/util/checked_cast.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <system_error>
 
 namespace sluice::expr {
 
@@ -29,7 +29,8 @@ class ArgumentReader {
 
   explicit ArgumentReader(const compute::ExecValue& value) : value_(value) {
     if (value.is_scalar()) {
-      const auto& scalar = arrow::internal::checked_cast<const arrow::NumericScalar<ArrowType>&>(*value.scalar);
+      const auto& scalar =
+          arrow::internal::checked_cast<const arrow::NumericScalar<ArrowType>&>(*value.scalar);
       scalar_valid_ = scalar.is_valid;
       scalar_value_ = scalar.value;
     } else {
@@ -37,7 +38,9 @@ class ArgumentReader {
     }
   }
 
-  bool IsValid(int64_t row) const { return value_.is_scalar() ? scalar_valid_ : value_.array.IsValid(row); }
+  bool IsValid(int64_t row) const {
+    return value_.is_scalar() ? scalar_valid_ : value_.array.IsValid(row);
+  }
   CType Value(int64_t row) const { return value_.is_scalar() ? scalar_value_ : values_[row]; }
 
  private:
@@ -76,13 +79,15 @@ struct FloatingRemainder {
 };
 
 template <typename ArrowType, typename Operation>
-arrow::Status ModuloExec(compute::KernelContext* context, const compute::ExecSpan& batch, compute::ExecResult* out) {
+arrow::Status ModuloExec(compute::KernelContext* context, const compute::ExecSpan& batch,
+                         compute::ExecResult* out) {
   using CType = typename ArrowType::c_type;
   const int64_t length = batch.length;
   ArgumentReader<ArrowType> left(batch[0]);
   ArgumentReader<ArrowType> right(batch[1]);
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> validity, context->AllocateBitmap(length));
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> values, context->Allocate(length * sizeof(CType)));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> values,
+                        context->Allocate(length * sizeof(CType)));
   uint8_t* validity_bits = validity->mutable_data();
   auto* value_data = reinterpret_cast<CType*>(values->mutable_data());
   int64_t null_count = 0;
@@ -108,7 +113,8 @@ const compute::FunctionDoc kModuloDoc{
     {"dividend", "divisor"}};
 
 Status RegisterModulo(compute::FunctionRegistry* registry) {
-  auto function = std::make_shared<compute::ScalarFunction>(kModuloFunction, compute::Arity::Binary(), kModuloDoc);
+  auto function = std::make_shared<compute::ScalarFunction>(kModuloFunction,
+                                                            compute::Arity::Binary(), kModuloDoc);
   auto add = [&](std::shared_ptr<arrow::DataType> type, compute::ArrayKernelExec exec) {
     compute::ScalarKernel kernel({type, type}, type, exec);
     kernel.null_handling = compute::NullHandling::COMPUTED_NO_PREALLOCATE;
@@ -136,7 +142,8 @@ void AppendDouble(double value, std::string* text) {
   }
   // The shortest scientific form, e.g. "-1.2345e+17", gives the digits and the exponent.
   char buffer[64];
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
+  const auto [end, error] =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
   if (error != std::errc()) {
     *text += "nan";  // unreachable: 64 characters hold any double
     return;
@@ -145,8 +152,9 @@ void AppendDouble(double value, std::string* text) {
   const size_t exponent_mark = scientific.find('e');
   std::string_view mantissa = scientific.substr(0, exponent_mark);
   int exponent = 0;
-  std::from_chars(scientific.data() + exponent_mark + (scientific[exponent_mark + 1] == '+' ? 2 : 1),
-                  scientific.data() + scientific.size(), exponent);
+  std::from_chars(
+      scientific.data() + exponent_mark + (scientific[exponent_mark + 1] == '+' ? 2 : 1),
+      scientific.data() + scientific.size(), exponent);
   if (!mantissa.empty() && mantissa.front() == '-') {
     *text += '-';
     mantissa.remove_prefix(1);
@@ -212,8 +220,8 @@ const compute::FunctionDoc kDoubleToStringDoc{
     {"value"}};
 
 Status RegisterDoubleToString(compute::FunctionRegistry* registry) {
-  auto function =
-      std::make_shared<compute::ScalarFunction>(kDoubleToStringFunction, compute::Arity::Unary(), kDoubleToStringDoc);
+  auto function = std::make_shared<compute::ScalarFunction>(
+      kDoubleToStringFunction, compute::Arity::Unary(), kDoubleToStringDoc);
   compute::ScalarKernel kernel({arrow::float64()}, arrow::utf8(), DoubleToStringExec);
   kernel.null_handling = compute::NullHandling::COMPUTED_NO_PREALLOCATE;
   kernel.mem_allocation = compute::MemAllocation::NO_PREALLOCATE;
