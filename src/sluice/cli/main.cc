@@ -137,9 +137,14 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
     std::cerr << fmt::format("sluice: pipeline '{}' failed: {}\n", config->name, summary.status().message());
     return kExitRuntimeFailure;
   }
-  std::cerr << fmt::format("sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters, {:.3f} s ({}rows/s)\n",
+  std::string late = summary->late > 0 ? fmt::format(" ({} late)", summary->late) : "";
+  std::string state = summary->peak_state_bytes > 0
+                          ? fmt::format(", peak state {}B, final state {}B", HumanCount(summary->peak_state_bytes),
+                                        HumanCount(summary->final_state_bytes))
+                          : "";
+  std::cerr << fmt::format("sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters{}{}, {:.3f} s ({}rows/s)\n",
                            config->name, summary->stopped ? "stopped" : "finished", summary->rows_in, summary->rows_out,
-                           summary->dead_letters, summary->seconds,
+                           summary->dead_letters, late, state, summary->seconds,
                            HumanCount(summary->rows_in / std::max(summary->seconds, 1e-9)));
   return kExitOk;
 }

@@ -35,14 +35,19 @@ std::string KindHeading(PluginKind kind) {
   return "";
 }
 
+void AppendTextOption(const config::OptionSpec& option, const std::string& name, std::string* out) {
+  std::string details = std::string(config::OptionTypeName(option.type));
+  if (option.required) details += ", required";
+  if (!option.default_value.empty()) details += ", default " + option.default_value;
+  if (std::string bounds = Bounds(option); !bounds.empty()) details += ", " + bounds;
+  *out += fmt::format("  {:<14} {}\n  {:<14} ({})\n", name, option.doc, "", details);
+}
+
 void AppendText(const PluginSpec& spec, std::string* out) {
   *out += fmt::format("{} {}\n  {}\n", config::PluginKindName(spec.kind), spec.name, spec.doc);
   for (const auto& option : spec.options) {
-    std::string details = std::string(config::OptionTypeName(option.type));
-    if (option.required) details += ", required";
-    if (!option.default_value.empty()) details += ", default " + option.default_value;
-    if (std::string bounds = Bounds(option); !bounds.empty()) details += ", " + bounds;
-    *out += fmt::format("  {:<14} {}\n  {:<14} ({})\n", option.name, option.doc, "", details);
+    AppendTextOption(option, option.name, out);
+    for (const auto& field : option.fields) AppendTextOption(field, option.name + "." + field.name, out);
   }
   if (!spec.example.empty()) {
     *out += "  example:\n";
@@ -57,6 +62,12 @@ void AppendText(const PluginSpec& spec, std::string* out) {
   *out += "\n";
 }
 
+void AppendMarkdownRow(const config::OptionSpec& option, const std::string& name, std::string* out) {
+  std::string default_value = option.required ? "required" : option.default_value;
+  *out += fmt::format("| `{}` | {} | {} | {} | {} |\n", name, config::OptionTypeName(option.type),
+                      default_value.empty() ? "" : "`" + default_value + "`", Bounds(option, ", "), option.doc);
+}
+
 void AppendMarkdown(const PluginSpec& spec, std::string* out) {
   std::string title = spec.kind == PluginKind::kProcessor ? fmt::format("`{}`", spec.name)
                                                           : fmt::format("`connector: {}`", spec.name);
@@ -64,11 +75,10 @@ void AppendMarkdown(const PluginSpec& spec, std::string* out) {
   if (!spec.options.empty()) {
     *out += "| option | type | default | bounds | description |\n|---|---|---|---|---|\n";
     for (const auto& option : spec.options) {
-      std::string default_value = option.required ? "required" : option.default_value;
       std::string name = option.name;
       if (spec.value_option == option.name) name += " (short form)";
-      *out += fmt::format("| `{}` | {} | {} | {} | {} |\n", name, config::OptionTypeName(option.type),
-                          default_value.empty() ? "" : "`" + default_value + "`", Bounds(option, ", "), option.doc);
+      AppendMarkdownRow(option, name, out);
+      for (const auto& field : option.fields) AppendMarkdownRow(field, option.name + "." + field.name, out);
     }
     *out += "\n";
   }

@@ -24,6 +24,8 @@ std::string_view OptionTypeName(OptionType type) {
       return "map of strings";
     case OptionType::kExpressionMap:
       return "map of field to expression";
+    case OptionType::kSection:
+      return "map of options";
     case OptionType::kAny:
       return "any";
   }

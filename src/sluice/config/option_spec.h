@@ -19,6 +19,7 @@ enum class OptionType {
   kStringList,     ///< a sequence of scalars (a single scalar is taken as a list of one)
   kStringMap,      ///< a map of scalar to scalar, order kept
   kExpressionMap,  ///< a map of field name to expression, order kept
+  kSection,        ///< a map of sub-options, declared in `fields` (e.g. event_time)
   kAny,            ///< free-form YAML, checked by the plugin itself
 };
 
@@ -38,6 +39,11 @@ struct OptionSpec {
   std::optional<double> max;
   /// The accepted values of a kEnum option.
   std::vector<std::string> choices;
+  /// The sub-options of a kSection option.
+  std::vector<OptionSpec> fields;
+  /// For a kSection: the sub-option a plain scalar stands for (`event_time: ts` is
+  /// `event_time: {field: ts}`); empty when the section must be a map.
+  std::string short_field;
 };
 
 enum class PluginKind { kSource, kProcessor, kSink };

@@ -91,6 +91,7 @@ Status CheckScalar(const OptionSpec& spec, const LocatedText& value) {
 
 bool IsScalarType(OptionType type) {
   switch (type) {
+    case OptionType::kSection:
     case OptionType::kStringList:
     case OptionType::kStringMap:
     case OptionType::kExpressionMap:
@@ -214,7 +215,23 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
     value.scalar.where = value_where;
     const std::string expected = std::string(OptionTypeName(option->type));
 
-    if (IsScalarType(option->type)) {
+    if (option->type == OptionType::kSection) {
+      auto section_spec = std::make_shared<PluginSpec>();
+      section_spec->kind = spec.kind;
+      section_spec->name = fmt::format("{}.{}", spec.name, key);
+      section_spec->options = option->fields;
+      YAML::Node section_node = value_node;
+      if (value_node.IsScalar() && !option->short_field.empty()) {
+        section_node = YAML::Node(YAML::NodeType::Map);
+        section_node[option->short_field] = value_node;
+      } else if (!value_node.IsMap()) {
+        return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key, ShapeName(value_node)));
+      }
+      SLUICE_ASSIGN_OR_RAISE(Options section, ValidateOptions(*section_spec, section_node, file));
+      section.where_ = value_where;
+      value.section = std::make_shared<const Options>(std::move(section));
+      options.section_specs_[key] = section_spec;
+    } else if (IsScalarType(option->type)) {
       if (!value_node.IsScalar()) {
         return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected, ShapeName(value_node)));
       }
@@ -261,6 +278,18 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
   }
 
   for (const auto& option : spec.options) {
+    if (option.type == OptionType::kSection && !options.values_.count(option.name)) {
+      auto section_spec = std::make_shared<PluginSpec>();
+      section_spec->kind = spec.kind;
+      section_spec->name = fmt::format("{}.{}", spec.name, option.name);
+      section_spec->options = option.fields;
+      Options section;
+      section.spec_ = section_spec.get();
+      section.plugin_ = section_spec->name;
+      section.where_ = options.where_;
+      options.section_specs_[option.name] = section_spec;
+      options.default_sections_[option.name] = std::make_shared<const Options>(std::move(section));
+    }
     if (option.required && !options.values_.count(option.name)) {
       return ConfigError(options.where_,
                          fmt::format("{} {} needs option '{}' ({})", PluginKindName(spec.kind), spec.name, option.name,
@@ -326,6 +355,14 @@ std::vector<std::string> Options::GetStringList(std::string_view name) const {
 std::vector<std::pair<std::string, LocatedText>> Options::GetMap(std::string_view name) const {
   const Value* value = Find(name);
   return value != nullptr ? value->map : std::vector<std::pair<std::string, LocatedText>>{};
+}
+
+const Options& Options::GetSection(std::string_view name) const {
+  if (const Value* value = Find(name); value != nullptr && value->section != nullptr) return *value->section;
+  auto it = default_sections_.find(name);
+  if (it != default_sections_.end()) return *it->second;
+  static const Options kEmpty;
+  return kEmpty;
 }
 
 YAML::Node Options::GetNode(std::string_view name) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,8 @@ class Options {
   std::vector<std::pair<std::string, LocatedText>> GetMap(std::string_view name) const;
   /// The raw YAML of a kAny option.
   YAML::Node GetNode(std::string_view name) const;
+  /// The validated sub-options of a kSection option (their defaults when it was left out).
+  const Options& GetSection(std::string_view name) const;
 
  private:
   friend Result<Options> ValidateOptions(const PluginSpec&, const YAML::Node&, const std::string&,
@@ -53,11 +56,15 @@ class Options {
     std::vector<LocatedText> list;
     std::vector<std::pair<std::string, LocatedText>> map;
     YAML::Node node;
+    std::shared_ptr<const Options> section;
   };
   const Value* Find(std::string_view name) const;
   const OptionSpec* Spec(std::string_view name) const;
 
   const PluginSpec* spec_ = nullptr;
+  /// The declarations of sections, owned here so that spec_ of a section stays valid.
+  std::map<std::string, std::shared_ptr<const PluginSpec>, std::less<>> section_specs_;
+  std::map<std::string, std::shared_ptr<const Options>, std::less<>> default_sections_;
   std::string plugin_;
   Location where_;
   std::map<std::string, Value, std::less<>> values_;

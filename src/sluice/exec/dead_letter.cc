@@ -57,6 +57,7 @@ std::string RowToJson(const arrow::RecordBatch& batch, int64_t row) {
 
 void DeadLetterQueue::Add(DeadLetter letter) {
   std::lock_guard lock(mutex_);
+  if (letter.reason.rfind("late", 0) == 0) ++late_;
   pending_.push_back(std::move(letter));
   ++total_;
 }
@@ -71,6 +72,11 @@ std::vector<DeadLetter> DeadLetterQueue::Drain() {
 int64_t DeadLetterQueue::total() const {
   std::lock_guard lock(mutex_);
   return total_;
+}
+
+int64_t DeadLetterQueue::late() const {
+  std::lock_guard lock(mutex_);
+  return late_;
 }
 
 }  // namespace sluice::exec

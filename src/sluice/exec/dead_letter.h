@@ -45,11 +45,14 @@ class DeadLetterQueue {
   std::vector<DeadLetter> Drain();
   /// All dead letters ever added.
   int64_t total() const;
+  /// Those of them rejected as late (reason "late ...").
+  int64_t late() const;
 
  private:
   mutable std::mutex mutex_;
   std::vector<DeadLetter> pending_;
   int64_t total_ = 0;
+  int64_t late_ = 0;
 };
 
 }  // namespace sluice::exec

@@ -3,10 +3,12 @@
 #include <thread>
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 
 #include <fmt/format.h>
 
 #include "sluice/common/logging.h"
+#include "sluice/common/spelling.h"
 #include "sluice/exec/bounded_queue.h"
 #include "sluice/processors/emit.h"
 
@@ -16,6 +18,9 @@ namespace {
 /// Micro-batches in flight between the sources and the pipeline thread. With the default batch
 /// size this bounds queued input to a few hundred thousand rows, whatever the sinks' speed.
 constexpr size_t kQueueCapacity = 4;
+
+/// How often the pipeline thread wakes without input, to move watermarks on by the clock.
+constexpr std::chrono::milliseconds kTick{100};
 
 /// How many dead letters are logged when the pipeline has no dead-letter sink.
 constexpr int64_t kDeadLettersLogged = 20;
@@ -76,6 +81,54 @@ class Pipeline::SourceChannel final : public SourceOutput {
 
 Pipeline::~Pipeline() = default;
 
+Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
+  clocks_.resize(sources_.size());
+  std::string field;
+  size_t first_with = sources_.size();
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const config::Options& options = config.sources[i].options;
+    if (!options.Has("event_time")) continue;
+    const config::Options& event_time = options.GetSection("event_time");
+    std::string name = event_time.GetString("field");
+    auto source_field = sources_[i]->schema()->GetFieldByName(name);
+    if (source_field == nullptr) {
+      return config::ConfigError(event_time.LocationOf("field"),
+                                 fmt::format("source '{}' has no field '{}' for its event time", config.sources[i].id, name),
+                                 SpellingHint(name, sources_[i]->schema()->field_names()));
+    }
+    const auto& type = source_field->type();
+    if (type->id() != arrow::Type::TIMESTAMP ||
+        static_cast<const arrow::TimestampType&>(*type).unit() != arrow::TimeUnit::MICRO) {
+      return config::ConfigError(event_time.LocationOf("field"),
+                                 fmt::format("event-time field '{}' is {}, not a timestamp", name, type->ToString()),
+                                 fmt::format("declare it in the source's schema: schema: {{{}: timestamp}}", name));
+    }
+    if (!field.empty() && field != name) {
+      return config::ConfigError(event_time.LocationOf("field"),
+                                 fmt::format("sources disagree on the event-time field: '{}' here, '{}' in source '{}'",
+                                             name, field, config.sources[first_with].id),
+                                 "rename one of them in its schema so that both use the same name");
+    }
+    field = name;
+    first_with = std::min(first_with, i);
+    clocks_[i].has_event_time = true;
+    clocks_[i].delay_us = std::chrono::duration_cast<std::chrono::microseconds>(event_time.GetDuration("watermark_delay")).count();
+    clocks_[i].idle_timeout = event_time.GetDuration("idle_timeout");
+  }
+  if (field.empty()) return Status::OK();
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (!clocks_[i].has_event_time) {
+      return config::ConfigError(config.sources[i].options.where(),
+                                 fmt::format("source '{}' has no event_time, but source '{}' has", config.sources[i].id,
+                                             config.sources[first_with].id),
+                                 fmt::format("give every source an event time, e.g. event_time: {}", field));
+    }
+  }
+  processor_context_.event_time_field = field;
+  event_time_index_ = input_schema_->GetFieldIndex(field);
+  return Status::OK();
+}
+
 Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config, const Registry& registry) {
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
   pipeline->name_ = config.name;
@@ -89,6 +142,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
     pipeline->sources_.push_back(std::move(source));
   }
   SLUICE_ASSIGN_OR_RAISE(pipeline->input_schema_, UnifySchemas(pipeline->sources_, config));
+  SLUICE_RETURN_NOT_OK(pipeline->ConfigureEventTime(config));
 
   std::shared_ptr<arrow::Schema> schema = pipeline->input_schema_;
   for (const auto& component : config.processors) {
@@ -240,8 +294,85 @@ Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch>
   rows_in_ += batch->num_rows();
   int64_t first_row = source_rows_[source];
   source_rows_[source] += batch->num_rows();
+  clocks_[source].last_data = std::chrono::steady_clock::now();
   SLUICE_ASSIGN_OR_RAISE(batch, Conform(batch));
-  return RunStages(0, source_names_[source], {std::move(batch)}, first_row);
+  std::optional<int64_t> position = first_row;
+  if (event_time_index_ >= 0) {
+    int64_t rows = batch->num_rows();
+    SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(source, first_row, std::move(batch)));
+    if (batch->num_rows() != rows) position.reset();
+    if (batch->num_rows() == 0) return Status::OK();
+    SLUICE_ASSIGN_OR_RAISE(auto extremes, arrow::compute::MinMax(batch->column(event_time_index_)));
+    const auto& pair = extremes.scalar_as<arrow::StructScalar>();
+    Timestamp latest = std::static_pointer_cast<arrow::TimestampScalar>(pair.value[1])->value;
+    clocks_[source].max_event = std::max(clocks_[source].max_event, latest);
+  }
+  SLUICE_RETURN_NOT_OK(RunStages(0, source_names_[source], {std::move(batch)}, position));
+  return AdvanceWatermark();
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(size_t source, int64_t first_row,
+                                                                      std::shared_ptr<arrow::RecordBatch> batch) {
+  const auto& times = static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_));
+  // One vectorised pass decides; only the (rare) bad rows are looked at one by one.
+  arrow::compute::Expression time = arrow::compute::field_ref(event_time_index_);
+  auto earliest = arrow::compute::literal(arrow::TimestampScalar(kEarliestEventTime, times.type()));
+  auto latest = arrow::compute::literal(arrow::TimestampScalar(kLatestEventTime, times.type()));
+  auto usable = arrow::compute::and_(
+      {arrow::compute::is_valid(time), arrow::compute::greater_equal(time, earliest), arrow::compute::less_equal(time, latest)});
+  SLUICE_ASSIGN_OR_RAISE(usable, usable.Bind(*batch->schema()));
+  SLUICE_ASSIGN_OR_RAISE(arrow::Datum mask, arrow::compute::ExecuteScalarExpression(usable, arrow::compute::ExecBatch(*batch)));
+  auto flags = std::static_pointer_cast<arrow::BooleanArray>(mask.make_array());
+  if (flags->null_count() == 0 && flags->true_count() == batch->num_rows()) return batch;
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    if (flags->IsValid(row) && flags->Value(row)) continue;
+    std::string reason = times.IsNull(row) ? "missing event time" : "absurd event time " + FormatTimestamp(times.Value(row));
+    dead_letters_.Add(DeadLetter{std::move(reason), "source", source_names_[source], fmt::format("row {}", first_row + row + 1),
+                                 RowToJson(*batch, row)});
+  }
+  SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept,
+                         arrow::compute::Filter(batch, mask, arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP)));
+  return kept.record_batch();
+}
+
+Status Pipeline::AdvanceWatermark() {
+  auto now = std::chrono::steady_clock::now();
+  Timestamp candidate = kMaxTimestamp;
+  bool all_ended = true;
+  bool any_active = false;
+  for (const auto& clock : clocks_) {
+    if (clock.ended) continue;
+    all_ended = false;
+    bool idle = clock.idle_timeout.count() > 0 && clock.max_event != kMinTimestamp && now - clock.last_data > clock.idle_timeout;
+    if (idle) continue;
+    any_active = true;
+    Timestamp source_watermark = clock.max_event == kMinTimestamp ? kMinTimestamp : clock.max_event - clock.delay_us;
+    candidate = std::min(candidate, source_watermark);
+  }
+  if (!all_ended && !any_active) return Status::OK();  // every live source is idle: hold
+  if (event_time_index_ < 0 && !all_ended) {
+    // Ingest time: the watermark is the wall clock.
+    candidate = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  if (candidate <= watermark_) return Status::OK();
+  watermark_ = candidate;
+  return PropagateWatermark(candidate);
+}
+
+Status Pipeline::PropagateWatermark(Timestamp watermark) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    CollectingEmitter fired;
+    SLUICE_RETURN_NOT_OK(stages_[i].processor->OnWatermark(watermark, fired));
+    SLUICE_RETURN_NOT_OK(RunStages(i + 1, "", std::move(fired.batches())));
+  }
+  SampleState();
+  return Status::OK();
+}
+
+void Pipeline::SampleState() {
+  int64_t bytes = 0;
+  for (const auto& stage : stages_) bytes += stage.processor->state_bytes();
+  peak_state_bytes_ = std::max(peak_state_bytes_, bytes);
 }
 
 Result<RunSummary> Pipeline::Run() {
@@ -272,15 +403,28 @@ Result<RunSummary> Pipeline::Run() {
 
   Status failure;
   size_t active = sources_.size();
+  auto started_clock = std::chrono::steady_clock::now();
+  for (auto& clock : clocks_) clock.last_data = started_clock;
   while (active > 0) {
-    std::optional<QueueItem> item = queue.Pop();
-    if (!item) break;
-    if (item->batch == nullptr) {
-      --active;
+    bool timed_out = false;
+    std::optional<QueueItem> item = queue.PopFor(kTick, &timed_out);
+    if (!failure.ok()) {
+      // Drain, so that sources blocked in Push() can finish.
+      if (item && item->batch == nullptr) --active;
       continue;
     }
-    if (!failure.ok()) continue;  // drain so that sources blocked in Push() can finish
-    failure = ProcessBatch(item->source, std::move(item->batch));
+    if (timed_out) {
+      failure = AdvanceWatermark();  // idle sources, and ingest-time windows, move on with the clock
+    } else if (!item) {
+      break;
+    } else if (item->batch == nullptr) {
+      --active;
+      clocks_[item->source].ended = true;
+      failure = AdvanceWatermark();
+    } else {
+      failure = ProcessBatch(item->source, std::move(item->batch));
+      SampleState();
+    }
     if (failure.ok()) failure = WriteDeadLetters();
     if (!failure.ok()) stop_requested_.store(true);
   }
@@ -293,7 +437,12 @@ Result<RunSummary> Pipeline::Run() {
   }
   bool stopped = stop_requested_.load() && failure.ok();
 
-  // End of input (or a graceful stop): flush every stateful stage downstream in order.
+  // End of input (or a graceful stop): a final watermark fires every window, then every
+  // stateful stage flushes what it still holds, downstream in order.
+  if (failure.ok() && watermark_ != kMaxTimestamp) {
+    watermark_ = kMaxTimestamp;
+    failure = PropagateWatermark(kMaxTimestamp);
+  }
   for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
     CollectingEmitter flushed;
     failure = stages_[i].processor->Finish(flushed);
@@ -315,6 +464,9 @@ Result<RunSummary> Pipeline::Run() {
   summary.rows_out = rows_out_.load();
   summary.dead_letters = dead_letters_.total();
   summary.batches = batches_;
+  summary.late = dead_letters_.late();
+  summary.peak_state_bytes = peak_state_bytes_;
+  for (const auto& stage : stages_) summary.final_state_bytes += stage.processor->state_bytes();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.stopped = stopped;
   return summary;

@@ -13,6 +13,7 @@
 #include "sluice/exec/registry.h"
 #include "sluice/exec/sink.h"
 #include "sluice/exec/source.h"
+#include "sluice/exec/time.h"
 
 namespace sluice::exec {
 
@@ -22,6 +23,12 @@ struct RunSummary {
   int64_t rows_out = 0;
   int64_t dead_letters = 0;
   int64_t batches = 0;
+  /// Dead letters rejected as late (included in dead_letters).
+  int64_t late = 0;
+  /// The most state the processors held at once, in bytes (windows, joins, dedup keys).
+  int64_t peak_state_bytes = 0;
+  /// State still held when the run ended (0 after a bounded run flushed everything).
+  int64_t final_state_bytes = 0;
   double seconds = 0;
   /// True when the run ended because a stop was requested rather than because input ended.
   bool stopped = false;
@@ -62,6 +69,8 @@ class Pipeline {
   bool bounded() const;
 
   std::shared_ptr<arrow::Schema> input_schema() const { return input_schema_; }
+  /// The event-time field, or empty when the pipeline runs on ingest (processing) time.
+  const std::string& event_time_field() const { return processor_context_.event_time_field; }
   std::shared_ptr<arrow::Schema> output_schema() const { return output_schema_; }
 
  private:
@@ -71,11 +80,21 @@ class Pipeline {
     std::string id;
     std::unique_ptr<Processor> processor;
   };
+  /// Event-time bookkeeping of one source.
+  struct SourceClock {
+    bool has_event_time = false;
+    int64_t delay_us = 0;
+    std::chrono::nanoseconds idle_timeout{0};
+    Timestamp max_event = kMinTimestamp;
+    bool ended = false;
+    std::chrono::steady_clock::time_point last_data;
+  };
   struct NamedSink {
     std::string name;
     std::unique_ptr<Sink> sink;
   };
 
+  Status ConfigureEventTime(const config::PipelineConfig& config);
   Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch);
   /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
   /// `first_row` is the position in its source of the first row of a single input batch, when
@@ -85,6 +104,14 @@ class Pipeline {
   Status RunStageIsolating(Stage& stage, const std::string& source, const std::shared_ptr<arrow::RecordBatch>& batch,
                            std::optional<int64_t> first_row, Emitter& out);
   Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
+  /// Sends rows without a usable event time to the dead letters and returns the rest.
+  Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(size_t source, int64_t first_row,
+                                                              std::shared_ptr<arrow::RecordBatch> batch);
+  /// Recomputes the pipeline's watermark (the minimum over active sources) and, when it moved
+  /// forward, lets every stage fire.
+  Status AdvanceWatermark();
+  Status PropagateWatermark(Timestamp watermark);
+  void SampleState();
   Status WriteDeadLetters();
   Result<std::shared_ptr<arrow::RecordBatch>> Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const;
 
@@ -93,6 +120,10 @@ class Pipeline {
   std::vector<std::unique_ptr<Source>> sources_;
   /// Rows received so far from each source.
   std::vector<int64_t> source_rows_;
+  std::vector<SourceClock> clocks_;
+  int event_time_index_ = -1;
+  Timestamp watermark_ = kMinTimestamp;
+  int64_t peak_state_bytes_ = 0;
   std::vector<Stage> stages_;
   std::vector<NamedSink> sinks_;
   std::unique_ptr<Sink> dead_letter_sink_;

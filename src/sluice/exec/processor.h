@@ -9,6 +9,7 @@
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
+#include "sluice/exec/time.h"
 
 namespace sluice::exec {
 
@@ -36,6 +37,10 @@ class CollectingEmitter : public Emitter {
 struct ProcessorContext {
   std::string pipeline_name;
   DeadLetterQueue* dead_letters = nullptr;
+  /// The event-time field of the pipeline's input (a timestamp[us, UTC] column), as the
+  /// sources declared it with `event_time`; empty when the sources use ingest time. Stages
+  /// that keep the field keep it under this name.
+  std::string event_time_field;
 };
 
 /// One stage of a pipeline: takes micro-batches and emits zero or more batches.
@@ -57,11 +62,24 @@ class Processor {
   /// dead letters. Stateful processors must handle bad rows themselves (see `stateless()`).
   virtual Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) = 0;
 
-  /// The end of the input: a processor with state emits what it holds.
+  /// The event-time watermark advanced to `watermark`: no row with an earlier event time is
+  /// expected any more (one that still comes is late). Windows whose end the watermark has
+  /// passed fire here. Called after the batch that moved the watermark has been processed.
+  virtual Status OnWatermark(Timestamp watermark, Emitter& out) {
+    (void)watermark;
+    (void)out;
+    return Status::OK();
+  }
+
+  /// The end of the input, after a final OnWatermark(kMaxTimestamp): a processor with state
+  /// emits what it still holds.
   virtual Status Finish(Emitter& out) {
     (void)out;
     return Status::OK();
   }
+
+  /// Approximate bytes of state held now, for the run summary.
+  virtual int64_t state_bytes() const { return 0; }
 
   /// Whether Process() keeps no state between batches, so a failed batch can be retried in
   /// parts.

@@ -96,7 +96,20 @@ std::vector<config::OptionSpec> CommonSourceOptions() {
                             "How long a live source may wait to fill a micro-batch before sending a smaller one.",
                             "100ms"};
   linger.min = 0;
-  return {batch_size, linger};
+  config::OptionSpec event_time{"event_time", OptionType::kSection,
+                                "The field holding each row's event time; without it the source uses ingest time. "
+                                "Short form: event_time: ts."};
+  event_time.short_field = "field";
+  config::OptionSpec field{"field", OptionType::kString, "The event-time field (a timestamp column).", "", true};
+  config::OptionSpec delay{"watermark_delay", OptionType::kDuration,
+                           "How far events may arrive out of order: the watermark trails the latest event time by this much.",
+                           "0s"};
+  delay.min = 0;
+  config::OptionSpec idle{"idle_timeout", OptionType::kDuration,
+                          "A source silent this long stops holding the watermark back; 0s never counts it idle.", "0s"};
+  idle.min = 0;
+  event_time.fields = {field, delay, idle};
+  return {batch_size, linger, event_time};
 }
 
 BatchingOptions BatchingOptions::FromOptions(const config::Options& options) {
