@@ -220,14 +220,16 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
       section_spec->kind = spec.kind;
       section_spec->name = fmt::format("{}.{}", spec.name, key);
       section_spec->options = option->fields;
-      YAML::Node section_node = value_node;
-      if (value_node.IsScalar() && !option->short_field.empty()) {
-        section_node = YAML::Node(YAML::NodeType::Map);
-        section_node[option->short_field] = value_node;
+      // A short form (`event_time: ts`) stands for a map of its one field. (A new node, not an
+      // assignment: yaml-cpp nodes alias, so assigning to a copy would rewrite the original.)
+      YAML::Node short_form(YAML::NodeType::Map);
+      bool is_short = value_node.IsScalar() && !option->short_field.empty();
+      if (is_short) {
+        short_form[option->short_field] = value_node;
       } else if (!value_node.IsMap()) {
         return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key, ShapeName(value_node)));
       }
-      SLUICE_ASSIGN_OR_RAISE(Options section, ValidateOptions(*section_spec, section_node, file));
+      SLUICE_ASSIGN_OR_RAISE(Options section, ValidateOptions(*section_spec, is_short ? short_form : value_node, file));
       section.where_ = value_where;
       value.section = std::make_shared<const Options>(std::move(section));
       options.section_specs_[key] = section_spec;

@@ -130,6 +130,8 @@ Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config, const Registry& registry) {
+  // Arrow's compute kernels live in a library of their own that registers them on demand.
+  SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
   pipeline->name_ = config.name;
   pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};

@@ -309,7 +309,7 @@ config::PluginSpec GeneratorSpec() {
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
   OptionSpec start = option("start", OptionType::kString,
-                            "Event time (ts) of the first row, ISO 8601 or epoch; UTC unless a zone is given.",
+                            "Event time (ts) of the first row: ISO 8601 or epoch (UTC unless a zone is given), or `now` for live data.",
                             std::string(kDefaultStart));
   OptionSpec interval = option("interval", OptionType::kDuration,
                                "Event time between consecutive rows (microsecond precision).", "1ms");
@@ -324,7 +324,15 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
   settings.seed = static_cast<uint64_t>(options.GetInteger("seed"));
   settings.num_symbols = options.GetInteger("symbols");
   const std::string start = options.GetString("start");
-  const std::optional<int64_t> start_micros = formats::ParseTimestampText(start);
+  std::optional<int64_t> start_micros;
+  if (start == "now") {
+    // Live data: event times follow the wall clock from the moment the pipeline is built.
+    start_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  } else {
+    start_micros = formats::ParseTimestampText(start);
+  }
   if (!start_micros) {
     return config::ConfigError(options.LocationOf("start"), fmt::format("'{}' is not an ISO 8601 timestamp", start),
                                fmt::format("write e.g. {}", kDefaultStart));
