@@ -1,25 +1,39 @@
 // The one list of built-in plugins. Adding a processor or connector means adding its
 // Register*() call here (see docs/dev/adding-a-processor.md).
+#include <arrow/compute/initialize.h>
+#include <arrow/util/logging.h>
+
 #include "sluice/connectors/blackhole/blackhole_sink.h"
 #include "sluice/connectors/console/console_sink.h"
 #include "sluice/connectors/file/file_sink.h"
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/connectors/generator/generator_source.h"
+#include "sluice/connectors/kafka/kafka_sink.h"
+#include "sluice/connectors/kafka/kafka_source.h"
 #include "sluice/exec/registry.h"
 #include "sluice/processors/cast.h"
+#include "sluice/processors/cdc.h"
+#include "sluice/processors/dedup.h"
 #include "sluice/processors/derive.h"
 #include "sluice/processors/filter.h"
 #include "sluice/processors/projection.h"
+#include "sluice/processors/rule.h"
 #include "sluice/processors/sql.h"
+#include "sluice/processors/top_n.h"
+#include "sluice/processors/window.h"
 
 namespace sluice::exec {
 
 const Registry& BuiltinRegistry() {
   static const Registry registry = [] {
+    // Arrow's compute kernels live in a library of their own that registers them on demand;
+    // every processor may use them.
+    ARROW_CHECK_OK(arrow::compute::Initialize());
     Registry built;
     // Sources.
     connectors::RegisterFileSource(&built);
     connectors::RegisterGeneratorSource(&built);
+    connectors::RegisterKafkaSource(&built);
     // Processors.
     processors::RegisterFilter(&built);
     processors::RegisterDerive(&built);
@@ -28,10 +42,16 @@ const Registry& BuiltinRegistry() {
     processors::RegisterRename(&built);
     processors::RegisterCast(&built);
     processors::RegisterSql(&built);
+    processors::RegisterWindow(&built);
+    processors::RegisterDedup(&built);
+    processors::RegisterCdc(&built);
+    processors::RegisterRule(&built);
+    processors::RegisterTopN(&built);
     // Sinks.
     connectors::RegisterFileSink(&built);
     connectors::RegisterConsoleSink(&built);
     connectors::RegisterBlackholeSink(&built);
+    connectors::RegisterKafkaSink(&built);
     return built;
   }();
   return registry;
