@@ -33,6 +33,25 @@ target_link_directories(sluice_duckdb_c INTERFACE "${SLUICE_DUCKDB_LIB_DIR}")
 target_link_libraries(sluice_duckdb_c INTERFACE duckdb)
 target_link_options(sluice_duckdb_c INTERFACE "-Wl,-rpath,${SLUICE_DUCKDB_LIB_DIR}")
 
+# librdkafka (C++ API) for the Kafka connectors. Debian 12's 2.0.2 works with Kafka 4.x brokers
+# (docs/connectors/kafka.md says how that was checked); a build of a newer one installed into
+# .deps/librdkafka by a future bootstrap step, if present, is preferred.
+set(SLUICE_RDKAFKA_PREFIX "${PROJECT_SOURCE_DIR}/.deps/librdkafka")
+if(EXISTS "${SLUICE_RDKAFKA_PREFIX}/include/librdkafka/rdkafkacpp.h")
+  message(STATUS "librdkafka: ${SLUICE_RDKAFKA_PREFIX}")
+  add_library(sluice_rdkafka INTERFACE)
+  target_include_directories(sluice_rdkafka SYSTEM INTERFACE "${SLUICE_RDKAFKA_PREFIX}/include")
+  target_link_directories(sluice_rdkafka INTERFACE "${SLUICE_RDKAFKA_PREFIX}/lib")
+  target_link_libraries(sluice_rdkafka INTERFACE rdkafka++ rdkafka)
+  target_link_options(sluice_rdkafka INTERFACE "-Wl,-rpath,${SLUICE_RDKAFKA_PREFIX}/lib")
+else()
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)
+  message(STATUS "librdkafka: system package ${RDKAFKA_rdkafka_VERSION}")
+  add_library(sluice_rdkafka INTERFACE)
+  target_link_libraries(sluice_rdkafka INTERFACE PkgConfig::RDKAFKA)
+endif()
+
 find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <thread>
+#include <tuple>
 
 #include <arrow/api.h>
 #include <gtest/gtest.h>
@@ -18,6 +19,8 @@ struct Probe {
   std::atomic<bool> sink_closed{false};
   std::atomic<int> sink_delay_ms{0};
   std::vector<int64_t> values;
+  /// Each OnBatchesDone() call: (batches, end_of_run, rows written by then).
+  std::vector<std::tuple<int64_t, bool, int64_t>> acknowledged;
 };
 
 Probe* g_probe = nullptr;
@@ -49,6 +52,10 @@ class CountingSource : public Source {
       ARROW_RETURN_NOT_OK(pushed);
     }
     return Status::OK();
+  }
+
+  void OnBatchesDone(int64_t batches, bool end_of_run) override {
+    g_probe->acknowledged.emplace_back(batches, end_of_run, g_probe->written_rows.load());
   }
 
  private:
@@ -135,6 +142,32 @@ TEST_F(PipelineTest, BoundedRunDeliversEveryRowInOrder) {
   ASSERT_EQ(probe_.values.size(), 1000u);
   for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(probe_.values[i], i);
   EXPECT_TRUE(probe_.sink_closed);
+}
+
+TEST_F(PipelineTest, SourcesAreAcknowledgedOnlyForBatchesTheSinksWrote) {
+  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 64}}\n"
+                        "sinks: {out: {connector: recording}}\n");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+  ASSERT_TRUE((*pipeline)->Run().ok());
+  ASSERT_EQ(probe_.acknowledged.size(), 17u);  // one per batch, then the end of the run
+  for (int64_t i = 0; i < 16; ++i) {
+    auto [batches, end_of_run, written] = probe_.acknowledged[i];
+    EXPECT_EQ(batches, i + 1);
+    EXPECT_FALSE(end_of_run);
+    EXPECT_GE(written, std::min<int64_t>(batches * 64, 1000)) << "acknowledged before the sink wrote it";
+  }
+  EXPECT_EQ(probe_.acknowledged.back(), std::make_tuple(int64_t{16}, true, int64_t{1000}));
+}
+
+TEST_F(PipelineTest, AFailedRunNeverAcknowledgesItsEnd) {
+  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 64, fail_after: 320}}\n"
+                        "sinks: {out: {connector: recording}}\n");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+  ASSERT_FALSE((*pipeline)->Run().ok());
+  for (const auto& [batches, end_of_run, written] : probe_.acknowledged) {
+    EXPECT_FALSE(end_of_run);
+    EXPECT_LE(batches, 5);
+  }
 }
 
 TEST_F(PipelineTest, BadRowsAreIsolatedIntoDeadLetters) {

@@ -164,7 +164,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   for (const auto& component : config.sinks) {
     const SinkFactory* factory = registry.FindSink(component.plugin);
     if (factory == nullptr) return Status::Invalid("no factory for sink connector ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(ConnectorContext{config.name, component.id}, component.options));
+    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(ConnectorContext{config.name, component.id, &pipeline->dead_letters_},
+                                                 component.options));
     pipeline->sinks_.push_back(NamedSink{component.id, std::move(sink)});
   }
   if (config.dead_letters) {
@@ -387,6 +388,8 @@ Result<RunSummary> Pipeline::Run() {
   if (dead_letter_sink_ != nullptr) SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
 
   source_rows_.assign(sources_.size(), 0);
+  // Batches of each source processed, written and acknowledged (Source::OnBatchesDone).
+  std::vector<int64_t> batches_done(sources_.size(), 0);
   BoundedQueue<QueueItem> queue(kQueueCapacity);
   std::vector<std::unique_ptr<SourceChannel>> channels;
   std::vector<Status> source_status(sources_.size());
@@ -426,6 +429,8 @@ Result<RunSummary> Pipeline::Run() {
     } else {
       failure = ProcessBatch(item->source, std::move(item->batch));
       SampleState();
+      if (failure.ok()) failure = WriteDeadLetters();
+      if (failure.ok()) sources_[item->source]->OnBatchesDone(++batches_done[item->source], false);
     }
     if (failure.ok()) failure = WriteDeadLetters();
     if (!failure.ok()) stop_requested_.store(true);
@@ -460,6 +465,7 @@ Result<RunSummary> Pipeline::Run() {
     if (!status.ok() && failure.ok()) failure = status.WithMessage("dead-letter sink: ", status.message());
   }
   if (!failure.ok()) return failure;
+  for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
 
   RunSummary summary;
   summary.rows_in = rows_in_.load();

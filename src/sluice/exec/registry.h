@@ -23,6 +23,9 @@ struct ConnectorContext {
   std::string pipeline_name;
   /// The user's name for this source or sink.
   std::string name;
+  /// Where a sink puts records it could not deliver (stage "sink:<name>"); set by the pipeline,
+  /// null in tests that build a connector alone. Thread-safe.
+  DeadLetterQueue* dead_letters = nullptr;
 };
 
 using SourceFactory =

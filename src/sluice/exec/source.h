@@ -57,6 +57,21 @@ class Source {
   virtual Status Run(SourceOutput& out) = 0;
 
   virtual SourceProgress progress() const { return {}; }
+
+  /// Acknowledgement, for sources that commit what they have read (a Kafka consumer group).
+  /// Called on the pipeline thread when the first `batches` batches this source pushed (counting
+  /// only pushes of batches with rows that returned OK, in order) have gone through every
+  /// processor, everything they produced has been written to every sink (Sink::Write returned
+  /// OK) and the dead letters raised meanwhile have been written. `end_of_run` is true for the
+  /// last call, made after every sink was closed successfully: everything the source handed
+  /// over, including rejected records, is then done. Not called for a failed run. May come
+  /// after Run() returned, so a source keeps what it needs to commit until it is destroyed.
+  /// Rows that a stateful processor (a window) still holds count as done; until state is
+  /// checkpointed, a crash loses them.
+  virtual void OnBatchesDone(int64_t batches, bool end_of_run) {
+    (void)batches;
+    (void)end_of_run;
+  }
 };
 
 }  // namespace sluice::exec

@@ -1,0 +1,352 @@
+#include "sluice/connectors/kafka/kafka_sink.h"
+
+#include <arrow/array.h>
+#include <arrow/compute/api.h>
+#include <arrow/record_batch.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sluice/common/logging.h"
+#include "sluice/common/spelling.h"
+#include "sluice/config/location.h"
+#include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/formats/json_row_encoder.h"
+
+namespace sluice::connectors {
+namespace {
+
+using kafka::ClientEvents;
+
+struct SinkSettings {
+  std::string name;
+  std::string brokers;
+  /// The fixed topic, or empty when `topic_field` names it per row.
+  std::string topic;
+  std::string topic_field;
+  std::vector<std::string> key_fields;
+  config::Location where;
+  std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
+};
+
+/// One failed delivery, collected by the delivery-report callback.
+struct DeliveryFailure {
+  int64_t row = 0;
+  RdKafka::ErrorCode code = RdKafka::ERR_NO_ERROR;
+  std::string reason;
+};
+
+/// Whether a failed delivery means the brokers are unreachable (the run fails) rather than that
+/// this message is bad (it becomes a dead letter).
+bool IsConnectionFailure(RdKafka::ErrorCode code) {
+  return code == RdKafka::ERR__MSG_TIMED_OUT || code == RdKafka::ERR__TRANSPORT ||
+         code == RdKafka::ERR__ALL_BROKERS_DOWN || code == RdKafka::ERR__TIMED_OUT ||
+         code == RdKafka::ERR__FATAL;
+}
+
+/// Produces one JSON message per row with a librdkafka Producer, which batches, compresses and
+/// retries with backoff on its own threads. Write() returns once every message of the batch is
+/// delivered or has failed for good, so that "Write returned OK" means "in Kafka": that is what
+/// lets the pipeline acknowledge the input (at-least-once). Messages the brokers refuse become
+/// dead letters with the reason; unreachable brokers (after `delivery_timeout` of retries) fail
+/// the run. Pipeline thread only; the delivery callback runs inside poll()/flush() on it too.
+class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
+ public:
+  KafkaSink(SinkSettings settings, std::unique_ptr<RdKafka::Conf> conf,
+            std::unique_ptr<ClientEvents> events, exec::DeadLetterQueue* dead_letters)
+      : settings_(std::move(settings)),
+        conf_(std::move(conf)),
+        events_(std::move(events)),
+        dead_letters_(dead_letters) {}
+
+  ~KafkaSink() override {
+    // A failed run: give queued messages a moment, but never hang on unreachable brokers.
+    if (producer_ != nullptr) producer_->flush(1000);
+  }
+
+  Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
+    if (!settings_.topic_field.empty()) {
+      topic_index_ = schema->GetFieldIndex(settings_.topic_field);
+      if (topic_index_ < 0 || schema->field(topic_index_)->type()->id() != arrow::Type::STRING) {
+        return config::ConfigError(
+            settings_.where,
+            fmt::format("topic_field '{}' is not a string field of the output",
+                        settings_.topic_field),
+            SpellingHint(settings_.topic_field, schema->field_names()));
+      }
+    }
+    for (const auto& name : settings_.key_fields) {
+      int index = schema->GetFieldIndex(name);
+      if (index < 0) {
+        return config::ConfigError(settings_.where,
+                                   fmt::format("key field '{}' is not in the output", name),
+                                   SpellingHint(name, schema->field_names()));
+      }
+      key_indices_.push_back(index);
+    }
+    encoder_ = std::make_unique<formats::JsonRowEncoder>(*schema);
+    if (key_indices_.size() > 1) {
+      arrow::FieldVector key_fields;
+      for (int index : key_indices_) key_fields.push_back(schema->field(index));
+      key_encoder_ =
+          std::make_unique<formats::JsonRowEncoder>(*arrow::schema(std::move(key_fields)));
+    }
+    std::string error;
+    if (conf_->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this), error) !=
+        RdKafka::Conf::CONF_OK) {
+      return Status::Invalid("cannot register the Kafka delivery callback: ", error);
+    }
+    producer_.reset(RdKafka::Producer::create(conf_.get(), error));
+    if (producer_ == nullptr) return Status::IOError("cannot create a Kafka producer: ", error);
+    return Status::OK();
+  }
+
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    if (producer_ == nullptr) return Status::Invalid("kafka sink: Write() before Open()");
+    std::shared_ptr<arrow::StringArray> single_key;
+    std::shared_ptr<arrow::RecordBatch> key_columns;
+    if (key_indices_.size() == 1) {
+      SLUICE_ASSIGN_OR_RAISE(arrow::Datum cast,
+                             arrow::compute::Cast(batch->column(key_indices_[0]), arrow::utf8()));
+      single_key = std::static_pointer_cast<arrow::StringArray>(cast.make_array());
+    } else if (key_indices_.size() > 1) {
+      SLUICE_ASSIGN_OR_RAISE(key_columns, batch->SelectColumns(key_indices_));
+    }
+    const auto* topics =
+        topic_index_ >= 0
+            ? static_cast<const arrow::StringArray*>(batch->column(topic_index_).get())
+            : nullptr;
+    failures_.clear();
+    std::string value;
+    std::string key;
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      value.clear();
+      encoder_->AppendRow(*batch, row, &value);
+      const void* key_data = nullptr;
+      size_t key_size = 0;
+      if (single_key != nullptr && single_key->IsValid(row)) {
+        std::string_view view = single_key->GetView(row);
+        key_data = view.data();
+        key_size = view.size();
+      } else if (key_columns != nullptr) {
+        key.clear();
+        key_encoder_->AppendRow(*key_columns, row, &key);
+        key_data = key.data();
+        key_size = key.size();
+      }
+      std::string topic = settings_.topic;
+      if (topics != nullptr) {
+        if (topics->IsNull(row)) {
+          Reject(*batch, row, fmt::format("topic field '{}' is null", settings_.topic_field));
+          continue;
+        }
+        topic = std::string(topics->GetView(row));
+      }
+      while (true) {
+        RdKafka::ErrorCode code =
+            producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                               value.data(), value.size(), key_data, key_size, 0,
+                               reinterpret_cast<void*>(static_cast<intptr_t>(row)));
+        if (code == RdKafka::ERR_NO_ERROR) break;
+        if (code == RdKafka::ERR__QUEUE_FULL) {
+          producer_->poll(100);  // wait for deliveries to make room
+          continue;
+        }
+        if (code == RdKafka::ERR__FATAL)
+          return kafka::KafkaError(code, "the Kafka producer failed");
+        failures_.push_back({row, code, RdKafka::err2str(code)});
+        break;
+      }
+    }
+    auto timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout) +
+        std::chrono::seconds(5);
+    producer_->flush(static_cast<int>(timeout.count()));
+    if (producer_->outq_len() > 0) {
+      return Status::IOError(fmt::format(
+          "{} message(s) to Kafka brokers {} still undelivered after {}s: {}",
+          producer_->outq_len(), settings_.brokers, timeout.count() / 1000, events_->last_error()));
+    }
+    return HandleFailures(*batch);
+  }
+
+  Status Close() override {
+    if (producer_ == nullptr) return Status::OK();
+    auto timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout);
+    producer_->flush(static_cast<int>(timeout.count()));
+    int left = producer_->outq_len();
+    producer_.reset();
+    if (left > 0)
+      return Status::IOError(fmt::format("{} message(s) could not be delivered to Kafka", left));
+    return Status::OK();
+  }
+
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) return;
+    failures_.push_back({static_cast<int64_t>(reinterpret_cast<intptr_t>(message.msg_opaque())),
+                         message.err(), message.errstr()});
+  }
+
+ private:
+  Status HandleFailures(const arrow::RecordBatch& batch) {
+    if (failures_.empty()) return Status::OK();
+    int64_t unreachable = 0;
+    std::string first_reason;
+    for (const auto& failure : failures_) {
+      if (IsConnectionFailure(failure.code)) {
+        if (unreachable++ == 0) first_reason = failure.reason;
+        continue;
+      }
+      Reject(batch, failure.row, fmt::format("Kafka refused the message: {}", failure.reason));
+    }
+    if (unreachable > 0) {
+      std::string detail = events_->last_error();
+      return Status::IOError(fmt::format(
+          "{} of {} message(s) could not be delivered to Kafka brokers {} within {}s: {}{}{}",
+          unreachable, batch.num_rows(), settings_.brokers,
+          std::chrono::duration_cast<std::chrono::seconds>(settings_.delivery_timeout).count(),
+          first_reason, detail.empty() ? "" : "; last client error: ", detail));
+    }
+    return Status::OK();
+  }
+
+  /// A row that cannot be delivered goes to the dead letters, or fails the run when the sink was
+  /// built without a dead-letter queue.
+  void Reject(const arrow::RecordBatch& batch, int64_t row, std::string reason) {
+    if (dead_letters_ == nullptr) {
+      failures_.push_back({row, RdKafka::ERR__FATAL, std::move(reason)});
+      return;
+    }
+    dead_letters_->Add(exec::DeadLetter{std::move(reason), "sink:" + settings_.name, "", "",
+                                        exec::RowToJson(batch, row)});
+  }
+
+  const SinkSettings settings_;
+  std::unique_ptr<RdKafka::Conf> conf_;
+  // Declared before the producer, which calls into it until it is destroyed.
+  std::unique_ptr<ClientEvents> events_;
+  exec::DeadLetterQueue* dead_letters_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<formats::JsonRowEncoder> encoder_;
+  std::unique_ptr<formats::JsonRowEncoder> key_encoder_;
+  int topic_index_ = -1;
+  std::vector<int> key_indices_;
+  std::vector<DeliveryFailure> failures_;
+};
+
+Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& context,
+                                                  const config::Options& options) {
+  SinkSettings settings;
+  settings.name = context.name;
+  settings.brokers = kafka::BrokerList(options);
+  settings.where = options.where();
+  if (options.Has("topic") == options.Has("topic_field")) {
+    return config::ConfigError(options.where(), "give exactly one of 'topic' and 'topic_field'",
+                               "e.g. topic: orders-enriched");
+  }
+  if (options.Has("topic")) settings.topic = options.GetString("topic");
+  if (options.Has("topic_field")) settings.topic_field = options.GetString("topic_field");
+  if (options.Has("key")) settings.key_fields = options.GetStringList("key");
+  settings.delivery_timeout = options.GetDuration("delivery_timeout");
+
+  auto linger =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.GetDuration("linger"));
+  auto delivery_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings.delivery_timeout);
+  std::map<std::string, std::string> defaults = {
+      {"client.id", fmt::format("sluice-{}-{}", context.pipeline_name, context.name)},
+      {"enable.idempotence", options.GetBool("idempotent") ? "true" : "false"},
+      {"compression.codec", options.GetString("compression")},
+      {"partitioner", options.GetString("partitioner")},
+      {"linger.ms", std::to_string(linger.count())},
+      {"batch.num.messages", std::to_string(options.GetInteger("batch_messages"))},
+      {"message.timeout.ms", std::to_string(delivery_ms.count())},
+      {"retry.backoff.ms", "100"},
+      {"reconnect.backoff.ms", "100"},
+      {"reconnect.backoff.max.ms", "5000"},
+  };
+  auto events =
+      std::make_unique<ClientEvents>(ComponentLogger(fmt::format("sink {}", context.name)));
+  SLUICE_ASSIGN_OR_RAISE(auto conf, kafka::MakeClientConf(options, events.get(), defaults));
+  return std::make_unique<KafkaSink>(std::move(settings), std::move(conf), std::move(events),
+                                     context.dead_letters);
+}
+
+config::PluginSpec KafkaSinkSpec() {
+  using config::OptionSpec;
+  using config::OptionType;
+  config::PluginSpec spec;
+  spec.kind = config::PluginKind::kSink;
+  spec.name = "kafka";
+  spec.doc =
+      "Writes one JSON message per row to Kafka. Each batch is written once every message is "
+      "delivered, so the "
+      "input is acknowledged only after Kafka has it (at-least-once; idempotent producer by "
+      "default). librdkafka "
+      "retries with backoff; messages the brokers refuse become dead letters; unreachable brokers "
+      "fail the run "
+      "after delivery_timeout.";
+  spec.options = kafka::ClientOptions();
+  OptionSpec topic{"topic", OptionType::kString, "The topic to write to (or give topic_field)."};
+  OptionSpec topic_field{"topic_field", OptionType::kString,
+                         "A string field naming each row's topic, instead of topic."};
+  OptionSpec key{"key", OptionType::kStringList,
+                 "Field(s) forming the message key: one field's value as text, several as a JSON "
+                 "object. No key "
+                 "when left out."};
+  OptionSpec format{"format", OptionType::kEnum, "The message format: one JSON object per row.",
+                    "json"};
+  format.choices = {"json"};
+  OptionSpec compression{"compression", OptionType::kEnum, "Compression of message batches.",
+                         "none"};
+  compression.choices = {"none", "gzip", "snappy", "lz4", "zstd"};
+  OptionSpec partitioner{
+      "partitioner", OptionType::kEnum,
+      "How a key picks its partition; murmur2_random matches the Java client (keyless messages "
+      "are spread at random).",
+      "murmur2_random"};
+  partitioner.choices = {"murmur2_random", "murmur2",      "consistent_random",
+                         "consistent",     "fnv1a_random", "fnv1a",
+                         "random"};
+  OptionSpec idempotent{
+      "idempotent", OptionType::kBool,
+      "Idempotent producer: retries never duplicate or reorder messages within a partition.",
+      "true"};
+  OptionSpec linger{"linger", OptionType::kDuration,
+                    "How long the producer waits to fill a message batch (linger.ms): more "
+                    "throughput, more latency.",
+                    "5ms"};
+  linger.min = 0;
+  OptionSpec batch_messages{"batch_messages", OptionType::kInteger,
+                            "Messages per produce request at most.", "10000"};
+  batch_messages.min = 1;
+  batch_messages.max = 1000000;
+  OptionSpec delivery_timeout{
+      "delivery_timeout", OptionType::kDuration,
+      "How long a message may be retried before its delivery fails (message.timeout.ms).", "30s"};
+  delivery_timeout.min = 1;
+  for (auto& option : {topic, topic_field, key, format, compression, partitioner, idempotent,
+                       linger, batch_messages, delivery_timeout}) {
+    spec.options.push_back(option);
+  }
+  spec.example =
+      "sinks:\n"
+      "  enriched:\n"
+      "    connector: kafka\n"
+      "    brokers: [127.0.0.1:9092]\n"
+      "    topic: orders-enriched\n"
+      "    key: [customer_id]\n"
+      "    compression: zstd\n";
+  return spec;
+}
+
+}  // namespace
+
+void RegisterKafkaSink(exec::Registry* registry) {
+  registry->AddSink(KafkaSinkSpec(), MakeKafkaSink);
+}
+
+}  // namespace sluice::connectors

@@ -1,0 +1,11 @@
+#pragma once
+
+#include "sluice/exec/registry.h"
+
+namespace sluice::connectors {
+
+/// Registers the `kafka` sink: one JSON message per row, to a fixed topic or one named by a
+/// field, keyed by fields, with librdkafka's batching, compression and idempotent producer.
+void RegisterKafkaSink(exec::Registry* registry);
+
+}  // namespace sluice::connectors

@@ -1,0 +1,625 @@
+#include "sluice/connectors/kafka/kafka_source.h"
+
+#include <arrow/builder.h>
+#include <arrow/record_batch.h>
+#include <arrow/util/utf8.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "sluice/common/logging.h"
+#include "sluice/common/spelling.h"
+#include "sluice/config/location.h"
+#include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/formats/jsonl_decoder.h"
+#include "sluice/formats/time_text.h"
+#include "sluice/formats/type_names.h"
+
+namespace sluice::connectors {
+namespace {
+
+using kafka::ClientEvents;
+
+/// The metadata fields added with `metadata: true`, in this order.
+constexpr const char* kMetadataFields[] = {"_key", "_topic", "_partition", "_offset", "_timestamp"};
+
+using PartitionKey = std::pair<std::string, int32_t>;
+/// The next offset to read (the offset to commit) of each partition.
+using OffsetMap = std::map<PartitionKey, int64_t>;
+
+enum class ValueFormat { kJson, kRaw };
+
+/// Where a consumer starts in a partition its group has no committed offset for.
+struct StartPosition {
+  /// "earliest" or "latest"; empty when starting at a timestamp.
+  std::string reset = "earliest";
+  /// Milliseconds since the epoch, when starting at a timestamp.
+  int64_t timestamp_ms = -1;
+};
+
+/// What the factory validated; the consumer itself is created by Run(), so that building a
+/// pipeline (and `sluice validate`) never contacts a broker.
+struct SourceSettings {
+  std::string name;
+  std::string brokers;
+  std::vector<std::string> topics;
+  ValueFormat format = ValueFormat::kJson;
+  std::shared_ptr<arrow::Schema> value_schema;
+  bool metadata = false;
+  bool until_end = false;
+  StartPosition start;
+  std::chrono::nanoseconds connect_timeout{std::chrono::seconds(30)};
+  exec::BatchingOptions batching;
+};
+
+/// Reads messages on the source thread with a librdkafka KafkaConsumer and cuts them into
+/// micro-batches of at most `batch_size` rows, sent at the latest `linger` after their first row.
+///
+/// Offsets: automatic commits are off. Each pushed batch remembers the next offset of every
+/// partition it (or a message rejected before it) advanced; OnBatchesDone(), called on the
+/// pipeline thread once the pipeline wrote the batch, commits those offsets (asynchronously,
+/// and synchronously at the end of a run). librdkafka handles are thread-safe; the offsets
+/// awaiting acknowledgement are guarded by `mutex_`.
+///
+/// Backpressure: Push() blocks while the pipeline's queue is full; librdkafka then stops fetching
+/// once its local queue holds `queued.max.messages.kbytes`, so memory stays bounded.
+class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
+ public:
+  KafkaSource(SourceSettings settings, std::shared_ptr<arrow::Schema> schema,
+              std::unique_ptr<RdKafka::Conf> conf, std::unique_ptr<ClientEvents> events,
+              std::shared_ptr<spdlog::logger> logger)
+      : settings_(std::move(settings)),
+        schema_(std::move(schema)),
+        conf_(std::move(conf)),
+        events_(std::move(events)),
+        logger_(std::move(logger)) {}
+
+  ~KafkaSource() override {
+    if (consumer_ != nullptr) consumer_->close();
+  }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  bool bounded() const override { return settings_.until_end; }
+
+  Status Run(exec::SourceOutput& out) override {
+    std::string error;
+    if (conf_->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) !=
+        RdKafka::Conf::CONF_OK) {
+      return Status::Invalid("cannot register the Kafka rebalance callback: ", error);
+    }
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf_.get(), error));
+    if (consumer_ == nullptr) return Status::IOError("cannot create a Kafka consumer: ", error);
+    if (settings_.format == ValueFormat::kJson) {
+      SLUICE_ASSIGN_OR_RAISE(decoder_, formats::JsonLinesDecoder::Make(settings_.value_schema));
+    }
+    SLUICE_RETURN_NOT_OK(ResetBuilders());
+    if (settings_.until_end) {
+      SLUICE_ASSIGN_OR_RAISE(bool reached, ReadEndOffsets(out));
+      if (!reached) return Status::OK();  // stopping
+    }
+    RdKafka::ErrorCode code = consumer_->subscribe(settings_.topics);
+    if (code != RdKafka::ERR_NO_ERROR)
+      return kafka::KafkaError(code, "cannot subscribe to the Kafka topics");
+
+    while (!out.stopping()) {
+      if (settings_.until_end && assigned_once_ && AllAssignedDone()) break;
+      int timeout_ms = 100;
+      if (rows_ > 0) {
+        auto waited = std::chrono::steady_clock::now() - batch_started_;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        settings_.batching.linger - waited)
+                        .count();
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
+      }
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+      switch (message->err()) {
+        case RdKafka::ERR_NO_ERROR:
+          SLUICE_RETURN_NOT_OK(Accept(*message, out));
+          break;
+        case RdKafka::ERR__PARTITION_EOF:
+          if (settings_.until_end &&
+              message->offset() >= EndOffset(message->topic_name(), message->partition())) {
+            done_.insert({message->topic_name(), message->partition()});
+          }
+          break;
+        case RdKafka::ERR__TIMED_OUT:
+          break;
+        case RdKafka::ERR__FATAL:
+          return kafka::KafkaError(message->err(),
+                                   fmt::format("Kafka consumer failed: {}", message->errstr()));
+        default:
+          events_->Report(message->err(), message->errstr());
+          break;
+      }
+      bool full = rows_ >= settings_.batching.batch_size;
+      bool lingered = rows_ > 0 && std::chrono::steady_clock::now() - batch_started_ >=
+                                       settings_.batching.linger;
+      if (full || lingered) {
+        SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
+        if (!pushed) return Status::OK();
+      }
+    }
+    if (rows_ > 0 && !out.stopping()) {
+      SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
+      if (!pushed) return Status::OK();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Messages rejected after the last batch: committed once the whole run is done.
+    for (const auto& [partition, offset] : pending_offsets_) trailing_offsets_[partition] = offset;
+    pending_offsets_.clear();
+    return Status::OK();
+  }
+
+  void OnBatchesDone(int64_t batches, bool end_of_run) override {
+    OffsetMap commit;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      while (!unacknowledged_.empty() && unacknowledged_.front().first <= batches) {
+        for (const auto& [partition, offset] : unacknowledged_.front().second)
+          commit[partition] = offset;
+        unacknowledged_.pop_front();
+      }
+      if (end_of_run) {
+        for (const auto& [partition, offset] : trailing_offsets_) commit[partition] = offset;
+        trailing_offsets_.clear();
+      }
+    }
+    if (commit.empty() || consumer_ == nullptr) return;
+    std::vector<RdKafka::TopicPartition*> partitions;
+    for (const auto& [partition, offset] : commit) {
+      partitions.push_back(
+          RdKafka::TopicPartition::create(partition.first, partition.second, offset));
+    }
+    RdKafka::ErrorCode code =
+        end_of_run ? consumer_->commitSync(partitions) : consumer_->commitAsync(partitions);
+    if (code != RdKafka::ERR_NO_ERROR)
+      events_->Report(code, "committing offsets failed; they are committed later");
+    RdKafka::TopicPartition::destroy(partitions);
+  }
+
+  /// Called by librdkafka inside consume(), on the source thread.
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode code,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (code == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (settings_.start.timestamp_ms >= 0) StartAtTimestamp(consumer, partitions);
+      RdKafka::ErrorCode assigned = consumer->assign(partitions);
+      if (assigned != RdKafka::ERR_NO_ERROR)
+        events_->Report(assigned, "cannot take the assigned partitions");
+      assigned_.clear();
+      for (const auto* partition : partitions)
+        assigned_.insert({partition->topic(), partition->partition()});
+      assigned_once_ = true;
+      logger_->info("assigned {} partition(s)", partitions.size());
+    } else {
+      consumer->unassign();
+      assigned_.clear();
+    }
+  }
+
+ private:
+  /// Partitions the group has no committed offset for start at the first message at or after
+  /// the `start` timestamp (or at the end when there is none).
+  void StartAtTimestamp(RdKafka::KafkaConsumer* consumer,
+                        std::vector<RdKafka::TopicPartition*>& partitions) {
+    RdKafka::ErrorCode code = consumer->committed(partitions, 10000);
+    if (code != RdKafka::ERR_NO_ERROR)
+      events_->Report(code, "cannot read the group's committed offsets");
+    std::vector<RdKafka::TopicPartition*> lookup;
+    for (auto* partition : partitions) {
+      if (partition->offset() < 0) {
+        lookup.push_back(RdKafka::TopicPartition::create(partition->topic(), partition->partition(),
+                                                         settings_.start.timestamp_ms));
+      }
+    }
+    if (lookup.empty()) return;
+    code = consumer->offsetsForTimes(lookup, 10000);
+    if (code != RdKafka::ERR_NO_ERROR)
+      events_->Report(code, "cannot look up offsets for the start timestamp");
+    for (auto* found : lookup) {
+      for (auto* partition : partitions) {
+        if (partition->topic() == found->topic() && partition->partition() == found->partition()) {
+          partition->set_offset(found->offset() >= 0 ? found->offset()
+                                                     : RdKafka::Topic::OFFSET_END);
+        }
+      }
+    }
+    RdKafka::TopicPartition::destroy(lookup);
+  }
+
+  /// Reads the end offset of every partition of the topics, retrying while the brokers cannot
+  /// be reached, for at most `connect_timeout`. False when a stop was requested meanwhile.
+  Result<bool> ReadEndOffsets(exec::SourceOutput& out) {
+    auto deadline = std::chrono::steady_clock::now() + settings_.connect_timeout;
+    auto backoff = std::chrono::milliseconds(250);
+    std::unique_ptr<RdKafka::Metadata> metadata;
+    while (true) {
+      if (out.stopping()) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      RdKafka::Metadata* raw = nullptr;
+      int timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 1, 2000));
+      RdKafka::ErrorCode code = consumer_->metadata(true, nullptr, &raw, timeout_ms);
+      metadata.reset(raw);
+      if (code == RdKafka::ERR_NO_ERROR) break;
+      // The consumer serves its error events only from consume(); the reason is among them.
+      std::unique_ptr<RdKafka::Message>(consumer_->consume(0));
+      left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      std::string reason =
+          events_->last_error().empty() ? RdKafka::err2str(code) : events_->last_error();
+      if (left.count() <= 0) {
+        return Status::IOError(fmt::format(
+            "cannot reach the Kafka brokers {} within {}s: {}", settings_.brokers,
+            std::chrono::duration_cast<std::chrono::seconds>(settings_.connect_timeout).count(),
+            reason));
+      }
+      logger_->warn("cannot read topic metadata from {} ({}); retrying in {}ms", settings_.brokers,
+                    reason, std::min<int64_t>(backoff.count(), left.count()));
+      std::this_thread::sleep_for(std::min(backoff, left));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+    }
+    int64_t partitions = 0;
+    for (const auto& wanted : settings_.topics) {
+      bool found = false;
+      for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
+        if (!TopicMatches(wanted, topic->topic())) continue;
+        found = true;
+        for (const RdKafka::PartitionMetadata* partition : *topic->partitions()) {
+          int64_t low = 0;
+          int64_t high = 0;
+          RdKafka::ErrorCode code = consumer_->query_watermark_offsets(
+              topic->topic(), partition->id(), &low, &high, 10000);
+          if (code != RdKafka::ERR_NO_ERROR) {
+            return kafka::KafkaError(code, fmt::format("cannot read the end offset of {}/{}",
+                                                       topic->topic(), partition->id()));
+          }
+          end_offsets_[{topic->topic(), partition->id()}] = high;
+          ++partitions;
+        }
+      }
+      if (!found && wanted.rfind('^', 0) != 0) {
+        return Status::IOError(
+            fmt::format("Kafka topic '{}' does not exist on {}", wanted, settings_.brokers));
+      }
+    }
+    logger_->info("reading {} partition(s) up to their current end offsets", partitions);
+    return true;
+  }
+
+  static bool TopicMatches(const std::string& wanted, const std::string& topic) {
+    if (wanted.rfind('^', 0) != 0) return wanted == topic;
+    try {
+      return std::regex_search(topic, std::regex(wanted));
+    } catch (const std::regex_error&) {
+      return false;
+    }
+  }
+
+  int64_t EndOffset(const std::string& topic, int32_t partition) const {
+    auto it = end_offsets_.find({topic, partition});
+    return it == end_offsets_.end() ? 0 : it->second;
+  }
+
+  bool AllAssignedDone() const {
+    return std::all_of(assigned_.begin(), assigned_.end(),
+                       [&](const PartitionKey& key) { return done_.count(key) > 0; });
+  }
+
+  Status ResetBuilders() {
+    auto* pool = arrow::default_memory_pool();
+    raw_values_ = std::make_unique<arrow::StringBuilder>(pool);
+    keys_ = std::make_unique<arrow::StringBuilder>(pool);
+    topics_ = std::make_unique<arrow::StringBuilder>(pool);
+    partitions_ = std::make_unique<arrow::Int32Builder>(pool);
+    offsets_ = std::make_unique<arrow::Int64Builder>(pool);
+    timestamps_ = std::make_unique<arrow::TimestampBuilder>(formats::TimestampType(), pool);
+    return Status::OK();
+  }
+
+  /// Decodes one message into the batch being built, or rejects it.
+  Status Accept(const RdKafka::Message& message, exec::SourceOutput& out) {
+    PartitionKey partition{message.topic_name(), message.partition()};
+    int64_t offset = message.offset();
+    if (settings_.until_end) {
+      int64_t end = EndOffset(partition.first, partition.second);
+      if (offset >= end) {  // written after the run started: beyond this run's end
+        done_.insert(partition);
+        return Status::OK();
+      }
+      if (offset + 1 >= end) done_.insert(partition);
+    }
+    pending_offsets_[partition] = offset + 1;
+    std::string_view value(static_cast<const char*>(message.payload()), message.len());
+    const std::string* key = message.key();
+    auto reject = [&](std::string reason) {
+      out.Reject(exec::DeadLetter{
+          std::move(reason), "source", settings_.name,
+          fmt::format("{}/{}@{}", partition.first, partition.second, offset), std::string(value)});
+    };
+    if (message.payload() == nullptr) {
+      reject("empty message (a tombstone)");
+      return Status::OK();
+    }
+    if (settings_.metadata && key != nullptr &&
+        !arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(key->data()),
+                                   static_cast<int64_t>(key->size()))) {
+      reject("the message key is not UTF-8 text");
+      return Status::OK();
+    }
+    if (settings_.format == ValueFormat::kJson) {
+      Status decoded = decoder_->Append(value);
+      if (!decoded.ok()) {
+        reject(decoded.message());
+        return Status::OK();
+      }
+    } else {
+      if (!arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(value.data()),
+                                     static_cast<int64_t>(value.size()))) {
+        reject("the message is not UTF-8 text");
+        return Status::OK();
+      }
+      SLUICE_RETURN_NOT_OK(raw_values_->Append(value));
+    }
+    if (settings_.metadata) {
+      SLUICE_RETURN_NOT_OK(key == nullptr ? keys_->AppendNull() : keys_->Append(*key));
+      SLUICE_RETURN_NOT_OK(topics_->Append(partition.first));
+      SLUICE_RETURN_NOT_OK(partitions_->Append(partition.second));
+      SLUICE_RETURN_NOT_OK(offsets_->Append(offset));
+      RdKafka::MessageTimestamp timestamp = message.timestamp();
+      if (timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+        SLUICE_RETURN_NOT_OK(timestamps_->AppendNull());
+      } else {
+        SLUICE_RETURN_NOT_OK(timestamps_->Append(timestamp.timestamp * 1000));
+      }
+    }
+    if (rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
+    ++rows_;
+    return Status::OK();
+  }
+
+  /// Sends the batch being built; false when the pipeline is stopping.
+  Result<bool> PushBatch(exec::SourceOutput& out) {
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    if (settings_.format == ValueFormat::kJson) {
+      SLUICE_ASSIGN_OR_RAISE(auto values, decoder_->Finish());
+      columns = values->columns();
+    } else {
+      SLUICE_ASSIGN_OR_RAISE(auto values, raw_values_->Finish());
+      columns.push_back(std::move(values));
+    }
+    if (settings_.metadata) {
+      for (arrow::ArrayBuilder* builder : std::initializer_list<arrow::ArrayBuilder*>{
+               keys_.get(), topics_.get(), partitions_.get(), offsets_.get(), timestamps_.get()}) {
+        SLUICE_ASSIGN_OR_RAISE(auto column, builder->Finish());
+        columns.push_back(std::move(column));
+      }
+    }
+    int64_t rows = rows_;
+    rows_ = 0;
+    Status pushed = out.Push(arrow::RecordBatch::Make(schema_, rows, std::move(columns)));
+    if (pushed.IsCancelled()) return false;
+    SLUICE_RETURN_NOT_OK(pushed);
+    std::lock_guard<std::mutex> lock(mutex_);
+    unacknowledged_.emplace_back(++batches_pushed_, std::move(pending_offsets_));
+    pending_offsets_.clear();
+    return true;
+  }
+
+  const SourceSettings settings_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unique_ptr<RdKafka::Conf> conf_;
+  // Declared before the consumer, which calls into it until it is destroyed.
+  std::unique_ptr<ClientEvents> events_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+
+  // Source thread only.
+  std::unique_ptr<formats::JsonLinesDecoder> decoder_;
+  std::unique_ptr<arrow::StringBuilder> raw_values_;
+  std::unique_ptr<arrow::StringBuilder> keys_;
+  std::unique_ptr<arrow::StringBuilder> topics_;
+  std::unique_ptr<arrow::Int32Builder> partitions_;
+  std::unique_ptr<arrow::Int64Builder> offsets_;
+  std::unique_ptr<arrow::TimestampBuilder> timestamps_;
+  int64_t rows_ = 0;
+  std::chrono::steady_clock::time_point batch_started_;
+  std::map<PartitionKey, int64_t> end_offsets_;
+  std::set<PartitionKey> assigned_;
+  std::set<PartitionKey> done_;
+  bool assigned_once_ = false;
+  int64_t batches_pushed_ = 0;
+  OffsetMap pending_offsets_;
+
+  // Shared with the pipeline thread (OnBatchesDone).
+  std::mutex mutex_;
+  std::deque<std::pair<int64_t, OffsetMap>> unacknowledged_;
+  OffsetMap trailing_offsets_;
+};
+
+Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& options,
+                                                   ValueFormat format) {
+  if (format == ValueFormat::kRaw) {
+    if (options.Has("schema")) {
+      return config::ConfigError(options.LocationOf("schema"),
+                                 "format raw has a fixed schema {value: string}",
+                                 "leave out 'schema', or use format: json");
+    }
+    return arrow::schema({arrow::field("value", arrow::utf8())});
+  }
+  if (!options.Has("schema")) {
+    return config::ConfigError(
+        options.where(), "format json needs a schema",
+        "declare the fields, e.g. schema: {id: int64, name: string, ts: timestamp}");
+  }
+  arrow::FieldVector fields;
+  for (const auto& [name, type_name] : options.GetMap("schema")) {
+    auto type = formats::ParseTypeName(type_name.text);
+    if (!type.ok()) {
+      return config::ConfigError(
+          type_name.where, fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
+          SpellingHint(type_name.text, formats::TypeNames()));
+    }
+    fields.push_back(arrow::field(name, *type));
+  }
+  return arrow::schema(std::move(fields));
+}
+
+Result<StartPosition> ParseStart(const config::Options& options) {
+  StartPosition start;
+  std::string text = options.GetString("start");
+  if (text == "earliest" || text == "latest") {
+    start.reset = text;
+    return start;
+  }
+  auto micros = formats::ParseTimestampText(text);
+  if (!micros) {
+    return config::ConfigError(
+        options.LocationOf("start"),
+        fmt::format("start must be earliest, latest or a timestamp, not '{}'", text),
+        "e.g. start: 2024-03-01T00:00:00Z");
+  }
+  start.timestamp_ms = *micros / 1000;
+  return start;
+}
+
+Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorContext& context,
+                                                      const config::Options& options) {
+  SourceSettings settings;
+  settings.name = context.name;
+  settings.brokers = kafka::BrokerList(options);
+  settings.topics = options.GetStringList("topics");
+  if (settings.topics.empty())
+    return config::ConfigError(options.LocationOf("topics"), "no topic given");
+  for (const auto& topic : settings.topics) {
+    if (topic.rfind('^', 0) != 0) continue;
+    try {
+      std::regex check(topic);
+    } catch (const std::regex_error& error) {
+      return config::ConfigError(options.LocationOf("topics"),
+                                 fmt::format("bad topic pattern '{}': {}", topic, error.what()));
+    }
+  }
+  settings.format = options.GetString("format") == "raw" ? ValueFormat::kRaw : ValueFormat::kJson;
+  SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format));
+  settings.metadata = options.GetBool("metadata");
+  settings.until_end = options.GetString("until") == "end";
+  SLUICE_ASSIGN_OR_RAISE(settings.start, ParseStart(options));
+  settings.connect_timeout = options.GetDuration("connect_timeout");
+  settings.batching = exec::BatchingOptions::FromOptions(options);
+
+  arrow::FieldVector fields = settings.value_schema->fields();
+  if (settings.metadata) {
+    std::vector<std::shared_ptr<arrow::DataType>> types = {
+        arrow::utf8(), arrow::utf8(), arrow::int32(), arrow::int64(), formats::TimestampType()};
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (settings.value_schema->GetFieldByName(kMetadataFields[i]) != nullptr) {
+        return config::ConfigError(
+            options.LocationOf("schema"),
+            fmt::format("field '{}' clashes with the metadata field of that name",
+                        kMetadataFields[i]),
+            "rename it, or set metadata: false");
+      }
+      fields.push_back(arrow::field(kMetadataFields[i], types[i]));
+    }
+  }
+  auto schema = arrow::schema(std::move(fields));
+
+  auto logger = ComponentLogger(fmt::format("source {}", context.name));
+  auto events = std::make_unique<ClientEvents>(logger);
+  std::string group = options.Has("group") ? options.GetString("group")
+                                           : fmt::format("sluice-{}", context.pipeline_name);
+  std::map<std::string, std::string> defaults = {
+      {"group.id", group},
+      {"client.id", fmt::format("sluice-{}-{}", context.pipeline_name, context.name)},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", settings.until_end ? "true" : "false"},
+      {"auto.offset.reset", settings.start.timestamp_ms >= 0 ? "earliest" : settings.start.reset},
+      {"queued.max.messages.kbytes", "16384"},
+      {"reconnect.backoff.ms", "100"},
+      {"reconnect.backoff.max.ms", "5000"},
+  };
+  SLUICE_ASSIGN_OR_RAISE(auto conf, kafka::MakeClientConf(options, events.get(), defaults));
+  return std::make_unique<KafkaSource>(std::move(settings), std::move(schema), std::move(conf),
+                                       std::move(events), std::move(logger));
+}
+
+config::PluginSpec KafkaSourceSpec() {
+  using config::OptionSpec;
+  using config::OptionType;
+  config::PluginSpec spec;
+  spec.kind = config::PluginKind::kSource;
+  spec.name = "kafka";
+  spec.doc =
+      "Reads Kafka topics as a member of a consumer group, one record per message. Offsets are "
+      "committed only "
+      "after every sink has written the batches that carried them (at-least-once). Messages that "
+      "cannot be decoded "
+      "become dead letters with origin topic/partition@offset. With until: end it is bounded: it "
+      "stops at the end "
+      "offsets seen at start, a batch job over a topic.";
+  spec.options = kafka::ClientOptions();
+  OptionSpec topics{
+      "topics", OptionType::kStringList,
+      "Topics to read; a name starting with ^ is a regular expression matched against all topics."};
+  topics.required = true;
+  OptionSpec group{"group", OptionType::kString,
+                   "The consumer group (group.id); sluice-<pipeline name> when left out."};
+  OptionSpec start{"start", OptionType::kString,
+                   "Where to start in a partition the group has no committed offset for: earliest, "
+                   "latest, or an "
+                   "ISO 8601 timestamp (the first message at or after it).",
+                   "earliest"};
+  OptionSpec until{
+      "until", OptionType::kEnum,
+      "none: read until stopped; end: stop at the end offsets seen at start (bounded).", "none"};
+  until.choices = {"none", "end"};
+  OptionSpec format{
+      "format", OptionType::kEnum,
+      "json: each message is one JSON object decoded with `schema`; raw: each message is one text "
+      "field `value`.",
+      "json"};
+  format.choices = {"json", "raw"};
+  OptionSpec schema{
+      "schema", OptionType::kStringMap,
+      "json: field → type (bool, int64, double, string, timestamp, ...); required for json."};
+  OptionSpec metadata{
+      "metadata", OptionType::kBool,
+      "Add the fields _key (string), _topic (string), _partition (int32), _offset (int64) and "
+      "_timestamp (the Kafka timestamp; use event_time: _timestamp for Kafka time).",
+      "false"};
+  OptionSpec connect_timeout{
+      "connect_timeout", OptionType::kDuration,
+      "until: end: how long to keep retrying unreachable brokers before the run fails. "
+      "Unbounded runs retry for ever, logging each failure with backoff.",
+      "30s"};
+  connect_timeout.min = 1;
+  for (auto& option : {topics, group, start, until, format, schema, metadata, connect_timeout}) {
+    spec.options.push_back(option);
+  }
+  spec.example =
+      "sources:\n"
+      "  orders:\n"
+      "    connector: kafka\n"
+      "    brokers: [127.0.0.1:9092]\n"
+      "    topics: [orders]\n"
+      "    group: order-stats\n"
+      "    schema: {id: int64, amount: double, ts: timestamp}\n"
+      "    event_time: ts\n";
+  return spec;
+}
+
+}  // namespace
+
+void RegisterKafkaSource(exec::Registry* registry) {
+  registry->AddSource(KafkaSourceSpec(), MakeKafkaSource);
+}
+
+}  // namespace sluice::connectors

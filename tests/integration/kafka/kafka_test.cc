@@ -1,0 +1,335 @@
+// Integration tests of the Kafka source and sink against a real broker. run_tests.sh starts the
+// broker (broker.sh) and passes its address in SLUICE_KAFKA_BOOTSTRAP; without it every test
+// fails rather than passing silently.
+#include <arrow/api.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+
+#include "sluice/config/pipeline_config.h"
+#include "sluice/exec/pipeline.h"
+#include "sluice/exec/registry.h"
+
+namespace sluice {
+namespace {
+
+std::string Bootstrap() {
+  const char* address = std::getenv("SLUICE_KAFKA_BOOTSTRAP");
+  return address == nullptr ? std::string() : std::string(address);
+}
+
+/// A name no earlier run used, so that runs against one broker do not see each other's data.
+std::string UniqueName(const std::string& stem) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return fmt::format("{}-{}-{}", stem, getpid(),
+                     std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+}
+
+/// A loopback port nothing listens on.
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+/// Creates `topic` with `partitions` partitions through librdkafka's admin API.
+void CreateTopic(const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", Bootstrap().c_str(), error, sizeof(error)),
+            RD_KAFKA_CONF_OK);
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  ASSERT_NE(client, nullptr) << error;
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  rd_kafka_CreateTopics(client, &new_topic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  ASSERT_NE(event, nullptr);
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(rd_kafka_topic_result_error(results[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+      << rd_kafka_topic_result_error_string(results[0]);
+  rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(new_topic);
+  rd_kafka_destroy(client);
+}
+
+/// Produces `values` (as they are, not through Sluice) to partition 0 of `topic`.
+void ProduceRaw(const std::string& topic, const std::vector<std::string>& values) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", Bootstrap().c_str(), error, sizeof(error)),
+            RD_KAFKA_CONF_OK);
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  ASSERT_NE(producer, nullptr) << error;
+  for (const auto& value : values) {
+    ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  EXPECT_EQ(rd_kafka_flush(producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(producer);
+}
+
+/// Keeps what a `collect` sink receives.
+class CollectingSink final : public exec::Sink {
+ public:
+  explicit CollectingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
+      : batches_(batches) {}
+  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    batches_->push_back(batch);
+    return Status::OK();
+  }
+  Status Close() override { return Status::OK(); }
+
+ private:
+  std::vector<std::shared_ptr<arrow::RecordBatch>>* batches_;
+};
+
+struct RunResult {
+  exec::RunSummary summary;
+  /// What each `collect` sink received, by sink name ("dead_letters" for the dead letters).
+  std::map<std::string, std::shared_ptr<arrow::Table>> tables;
+};
+
+/// Runs the pipeline in `yaml` with the built-in plugins plus a `collect` sink.
+Result<RunResult> RunPipeline(const std::string& yaml) {
+  std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> collected;
+  exec::Registry registry = exec::BuiltinRegistry();
+  registry.AddSink({config::PluginKind::kSink, "collect", "Keeps the output for the test.", {}},
+                   [&](const exec::ConnectorContext& context,
+                       const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
+                     return std::make_unique<CollectingSink>(&collected[context.name]);
+                   });
+  SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
+  SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
+  RunResult result;
+  SLUICE_ASSIGN_OR_RAISE(result.summary, pipeline->Run());
+  for (auto& [name, batches] : collected) {
+    auto schema = name == "dead_letters" ? exec::DeadLetterSchema() : pipeline->output_schema();
+    SLUICE_ASSIGN_OR_RAISE(result.tables[name], arrow::Table::FromRecordBatches(schema, batches));
+    SLUICE_ASSIGN_OR_RAISE(result.tables[name], result.tables[name]->CombineChunks());
+  }
+  return result;
+}
+
+template <typename ArrayType>
+std::shared_ptr<ArrayType> Column(const arrow::Table& table, const std::string& name) {
+  auto column = table.GetColumnByName(name);
+  EXPECT_NE(column, nullptr) << "no column " << name;
+  if (column == nullptr) return nullptr;
+  EXPECT_EQ(column->num_chunks(), 1);
+  return std::static_pointer_cast<ArrayType>(column->chunk(0));
+}
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(Bootstrap().empty())
+        << "SLUICE_KAFKA_BOOTSTRAP is not set: run these tests with "
+           "tests/integration/kafka/run_tests.sh, which starts a broker";
+    directory_ = std::filesystem::temp_directory_path() / UniqueName("sluice-kafka-test");
+    std::filesystem::create_directories(directory_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  std::filesystem::path directory_;
+};
+
+TEST_F(KafkaTest, SinkThenBoundedSourceDeliversEveryRecordOnceWithItsFields) {
+  constexpr int64_t kRows = 3000;
+  std::string topic = UniqueName("round-trip");
+  CreateTopic(topic, 3);
+  std::string input = (directory_ / "in.jsonl").string();
+  {
+    std::ofstream out(input);
+    for (int64_t i = 0; i < kRows; ++i)
+      out << fmt::format(R"({{"id":{},"name":"n{}","amount":{}}})", i, i, i * 0.5) << '\n';
+  }
+  auto produced = RunPipeline(fmt::format(R"(
+name: produce
+sources:
+  input: {{connector: file, path: "{}", schema: {{id: int64, name: string, amount: double}}, batch_size: 1000}}
+sinks:
+  out: {{connector: kafka, brokers: ["{}"], topic: "{}", key: [id], compression: zstd}}
+)",
+                                          input, Bootstrap(), topic));
+  ASSERT_TRUE(produced.ok()) << produced.status().ToString();
+  EXPECT_EQ(produced->summary.rows_out, kRows);
+
+  std::string consume = fmt::format(R"(
+name: consume
+sources:
+  input:
+    connector: kafka
+    brokers: ["{}"]
+    topics: ["{}"]
+    group: "{}"
+    until: end
+    metadata: true
+    batch_size: 700
+    schema: {{id: int64, name: string, amount: double}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                    Bootstrap(), topic, UniqueName("group"));
+  auto consumed = RunPipeline(consume);
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  EXPECT_EQ(consumed->summary.dead_letters, 0);
+  const arrow::Table& table = *consumed->tables.at("out");
+  ASSERT_EQ(table.num_rows(), kRows);
+  auto ids = Column<arrow::Int64Array>(table, "id");
+  auto names = Column<arrow::StringArray>(table, "name");
+  auto amounts = Column<arrow::DoubleArray>(table, "amount");
+  auto keys = Column<arrow::StringArray>(table, "_key");
+  auto topics = Column<arrow::StringArray>(table, "_topic");
+  auto partitions = Column<arrow::Int32Array>(table, "_partition");
+  auto offsets = Column<arrow::Int64Array>(table, "_offset");
+  auto timestamps = Column<arrow::TimestampArray>(table, "_timestamp");
+  ASSERT_TRUE(ids && names && amounts && keys && topics && partitions && offsets && timestamps);
+  std::set<int64_t> seen;
+  std::set<std::pair<int32_t, int64_t>> positions;
+  std::map<int64_t, int32_t> partition_of_key;
+  for (int64_t row = 0; row < table.num_rows(); ++row) {
+    int64_t id = ids->Value(row);
+    EXPECT_TRUE(seen.insert(id).second) << "id " << id << " arrived twice";
+    EXPECT_EQ(names->GetString(row), fmt::format("n{}", id));
+    EXPECT_DOUBLE_EQ(amounts->Value(row), id * 0.5);
+    EXPECT_EQ(keys->GetString(row), std::to_string(id));
+    EXPECT_EQ(topics->GetString(row), topic);
+    EXPECT_TRUE(positions.insert({partitions->Value(row), offsets->Value(row)}).second);
+    EXPECT_FALSE(timestamps->IsNull(row));
+    partition_of_key[id] = partitions->Value(row);
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRows));
+  EXPECT_EQ(*seen.begin(), 0);
+  EXPECT_EQ(*seen.rbegin(), kRows - 1);
+  std::set<int32_t> used;
+  for (const auto& [id, partition] : partition_of_key) used.insert(partition);
+  EXPECT_EQ(used, (std::set<int32_t>{0, 1, 2})) << "keys should spread over all three partitions";
+
+  // The offsets were committed after the batches were written: the same group reads nothing more.
+  auto again = RunPipeline(consume);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->summary.rows_in, 0);
+}
+
+TEST_F(KafkaTest, UndecodableMessageBecomesDeadLetterWithTopicPartitionAndOffset) {
+  std::string topic = UniqueName("malformed");
+  CreateTopic(topic, 1);
+  ProduceRaw(topic, {R"({"id":1})", "not json", R"({"id":"two"})", R"({"id":4})"});
+  auto consumed = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: ["{}"], until: end, schema: {{id: int64}}}}
+sinks:
+  out: {{connector: collect}}
+dead_letters: {{connector: collect}}
+)",
+                                          Bootstrap(), topic));
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  const arrow::Table& table = *consumed->tables.at("out");
+  ASSERT_EQ(table.num_rows(), 2);
+  auto ids = Column<arrow::Int64Array>(table, "id");
+  EXPECT_EQ(ids->Value(0), 1);
+  EXPECT_EQ(ids->Value(1), 4);
+  ASSERT_EQ(consumed->summary.dead_letters, 2);
+  const arrow::Table& letters = *consumed->tables.at("dead_letters");
+  ASSERT_EQ(letters.num_rows(), 2);
+  auto origins = Column<arrow::StringArray>(letters, "origin");
+  auto records = Column<arrow::StringArray>(letters, "record");
+  auto stages = Column<arrow::StringArray>(letters, "stage");
+  EXPECT_EQ(origins->GetString(0), topic + "/0@1");
+  EXPECT_EQ(records->GetString(0), "not json");
+  EXPECT_EQ(stages->GetString(0), "source");
+  EXPECT_EQ(origins->GetString(1), topic + "/0@2");
+}
+
+TEST_F(KafkaTest, RawFormatKeepsTheMessageText) {
+  std::string topic = UniqueName("raw");
+  CreateTopic(topic, 1);
+  ProduceRaw(topic, {"first line", "second, with a comma"});
+  auto consumed = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: ["{}"], until: end, format: raw}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                          Bootstrap(), topic));
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  auto values = Column<arrow::StringArray>(*consumed->tables.at("out"), "value");
+  ASSERT_EQ(values->length(), 2);
+  EXPECT_EQ(values->GetString(0), "first line");
+  EXPECT_EQ(values->GetString(1), "second, with a comma");
+}
+
+TEST_F(KafkaTest, UnreachableBrokerFailsABoundedRunClearlyWithinTheTimeout) {
+  auto started = std::chrono::steady_clock::now();
+  auto consumed = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["127.0.0.1:{}"], topics: [absent], until: end, connect_timeout: 2s, schema: {{id: int64}}}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                          ClosedPort()));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(consumed.ok());
+  EXPECT_TRUE(consumed.status().IsIOError()) << consumed.status().ToString();
+  EXPECT_NE(consumed.status().message().find("cannot reach the Kafka brokers"), std::string::npos)
+      << consumed.status().ToString();
+  EXPECT_GE(seconds, 1.5);
+  EXPECT_LT(seconds, 15);
+}
+
+TEST_F(KafkaTest, UnreachableBrokerFailsTheSinkAfterItsDeliveryTimeout) {
+  std::string input = (directory_ / "in.jsonl").string();
+  std::ofstream(input) << R"({"id":1})" << '\n';
+  auto started = std::chrono::steady_clock::now();
+  auto produced = RunPipeline(fmt::format(R"(
+name: produce
+sources:
+  input: {{connector: file, path: "{}", schema: {{id: int64}}}}
+sinks:
+  out: {{connector: kafka, brokers: ["127.0.0.1:{}"], topic: absent, delivery_timeout: 2s}}
+)",
+                                          input, ClosedPort()));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(produced.ok());
+  EXPECT_NE(produced.status().message().find("could not be delivered to Kafka brokers"),
+            std::string::npos)
+      << produced.status().ToString();
+  EXPECT_LT(seconds, 15);
+}
+
+}  // namespace
+}  // namespace sluice
