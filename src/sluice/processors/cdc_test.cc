@@ -14,6 +14,7 @@
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
+#include "sluice/testing/in_memory_pipeline.h"
 
 namespace sluice::processors {
 namespace {
@@ -23,75 +24,16 @@ using exec::Timestamp;
 constexpr Timestamp kSecond = 1000000;
 constexpr Timestamp kStart = 1704067200LL * kSecond;  // 2024-01-01T00:00:00Z
 
-/// The builtin registry plus a `memory` source that pushes prepared batches and a `recording`
-/// sink that keeps what it is given, so that tests run cdc inside a real pipeline (watermarks,
-/// final flush) from YAML.
-class CdcPipelineTest : public ::testing::Test {
+/// Runs cdc inside a real pipeline (watermarks, final flush) from YAML, over batches in memory.
+class CdcPipelineTest : public testing::InMemoryPipelineTest {
  protected:
-  CdcPipelineTest() : registry_(exec::BuiltinRegistry()) {
-    config::PluginSpec memory{config::PluginKind::kSource, "memory", "test", {}};
-    registry_.AddSource(memory, [this](const exec::ConnectorContext&, const config::Options&)
-                                    -> Result<std::unique_ptr<exec::Source>> {
-      return std::make_unique<MemorySource>(schema_, &input_);
-    });
-    registry_.AddSink({config::PluginKind::kSink, "recording", "test", {}},
-                      [this](const exec::ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
-                        return std::make_unique<RecordingSink>(&output_);
-                      });
-  }
-
-  class MemorySource : public exec::Source {
-   public:
-    MemorySource(std::shared_ptr<arrow::Schema> schema, const std::vector<std::shared_ptr<arrow::RecordBatch>>* input)
-        : schema_(std::move(schema)), input_(input) {}
-    std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-    bool bounded() const override { return true; }
-    Status Run(exec::SourceOutput& out) override {
-      for (const auto& batch : *input_) SLUICE_RETURN_NOT_OK(out.Push(batch));
-      return Status::OK();
-    }
-
-   private:
-    std::shared_ptr<arrow::Schema> schema_;
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>* input_;
-  };
-
-  class RecordingSink : public exec::Sink {
-   public:
-    explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output) : output_(output) {}
-    Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
-    Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-      output_->push_back(batch);
-      return Status::OK();
-    }
-    Status Close() override { return Status::OK(); }
-
-   private:
-    std::vector<std::shared_ptr<arrow::RecordBatch>>* output_;
-  };
-
-  Result<std::unique_ptr<exec::Pipeline>> Build(const std::string& yaml) {
-    SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry_));
-    return exec::Pipeline::Make(config, registry_);
-  }
+  CdcPipelineTest()
+      : InMemoryPipelineTest(arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
+                     arrow::field("bid", arrow::float64()), arrow::field("s", arrow::utf8()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
 
   /// The `seq` values of every output row, in order.
-  std::vector<int64_t> OutputSequence() const {
-    std::vector<int64_t> sequence;
-    for (const auto& batch : output_) {
-      auto seq = std::static_pointer_cast<arrow::Int64Array>(batch->GetColumnByName("seq"));
-      for (int64_t i = 0; i < seq->length(); ++i) sequence.push_back(seq->Value(i));
-    }
-    return sequence;
-  }
-
-  exec::Registry registry_;
-  std::shared_ptr<arrow::Schema> schema_ =
-      arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
-                     arrow::field("bid", arrow::float64()), arrow::field("s", arrow::utf8()),
-                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
-  std::vector<std::shared_ptr<arrow::RecordBatch>> input_;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> output_;
+  std::vector<int64_t> OutputSequence() const { return OutputInt64("seq"); }
 };
 
 /// One input row of the random tests.
