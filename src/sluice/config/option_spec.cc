@@ -32,6 +32,15 @@ std::string_view OptionTypeName(OptionType type) {
   return "unknown";
 }
 
+OptionSpec MakeOption(std::string name, OptionType type, std::string doc, std::string default_value) {
+  OptionSpec option;
+  option.name = std::move(name);
+  option.type = type;
+  option.doc = std::move(doc);
+  option.default_value = std::move(default_value);
+  return option;
+}
+
 std::string_view PluginKindName(PluginKind kind) {
   switch (kind) {
     case PluginKind::kSource:

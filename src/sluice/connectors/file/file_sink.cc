@@ -97,17 +97,6 @@ Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext&, 
   return std::make_unique<FileSink>(std::move(path), format, write_options);
 }
 
-/// An option declaration; written out field by field so that adding a field to OptionSpec
-/// needs no change here.
-config::OptionSpec Option(std::string name, config::OptionType type, std::string doc, std::string default_value = {}) {
-  config::OptionSpec option;
-  option.name = std::move(name);
-  option.type = type;
-  option.doc = std::move(doc);
-  option.default_value = std::move(default_value);
-  return option;
-}
-
 config::PluginSpec FileSinkSpec() {
   using config::OptionSpec;
   using config::OptionType;
@@ -117,12 +106,12 @@ config::PluginSpec FileSinkSpec() {
   spec.doc =
       "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a temporary file renamed into place "
       "when the run ends, so a reader never sees half a file; parent directories are created.";
-  OptionSpec path = Option("path", OptionType::kString, "The file to write; replaced when the run completes.");
+  OptionSpec path = config::MakeOption("path", OptionType::kString, "The file to write; replaced when the run completes.");
   path.required = true;
-  OptionSpec format = Option("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
+  OptionSpec format = config::MakeOption("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
   format.choices = formats::FormatNames();
-  OptionSpec delimiter = Option("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header = Option("header", OptionType::kBool, "CSV: whether to write a first line naming the columns.", "true");
+  OptionSpec delimiter = config::MakeOption("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
+  OptionSpec header = config::MakeOption("header", OptionType::kBool, "CSV: whether to write a first line naming the columns.", "true");
   spec.options = {path, format, delimiter, header};
   spec.example =
       "sinks:\n"

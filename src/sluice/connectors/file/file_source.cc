@@ -188,17 +188,6 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
                                       *std::move(first), bytes_total);
 }
 
-/// An option declaration; written out field by field so that adding a field to OptionSpec
-/// needs no change here.
-config::OptionSpec Option(std::string name, config::OptionType type, std::string doc, std::string default_value = {}) {
-  config::OptionSpec option;
-  option.name = std::move(name);
-  option.type = type;
-  option.doc = std::move(doc);
-  option.default_value = std::move(default_value);
-  return option;
-}
-
 config::PluginSpec FileSourceSpec() {
   using config::OptionSpec;
   using config::OptionType;
@@ -208,15 +197,15 @@ config::PluginSpec FileSourceSpec() {
   spec.doc =
       "Reads CSV, JSON lines, Parquet or Arrow files as a bounded stream, in batches, never a whole file in "
       "memory. Records that cannot be decoded become dead letters with their file and line.";
-  OptionSpec path = Option("path", OptionType::kString, "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order.");
+  OptionSpec path = config::MakeOption("path", OptionType::kString, "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order.");
   path.required = true;
-  OptionSpec format = Option("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
+  OptionSpec format = config::MakeOption("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
   format.choices = formats::FormatNames();
-  OptionSpec schema = Option("schema", OptionType::kStringMap,
+  OptionSpec schema = config::MakeOption("schema", OptionType::kStringMap,
                     "Field → type (bool, int32, int64, double, string, timestamp, date, ...); values that do not "
                     "convert become dead letters. Inferred from the data when left out.");
-  OptionSpec delimiter = Option("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header = Option("header", OptionType::kBool, "CSV: whether the first line names the columns.", "true");
+  OptionSpec delimiter = config::MakeOption("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
+  OptionSpec header = config::MakeOption("header", OptionType::kBool, "CSV: whether the first line names the columns.", "true");
   spec.options = {path, format, schema, delimiter, header};
   spec.example =
       "sources:\n"

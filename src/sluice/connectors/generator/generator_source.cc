@@ -288,30 +288,22 @@ config::PluginSpec GeneratorSpec() {
       "    symbols: 20\n"
       "    seed: 7\n";
 
-  auto option = [](std::string name, OptionType type, std::string doc, std::string default_value) {
-    OptionSpec option;
-    option.name = std::move(name);
-    option.type = type;
-    option.doc = std::move(doc);
-    option.default_value = std::move(default_value);
-    return option;
-  };
-  OptionSpec count = option("count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0");
+  OptionSpec count = config::MakeOption("count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0");
   count.min = 0;
-  OptionSpec rate = option("rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
+  OptionSpec rate = config::MakeOption("rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
   rate.min = 0;
   OptionSpec seed =
-      option("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
+      config::MakeOption("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
   seed.min = 0;
-  OptionSpec symbols = option("symbols", OptionType::kInteger,
+  OptionSpec symbols = config::MakeOption("symbols", OptionType::kInteger,
                               "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...",
                               "10");
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
-  OptionSpec start = option("start", OptionType::kString,
+  OptionSpec start = config::MakeOption("start", OptionType::kString,
                             "Event time (ts) of the first row: ISO 8601 or epoch (UTC unless a zone is given), or `now` for live data.",
                             std::string(kDefaultStart));
-  OptionSpec interval = option("interval", OptionType::kDuration,
+  OptionSpec interval = config::MakeOption("interval", OptionType::kDuration,
                                "Event time between consecutive rows (microsecond precision).", "1ms");
   interval.min = 0;
   spec.options = {count, rate, seed, symbols, start, interval};
