@@ -3,22 +3,23 @@
 // What the window tests share: random event streams, running a pipeline in-process and
 // collecting its output, and comparing two results as sets of rows. Test-only.
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <random>
-#include <sstream>
-#include <string>
-#include <vector>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/io/file.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -42,8 +43,9 @@ struct Event {
 
 /// A random stream: keys k0..k7 with skewed frequencies plus about 5% null keys; `v` in
 /// [-20, 20] in steps of 0.5 (so values repeat) and `w` in (0, 100], each about 10% null.
-/// Event times are strictly increasing by 1-20 ms, with an occasional pause of 1.5-5 s
-/// so that session windows close and reopen.
+/// Event times are strictly increasing by 1-20 ms (about 3% of them moved on to the next whole
+/// second), with a pause of 1.5-5 s every 150 rows or so, so that session windows close and
+/// reopen.
 inline std::vector<Event> RandomEvents(uint32_t seed, int64_t rows) {
   std::mt19937 random(seed);
   auto percent = [&] { return std::uniform_int_distribution<int>(0, 99)(random); };
@@ -52,11 +54,14 @@ inline std::vector<Event> RandomEvents(uint32_t seed, int64_t rows) {
   int64_t ts = kEpochStart + std::uniform_int_distribution<int64_t>(0, 3000)(random) * 1000;
   for (int64_t row = 0; row < rows; ++row) {
     Event event;
-    if (std::uniform_int_distribution<int>(0, 299)(random) == 0) {
+    if (std::uniform_int_distribution<int>(0, 149)(random) == 0) {
       ts += std::uniform_int_distribution<int64_t>(1500, 5000)(random) * 1000;
     } else {
       ts += std::uniform_int_distribution<int64_t>(1, 20)(random) * 1000;
     }
+    // Some rows fall on whole seconds, so that rows on window boundaries, and watermarks equal
+    // to window ends, are common.
+    if (percent() < 3) ts = (ts / kMicrosPerSecond + 1) * kMicrosPerSecond;
     event.ts = ts;
     event.key = percent() < 5 ? -1 : key_pick(random);
     if (percent() >= 10) event.v = std::uniform_int_distribution<int>(-40, 40)(random) * 0.5;
@@ -70,11 +75,13 @@ inline std::vector<Event> RandomEvents(uint32_t seed, int64_t rows) {
 /// seen before it (so no row is ever late): rows sorted by event time plus a random jitter in
 /// [0, delay_us). If row j precedes row i, ts_j + jitter_j <= ts_i + jitter_i, so
 /// ts_i > ts_j - delay_us.
-inline std::vector<int64_t> ShuffleWithinDelay(const std::vector<Event>& events, int64_t delay_us, uint32_t seed) {
+inline std::vector<int64_t> ShuffleWithinDelay(const std::vector<Event>& events, int64_t delay_us,
+                                               uint32_t seed) {
   std::mt19937 random(seed);
   std::vector<std::pair<int64_t, int64_t>> keyed;
   for (int64_t i = 0; i < static_cast<int64_t>(events.size()); ++i) {
-    keyed.emplace_back(events[i].ts + std::uniform_int_distribution<int64_t>(0, delay_us - 1)(random), i);
+    keyed.emplace_back(
+        events[i].ts + std::uniform_int_distribution<int64_t>(0, delay_us - 1)(random), i);
   }
   std::sort(keyed.begin(), keyed.end());
   std::vector<int64_t> order;
@@ -87,17 +94,20 @@ inline std::shared_ptr<arrow::RecordBatch> EventBatch(const std::vector<Event>& 
                                                       const std::vector<int64_t>& order) {
   arrow::StringBuilder key;
   arrow::DoubleBuilder v, w;
-  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"),
+                             arrow::default_memory_pool());
   for (int64_t index : order) {
     const Event& event = events[index];
-    EXPECT_TRUE((event.key < 0 ? key.AppendNull() : key.Append(fmt::format("k{}", event.key))).ok());
+    EXPECT_TRUE(
+        (event.key < 0 ? key.AppendNull() : key.Append(fmt::format("k{}", event.key))).ok());
     EXPECT_TRUE((event.v ? v.Append(*event.v) : v.AppendNull()).ok());
     EXPECT_TRUE((event.w ? w.Append(*event.w) : w.AppendNull()).ok());
     EXPECT_TRUE(ts.Append(event.ts).ok());
   }
-  auto schema = arrow::schema({arrow::field("key", arrow::utf8()), arrow::field("v", arrow::float64()),
-                               arrow::field("w", arrow::float64()),
-                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
+  auto schema =
+      arrow::schema({arrow::field("key", arrow::utf8()), arrow::field("v", arrow::float64()),
+                     arrow::field("w", arrow::float64()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
   std::vector<std::shared_ptr<arrow::Array>> columns(4);
   EXPECT_TRUE(key.Finish(&columns[0]).ok());
   EXPECT_TRUE(v.Finish(&columns[1]).ok());
@@ -108,7 +118,8 @@ inline std::shared_ptr<arrow::RecordBatch> EventBatch(const std::vector<Event>& 
 
 /// Writes `batch` as a Parquet file of one row group, so that a file source cuts it into
 /// batches of exactly `batch_size` rows (the last one shorter).
-inline Status WriteParquet(const std::string& path, const std::shared_ptr<arrow::RecordBatch>& batch) {
+inline Status WriteParquet(const std::string& path,
+                           const std::shared_ptr<arrow::RecordBatch>& batch) {
   SLUICE_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches({batch}));
   SLUICE_ASSIGN_OR_RAISE(auto file, arrow::io::FileOutputStream::Open(path));
   return parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), file,
@@ -119,12 +130,16 @@ inline Status WriteParquet(const std::string& path, const std::shared_ptr<arrow:
 struct RunOutput {
   exec::RunSummary summary;
   std::shared_ptr<arrow::Table> table;
+  /// What the `collect` dead-letter sink received (exec::DeadLetterSchema()).
+  std::shared_ptr<arrow::Table> dead_letters;
 };
 
-/// Keeps what a pipeline writes, for the test to read when the run ends.
+/// Keeps what a pipeline writes, for the test to read when the run ends. Writes into a schema
+/// and a vector the caller owns and keeps alive; called from the pipeline thread only.
 class CollectingSink : public exec::Sink {
  public:
-  CollectingSink(std::shared_ptr<arrow::Schema>* schema, std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
+  CollectingSink(std::shared_ptr<arrow::Schema>* schema,
+                 std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
       : schema_(schema), batches_(batches) {}
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
     *schema_ = schema;
@@ -143,19 +158,30 @@ class CollectingSink : public exec::Sink {
 
 /// Builds the pipeline in `yaml` with the built-in plugins plus a `collect` sink, runs it to
 /// the end of its bounded input, and returns the summary and everything the sink received.
+/// A `collect` sink named as `dead_letters` keeps the dead letters apart from the output.
 inline Result<RunOutput> RunPipeline(const std::string& yaml) {
-  std::shared_ptr<arrow::Schema> schema;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  struct Collected {
+    std::shared_ptr<arrow::Schema> schema;
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  };
+  std::map<std::string, Collected> collected;
   exec::Registry registry = exec::BuiltinRegistry();
   registry.AddSink({config::PluginKind::kSink, "collect", "Keeps the output for the test.", {}},
-                   [&](const exec::ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
-                     return std::make_unique<CollectingSink>(&schema, &batches);
+                   [&](const exec::ConnectorContext& context,
+                       const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
+                     auto& into = collected[context.name];
+                     return std::make_unique<CollectingSink>(&into.schema, &into.batches);
                    });
   SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
   SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
   RunOutput output;
   SLUICE_ASSIGN_OR_RAISE(output.summary, pipeline->Run());
-  SLUICE_ASSIGN_OR_RAISE(output.table, arrow::Table::FromRecordBatches(schema, batches));
+  for (auto& [name, into] : collected) {
+    SLUICE_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(into.schema, into.batches));
+    (name == "out" ? output.table : output.dead_letters) = table;
+  }
+  if (output.table == nullptr)
+    return Status::Invalid("the pipeline has no `collect` sink named `out`");
   return output;
 }
 
@@ -209,13 +235,15 @@ inline bool Same(const Value& a, const Value& b) {
     case Value::Kind::kReal:
       if (std::isnan(a.real) || std::isnan(b.real)) return std::isnan(a.real) && std::isnan(b.real);
       if (std::isinf(a.real) || std::isinf(b.real)) return a.real == b.real;
-      return std::fabs(a.real - b.real) <= 1e-9 * std::max({1.0, std::fabs(a.real), std::fabs(b.real)});
+      return std::fabs(a.real - b.real) <=
+             1e-9 * std::max({1.0, std::fabs(a.real), std::fabs(b.real)});
   }
   return false;
 }
 
 /// A result as rows whose values follow `names`, sorted by their exact values.
-inline std::vector<std::vector<Value>> SortedRows(const arrow::Table& table, const std::vector<std::string>& names,
+inline std::vector<std::vector<Value>> SortedRows(const arrow::Table& table,
+                                                  const std::vector<std::string>& names,
                                                   const std::vector<bool>& real) {
   std::vector<std::vector<Value>> rows(table.num_rows(), std::vector<Value>(names.size()));
   for (size_t c = 0; c < names.size(); ++c) {
@@ -223,10 +251,12 @@ inline std::vector<std::vector<Value>> SortedRows(const arrow::Table& table, con
     EXPECT_NE(chunked, nullptr) << names[c];
     if (chunked == nullptr) continue;
     auto type = chunked->type();
-    std::shared_ptr<arrow::DataType> target = real[c] ? arrow::float64()
-                                              : (arrow::is_string(type->id()) ? arrow::utf8() : arrow::int64());
-    std::shared_ptr<arrow::Array> column =
-        chunked->num_chunks() == 0 ? *arrow::MakeEmptyArray(type) : *arrow::Concatenate(chunked->chunks());
+    std::shared_ptr<arrow::DataType> target =
+        real[c] ? arrow::float64()
+                : (arrow::is_string(type->id()) ? arrow::utf8() : arrow::int64());
+    std::shared_ptr<arrow::Array> column = chunked->num_chunks() == 0
+                                               ? *arrow::MakeEmptyArray(type)
+                                               : *arrow::Concatenate(chunked->chunks());
     if (type->id() == arrow::Type::TIMESTAMP) {
       column = *column->View(arrow::int64());
     }
@@ -254,8 +284,8 @@ inline std::vector<std::vector<Value>> SortedRows(const arrow::Table& table, con
 }
 
 inline bool IsFloating(const arrow::DataType& type) {
-  return type.id() == arrow::Type::DOUBLE || type.id() == arrow::Type::FLOAT || type.id() == arrow::Type::HALF_FLOAT ||
-         type.id() == arrow::Type::DECIMAL128;
+  return type.id() == arrow::Type::DOUBLE || type.id() == arrow::Type::FLOAT ||
+         type.id() == arrow::Type::HALF_FLOAT || type.id() == arrow::Type::DECIMAL128;
 }
 
 /// Compares two results as sets of rows: the same column names (in any order) and the same
@@ -280,7 +310,8 @@ inline std::string DescribeDifferences(const arrow::Table& expected, const arrow
   auto got = SortedRows(actual, names, real);
   auto render = [&](const std::vector<Value>& row) {
     std::string text;
-    for (size_t c = 0; c < names.size(); ++c) text += fmt::format("{}{}={}", c ? ", " : "", names[c], row[c].ToString());
+    for (size_t c = 0; c < names.size(); ++c)
+      text += fmt::format("{}{}={}", c ? ", " : "", names[c], row[c].ToString());
     return text;
   };
   std::ostringstream out;
@@ -296,8 +327,8 @@ inline std::string DescribeDifferences(const arrow::Table& expected, const arrow
     } else {
       for (size_t c = 0; c < names.size(); ++c) {
         if (!Same(want[i][c], got[j][c])) {
-          out << "  row " << render(want[i]) << "\n    " << names[c] << ": expected " << want[i][c].ToString()
-              << ", actual " << got[j][c].ToString() << "\n";
+          out << "  row " << render(want[i]) << "\n    " << names[c] << ": expected "
+              << want[i][c].ToString() << ", actual " << got[j][c].ToString() << "\n";
           ++shown;
           break;
         }
@@ -307,7 +338,8 @@ inline std::string DescribeDifferences(const arrow::Table& expected, const arrow
     }
   }
   if (shown == 0) return "";
-  return fmt::format("{} rows expected, {} actual; first differences:\n{}", want.size(), got.size(), out.str());
+  return fmt::format("{} rows expected, {} actual; first differences:\n{}", want.size(), got.size(),
+                     out.str());
 }
 
 }  // namespace sluice::testing
