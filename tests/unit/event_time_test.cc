@@ -59,6 +59,43 @@ class ProbeProcessor : public Processor {
   Timestamp watermark_ = kMinTimestamp;
 };
 
+/// Two partitions: partition 0 delivers an hour of events first, then partition 1 delivers
+/// events from the start of that hour. Rows carry their partition when `partitioned`.
+class TwoPartitionSource : public Source {
+ public:
+  explicit TwoPartitionSource(bool partitioned)
+      : partitioned_(partitioned),
+        schema_(arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  bool bounded() const override { return true; }
+  Status Run(SourceOutput& out) override {
+    if (partitioned_) out.AssignPartitions({0, 1});
+    const Timestamp start = 1704067200LL * 1000000;
+    for (int32_t partition : {0, 1}) {
+      for (int batch = 0; batch < 10; ++batch) {
+        arrow::TimestampBuilder times(schema_->field(0)->type(), arrow::default_memory_pool());
+        arrow::Int32Builder partitions;
+        for (int i = 0; i < 100; ++i) {
+          ARROW_RETURN_NOT_OK(times.Append(start + (batch * 100 + i) * 3600000LL));
+          ARROW_RETURN_NOT_OK(partitions.Append(partition));
+        }
+        auto batch_data = arrow::RecordBatch::Make(schema_, 100, {*times.Finish()});
+        if (partitioned_) {
+          ARROW_RETURN_NOT_OK(out.PushPartitioned(batch_data, std::static_pointer_cast<arrow::Int32Array>(*partitions.Finish())));
+        } else {
+          ARROW_RETURN_NOT_OK(out.Push(batch_data));
+        }
+      }
+      if (partitioned_) out.EndPartition(partition);
+    }
+    return Status::OK();
+  }
+
+ private:
+  bool partitioned_;
+  std::shared_ptr<arrow::Schema> schema_;
+};
+
 class EventTimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,6 +106,11 @@ class EventTimeTest : public ::testing::Test {
                               const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
                              return std::make_unique<ProbeProcessor>(input, input->GetFieldIndex(context.event_time_field));
                            });
+    config::PluginSpec partitions{config::PluginKind::kSource, "two_partitions", "test",
+                                  {config::MakeOption("partitioned", config::OptionType::kBool, "", "true")}};
+    registry_.AddSource(partitions, [](const ConnectorContext&, const config::Options& options) -> Result<std::unique_ptr<Source>> {
+      return std::make_unique<TwoPartitionSource>(options.GetBool("partitioned"));
+    });
     directory_ = std::filesystem::temp_directory_path() / ("sluice-event-time-" + std::to_string(getpid()));
     std::filesystem::create_directories(directory_);
   }
@@ -170,6 +212,25 @@ TEST_F(EventTimeTest, HistoryThenLiveKeepsEveryRowOnTime) {
   const Timestamp history_end = 1704067200LL * kSecond + 19999000;
   ASSERT_GE(seen_.watermarks.size(), 2u);
   EXPECT_GT(seen_.watermarks[seen_.watermarks.size() - 2], history_end);
+}
+
+TEST_F(EventTimeTest, EachPartitionHoldsTheWatermarkBack) {
+  // Partition 1 lags an hour behind partition 0. With per-partition watermarks none of its
+  // rows arrives behind the watermark; treated as one stream, all of them would.
+  for (bool partitioned : {true, false}) {
+    SCOPED_TRACE(partitioned ? "partitioned" : "one stream");
+    seen_.batches.clear();
+    seen_.watermarks.clear();
+    auto pipeline = Build(std::string("sources: {p: {connector: two_partitions, partitioned: ") +
+                          (partitioned ? "true" : "false") + ", event_time: ts}}\n"
+                          "pipeline: [{probe: {}}]\nsinks: {out: {connector: blackhole}}\n");
+    ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+    auto summary = (*pipeline)->Run();
+    ASSERT_TRUE(summary.ok()) << summary.status().message();
+    int64_t behind = 0;
+    for (const auto& [smallest, watermark] : seen_.batches) behind += smallest < watermark ? 1 : 0;
+    EXPECT_EQ(behind, partitioned ? 0 : 10);
+  }
 }
 
 TEST_F(EventTimeTest, RowsWithoutAUsableTimeAreDeadLetters) {

@@ -25,9 +25,16 @@ constexpr std::chrono::milliseconds kTick{100};
 /// How many dead letters are logged when the pipeline has no dead-letter sink.
 constexpr int64_t kDeadLettersLogged = 20;
 
+/// What travels from a source thread to the pipeline thread, in order.
 struct QueueItem {
+  enum class Kind { kBatch, kEnd, kAssign, kEndPartition };
+  Kind kind = Kind::kBatch;
   size_t source = 0;
-  std::shared_ptr<arrow::RecordBatch> batch;  // nullptr marks the end of that source
+  std::shared_ptr<arrow::RecordBatch> batch;
+  /// For a batch of a partitioned source: the partition of each row.
+  std::shared_ptr<arrow::Int32Array> partitions;
+  /// For kAssign: the partitions now assigned; for kEndPartition: the one that ended.
+  std::vector<int32_t> partition_ids;
 };
 
 Result<std::shared_ptr<arrow::Schema>> UnifySchemas(const std::vector<std::unique_ptr<Source>>& sources,
@@ -58,11 +65,23 @@ class Pipeline::SourceChannel final : public SourceOutput {
   SourceChannel(Pipeline* pipeline, size_t index, BoundedQueue<QueueItem>* queue)
       : pipeline_(pipeline), index_(index), queue_(queue) {}
 
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
+  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override { return PushPartitioned(std::move(batch), nullptr); }
+
+  Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
+                         std::shared_ptr<arrow::Int32Array> partitions) override {
     if (stopping()) return Status::Cancelled("the pipeline is stopping");
     if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
-    if (!queue_->Push(QueueItem{index_, std::move(batch)})) return Status::Cancelled("the pipeline is stopping");
+    QueueItem item{QueueItem::Kind::kBatch, index_, std::move(batch), std::move(partitions), {}};
+    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
     return Status::OK();
+  }
+
+  void AssignPartitions(std::vector<int32_t> partitions) override {
+    queue_->Push(QueueItem{QueueItem::Kind::kAssign, index_, nullptr, nullptr, std::move(partitions)});
+  }
+
+  void EndPartition(int32_t partition) override {
+    queue_->Push(QueueItem{QueueItem::Kind::kEndPartition, index_, nullptr, nullptr, {partition}});
   }
 
   void Reject(DeadLetter letter) override {
@@ -292,26 +311,66 @@ Status Pipeline::WriteDeadLetters() {
   return Status::OK();
 }
 
-Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch) {
+Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch,
+                              const std::shared_ptr<arrow::Int32Array>& partitions) {
   ++batches_;
   rows_in_ += batch->num_rows();
   int64_t first_row = source_rows_[source];
   source_rows_[source] += batch->num_rows();
-  clocks_[source].last_data = std::chrono::steady_clock::now();
   SLUICE_ASSIGN_OR_RAISE(batch, Conform(batch));
   std::optional<int64_t> position = first_row;
   if (event_time_index_ >= 0) {
+    // Observe before removing unusable rows, so that partition ids still line up; nulls and
+    // absurd times are skipped there too.
+    ObserveEventTimes(source, static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_)),
+                      partitions.get());
     int64_t rows = batch->num_rows();
     SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(source, first_row, std::move(batch)));
     if (batch->num_rows() != rows) position.reset();
     if (batch->num_rows() == 0) return Status::OK();
-    SLUICE_ASSIGN_OR_RAISE(auto extremes, arrow::compute::MinMax(batch->column(event_time_index_)));
-    const auto& pair = extremes.scalar_as<arrow::StructScalar>();
-    Timestamp latest = std::static_pointer_cast<arrow::TimestampScalar>(pair.value[1])->value;
-    clocks_[source].max_event = std::max(clocks_[source].max_event, latest);
+  } else {
+    clocks_[source].partitions[-1].last_data = std::chrono::steady_clock::now();
   }
   SLUICE_RETURN_NOT_OK(RunStages(0, source_names_[source], {std::move(batch)}, position));
   return AdvanceWatermark();
+}
+
+void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& times, const arrow::Int32Array* partitions) {
+  auto now = std::chrono::steady_clock::now();
+  SourceClock& clock = clocks_[source];
+  auto usable = [&](int64_t row) {
+    return times.IsValid(row) && times.Value(row) >= kEarliestEventTime && times.Value(row) <= kLatestEventTime;
+  };
+  if (partitions == nullptr) {
+    PartitionClock& partition = clock.partitions[-1];
+    partition.last_data = now;
+    // The common case: no nulls, so the latest time is one vectorised kernel call.
+    auto extremes = arrow::compute::MinMax(times);
+    if (extremes.ok() && times.null_count() == 0) {
+      const auto& pair = extremes->scalar_as<arrow::StructScalar>();
+      Timestamp latest = std::static_pointer_cast<arrow::TimestampScalar>(pair.value[1])->value;
+      if (latest <= kLatestEventTime) {
+        partition.max_event = std::max(partition.max_event, latest);
+        return;
+      }
+    }
+    for (int64_t row = 0; row < times.length(); ++row) {
+      if (usable(row)) partition.max_event = std::max(partition.max_event, times.Value(row));
+    }
+    return;
+  }
+  // Partitioned: one pass keeping the latest time of each partition seen in the batch.
+  std::map<int32_t, Timestamp> latest;
+  for (int64_t row = 0; row < times.length(); ++row) {
+    if (!usable(row) || partitions->IsNull(row)) continue;
+    auto [it, inserted] = latest.emplace(partitions->Value(row), times.Value(row));
+    if (!inserted) it->second = std::max(it->second, times.Value(row));
+  }
+  for (const auto& [id, time] : latest) {
+    PartitionClock& partition = clock.partitions[id];
+    partition.max_event = std::max(partition.max_event, time);
+    partition.last_data = now;
+  }
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(size_t source, int64_t first_row,
@@ -346,11 +405,19 @@ Status Pipeline::AdvanceWatermark() {
   for (const auto& clock : clocks_) {
     if (clock.ended) continue;
     all_ended = false;
-    bool idle = clock.idle_timeout.count() > 0 && clock.max_event != kMinTimestamp && now - clock.last_data > clock.idle_timeout;
-    if (idle) continue;
-    any_active = true;
-    Timestamp source_watermark = clock.max_event == kMinTimestamp ? kMinTimestamp : clock.max_event - clock.delay_us;
-    candidate = std::min(candidate, source_watermark);
+    if (!clock.has_event_time) {
+      any_active = true;
+      continue;
+    }
+    // A source's watermark is the minimum over its partitions that are not idle. A partition
+    // that has delivered nothing holds it back (kMinTimestamp) unless idleness releases it.
+    for (const auto& [id, partition] : clock.partitions) {
+      bool idle = clock.idle_timeout.count() > 0 && now - partition.last_data > clock.idle_timeout;
+      if (idle) continue;
+      any_active = true;
+      Timestamp watermark = partition.max_event == kMinTimestamp ? kMinTimestamp : partition.max_event - clock.delay_us;
+      candidate = std::min(candidate, watermark);
+    }
   }
   if (!all_ended && !any_active) return Status::OK();  // every live source is idle: hold
   if (event_time_index_ < 0 && !all_ended) {
@@ -402,35 +469,56 @@ Result<RunSummary> Pipeline::Run() {
         source_status[i] = status;
         stop_requested_.store(true);
       }
-      queue.Push(QueueItem{i, nullptr});
+      queue.Push(QueueItem{QueueItem::Kind::kEnd, i, nullptr, nullptr, {}});
     });
   }
 
   Status failure;
   size_t active = sources_.size();
   auto started_clock = std::chrono::steady_clock::now();
-  for (auto& clock : clocks_) clock.last_data = started_clock;
+  // Until a source says otherwise, it is one partition that has delivered nothing yet.
+  for (auto& clock : clocks_) clock.partitions[-1].last_data = started_clock;
   while (active > 0) {
     bool timed_out = false;
     std::optional<QueueItem> item = queue.PopFor(kTick, &timed_out);
     if (!failure.ok()) {
       // Drain, so that sources blocked in Push() can finish.
-      if (item && item->batch == nullptr) --active;
+      if (item && item->kind == QueueItem::Kind::kEnd) --active;
       continue;
     }
     if (timed_out) {
       failure = AdvanceWatermark();  // idle sources, and ingest-time windows, move on with the clock
-    } else if (!item) {
-      break;
-    } else if (item->batch == nullptr) {
-      --active;
-      clocks_[item->source].ended = true;
-      failure = AdvanceWatermark();
-    } else {
-      failure = ProcessBatch(item->source, std::move(item->batch));
-      SampleState();
-      if (failure.ok()) failure = WriteDeadLetters();
-      if (failure.ok()) sources_[item->source]->OnBatchesDone(++batches_done[item->source], false);
+      continue;
+    }
+    if (!item) break;
+    SourceClock& clock = clocks_[item->source];
+    switch (item->kind) {
+      case QueueItem::Kind::kEnd:
+        --active;
+        clock.ended = true;
+        failure = AdvanceWatermark();
+        break;
+      case QueueItem::Kind::kAssign: {
+        std::map<int32_t, PartitionClock> assigned;
+        for (int32_t id : item->partition_ids) {
+          auto known = clock.partitions.find(id);
+          assigned[id] = known != clock.partitions.end() ? known->second : PartitionClock{kMinTimestamp, started_clock};
+          if (known == clock.partitions.end()) assigned[id].last_data = std::chrono::steady_clock::now();
+        }
+        clock.partitions = std::move(assigned);
+        failure = AdvanceWatermark();
+        break;
+      }
+      case QueueItem::Kind::kEndPartition:
+        clock.partitions.erase(item->partition_ids.front());
+        failure = AdvanceWatermark();
+        break;
+      case QueueItem::Kind::kBatch:
+        failure = ProcessBatch(item->source, std::move(item->batch), item->partitions);
+        SampleState();
+        if (failure.ok()) failure = WriteDeadLetters();
+        if (failure.ok()) sources_[item->source]->OnBatchesDone(++batches_done[item->source], false);
+        break;
     }
     if (failure.ok()) failure = WriteDeadLetters();
     if (!failure.ok()) stop_requested_.store(true);

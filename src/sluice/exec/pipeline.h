@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -80,14 +81,18 @@ class Pipeline {
     std::string id;
     std::unique_ptr<Processor> processor;
   };
-  /// Event-time bookkeeping of one source.
+  /// Event-time bookkeeping of one partition of a source (a source without partitions has one).
+  struct PartitionClock {
+    Timestamp max_event = kMinTimestamp;
+    std::chrono::steady_clock::time_point last_data;
+  };
+  /// Event-time bookkeeping of one source: its watermark is the minimum over its partitions.
   struct SourceClock {
     bool has_event_time = false;
     int64_t delay_us = 0;
     std::chrono::nanoseconds idle_timeout{0};
-    Timestamp max_event = kMinTimestamp;
+    std::map<int32_t, PartitionClock> partitions;
     bool ended = false;
-    std::chrono::steady_clock::time_point last_data;
   };
   struct NamedSink {
     std::string name;
@@ -95,7 +100,10 @@ class Pipeline {
   };
 
   Status ConfigureEventTime(const config::PipelineConfig& config);
-  Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch);
+  Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch,
+                      const std::shared_ptr<arrow::Int32Array>& partitions);
+  /// Raises each partition's latest event time from a batch's event-time column.
+  void ObserveEventTimes(size_t source, const arrow::TimestampArray& times, const arrow::Int32Array* partitions);
   /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
   /// `first_row` is the position in its source of the first row of a single input batch, when
   /// known; it names the origin of dead letters.

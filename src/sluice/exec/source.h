@@ -4,7 +4,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include <arrow/array.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 
@@ -22,6 +24,22 @@ class SourceOutput {
   /// how backpressure reaches a source (a file source stops reading, a broker source pauses).
   /// Returns Status::Cancelled when the run is stopping; the source should then return.
   virtual Status Push(std::shared_ptr<arrow::RecordBatch> batch) = 0;
+
+  /// Like Push(), for a partitioned source (Kafka): `partitions[i]` is the partition row i came
+  /// from, any stable number the source chooses. The pipeline then keeps a watermark per
+  /// partition and the source's watermark is their minimum, so a partition that lags behind
+  /// holds the watermark back instead of seeing its rows turn late.
+  virtual Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
+                                 std::shared_ptr<arrow::Int32Array> partitions) = 0;
+
+  /// The partitions this source reads from now (after a rebalance: the new assignment). An
+  /// assigned partition that has delivered nothing yet holds the watermark back, until it
+  /// delivers, ends, or stays silent for the source's idle_timeout.
+  virtual void AssignPartitions(std::vector<int32_t> partitions) = 0;
+
+  /// A partition has no more data in this run (a bounded read reached its end offset); it no
+  /// longer holds the watermark back.
+  virtual void EndPartition(int32_t partition) = 0;
 
   /// Records a rejected input record.
   virtual void Reject(DeadLetter letter) = 0;

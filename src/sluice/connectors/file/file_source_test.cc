@@ -7,6 +7,7 @@
 
 #include "sluice/formats/formats_test_support.h"
 #include "sluice/formats/type_names.h"
+#include "sluice/testing/collecting_output.h"
 
 namespace sluice::connectors {
 namespace {
@@ -14,28 +15,7 @@ namespace {
 using formats::testing::ScratchDirectory;
 using formats::testing::WriteText;
 
-/// Collects what a source delivers; can ask the source to stop after some batches.
-class CollectingOutput : public exec::SourceOutput {
- public:
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
-    batches.push_back(std::move(batch));
-    if (stop_after > 0 && static_cast<int>(batches.size()) >= stop_after) stop = true;
-    return Status::OK();
-  }
-  void Reject(exec::DeadLetter letter) override { rejected.push_back(std::move(letter)); }
-  bool stopping() const override { return stop; }
-
-  int64_t rows() const {
-    int64_t total = 0;
-    for (const auto& batch : batches) total += batch->num_rows();
-    return total;
-  }
-
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  std::vector<exec::DeadLetter> rejected;
-  int stop_after = 0;
-  bool stop = false;
-};
+using testing::CollectingOutput;
 
 Result<std::unique_ptr<exec::Source>> MakeSource(const std::string& yaml) {
   exec::Registry registry;
@@ -61,11 +41,11 @@ TEST(FileSourceTest, ReadsGlobInSortedOrderInBatches) {
   EXPECT_EQ((*source)->schema()->num_fields(), 2);
   CollectingOutput out;
   ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_EQ(out.rows(), 30);
-  EXPECT_TRUE(out.rejected.empty());
-  for (const auto& batch : out.batches) EXPECT_LE(batch->num_rows(), 4);
-  auto first = std::static_pointer_cast<arrow::StringArray>(out.batches.front()->column(0));
-  auto last = std::static_pointer_cast<arrow::StringArray>(out.batches.back()->column(0));
+  EXPECT_EQ(out.num_rows(), 30);
+  EXPECT_TRUE(out.rejected().empty());
+  for (const auto& batch : out.batches()) EXPECT_LE(batch->num_rows(), 4);
+  auto first = std::static_pointer_cast<arrow::StringArray>(out.batches().front()->column(0));
+  auto last = std::static_pointer_cast<arrow::StringArray>(out.batches().back()->column(0));
   EXPECT_EQ(first->GetView(0), "S0");
   EXPECT_EQ(last->GetView(last->length() - 1), "S2");
   auto progress = (*source)->progress();
@@ -81,11 +61,11 @@ TEST(FileSourceTest, DeadLettersNameSourceStageAndLine) {
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   CollectingOutput out;
   ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_EQ(out.rows(), 2);
-  ASSERT_EQ(out.rejected.size(), 1u);
-  EXPECT_EQ(out.rejected[0].stage, "source");
-  EXPECT_EQ(out.rejected[0].source, "quotes");
-  EXPECT_EQ(out.rejected[0].origin, path + ":line 2");
+  EXPECT_EQ(out.num_rows(), 2);
+  ASSERT_EQ(out.rejected().size(), 1u);
+  EXPECT_EQ(out.rejected()[0].stage, "source");
+  EXPECT_EQ(out.rejected()[0].source, "quotes");
+  EXPECT_EQ(out.rejected()[0].origin, path + ":line 2");
 }
 
 TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
@@ -97,10 +77,10 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   EXPECT_TRUE((*source)->schema()->field(0)->type()->Equals(arrow::int64()));
   CollectingOutput out;
   ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_EQ(out.rows(), 3);
-  ASSERT_EQ(out.rejected.size(), 1u);
-  EXPECT_EQ(out.rejected[0].origin, dir.File("b.csv") + ":line 3");
-  for (const auto& batch : out.batches) EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
+  EXPECT_EQ(out.num_rows(), 3);
+  ASSERT_EQ(out.rejected().size(), 1u);
+  EXPECT_EQ(out.rejected()[0].origin, dir.File("b.csv") + ":line 3");
+  for (const auto& batch : out.batches()) EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
 }
 
 TEST(FileSourceTest, StopsWhenAsked) {
@@ -110,10 +90,9 @@ TEST(FileSourceTest, StopsWhenAsked) {
   WriteText(dir.File("n.csv"), text);
   auto source = MakeSource(fmt::format("path: {}\nbatch_size: 10", dir.File("n.csv")));
   ASSERT_TRUE(source.ok());
-  CollectingOutput out;
-  out.stop_after = 3;
+  CollectingOutput out(/*stop_after=*/3);
   ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_LE(out.batches.size(), 4u);
+  EXPECT_LE(out.batches().size(), 4u);
 }
 
 TEST(FileSourceTest, ConfigErrorsAreLocated) {

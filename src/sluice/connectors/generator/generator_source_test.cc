@@ -1,4 +1,5 @@
 #include "sluice/connectors/generator/generator_source.h"
+#include "sluice/testing/collecting_output.h"
 
 #include <atomic>
 #include <chrono>
@@ -13,36 +14,7 @@
 namespace sluice::connectors {
 namespace {
 
-/// Collects what a source pushes; asks the source to stop after `stop_after` batches when set.
-class CollectingOutput : public exec::SourceOutput {
- public:
-  explicit CollectingOutput(int64_t stop_after = 0) : stop_after_(stop_after) {}
-
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
-    batches_.push_back(std::move(batch));
-    if (stop_after_ > 0 && static_cast<int64_t>(batches_.size()) >= stop_after_) stopping_ = true;
-    return Status::OK();
-  }
-  void Reject(exec::DeadLetter letter) override { rejected_.push_back(std::move(letter)); }
-  bool stopping() const override { return stopping_; }
-
-  const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches() const { return batches_; }
-  const std::vector<exec::DeadLetter>& rejected() const { return rejected_; }
-
-  int64_t num_rows() const {
-    int64_t rows = 0;
-    for (const auto& batch : batches_) rows += batch->num_rows();
-    return rows;
-  }
-
-  std::shared_ptr<arrow::Table> Table() const { return arrow::Table::FromRecordBatches(batches_).ValueOrDie(); }
-
- private:
-  int64_t stop_after_;
-  std::atomic<bool> stopping_{false};
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
-  std::vector<exec::DeadLetter> rejected_;
-};
+using testing::CollectingOutput;
 
 /// An output whose pipeline is shutting down: every push is refused.
 class CancellingOutput : public CollectingOutput {

@@ -89,6 +89,15 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
   bool bounded() const override { return settings_.until_end; }
 
   Status Run(exec::SourceOutput& out) override {
+    // The rebalance callback reports assignments to `out`, but only while Run() is running:
+    // closing the consumer later revokes partitions when `out` may be gone.
+    out_ = &out;
+    Status status = Consume(out);
+    out_ = nullptr;
+    return status;
+  }
+
+  Status Consume(exec::SourceOutput& out) {
     std::string error;
     if (conf_->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) !=
         RdKafka::Conf::CONF_OK) {
@@ -109,6 +118,11 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
       return kafka::KafkaError(code, "cannot subscribe to the Kafka topics");
 
     while (!out.stopping()) {
+      if (rows_ == 0) {
+        // Nothing of theirs is waiting to be pushed (their last messages were rejected).
+        for (const auto& partition : ends_after_this_) MarkDone(partition);
+        ends_after_this_.clear();
+      }
       if (settings_.until_end && assigned_once_ && AllAssignedDone()) break;
       int timeout_ms = 100;
       if (rows_ > 0) {
@@ -126,7 +140,7 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
         case RdKafka::ERR__PARTITION_EOF:
           if (settings_.until_end &&
               message->offset() >= EndOffset(message->topic_name(), message->partition())) {
-            done_.insert({message->topic_name(), message->partition()});
+            MarkDone({message->topic_name(), message->partition()});
           }
           break;
         case RdKafka::ERR__TIMED_OUT:
@@ -193,13 +207,21 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
       if (assigned != RdKafka::ERR_NO_ERROR)
         events_->Report(assigned, "cannot take the assigned partitions");
       assigned_.clear();
-      for (const auto* partition : partitions)
-        assigned_.insert({partition->topic(), partition->partition()});
+      std::vector<int32_t> ids;
+      for (const auto* partition : partitions) {
+        PartitionKey key{partition->topic(), partition->partition()};
+        assigned_.insert(key);
+        if (!done_.count(key)) ids.push_back(PartitionId(key));
+      }
+      // The pipeline keeps a watermark per partition: an assigned partition that has not
+      // delivered yet holds it back, so its rows cannot turn late behind a faster partition.
+      if (out_ != nullptr) out_->AssignPartitions(std::move(ids));
       assigned_once_ = true;
       logger_->info("assigned {} partition(s)", partitions.size());
     } else {
       consumer->unassign();
       assigned_.clear();
+      if (out_ != nullptr) out_->AssignPartitions({});
     }
   }
 
@@ -330,10 +352,10 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     if (settings_.until_end) {
       int64_t end = EndOffset(partition.first, partition.second);
       if (offset >= end) {  // written after the run started: beyond this run's end
-        done_.insert(partition);
+        MarkDone(partition);
         return Status::OK();
       }
-      if (offset + 1 >= end) done_.insert(partition);
+      if (offset + 1 >= end) ends_after_this_.insert(partition);
     }
     pending_offsets_[partition] = offset + 1;
     std::string_view value(static_cast<const char*>(message.payload()), message.len());
@@ -379,9 +401,22 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
         SLUICE_RETURN_NOT_OK(timestamps_->Append(timestamp.timestamp * 1000));
       }
     }
+    SLUICE_RETURN_NOT_OK(row_partitions_.Append(PartitionId(partition)));
     if (rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
     ++rows_;
     return Status::OK();
+  }
+
+  /// A small stable number for a topic's partition, for the pipeline's per-partition watermarks.
+  int32_t PartitionId(const PartitionKey& partition) {
+    auto [it, inserted] = partition_ids_.emplace(partition, static_cast<int32_t>(partition_ids_.size()));
+    return it->second;
+  }
+
+  /// A bounded read reached the end of `partition`: it no longer holds the watermark back.
+  void MarkDone(const PartitionKey& partition) {
+    if (!done_.insert(partition).second) return;
+    if (out_ != nullptr) out_->EndPartition(PartitionId(partition));
   }
 
   /// Sends the batch being built; false when the pipeline is stopping.
@@ -403,9 +438,15 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     }
     int64_t rows = rows_;
     rows_ = 0;
-    Status pushed = out.Push(arrow::RecordBatch::Make(schema_, rows, std::move(columns)));
+    std::shared_ptr<arrow::Int32Array> partitions;
+    SLUICE_RETURN_NOT_OK(row_partitions_.Finish(&partitions));
+    Status pushed = out.PushPartitioned(arrow::RecordBatch::Make(schema_, rows, std::move(columns)), std::move(partitions));
     if (pushed.IsCancelled()) return false;
     SLUICE_RETURN_NOT_OK(pushed);
+    // Partitions whose last message was in this batch end after it (not before: their rows
+    // must reach the pipeline while the partition still holds the watermark).
+    for (const auto& partition : ends_after_this_) MarkDone(partition);
+    ends_after_this_.clear();
     std::lock_guard<std::mutex> lock(mutex_);
     unacknowledged_.emplace_back(++batches_pushed_, std::move(pending_offsets_));
     pending_offsets_.clear();
@@ -433,6 +474,13 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
   std::map<PartitionKey, int64_t> end_offsets_;
   std::set<PartitionKey> assigned_;
   std::set<PartitionKey> done_;
+  /// Partitions whose last message is in the batch being built.
+  std::set<PartitionKey> ends_after_this_;
+  std::map<PartitionKey, int32_t> partition_ids_;
+  /// The partition id of each row of the batch being built.
+  arrow::Int32Builder row_partitions_;
+  /// Where Run() delivers; set for the rebalance callback, which runs inside consume().
+  exec::SourceOutput* out_ = nullptr;
   bool assigned_once_ = false;
   int64_t batches_pushed_ = 0;
   OffsetMap pending_offsets_;
