@@ -180,11 +180,18 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   }
   pipeline->output_schema_ = schema;
 
+  ConnectorContext sink_context{config.name, "", &pipeline->dead_letters_};
+  for (const auto& component : config.sources) sink_context.source_connectors.push_back(component.plugin);
+  for (size_t i = 0; i < config.processors.size(); ++i) {
+    if (!pipeline->stages_[i].processor->stateless()) {
+      sink_context.stateful_stages.push_back(config.processors[i].id);
+    }
+  }
   for (const auto& component : config.sinks) {
     const SinkFactory* factory = registry.FindSink(component.plugin);
     if (factory == nullptr) return Status::Invalid("no factory for sink connector ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(ConnectorContext{config.name, component.id, &pipeline->dead_letters_},
-                                                 component.options));
+    sink_context.name = component.id;
+    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
     pipeline->sinks_.push_back(NamedSink{component.id, std::move(sink)});
   }
   if (config.dead_letters) {
@@ -288,6 +295,14 @@ Status Pipeline::WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch) {
     if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
   }
   rows_out_ += batch->num_rows();
+  return Status::OK();
+}
+
+Status Pipeline::CommitSinks(const InputDone& done) {
+  for (auto& [name, sink] : sinks_) {
+    Status status = sink->Commit(done);
+    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
+  }
   return Status::OK();
 }
 
@@ -517,7 +532,8 @@ Result<RunSummary> Pipeline::Run() {
         failure = ProcessBatch(item->source, std::move(item->batch), item->partitions);
         SampleState();
         if (failure.ok()) failure = WriteDeadLetters();
-        if (failure.ok()) sources_[item->source]->OnBatchesDone(++batches_done[item->source], false);
+        if (failure.ok()) failure = CommitSinks(InputDone{sources_[item->source].get(), ++batches_done[item->source], false});
+        if (failure.ok()) sources_[item->source]->OnBatchesDone(batches_done[item->source], false);
         break;
     }
     if (failure.ok()) failure = WriteDeadLetters();
@@ -544,6 +560,9 @@ Result<RunSummary> Pipeline::Run() {
     if (failure.ok()) failure = RunStages(i + 1, "", std::move(flushed.batches()));
   }
   if (failure.ok()) failure = WriteDeadLetters();
+  for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
+    failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
+  }
   for (auto& [name, sink] : sinks_) {
     Status status = sink->Close();
     if (!status.ok() && failure.ok()) failure = status.WithMessage("sink '", name, "': ", status.message());

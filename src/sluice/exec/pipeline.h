@@ -112,6 +112,8 @@ class Pipeline {
   Status RunStageIsolating(Stage& stage, const std::string& source, const std::shared_ptr<arrow::RecordBatch>& batch,
                            std::optional<int64_t> first_row, Emitter& out);
   Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
+  /// Lets every sink commit what it wrote for `done` (Sink::Commit).
+  Status CommitSinks(const InputDone& done);
   /// Sends rows without a usable event time to the dead letters and returns the rest.
   Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(size_t source, int64_t first_row,
                                                               std::shared_ptr<arrow::RecordBatch> batch);

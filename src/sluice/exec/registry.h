@@ -26,6 +26,12 @@ struct ConnectorContext {
   /// Where a sink puts records it could not deliver (stage "sink:<name>"); set by the pipeline,
   /// null in tests that build a connector alone. Thread-safe.
   DeadLetterQueue* dead_letters = nullptr;
+  /// For a sink of the pipeline's output: the connector of each source, and the stages that keep
+  /// state between batches ("pipeline[2] window"). A sink that commits its input's position
+  /// with its output (exactly-once) needs a pipeline where that position is well-defined, and
+  /// refuses the others. Both empty for the dead-letter sink.
+  std::vector<std::string> source_connectors;
+  std::vector<std::string> stateful_stages;
 };
 
 using SourceFactory =

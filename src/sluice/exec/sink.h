@@ -9,6 +9,20 @@
 
 namespace sluice::exec {
 
+class Source;
+
+/// Input the pipeline is finished with: everything made from it has been written to every sink.
+struct InputDone {
+  /// The source it came from; a sink that commits the input's position with its output (Kafka
+  /// transactions) asks it for that position.
+  Source* source = nullptr;
+  /// The first `batches` batches the source pushed, counted as for Source::OnBatchesDone().
+  int64_t batches = 0;
+  /// The run is ending: the source has nothing more (records it rejected after its last batch
+  /// are done too).
+  bool end_of_run = false;
+};
+
 /// Receives the pipeline's output.
 ///
 /// Lifecycle: `Open()` once with the output schema, `Write()` per batch, `Close()` at the end
@@ -17,12 +31,22 @@ namespace sluice::exec {
 ///
 /// Write() answers OK; an IOError when the external system failed in a way worth retrying;
 /// any other error is fatal for the run.
+///
+/// Commit() is the transaction boundary: after each input batch is done (every row it produced
+/// went through Write(), before the source is acknowledged) and once more before Close() at the
+/// end of a successful run. A transactional sink makes what it wrote since the last Commit()
+/// visible there, atomically with the input's position when it can (exactly-once); an error
+/// fails the run. Most sinks need not override it.
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual Status Open(const std::shared_ptr<arrow::Schema>& schema) = 0;
   virtual Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) = 0;
   virtual Status Flush() { return Status::OK(); }
+  virtual Status Commit(const InputDone& done) {
+    (void)done;
+    return Status::OK();
+  }
   virtual Status Close() = 0;
 };
 

@@ -20,6 +20,32 @@
 
 namespace sluice::connectors::kafka {
 
+/// A topic partition and an offset in it: the next offset to read, as Kafka commits it.
+using PartitionOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
+
+/// What a transactional sink commits for a Kafka source: offsets and the consumer's group.
+struct ConsumerPosition {
+  PartitionOffsets offsets;
+  /// The consumer's group metadata, for send_offsets_to_transaction; null when `offsets` is
+  /// empty.
+  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group;
+};
+
+/// The Kafka source as an exactly-once Kafka sink sees it (exec::InputDone::source). The sink
+/// commits the source's offsets inside its producer transaction, so that output and input
+/// position become visible together; from the first TakePosition() on, the source no longer
+/// commits offsets itself. Thread-safe (called on the pipeline thread while the source reads).
+class TransactionalInput {
+ public:
+  virtual ~TransactionalInput() = default;
+
+  /// The offsets advanced by the first `batches` pushed batches that an earlier call did not
+  /// take, and with `end_of_run` also by records rejected after the last batch. Only one sink
+  /// may take them: another `sink` gets an error, since its output would not be tied to them.
+  virtual Result<ConsumerPosition> TakePosition(const std::string& sink, int64_t batches,
+                                                bool end_of_run) = 0;
+};
+
 /// The options both the source and the sink accept: `brokers` and `properties`.
 std::vector<config::OptionSpec> ClientOptions();
 

@@ -5,8 +5,10 @@
 #include <arrow/record_batch.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/common/logging.h"
@@ -29,6 +31,9 @@ struct SinkSettings {
   std::vector<std::string> key_fields;
   config::Location where;
   std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
+  /// Exactly-once: one producer transaction per input batch, carrying the source's offsets.
+  bool exactly_once = false;
+  std::string transactional_id;
 };
 
 /// One failed delivery, collected by the delivery-report callback.
@@ -52,6 +57,15 @@ bool IsConnectionFailure(RdKafka::ErrorCode code) {
 /// lets the pipeline acknowledge the input (at-least-once). Messages the brokers refuse become
 /// dead letters with the reason; unreachable brokers (after `delivery_timeout` of retries) fail
 /// the run. Pipeline thread only; the delivery callback runs inside poll()/flush() on it too.
+///
+/// With `exactly_once` the producer is transactional: the first Write() after a Commit() begins
+/// a transaction, and Commit() (the pipeline calls it once the input batch is done) adds the
+/// Kafka source's offsets for that batch (send_offsets_to_transaction) and commits. Output and
+/// input position so become visible together; a crash leaves an open transaction, which the
+/// next process with the same transactional id aborts (fencing its predecessor) before it
+/// resumes from the committed offsets. A message the brokers refuse inside a transaction fails
+/// the run (the transaction is aborted and a restart replays the batch) instead of becoming a
+/// dead letter.
 class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
  public:
   KafkaSink(SinkSettings settings, std::unique_ptr<RdKafka::Conf> conf,
@@ -100,11 +114,18 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
     }
     producer_.reset(RdKafka::Producer::create(conf_.get(), error));
     if (producer_ == nullptr) return Status::IOError("cannot create a Kafka producer: ", error);
+    if (settings_.exactly_once) {
+      // Fences earlier producers with this transactional id and aborts their open transaction.
+      SLUICE_RETURN_NOT_OK(CallTransaction("initialise the producer's transactions", [&] {
+        return producer_->init_transactions(TransactionTimeoutMs());
+      }));
+    }
     return Status::OK();
   }
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (producer_ == nullptr) return Status::Invalid("kafka sink: Write() before Open()");
+    if (settings_.exactly_once) SLUICE_RETURN_NOT_OK(BeginTransaction());
     std::shared_ptr<arrow::StringArray> single_key;
     std::shared_ptr<arrow::RecordBatch> key_columns;
     if (key_indices_.size() == 1) {
@@ -172,8 +193,44 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
     return HandleFailures(*batch);
   }
 
+  Status Commit(const exec::InputDone& done) override {
+    if (!settings_.exactly_once) return Status::OK();
+    auto* input = dynamic_cast<kafka::TransactionalInput*>(done.source);
+    if (input == nullptr) return Status::Invalid("kafka sink: exactly_once needs a kafka source");
+    SLUICE_ASSIGN_OR_RAISE(kafka::ConsumerPosition position,
+                           input->TakePosition(settings_.name, done.batches, done.end_of_run));
+    if (!in_transaction_ && position.offsets.empty()) return Status::OK();
+    SLUICE_RETURN_NOT_OK(BeginTransaction());
+    if (!position.offsets.empty()) {
+      std::vector<RdKafka::TopicPartition*> offsets;
+      for (const auto& [partition, offset] : position.offsets) {
+        offsets.push_back(
+            RdKafka::TopicPartition::create(partition.first, partition.second, offset));
+      }
+      Status sent = CallTransaction("send the input offsets to the transaction", [&] {
+        return producer_->send_offsets_to_transaction(offsets, position.group.get(),
+                                                      TransactionTimeoutMs());
+      });
+      RdKafka::TopicPartition::destroy(offsets);
+      SLUICE_RETURN_NOT_OK(sent);
+    }
+    SLUICE_RETURN_NOT_OK(CallTransaction("commit the transaction", [&] {
+      return producer_->commit_transaction(TransactionTimeoutMs());
+    }));
+    in_transaction_ = false;
+    return Status::OK();
+  }
+
   Status Close() override {
     if (producer_ == nullptr) return Status::OK();
+    if (in_transaction_) {
+      // Only a failed run gets here with a transaction open (a successful one committed it):
+      // its output is not backed by committed offsets, so it must never become visible.
+      std::unique_ptr<RdKafka::Error> aborted(producer_->abort_transaction(5000));
+      in_transaction_ = false;
+      producer_.reset();
+      return Status::OK();
+    }
     auto timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout);
     producer_->flush(static_cast<int>(timeout.count()));
@@ -186,21 +243,84 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
 
   void dr_cb(RdKafka::Message& message) override {
     if (message.err() == RdKafka::ERR_NO_ERROR) return;
+    if (settings_.exactly_once) {
+      // The transaction cannot commit any more; a dead letter would not help.
+      failures_.push_back({static_cast<int64_t>(reinterpret_cast<intptr_t>(message.msg_opaque())),
+                           RdKafka::ERR__FATAL,
+                           fmt::format("{} (inside a transaction, which is aborted)",
+                                       message.errstr())});
+      return;
+    }
     failures_.push_back({static_cast<int64_t>(reinterpret_cast<intptr_t>(message.msg_opaque())),
                          message.err(), message.errstr()});
   }
 
  private:
+  int TransactionTimeoutMs() const {
+    return static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout).count());
+  }
+
+  Status BeginTransaction() {
+    if (in_transaction_) return Status::OK();
+    SLUICE_RETURN_NOT_OK(
+        CallTransaction("begin a transaction", [&] { return producer_->begin_transaction(); }));
+    in_transaction_ = true;
+    return Status::OK();
+  }
+
+  /// Runs one call of librdkafka's transaction API, repeating it while it fails in a retriable
+  /// way (for up to the transaction timeout). An abortable error aborts the transaction; it and
+  /// a fatal error (e.g. fenced by a newer process with the same transactional id) fail the run,
+  /// and a restart resumes from the offsets of the last committed transaction.
+  template <typename Call>
+  Status CallTransaction(std::string_view what, Call call) {
+    auto deadline = std::chrono::steady_clock::now() + settings_.delivery_timeout;
+    while (true) {
+      std::unique_ptr<RdKafka::Error> error(call());
+      if (error == nullptr) return Status::OK();
+      std::string reason = error->str();
+      if (error->is_retriable() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (error->txn_requires_abort()) {
+        std::unique_ptr<RdKafka::Error> aborted(
+            producer_->abort_transaction(TransactionTimeoutMs()));
+        in_transaction_ = false;
+        return Status::IOError(fmt::format(
+            "cannot {} (transactional id '{}'): {}; the transaction was aborted, so its output "
+            "stays invisible to read_committed readers, and a restart replays its input",
+            what, settings_.transactional_id, reason));
+      }
+      std::string hint;
+      if (error->code() == RdKafka::ERR__FENCED ||
+          error->code() == RdKafka::ERR_PRODUCER_FENCED ||
+          error->code() == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
+        hint = "; another process with the same transactional_id has taken over";
+      }
+      return Status::IOError(fmt::format("cannot {} (transactional id '{}'): {}{}", what,
+                                         settings_.transactional_id, reason, hint));
+    }
+  }
+
   Status HandleFailures(const arrow::RecordBatch& batch) {
     if (failures_.empty()) return Status::OK();
+    // Taken out first: Reject() may record new failures while these are looked at.
+    std::vector<DeliveryFailure> failures = std::move(failures_);
+    failures_.clear();
     int64_t unreachable = 0;
     std::string first_reason;
-    for (const auto& failure : failures_) {
+    for (const auto& failure : failures) {
       if (IsConnectionFailure(failure.code)) {
         if (unreachable++ == 0) first_reason = failure.reason;
         continue;
       }
       Reject(batch, failure.row, fmt::format("Kafka refused the message: {}", failure.reason));
+    }
+    if (!failures_.empty()) {
+      // Refused messages with no dead-letter queue to keep them: fail rather than lose them.
+      return Status::IOError(fmt::format("Kafka refused {} message(s): {}", failures_.size(), failures_.front().reason));
     }
     if (unreachable > 0) {
       std::string detail = events_->last_error();
@@ -235,7 +355,53 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   int topic_index_ = -1;
   std::vector<int> key_indices_;
   std::vector<DeliveryFailure> failures_;
+  bool in_transaction_ = false;
 };
+
+/// Exactly-once is well-defined only when each output row's input batch, and so the offsets to
+/// commit with it, is known: one Kafka source and no stage holding rows across batches.
+Status CheckExactlyOnce(const exec::ConnectorContext& context, const config::Options& options,
+                        SinkSettings* settings) {
+  settings->exactly_once = options.GetBool("exactly_once");
+  if (!settings->exactly_once) {
+    if (options.Has("transactional_id")) {
+      return config::ConfigError(options.LocationOf("transactional_id"),
+                                 "transactional_id is used only with exactly_once: true");
+    }
+    return Status::OK();
+  }
+  config::Location where = options.LocationOf("exactly_once");
+  if (context.source_connectors.size() != 1 || context.source_connectors[0] != "kafka") {
+    return config::ConfigError(
+        where,
+        context.source_connectors.empty()
+            ? std::string("exactly_once needs a Kafka source feeding this sink; a dead-letter "
+                          "sink cannot be exactly-once")
+            : fmt::format("exactly_once needs exactly one source, of connector kafka, whose "
+                          "offsets are committed in the sink's transactions; this pipeline "
+                          "reads from: {}",
+                          fmt::join(context.source_connectors, ", ")),
+        "use one kafka source, or exactly_once: false (at-least-once)");
+  }
+  if (!context.stateful_stages.empty()) {
+    return config::ConfigError(
+        where,
+        fmt::format("exactly_once cannot follow a stateful processor ({}): its state is not "
+                    "checkpointed yet, so after a crash the offsets committed with the output "
+                    "would skip rows it held but had not emitted, or replay rows it had",
+                    fmt::join(context.stateful_stages, ", ")),
+        "keep to stateless processors (filter, derive, select, ...) or use exactly_once: false");
+  }
+  if (!options.GetBool("idempotent")) {
+    return config::ConfigError(where, "exactly_once needs the idempotent producer",
+                               "leave out idempotent: false");
+  }
+  settings->transactional_id =
+      options.Has("transactional_id")
+          ? options.GetString("transactional_id")
+          : fmt::format("sluice-{}-{}", context.pipeline_name, context.name);
+  return Status::OK();
+}
 
 Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& context,
                                                   const config::Options& options) {
@@ -251,6 +417,7 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
   if (options.Has("topic_field")) settings.topic_field = options.GetString("topic_field");
   if (options.Has("key")) settings.key_fields = options.GetStringList("key");
   settings.delivery_timeout = options.GetDuration("delivery_timeout");
+  SLUICE_RETURN_NOT_OK(CheckExactlyOnce(context, options, &settings));
 
   auto linger =
       std::chrono::duration_cast<std::chrono::milliseconds>(options.GetDuration("linger"));
@@ -268,6 +435,12 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "5000"},
   };
+  if (settings.exactly_once) {
+    defaults["transactional.id"] = settings.transactional_id;
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+    defaults["transaction.timeout.ms"] =
+        std::to_string(std::max<int64_t>(60000, delivery_ms.count()));
+  }
   auto events =
       std::make_unique<ClientEvents>(ComponentLogger(fmt::format("sink {}", context.name)));
   SLUICE_ASSIGN_OR_RAISE(auto conf, kafka::MakeClientConf(options, events.get(), defaults));
@@ -328,8 +501,18 @@ config::PluginSpec KafkaSinkSpec() {
       "delivery_timeout", OptionType::kDuration,
       "How long a message may be retried before its delivery fails (message.timeout.ms).", "30s"};
   delivery_timeout.min = 1;
+  OptionSpec exactly_once{
+      "exactly_once", OptionType::kBool,
+      "Write each input batch's output in one Kafka transaction that also commits the kafka "
+      "source's offsets: read_committed readers see every record once, even across crashes. "
+      "Needs one kafka source and stateless processors.",
+      "false"};
+  OptionSpec transactional_id{
+      "transactional_id", OptionType::kString,
+      "With exactly_once: the producer's transactional.id; sluice-<pipeline>-<sink> when left "
+      "out. A restarted process with the same id fences its predecessor."};
   for (auto& option : {topic, topic_field, key, format, compression, partitioner, idempotent,
-                       linger, batch_messages, delivery_timeout}) {
+                       linger, batch_messages, delivery_timeout, exactly_once, transactional_id}) {
     spec.options.push_back(option);
   }
   spec.example =

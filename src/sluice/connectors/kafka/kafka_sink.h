@@ -5,7 +5,9 @@
 namespace sluice::connectors {
 
 /// Registers the `kafka` sink: one JSON message per row, to a fixed topic or one named by a
-/// field, keyed by fields, with librdkafka's batching, compression and idempotent producer.
+/// field, keyed by fields, with librdkafka's batching, compression and idempotent producer; with
+/// `exactly_once`, one producer transaction per input batch that also commits the Kafka source's
+/// offsets.
 void RegisterKafkaSink(exec::Registry* registry);
 
 }  // namespace sluice::connectors

@@ -32,7 +32,7 @@ constexpr const char* kMetadataFields[] = {"_key", "_topic", "_partition", "_off
 
 using PartitionKey = std::pair<std::string, int32_t>;
 /// The next offset to read (the offset to commit) of each partition.
-using OffsetMap = std::map<PartitionKey, int64_t>;
+using OffsetMap = kafka::PartitionOffsets;
 
 enum class ValueFormat { kJson, kRaw };
 
@@ -65,12 +65,16 @@ struct SourceSettings {
 /// Offsets: automatic commits are off. Each pushed batch remembers the next offset of every
 /// partition it (or a message rejected before it) advanced; OnBatchesDone(), called on the
 /// pipeline thread once the pipeline wrote the batch, commits those offsets (asynchronously,
-/// and synchronously at the end of a run). librdkafka handles are thread-safe; the offsets
+/// and synchronously at the end of a run). With an exactly-once Kafka sink the sink takes them
+/// instead (TakePosition(), also on the pipeline thread) and commits them in its transaction;
+/// the source then commits nothing itself. librdkafka handles are thread-safe; the offsets
 /// awaiting acknowledgement are guarded by `mutex_`.
 ///
 /// Backpressure: Push() blocks while the pipeline's queue is full; librdkafka then stops fetching
 /// once its local queue holds `queued.max.messages.kbytes`, so memory stays bounded.
-class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
+class KafkaSource final : public exec::Source,
+                          public RdKafka::RebalanceCb,
+                          public kafka::TransactionalInput {
  public:
   KafkaSource(SourceSettings settings, std::shared_ptr<arrow::Schema> schema,
               std::unique_ptr<RdKafka::Conf> conf, std::unique_ptr<ClientEvents> events,
@@ -140,7 +144,7 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
         case RdKafka::ERR__PARTITION_EOF:
           if (settings_.until_end &&
               message->offset() >= EndOffset(message->topic_name(), message->partition())) {
-            MarkDone({message->topic_name(), message->partition()});
+            MarkDoneAfterPush({message->topic_name(), message->partition()});
           }
           break;
         case RdKafka::ERR__TIMED_OUT:
@@ -175,15 +179,9 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     OffsetMap commit;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      while (!unacknowledged_.empty() && unacknowledged_.front().first <= batches) {
-        for (const auto& [partition, offset] : unacknowledged_.front().second)
-          commit[partition] = offset;
-        unacknowledged_.pop_front();
-      }
-      if (end_of_run) {
-        for (const auto& [partition, offset] : trailing_offsets_) commit[partition] = offset;
-        trailing_offsets_.clear();
-      }
+      // An exactly-once sink commits the offsets in its transactions (TakePosition).
+      if (!transactional_sink_.empty()) return;
+      commit = TakeOffsets(batches, end_of_run);
     }
     if (commit.empty() || consumer_ == nullptr) return;
     std::vector<RdKafka::TopicPartition*> partitions;
@@ -196,6 +194,30 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     if (code != RdKafka::ERR_NO_ERROR)
       events_->Report(code, "committing offsets failed; they are committed later");
     RdKafka::TopicPartition::destroy(partitions);
+  }
+
+  Result<kafka::ConsumerPosition> TakePosition(const std::string& sink, int64_t batches,
+                                               bool end_of_run) override {
+    kafka::ConsumerPosition position;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (transactional_sink_.empty()) transactional_sink_ = sink;
+      if (transactional_sink_ != sink) {
+        return Status::Invalid(fmt::format(
+            "sinks '{}' and '{}' both commit the offsets of source '{}' in a transaction; only one "
+            "exactly-once sink can follow a Kafka source",
+            transactional_sink_, sink, settings_.name));
+      }
+      position.offsets = TakeOffsets(batches, end_of_run);
+    }
+    if (position.offsets.empty()) return position;
+    if (consumer_ == nullptr) return Status::Invalid("kafka source: offsets before the consumer");
+    position.group.reset(consumer_->groupMetadata());
+    if (position.group == nullptr) {
+      return Status::IOError("cannot read the consumer group metadata of source '",
+                             settings_.name, "'");
+    }
+    return position;
   }
 
   /// Called by librdkafka inside consume(), on the source thread.
@@ -352,7 +374,7 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     if (settings_.until_end) {
       int64_t end = EndOffset(partition.first, partition.second);
       if (offset >= end) {  // written after the run started: beyond this run's end
-        MarkDone(partition);
+        MarkDoneAfterPush(partition);
         return Status::OK();
       }
       if (offset + 1 >= end) ends_after_this_.insert(partition);
@@ -407,6 +429,22 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
     return Status::OK();
   }
 
+  /// Removes and returns the offsets to commit for the first `batches` batches (and the trailing
+  /// rejected records at the end of the run). Needs `mutex_`.
+  OffsetMap TakeOffsets(int64_t batches, bool end_of_run) {
+    OffsetMap commit;
+    while (!unacknowledged_.empty() && unacknowledged_.front().first <= batches) {
+      for (const auto& [partition, offset] : unacknowledged_.front().second)
+        commit[partition] = offset;
+      unacknowledged_.pop_front();
+    }
+    if (end_of_run) {
+      for (const auto& [partition, offset] : trailing_offsets_) commit[partition] = offset;
+      trailing_offsets_.clear();
+    }
+    return commit;
+  }
+
   /// A small stable number for a topic's partition, for the pipeline's per-partition watermarks.
   int32_t PartitionId(const PartitionKey& partition) {
     auto [it, inserted] = partition_ids_.emplace(partition, static_cast<int32_t>(partition_ids_.size()));
@@ -417,6 +455,14 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
   void MarkDone(const PartitionKey& partition) {
     if (!done_.insert(partition).second) return;
     if (out_ != nullptr) out_->EndPartition(PartitionId(partition));
+  }
+
+  /// Like MarkDone(), but when the partition's last rows still wait in the batch being built,
+  /// only once that batch is pushed: ending the partition first would let the other partitions
+  /// move the watermark past those rows, and they would arrive late.
+  void MarkDoneAfterPush(const PartitionKey& partition) {
+    if (ends_after_this_.count(partition) > 0) return;  // PushBatch() ends it
+    MarkDone(partition);
   }
 
   /// Sends the batch being built; false when the pipeline is stopping.
@@ -489,6 +535,8 @@ class KafkaSource final : public exec::Source, public RdKafka::RebalanceCb {
   std::mutex mutex_;
   std::deque<std::pair<int64_t, OffsetMap>> unacknowledged_;
   OffsetMap trailing_offsets_;
+  /// The exactly-once sink that commits the offsets, once one asked for them.
+  std::string transactional_sink_;
 };
 
 Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& options,
@@ -590,6 +638,7 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", settings.until_end ? "true" : "false"},
       {"auto.offset.reset", settings.start.timestamp_ms >= 0 ? "earliest" : settings.start.reset},
+      {"isolation.level", options.GetString("isolation")},
       {"queued.max.messages.kbytes", "16384"},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "5000"},
@@ -608,7 +657,8 @@ config::PluginSpec KafkaSourceSpec() {
   spec.doc =
       "Reads Kafka topics as a member of a consumer group, one record per message. Offsets are "
       "committed only "
-      "after every sink has written the batches that carried them (at-least-once). Messages that "
+      "after every sink has written the batches that carried them (at-least-once), or inside an "
+      "exactly-once Kafka sink's transactions. Messages that "
       "cannot be decoded "
       "become dead letters with origin topic/partition@offset. With until: end it is bounded: it "
       "stops at the end "
@@ -649,7 +699,14 @@ config::PluginSpec KafkaSourceSpec() {
       "Unbounded runs retry for ever, logging each failure with backoff.",
       "30s"};
   connect_timeout.min = 1;
-  for (auto& option : {topics, group, start, until, format, schema, metadata, connect_timeout}) {
+  OptionSpec isolation{
+      "isolation", OptionType::kEnum,
+      "read_committed: skip messages of aborted transactions and wait for open ones (what "
+      "reading an exactly-once sink's topic needs); read_uncommitted: read every message.",
+      "read_committed"};
+  isolation.choices = {"read_committed", "read_uncommitted"};
+  for (auto& option :
+       {topics, group, start, until, format, schema, metadata, connect_timeout, isolation}) {
     spec.options.push_back(option);
   }
   spec.example =
