@@ -1,6 +1,6 @@
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "sluice/common/duration.h"
 #include "sluice/common/spelling.h"
@@ -16,20 +16,39 @@ class TestCatalog : public SpecCatalog {
     PluginSpec generator{PluginKind::kSource, "generator", "test source", {}};
     OptionSpec count{"count", OptionType::kInteger, "rows", "0"};
     count.min = 0;
-    generator.options = {count, {"linger", OptionType::kDuration, "wait", "100ms"},
+    generator.options = {count,
+                         {"linger", OptionType::kDuration, "wait", "100ms"},
                          {"label", OptionType::kString, "a label", "x"}};
     specs_.push_back(generator);
-    PluginSpec filter{PluginKind::kProcessor, "filter", "test filter", {{"condition", OptionType::kExpression, "c", "", true}}};
+    PluginSpec filter{PluginKind::kProcessor,
+                      "filter",
+                      "test filter",
+                      {{"condition", OptionType::kExpression, "c", "", true}}};
     filter.value_option = "condition";
     specs_.push_back(filter);
-    PluginSpec derive{PluginKind::kProcessor, "derive", "d", {{"fields", OptionType::kExpressionMap, "f", "", true}}};
+    PluginSpec derive{PluginKind::kProcessor,
+                      "derive",
+                      "d",
+                      {{"fields", OptionType::kExpressionMap, "f", "", true}}};
     derive.value_option = "fields";
     specs_.push_back(derive);
-    PluginSpec select{PluginKind::kProcessor, "select", "s", {{"fields", OptionType::kStringList, "f", "", true}}};
+    PluginSpec select{PluginKind::kProcessor,
+                      "select",
+                      "s",
+                      {{"fields", OptionType::kStringList, "f", "", true}}};
     select.value_option = "fields";
     specs_.push_back(select);
-    PluginSpec console{PluginKind::kSink, "console", "c",
-                       {{"format", OptionType::kEnum, "f", "table", false, std::nullopt, std::nullopt, {"table", "jsonl"}}}};
+    PluginSpec console{PluginKind::kSink,
+                       "console",
+                       "c",
+                       {{"format",
+                         OptionType::kEnum,
+                         "f",
+                         "table",
+                         false,
+                         std::nullopt,
+                         std::nullopt,
+                         {"table", "jsonl"}}}};
     specs_.push_back(console);
   }
   const PluginSpec* FindSpec(PluginKind kind, std::string_view name) const override {
@@ -88,7 +107,8 @@ TEST(PipelineConfigTest, LoadsEverySection) {
   EXPECT_EQ(fields[0].first, "a");
   EXPECT_EQ(fields[1].first, "c");
   EXPECT_EQ(fields[1].second.text, "a * 2");
-  EXPECT_EQ(config->processors[2].options.GetStringList("fields"), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(config->processors[2].options.GetStringList("fields"),
+            (std::vector<std::string>{"a", "c"}));
   EXPECT_EQ(config->sinks[0].options.GetString("format"), "jsonl");
 }
 
@@ -107,17 +127,20 @@ TEST(PipelineConfigTest, UnknownOptionSuggestsTheClosest) {
   std::string text = kValid;
   text.replace(text.find("count: 10"), 9, "cuont: 10");
   EXPECT_EQ(ErrorOf(text),
-            "p.yaml:5:5: error: unknown option 'cuont' for source generator\n  hint: did you mean 'count'?");
+            "p.yaml:5:5: error: unknown option 'cuont' for source generator\n  hint: did you mean "
+            "'count'?");
 }
 
 TEST(PipelineConfigTest, UnknownProcessorAndConnector) {
   std::string text = kValid;
   text.replace(text.find("- select"), 8, "- selcet");
-  EXPECT_EQ(ErrorOf(text), "p.yaml:9:5: error: unknown processor 'selcet'\n  hint: did you mean 'select'?");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:9:5: error: unknown processor 'selcet'\n  hint: did you mean 'select'?");
   text = kValid;
   text.replace(text.find("connector: console"), 18, "connector: consol");
-  EXPECT_EQ(ErrorOf(text),
-            "p.yaml:11:23: error: unknown sink connector 'consol'\n  hint: did you mean 'console'?");
+  EXPECT_EQ(
+      ErrorOf(text),
+      "p.yaml:11:23: error: unknown sink connector 'consol'\n  hint: did you mean 'console'?");
 }
 
 TEST(PipelineConfigTest, UnknownTopLevelKey) {
@@ -134,10 +157,12 @@ TEST(PipelineConfigTest, TypeAndBoundsErrors) {
   EXPECT_EQ(ErrorOf(text), "p.yaml:5:12: error: count must be at least 0 (got -1)");
   text = kValid;
   text.replace(text.find("format: jsonl"), 13, "format: jsnl");
-  EXPECT_EQ(ErrorOf(text), "p.yaml:11:40: error: 'jsnl' is not a valid format\n  hint: did you mean 'jsonl'?");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:11:40: error: 'jsnl' is not a valid format\n  hint: did you mean 'jsonl'?");
   text = std::string(kValid) + "";
   text.replace(text.find("count: 10"), 9, "count: 10\n    linger: 5");
-  EXPECT_EQ(ErrorOf(text), "p.yaml:6:13: error: linger: '5' needs a unit (ns, us, ms, s, m, h or d), e.g. 5s");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:6:13: error: linger: '5' needs a unit (ns, us, ms, s, m, h or d), e.g. 5s");
 }
 
 TEST(PipelineConfigTest, ShapeErrors) {
@@ -147,7 +172,9 @@ TEST(PipelineConfigTest, ShapeErrors) {
   text = kValid;
   text.replace(text.find("- filter:"), 9, "  filter:");
   EXPECT_NE(ErrorOf(text).find("error:"), std::string::npos);
-  EXPECT_EQ(ErrorOf("- a\n- b\n"), "p.yaml:1:1: error: a pipeline file must be a map with 'sources', 'pipeline' and 'sinks'");
+  EXPECT_EQ(
+      ErrorOf("- a\n- b\n"),
+      "p.yaml:1:1: error: a pipeline file must be a map with 'sources', 'pipeline' and 'sinks'");
 }
 
 TEST(PipelineConfigTest, InvalidYamlHasAPosition) {
@@ -157,9 +184,12 @@ TEST(PipelineConfigTest, InvalidYamlHasAPosition) {
 }
 
 TEST(PipelineConfigTest, MissingSectionsAreErrors) {
-  EXPECT_NE(ErrorOf("name: x\nsinks: {s: {connector: console}}\n").find("no sources"), std::string::npos);
-  EXPECT_NE(ErrorOf("name: x\nsources: {q: {connector: generator}}\n").find("no sinks"), std::string::npos);
-  EXPECT_NE(ErrorOf("sources: {q: {count: 1}}\nsinks: {s: {connector: console}}\n").find("needs a 'connector'"),
+  EXPECT_NE(ErrorOf("name: x\nsinks: {s: {connector: console}}\n").find("no sources"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("name: x\nsources: {q: {connector: generator}}\n").find("no sinks"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("sources: {q: {count: 1}}\nsinks: {s: {connector: console}}\n")
+                .find("needs a 'connector'"),
             std::string::npos);
 }
 
@@ -167,7 +197,9 @@ TEST(PipelineConfigTest, EnvironmentInterpolation) {
   setenv("SLUICE_TEST_COUNT", "25", 1);
   unsetenv("SLUICE_TEST_UNSET");
   std::string text = kValid;
-  text.replace(text.find("count: 10"), 9, "count: ${SLUICE_TEST_COUNT}\n    label: \"${SLUICE_TEST_UNSET:-fallback}-$${literal}\"");
+  text.replace(
+      text.find("count: 10"), 9,
+      "count: ${SLUICE_TEST_COUNT}\n    label: \"${SLUICE_TEST_UNSET:-fallback}-$${literal}\"");
   auto config = Load(text);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->sources[0].options.GetInteger("count"), 25);
@@ -181,12 +213,15 @@ TEST(PipelineConfigTest, EnvironmentInterpolation) {
 }
 
 TEST(PipelineConfigTest, OverridesApplyBeforeValidation) {
-  auto config = Load(kValid, {{"sources.quotes.count", "99"}, {"pipeline.0.filter", "x < 3"}, {"name", "renamed"}});
+  auto config =
+      Load(kValid,
+           {{"sources.quotes.count", "99"}, {"pipeline.0.filter", "x < 3"}, {"name", "renamed"}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->name, "renamed");
   EXPECT_EQ(config->sources[0].options.GetInteger("count"), 99);
   EXPECT_EQ(config->processors[0].options.GetString("condition"), "x < 3");
-  EXPECT_NE(ErrorOf(kValid, {{"sources.quotes.cont", "1"}}).find("did you mean 'count'"), std::string::npos);
+  EXPECT_NE(ErrorOf(kValid, {{"sources.quotes.cont", "1"}}).find("did you mean 'count'"),
+            std::string::npos);
   EXPECT_FALSE(ParseOverride("novalue").ok());
   EXPECT_EQ(ParseOverride("a.b=c=d")->value, "c=d");
 }

@@ -1,12 +1,12 @@
 // Differential test: filter, derive and select in Sluice against the same SQL in DuckDB, on
 // random data with nulls. DuckDB is the oracle for SQL semantics (three-valued logic, NULL
 // propagation, division, CASE, IN, BETWEEN, LIKE, CAST).
-#include <random>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "sluice/duckdb/connection.h"
 #include "sluice/duckdb/database.h"
@@ -26,11 +26,14 @@ std::shared_ptr<arrow::RecordBatch> RandomBatch(uint32_t seed) {
   arrow::DoubleBuilder x, y;
   arrow::StringBuilder s;
   arrow::BooleanBuilder flag;
-  const std::vector<std::string> words = {"apple", "banana", "cherry", "", "Apple", "grape", "a_b", "100%"};
+  const std::vector<std::string> words = {"apple", "banana", "cherry", "",
+                                          "Apple", "grape",  "a_b",    "100%"};
   for (int64_t row = 0; row < kRows; ++row) {
     EXPECT_TRUE(id.Append(row).ok());
     auto small = [&] { return std::uniform_int_distribution<int64_t>(-50, 50)(random); };
-    auto real = [&] { return std::round(std::uniform_real_distribution<double>(-100, 100)(random) * 8) / 8; };
+    auto real = [&] {
+      return std::round(std::uniform_real_distribution<double>(-100, 100)(random) * 8) / 8;
+    };
     EXPECT_TRUE((null_now() ? a.AppendNull() : a.Append(small())).ok());
     EXPECT_TRUE((null_now() ? b.AppendNull() : b.Append(small())).ok());
     EXPECT_TRUE((null_now() ? x.AppendNull() : x.Append(real())).ok());
@@ -38,10 +41,11 @@ std::shared_ptr<arrow::RecordBatch> RandomBatch(uint32_t seed) {
     EXPECT_TRUE((null_now() ? s.AppendNull() : s.Append(words[random() % words.size()])).ok());
     EXPECT_TRUE((null_now() ? flag.AppendNull() : flag.Append(random() % 2 == 0)).ok());
   }
-  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("a", arrow::int64()),
-                               arrow::field("b", arrow::int64()), arrow::field("x", arrow::float64()),
-                               arrow::field("y", arrow::float64()), arrow::field("s", arrow::utf8()),
-                               arrow::field("flag", arrow::boolean())});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("a", arrow::int64()),
+                     arrow::field("b", arrow::int64()), arrow::field("x", arrow::float64()),
+                     arrow::field("y", arrow::float64()), arrow::field("s", arrow::utf8()),
+                     arrow::field("flag", arrow::boolean())});
   std::vector<std::shared_ptr<arrow::Array>> columns(7);
   EXPECT_TRUE(id.Finish(&columns[0]).ok());
   EXPECT_TRUE(a.Finish(&columns[1]).ok());
@@ -78,14 +82,15 @@ class ExpressionGenerator {
       case 4:
         return fmt::format("({} / {})", Numeric(depth - 1), Numeric(depth - 1));
       case 5:
-        return fmt::format("({} % {})", Pick(2) ? "a" : "b", Pick(2) ? "b" : std::to_string(Pick(7) + 1));
+        return fmt::format("({} % {})", Pick(2) ? "a" : "b",
+                           Pick(2) ? "b" : std::to_string(Pick(7) + 1));
       case 6:
         return fmt::format("abs({})", Numeric(depth - 1));
       case 7:
         return fmt::format("coalesce({}, {})", Numeric(depth - 1), Numeric(depth - 1));
       case 8:
-        return fmt::format("CASE WHEN {} THEN {} ELSE {} END", Condition(depth - 1), Numeric(depth - 1),
-                           Numeric(depth - 1));
+        return fmt::format("CASE WHEN {} THEN {} ELSE {} END", Condition(depth - 1),
+                           Numeric(depth - 1), Numeric(depth - 1));
       case 9:
         return fmt::format("(- {})", Numeric(depth - 1));
       default:
@@ -99,7 +104,8 @@ class ExpressionGenerator {
     switch (choice) {
       case 0:
       case 1:
-        return fmt::format("{} {} {}", Numeric(depth - 1), kComparisons[Pick(6)], Numeric(depth - 1));
+        return fmt::format("{} {} {}", Numeric(depth - 1), kComparisons[Pick(6)],
+                           Numeric(depth - 1));
       case 2:
         return fmt::format("{} IS {}NULL", Numeric(depth - 1), Pick(2) ? "NOT " : "");
       case 3:
@@ -108,7 +114,8 @@ class ExpressionGenerator {
       case 4:
         return fmt::format("a {}IN (1, 2, 3, -5, {})", Pick(2) ? "NOT " : "", Pick(10));
       case 5:
-        return fmt::format("s {}LIKE '{}'", Pick(2) ? "NOT " : "", std::vector<std::string>{"a%", "%an%", "_pple", "", "%"}[Pick(5)]);
+        return fmt::format("s {}LIKE '{}'", Pick(2) ? "NOT " : "",
+                           std::vector<std::string>{"a%", "%an%", "_pple", "", "%"}[Pick(5)]);
       case 6:
         return fmt::format("({} AND {})", Condition(depth - 1), Condition(depth - 1));
       case 7:
@@ -138,13 +145,15 @@ class DifferentialTest : public ::testing::Test {
   }
 
   Result<std::shared_ptr<arrow::Array>> Sluice(const std::string& text) {
-    SLUICE_ASSIGN_OR_RAISE(auto compiled, expr::Compile(config::LocatedText{text, {"test", 1, 1}}, *batch_->schema()));
+    SLUICE_ASSIGN_OR_RAISE(
+        auto compiled, expr::Compile(config::LocatedText{text, {"test", 1, 1}}, *batch_->schema()));
     return expr::Evaluate(compiled, *batch_);
   }
 
   /// The DuckDB result of `SELECT expression FROM input ORDER BY id`, as one array.
   Result<std::shared_ptr<arrow::Array>> Oracle(const std::string& text) {
-    SLUICE_ASSIGN_OR_RAISE(auto table, connection_->Query(fmt::format("SELECT {} AS v FROM input ORDER BY id", text)));
+    SLUICE_ASSIGN_OR_RAISE(
+        auto table, connection_->Query(fmt::format("SELECT {} AS v FROM input ORDER BY id", text)));
     return Flatten(table->column(0));
   }
 
@@ -166,8 +175,8 @@ class DifferentialTest : public ::testing::Test {
         auto l = *left->GetScalar(i);
         auto r = *right->GetScalar(i);
         if (!l->ApproxEquals(*r, options)) {
-          FAIL() << text << "\n  row " << i << " (" << RowText(i) << "): Sluice " << l->ToString() << ", DuckDB "
-                 << r->ToString();
+          FAIL() << text << "\n  row " << i << " (" << RowText(i) << "): Sluice " << l->ToString()
+                 << ", DuckDB " << r->ToString();
         }
       }
     }
@@ -189,16 +198,55 @@ class DifferentialTest : public ::testing::Test {
 };
 
 TEST_F(DifferentialTest, HandPickedExpressionsAgree) {
-  for (const char* text : {
-           "a + b", "a - b * 2", "a * b", "x / y", "a / b", "a / 0", "a % b", "-a % 3", "x + a",
-           "a = b", "a <> b", "x < y", "a >= 0 AND x < 0", "a > 0 OR x > 0", "NOT (a > 0)", "flag AND a > 0",
-           "flag OR a IS NULL", "a IS NULL", "s IS NOT NULL", "a IN (1, 2, 3)", "a NOT IN (1, 2, 3)",
-           "a BETWEEN -5 AND 5", "x NOT BETWEEN -1 AND 1", "s LIKE 'a%'", "s LIKE '%an%'", "s NOT LIKE '_pple'",
-           "s ILIKE 'APPLE'", "CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'zero' END",
-           "CASE a WHEN 1 THEN x WHEN 2 THEN y END", "coalesce(a, b, 0)", "abs(a)", "round(x)", "round(x, 1)",
-           "floor(x)", "ceil(x)", "upper(s)", "lower(s)", "length(s)", "concat(s, '-', s)", "substr(s, 2, 3)",
-           "trim(s)", "CAST(a AS DOUBLE)", "CAST(x AS BIGINT)", "CAST(a AS VARCHAR)", "greatest(a, b)", "least(x, y)",
-           "nullif(a, 0)", "sqrt(abs(x))", "a IS NOT NULL AND (b IS NULL OR b > a)"}) {
+  for (const char* text : {"a + b",
+                           "a - b * 2",
+                           "a * b",
+                           "x / y",
+                           "a / b",
+                           "a / 0",
+                           "a % b",
+                           "-a % 3",
+                           "x + a",
+                           "a = b",
+                           "a <> b",
+                           "x < y",
+                           "a >= 0 AND x < 0",
+                           "a > 0 OR x > 0",
+                           "NOT (a > 0)",
+                           "flag AND a > 0",
+                           "flag OR a IS NULL",
+                           "a IS NULL",
+                           "s IS NOT NULL",
+                           "a IN (1, 2, 3)",
+                           "a NOT IN (1, 2, 3)",
+                           "a BETWEEN -5 AND 5",
+                           "x NOT BETWEEN -1 AND 1",
+                           "s LIKE 'a%'",
+                           "s LIKE '%an%'",
+                           "s NOT LIKE '_pple'",
+                           "s ILIKE 'APPLE'",
+                           "CASE WHEN a > 0 THEN 'pos' WHEN a < 0 THEN 'neg' ELSE 'zero' END",
+                           "CASE a WHEN 1 THEN x WHEN 2 THEN y END",
+                           "coalesce(a, b, 0)",
+                           "abs(a)",
+                           "round(x)",
+                           "round(x, 1)",
+                           "floor(x)",
+                           "ceil(x)",
+                           "upper(s)",
+                           "lower(s)",
+                           "length(s)",
+                           "concat(s, '-', s)",
+                           "substr(s, 2, 3)",
+                           "trim(s)",
+                           "CAST(a AS DOUBLE)",
+                           "CAST(x AS BIGINT)",
+                           "CAST(a AS VARCHAR)",
+                           "greatest(a, b)",
+                           "least(x, y)",
+                           "nullif(a, 0)",
+                           "sqrt(abs(x))",
+                           "a IS NOT NULL AND (b IS NULL OR b > a)"}) {
     SCOPED_TRACE(text);
     ExpectSame(text);
   }
@@ -232,14 +280,16 @@ TEST_F(DifferentialTest, FilterDeriveSelectMatchesAQuery) {
     ASSERT_TRUE(compiled.ok());
     auto ours = expr::Evaluate(*compiled, *kept_batch);
     ASSERT_TRUE(ours.ok());
-    auto table = connection_->Query(fmt::format("SELECT id, {} AS v FROM input WHERE {} ORDER BY id", derived, condition));
+    auto table = connection_->Query(
+        fmt::format("SELECT id, {} AS v FROM input WHERE {} ORDER BY id", derived, condition));
     ASSERT_TRUE(table.ok()) << table.status().message();
     ASSERT_EQ((*table)->num_rows(), kept_batch->num_rows());
     auto ids = Flatten((*table)->column(0));
     ASSERT_TRUE(ids->Equals(*kept_batch->column(0)));
     auto left = *arrow::compute::Cast(**ours, arrow::float64());
     auto right = *arrow::compute::Cast(*Flatten((*table)->column(1)), arrow::float64());
-    EXPECT_TRUE(left->ApproxEquals(*right, arrow::EqualOptions::Defaults().nans_equal(true).atol(1e-9)));
+    EXPECT_TRUE(
+        left->ApproxEquals(*right, arrow::EqualOptions::Defaults().nans_equal(true).atol(1e-9)));
   }
 }
 

@@ -1,12 +1,12 @@
 // Event time and watermarks in the pipeline driver: per-source watermarks, the minimum across
 // sources, the switch from a bounded history to a live source, and rows without a usable time.
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
-
-#include <arrow/api.h>
-#include <gtest/gtest.h>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -65,7 +65,8 @@ class TwoPartitionSource : public Source {
  public:
   explicit TwoPartitionSource(bool partitioned)
       : partitioned_(partitioned),
-        schema_(arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
+        schema_(
+            arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   bool bounded() const override { return true; }
   Status Run(SourceOutput& out) override {
@@ -81,7 +82,8 @@ class TwoPartitionSource : public Source {
         }
         auto batch_data = arrow::RecordBatch::Make(schema_, 100, {*times.Finish()});
         if (partitioned_) {
-          ARROW_RETURN_NOT_OK(out.PushPartitioned(batch_data, std::static_pointer_cast<arrow::Int32Array>(*partitions.Finish())));
+          ARROW_RETURN_NOT_OK(out.PushPartitioned(
+              batch_data, std::static_pointer_cast<arrow::Int32Array>(*partitions.Finish())));
         } else {
           ARROW_RETURN_NOT_OK(out.Push(batch_data));
         }
@@ -101,17 +103,26 @@ class EventTimeTest : public ::testing::Test {
   void SetUp() override {
     g_seen = &seen_;
     registry_ = BuiltinRegistry();
-    registry_.AddProcessor({config::PluginKind::kProcessor, "probe", "test", {}},
-                           [](const ProcessorContext& context, const config::Options&,
-                              const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
-                             return std::make_unique<ProbeProcessor>(input, input->GetFieldIndex(context.event_time_field));
-                           });
-    config::PluginSpec partitions{config::PluginKind::kSource, "two_partitions", "test",
-                                  {config::MakeOption("partitioned", config::OptionType::kBool, "", "true")}};
-    registry_.AddSource(partitions, [](const ConnectorContext&, const config::Options& options) -> Result<std::unique_ptr<Source>> {
-      return std::make_unique<TwoPartitionSource>(options.GetBool("partitioned"));
-    });
-    directory_ = std::filesystem::temp_directory_path() / ("sluice-event-time-" + std::to_string(getpid()));
+    registry_.AddProcessor(
+        {config::PluginKind::kProcessor, "probe", "test", {}},
+        [](const ProcessorContext& context, const config::Options&,
+           const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
+          return std::make_unique<ProbeProcessor>(input,
+                                                  input->GetFieldIndex(context.event_time_field));
+        });
+    config::PluginSpec partitions{
+        config::PluginKind::kSource,
+        "two_partitions",
+        "test",
+        {config::MakeOption("partitioned", config::OptionType::kBool, "", "true")}};
+    registry_.AddSource(
+        partitions,
+        [](const ConnectorContext&,
+           const config::Options& options) -> Result<std::unique_ptr<Source>> {
+          return std::make_unique<TwoPartitionSource>(options.GetBool("partitioned"));
+        });
+    directory_ =
+        std::filesystem::temp_directory_path() / ("sluice-event-time-" + std::to_string(getpid()));
     std::filesystem::create_directories(directory_);
   }
   void TearDown() override {
@@ -161,7 +172,8 @@ TEST_F(EventTimeTest, TheSlowestSourceHoldsTheWatermark) {
   auto pipeline = Build(
       "sources:\n"
       "  early: {connector: generator, count: 5000, batch_size: 500, event_time: ts}\n"
-      "  late: {connector: generator, count: 5000, batch_size: 500, start: '2024-01-01T01:00:00Z', event_time: ts}\n"
+      "  late: {connector: generator, count: 5000, batch_size: 500, start: '2024-01-01T01:00:00Z', "
+      "event_time: ts}\n"
       "pipeline: [{probe: {}}]\nsinks: {out: {connector: blackhole}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   auto summary = (*pipeline)->Run();
@@ -177,16 +189,21 @@ TEST_F(EventTimeTest, HistoryThenLiveKeepsEveryRowOnTime) {
   // generator whose events follow it. Across the switch no row may arrive behind the watermark.
   std::string history = (directory_ / "history.parquet").string();
   {
-    auto writer = Build("sources: {q: {connector: generator, count: 20000, batch_size: 4096, seed: 3}}\n"
-                        "sinks: {out: {connector: file, path: '" + history + "'}}\n");
+    auto writer = Build(
+        "sources: {q: {connector: generator, count: 20000, batch_size: 4096, seed: 3}}\n"
+        "sinks: {out: {connector: file, path: '" +
+        history + "'}}\n");
     ASSERT_TRUE(writer.ok()) << writer.status().message();
     ASSERT_TRUE((*writer)->Run().ok());
   }
   auto pipeline = Build(
       "sources:\n"
-      "  history: {connector: file, path: '" + history + "', batch_size: 1000,"
+      "  history: {connector: file, path: '" +
+      history +
+      "', batch_size: 1000,"
       " event_time: {field: ts, watermark_delay: 100ms}}\n"
-      "  live: {connector: generator, rate: 20000, batch_size: 200, linger: 10ms, start: '2024-01-01T00:00:20Z',"
+      "  live: {connector: generator, rate: 20000, batch_size: 200, linger: 10ms, start: "
+      "'2024-01-01T00:00:20Z',"
       " event_time: {field: ts, watermark_delay: 100ms}}\n"
       "pipeline: [{probe: {}}]\nsinks: {out: {connector: blackhole}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
@@ -222,7 +239,8 @@ TEST_F(EventTimeTest, EachPartitionHoldsTheWatermarkBack) {
     seen_.batches.clear();
     seen_.watermarks.clear();
     auto pipeline = Build(std::string("sources: {p: {connector: two_partitions, partitioned: ") +
-                          (partitioned ? "true" : "false") + ", event_time: ts}}\n"
+                          (partitioned ? "true" : "false") +
+                          ", event_time: ts}}\n"
                           "pipeline: [{probe: {}}]\nsinks: {out: {connector: blackhole}}\n");
     ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
     auto summary = (*pipeline)->Run();
@@ -235,7 +253,8 @@ TEST_F(EventTimeTest, EachPartitionHoldsTheWatermarkBack) {
 
 TEST_F(EventTimeTest, RowsWithoutAUsableTimeAreDeadLetters) {
   std::string input = (directory_ / "events.csv").string();
-  std::ofstream(input) << "id,ts\n1,2024-01-01T00:00:00Z\n2,\n3,1850-01-01T00:00:00Z\n4,2024-01-01T00:00:01Z\n";
+  std::ofstream(input)
+      << "id,ts\n1,2024-01-01T00:00:00Z\n2,\n3,1850-01-01T00:00:00Z\n4,2024-01-01T00:00:01Z\n";
   auto pipeline = Build("sources: {e: {connector: file, path: '" + input +
                         "', schema: {id: int64, ts: timestamp}, event_time: ts}}\n"
                         "pipeline: [{probe: {}}]\nsinks: {out: {connector: blackhole}}\n");
@@ -247,19 +266,24 @@ TEST_F(EventTimeTest, RowsWithoutAUsableTimeAreDeadLetters) {
 }
 
 TEST_F(EventTimeTest, ConfigurationErrors) {
-  EXPECT_EQ(ErrorOf("sources: {q: {connector: generator, event_time: {field: time}}}\nsinks: {o: {connector: blackhole}}\n"),
+  EXPECT_EQ(ErrorOf("sources: {q: {connector: generator, event_time: {field: time}}}\nsinks: {o: "
+                    "{connector: blackhole}}\n"),
             "test.yaml:1:57: error: source 'q' has no field 'time' for its event time\n"
             "  hint: expected one of: symbol, bid, ask, volume, ts");
-  EXPECT_EQ(ErrorOf("sources: {q: {connector: generator, event_time: volume}}\nsinks: {o: {connector: blackhole}}\n"),
+  EXPECT_EQ(ErrorOf("sources: {q: {connector: generator, event_time: volume}}\nsinks: {o: "
+                    "{connector: blackhole}}\n"),
             "test.yaml:1:49: error: event-time field 'volume' is int64, not a timestamp\n"
             "  hint: declare it in the source's schema: schema: {volume: timestamp}");
-  EXPECT_NE(ErrorOf("sources:\n  a: {connector: generator, event_time: ts}\n  b: {connector: generator}\n"
-                    "sinks: {o: {connector: blackhole}}\n")
-                .find("source 'b' has no event_time, but source 'a' has"),
-            std::string::npos);
-  EXPECT_EQ(ErrorOf("sources: {q: {connector: generator, event_time: {field: ts, watermark_delay: 2}}}\n"
-                    "sinks: {o: {connector: blackhole}}\n"),
-            "test.yaml:1:78: error: watermark_delay: '2' needs a unit (ns, us, ms, s, m, h or d), e.g. 2s");
+  EXPECT_NE(
+      ErrorOf("sources:\n  a: {connector: generator, event_time: ts}\n  b: {connector: generator}\n"
+              "sinks: {o: {connector: blackhole}}\n")
+          .find("source 'b' has no event_time, but source 'a' has"),
+      std::string::npos);
+  EXPECT_EQ(
+      ErrorOf("sources: {q: {connector: generator, event_time: {field: ts, watermark_delay: 2}}}\n"
+              "sinks: {o: {connector: blackhole}}\n"),
+      "test.yaml:1:78: error: watermark_delay: '2' needs a unit (ns, us, ms, s, m, h or d), e.g. "
+      "2s");
 }
 
 }  // namespace

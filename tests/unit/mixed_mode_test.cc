@@ -1,9 +1,9 @@
 // A batch job raises real-time alerts as it goes: the `rule` processor's alerts reach the sink
 // while the bounded input is still being read, not at the end of the run.
-#include <atomic>
-
 #include <arrow/api.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -22,7 +22,8 @@ class AlertSink : public Sink {
     return Status::OK();
   }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    for (int64_t i = 0; i < batch->num_rows(); ++i) g_rows_read_at_alert->push_back(g_pipeline->progress().rows_in);
+    for (int64_t i = 0; i < batch->num_rows(); ++i)
+      g_rows_read_at_alert->push_back(g_pipeline->progress().rows_in);
     return Status::OK();
   }
   Status Close() override { return Status::OK(); }
@@ -30,13 +31,15 @@ class AlertSink : public Sink {
 
 TEST(MixedModeTest, ABatchJobRaisesAlertsAsItGoes) {
   Registry registry = BuiltinRegistry();
-  registry.AddSink({config::PluginKind::kSink, "alerts", "test", {}},
-                   [](const ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<Sink>> {
-                     return std::make_unique<AlertSink>();
-                   });
+  registry.AddSink(
+      {config::PluginKind::kSink, "alerts", "test", {}},
+      [](const ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<Sink>> {
+        return std::make_unique<AlertSink>();
+      });
   // 200,000 generated quotes in batches of 1,000; about 1% are crossed (ask < bid).
   auto config = config::LoadPipelineText(
-      "sources: {q: {connector: generator, count: 200000, batch_size: 1000, seed: 5, event_time: ts}}\n"
+      "sources: {q: {connector: generator, count: 200000, batch_size: 1000, seed: 5, event_time: "
+      "ts}}\n"
       "pipeline:\n  - rule: {rules: {crossed: \"ask < bid\"}, fields: [symbol, bid, ask, ts]}\n"
       "sinks: {out: {connector: alerts}}\n",
       "test.yaml", {}, registry);

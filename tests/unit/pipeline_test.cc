@@ -1,12 +1,13 @@
-#include <atomic>
-#include <thread>
-#include <tuple>
+#include "sluice/exec/pipeline.h"
 
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <tuple>
+
 #include "sluice/config/pipeline_config.h"
-#include "sluice/exec/pipeline.h"
 
 namespace sluice::exec {
 namespace {
@@ -30,7 +31,9 @@ Probe* g_probe = nullptr;
 class CountingSource : public Source {
  public:
   CountingSource(int64_t count, int64_t batch, int64_t fail_after, std::string field)
-      : count_(count), batch_(batch), fail_after_(fail_after),
+      : count_(count),
+        batch_(batch),
+        fail_after_(fail_after),
         schema_(arrow::schema({arrow::field(std::move(field), arrow::int64())})) {}
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   bool bounded() const override { return count_ > 0; }
@@ -67,9 +70,11 @@ class RecordingSink : public Sink {
  public:
   Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    if (g_probe->sink_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(g_probe->sink_delay_ms));
+    if (g_probe->sink_delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(g_probe->sink_delay_ms));
     auto values = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
-    for (int64_t i = 0; i < values->length(); ++i) g_probe->values.push_back(values->IsNull(i) ? -1 : values->Value(i));
+    for (int64_t i = 0; i < values->length(); ++i)
+      g_probe->values.push_back(values->IsNull(i) ? -1 : values->Value(i));
     g_probe->written_rows += batch->num_rows();
     return Status::OK();
   }
@@ -87,7 +92,8 @@ class UnluckyProcessor : public Processor {
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) override {
     auto values = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
     for (int64_t i = 0; i < values->length(); ++i) {
-      if (values->IsValid(i) && values->Value(i) % 100 == 13) return Status::Invalid("unlucky value ", values->Value(i));
+      if (values->IsValid(i) && values->Value(i) % 100 == 13)
+        return Status::Invalid("unlucky value ", values->Value(i));
     }
     return out.Emit(batch);
   }
@@ -102,17 +108,24 @@ Registry TestRegistry() {
   counting.options = {{"count", config::OptionType::kInteger, "", "0"},
                       {"fail_after", config::OptionType::kInteger, "", "0"},
                       {"field", config::OptionType::kString, "", "v"}};
-  registry.AddSource(counting, [](const ConnectorContext&, const config::Options& options) -> Result<std::unique_ptr<Source>> {
-    return std::make_unique<CountingSource>(options.GetInteger("count"), options.GetInteger("batch_size"),
-                                            options.GetInteger("fail_after"), options.GetString("field"));
-  });
-  registry.AddProcessor({config::PluginKind::kProcessor, "unlucky", "test", {}},
-                        [](const ProcessorContext&, const config::Options&, const std::shared_ptr<arrow::Schema>& input)
-                            -> Result<std::unique_ptr<Processor>> { return std::make_unique<UnluckyProcessor>(input); });
-  registry.AddSink({config::PluginKind::kSink, "recording", "test", {}},
-                   [](const ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<Sink>> {
-                     return std::make_unique<RecordingSink>();
-                   });
+  registry.AddSource(counting,
+                     [](const ConnectorContext&,
+                        const config::Options& options) -> Result<std::unique_ptr<Source>> {
+                       return std::make_unique<CountingSource>(
+                           options.GetInteger("count"), options.GetInteger("batch_size"),
+                           options.GetInteger("fail_after"), options.GetString("field"));
+                     });
+  registry.AddProcessor(
+      {config::PluginKind::kProcessor, "unlucky", "test", {}},
+      [](const ProcessorContext&, const config::Options&,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
+        return std::make_unique<UnluckyProcessor>(input);
+      });
+  registry.AddSink(
+      {config::PluginKind::kSink, "recording", "test", {}},
+      [](const ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<Sink>> {
+        return std::make_unique<RecordingSink>();
+      });
   return registry;
 }
 
@@ -131,8 +144,9 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, BoundedRunDeliversEveryRowInOrder) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 64}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 64}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok()) << summary.status().message();
@@ -145,8 +159,9 @@ TEST_F(PipelineTest, BoundedRunDeliversEveryRowInOrder) {
 }
 
 TEST_F(PipelineTest, SourcesAreAcknowledgedOnlyForBatchesTheSinksWrote) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 64}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 64}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   ASSERT_TRUE((*pipeline)->Run().ok());
   ASSERT_EQ(probe_.acknowledged.size(), 17u);  // one per batch, then the end of the run
@@ -154,14 +169,16 @@ TEST_F(PipelineTest, SourcesAreAcknowledgedOnlyForBatchesTheSinksWrote) {
     auto [batches, end_of_run, written] = probe_.acknowledged[i];
     EXPECT_EQ(batches, i + 1);
     EXPECT_FALSE(end_of_run);
-    EXPECT_GE(written, std::min<int64_t>(batches * 64, 1000)) << "acknowledged before the sink wrote it";
+    EXPECT_GE(written, std::min<int64_t>(batches * 64, 1000))
+        << "acknowledged before the sink wrote it";
   }
   EXPECT_EQ(probe_.acknowledged.back(), std::make_tuple(int64_t{16}, true, int64_t{1000}));
 }
 
 TEST_F(PipelineTest, AFailedRunNeverAcknowledgesItsEnd) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 64, fail_after: 320}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 64, fail_after: 320}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   ASSERT_FALSE((*pipeline)->Run().ok());
   for (const auto& [batches, end_of_run, written] : probe_.acknowledged) {
@@ -171,9 +188,10 @@ TEST_F(PipelineTest, AFailedRunNeverAcknowledgesItsEnd) {
 }
 
 TEST_F(PipelineTest, BadRowsAreIsolatedIntoDeadLetters) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 256}}\n"
-                        "pipeline:\n  - unlucky: {}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 256}}\n"
+      "pipeline:\n  - unlucky: {}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok()) << summary.status().message();
@@ -187,8 +205,9 @@ TEST_F(PipelineTest, BadRowsAreIsolatedIntoDeadLetters) {
 
 TEST_F(PipelineTest, SlowSinkBoundsWhatIsInFlight) {
   probe_.sink_delay_ms = 5;
-  auto pipeline = Build("sources: {a: {connector: counting, count: 20000, batch_size: 100}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 20000, batch_size: 100}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok());
@@ -199,12 +218,14 @@ TEST_F(PipelineTest, SlowSinkBoundsWhatIsInFlight) {
 }
 
 TEST_F(PipelineTest, StopEndsAnEndlessRunGracefully) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 0, batch_size: 10}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 0, batch_size: 10}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   EXPECT_FALSE((*pipeline)->bounded());
   std::thread stopper([&] {
-    while (probe_.written_rows.load() < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (probe_.written_rows.load() < 1000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     (*pipeline)->RequestStop();
   });
   auto summary = (*pipeline)->Run();
@@ -217,8 +238,9 @@ TEST_F(PipelineTest, StopEndsAnEndlessRunGracefully) {
 }
 
 TEST_F(PipelineTest, SourceFailureFailsTheRun) {
-  auto pipeline = Build("sources: {a: {connector: counting, count: 1000, batch_size: 10, fail_after: 500}}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 10, fail_after: 500}}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   auto summary = (*pipeline)->Run();
   ASSERT_FALSE(summary.ok());
@@ -227,9 +249,10 @@ TEST_F(PipelineTest, SourceFailureFailsTheRun) {
 }
 
 TEST_F(PipelineTest, SeveralSourcesFeedOnePipeline) {
-  auto pipeline = Build("sources:\n  a: {connector: counting, count: 100, batch_size: 10}\n"
-                        "  b: {connector: counting, count: 50, batch_size: 10}\n"
-                        "sinks: {out: {connector: recording}, copy: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources:\n  a: {connector: counting, count: 100, batch_size: 10}\n"
+      "  b: {connector: counting, count: 50, batch_size: 10}\n"
+      "sinks: {out: {connector: recording}, copy: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok());
@@ -239,9 +262,10 @@ TEST_F(PipelineTest, SeveralSourcesFeedOnePipeline) {
 }
 
 TEST_F(PipelineTest, SourcesWithDifferentFieldsAreUnified) {
-  auto pipeline = Build("sources:\n  a: {connector: counting, count: 10, field: v}\n"
-                        "  b: {connector: counting, count: 10, field: w}\n"
-                        "sinks: {out: {connector: recording}}\n");
+  auto pipeline = Build(
+      "sources:\n  a: {connector: counting, count: 10, field: v}\n"
+      "  b: {connector: counting, count: 10, field: w}\n"
+      "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   EXPECT_EQ((*pipeline)->input_schema()->ToString(), "v: int64\nw: int64");
   auto summary = (*pipeline)->Run();

@@ -1,14 +1,13 @@
 // The `sluice` command: run, validate and describe pipelines.
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "sluice/cli/reference.h"
 #include "sluice/common/logging.h"
@@ -58,12 +57,14 @@ int Validate(const std::string& path, const std::vector<std::string>& sets) {
     std::cerr << pipeline.status().message() << "\n";
     return kExitInvalidConfig;
   }
-  std::cerr << fmt::format("{}: ok (pipeline '{}': {} source(s), {} processor(s), {} sink(s))\n", path, config->name,
-                           config->sources.size(), config->processors.size(), config->sinks.size());
+  std::cerr << fmt::format("{}: ok (pipeline '{}': {} source(s), {} processor(s), {} sink(s))\n",
+                           path, config->name, config->sources.size(), config->processors.size(),
+                           config->sinks.size());
   return kExitOk;
 }
 
-/// Prints "rows, rows/s, share of input read" on one refreshed stderr line while a bounded run goes.
+/// Prints "rows, rows/s, share of input read" on one refreshed stderr line while a bounded run
+/// goes.
 class ProgressLine {
  public:
   explicit ProgressLine(const exec::Pipeline& pipeline) : pipeline_(pipeline) {
@@ -82,7 +83,8 @@ class ProgressLine {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       if (done_.load()) break;
       exec::RunProgress progress = pipeline_.progress();
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::string share;
       if (progress.bytes_total && *progress.bytes_total > 0) {
         share = fmt::format("  {:5.1f}% read", 100.0 * progress.bytes_read / *progress.bytes_total);
@@ -127,25 +129,30 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
   Result<exec::RunSummary> summary;
   {
     std::unique_ptr<ProgressLine> progress;
-    if (progress_wanted && pipeline->bounded() && isatty(STDERR_FILENO)) progress = std::make_unique<ProgressLine>(*pipeline);
+    if (progress_wanted && pipeline->bounded() && isatty(STDERR_FILENO))
+      progress = std::make_unique<ProgressLine>(*pipeline);
     summary = pipeline->Run();
   }
   finished.store(true);
   signal_watcher.join();
 
   if (!summary.ok()) {
-    std::cerr << fmt::format("sluice: pipeline '{}' failed: {}\n", config->name, summary.status().message());
+    std::cerr << fmt::format("sluice: pipeline '{}' failed: {}\n", config->name,
+                             summary.status().message());
     return kExitRuntimeFailure;
   }
   std::string late = summary->late > 0 ? fmt::format(" ({} late)", summary->late) : "";
-  std::string state = summary->peak_state_bytes > 0
-                          ? fmt::format(", peak state {}B, final state {}B", HumanCount(summary->peak_state_bytes),
-                                        HumanCount(summary->final_state_bytes))
-                          : "";
-  std::cerr << fmt::format("sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters{}{}, {:.3f} s ({}rows/s)\n",
-                           config->name, summary->stopped ? "stopped" : "finished", summary->rows_in, summary->rows_out,
-                           summary->dead_letters, late, state, summary->seconds,
-                           HumanCount(summary->rows_in / std::max(summary->seconds, 1e-9)));
+  std::string state =
+      summary->peak_state_bytes > 0
+          ? fmt::format(", peak state {}B, final state {}B", HumanCount(summary->peak_state_bytes),
+                        HumanCount(summary->final_state_bytes))
+          : "";
+  std::cerr << fmt::format(
+      "sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters{}{}, {:.3f} s "
+      "({}rows/s)\n",
+      config->name, summary->stopped ? "stopped" : "finished", summary->rows_in, summary->rows_out,
+      summary->dead_letters, late, state, summary->seconds,
+      HumanCount(summary->rows_in / std::max(summary->seconds, 1e-9)));
   return kExitOk;
 }
 
@@ -158,14 +165,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
 
   std::string pipeline_path;
   std::vector<std::string> sets;
   bool no_progress = false;
-  CLI::App* run = app.add_subcommand("run", "Run a pipeline until its sources end, or until SIGINT/SIGTERM");
+  CLI::App* run =
+      app.add_subcommand("run", "Run a pipeline until its sources end, or until SIGINT/SIGTERM");
   run->add_option("pipeline", pipeline_path, "The pipeline file (YAML)")->required();
-  run->add_option("--set", sets, "Override a key: --set sources.quotes.path=data.csv")->type_name("KEY=VALUE");
+  run->add_option("--set", sets, "Override a key: --set sources.quotes.path=data.csv")
+      ->type_name("KEY=VALUE");
   run->add_flag("--no-progress", no_progress, "Do not show the progress line");
 
   CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file without running it");
@@ -174,7 +184,8 @@ int main(int argc, char** argv) {
 
   std::string plugin_name;
   bool markdown = false;
-  CLI::App* plugins = app.add_subcommand("plugins", "List the processors and connectors with their options");
+  CLI::App* plugins =
+      app.add_subcommand("plugins", "List the processors and connectors with their options");
   plugins->add_option("name", plugin_name, "Show only this plugin");
   plugins->add_flag("--markdown", markdown, "Print the reference as Markdown");
 
@@ -190,7 +201,8 @@ int main(int argc, char** argv) {
   if (*validate) return Validate(pipeline_path, sets);
   if (*plugins) {
     const auto& registry = sluice::exec::BuiltinRegistry();
-    std::string text = markdown ? PluginReferenceMarkdown(registry) : PluginReferenceText(registry, plugin_name);
+    std::string text =
+        markdown ? PluginReferenceMarkdown(registry) : PluginReferenceText(registry, plugin_name);
     if (text.empty()) {
       std::cerr << "sluice: no plugin called '" << plugin_name << "'\n";
       return kExitInvalidConfig;

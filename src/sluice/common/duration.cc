@@ -1,10 +1,10 @@
 #include "sluice/common/duration.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-
-#include <fmt/format.h>
 
 namespace sluice {
 namespace {
@@ -45,7 +45,8 @@ Result<Duration> ParseDuration(std::string_view text) {
     return Status::Invalid("'", text, "' is not a duration (expected e.g. 500ms, 5s, 2m, 1h)");
   }
   if (suffix.empty()) {
-    return Status::Invalid("'", text, "' needs a unit (ns, us, ms, s, m, h or d), e.g. ", number, "s");
+    return Status::Invalid("'", text, "' needs a unit (ns, us, ms, s, m, h or d), e.g. ", number,
+                           "s");
   }
   for (const Unit& unit : kUnits) {
     if (suffix == unit.suffix) {
@@ -56,14 +57,16 @@ Result<Duration> ParseDuration(std::string_view text) {
       return Duration(static_cast<int64_t>(std::llround(nanoseconds)));
     }
   }
-  return Status::Invalid("'", text, "' has an unknown unit '", suffix, "' (use ns, us, ms, s, m, h or d)");
+  return Status::Invalid("'", text, "' has an unknown unit '", suffix,
+                         "' (use ns, us, ms, s, m, h or d)");
 }
 
 std::string FormatDuration(Duration duration) {
   int64_t value = duration.count();
   if (value == 0) return "0s";
   for (auto it = std::rbegin(kUnits); it != std::rend(kUnits); ++it) {
-    if (value % it->nanoseconds == 0) return fmt::format("{}{}", value / it->nanoseconds, it->suffix);
+    if (value % it->nanoseconds == 0)
+      return fmt::format("{}{}", value / it->nanoseconds, it->suffix);
   }
   return fmt::format("{}ns", value);
 }

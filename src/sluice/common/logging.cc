@@ -1,8 +1,8 @@
 #include "sluice/common/logging.h"
 
-#include <mutex>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <mutex>
 
 namespace sluice {
 namespace {

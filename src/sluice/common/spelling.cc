@@ -1,15 +1,17 @@
 #include "sluice/common/spelling.h"
 
-#include <algorithm>
-#include <cctype>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
 
 namespace sluice {
 namespace {
 
-bool SameLetter(char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); }
+bool SameLetter(char a, char b) {
+  return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+}
 
 /// Edit distance where swapping two neighbouring letters counts as one edit (the commonest typo).
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -19,7 +21,8 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = SameLetter(a[i - 1], b[j - 1]) ? 0 : 1;
-      distance[i][j] = std::min({distance[i - 1][j] + 1, distance[i][j - 1] + 1, distance[i - 1][j - 1] + cost});
+      distance[i][j] =
+          std::min({distance[i - 1][j] + 1, distance[i][j - 1] + 1, distance[i - 1][j - 1] + cost});
       if (i > 1 && j > 1 && SameLetter(a[i - 1], b[j - 2]) && SameLetter(a[i - 2], b[j - 1])) {
         distance[i][j] = std::min(distance[i][j], distance[i - 2][j - 2] + 1);
       }
@@ -30,7 +33,8 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::optional<std::string> ClosestSpelling(std::string_view word, const std::vector<std::string>& candidates) {
+std::optional<std::string> ClosestSpelling(std::string_view word,
+                                           const std::vector<std::string>& candidates) {
   std::optional<std::string> best;
   size_t best_distance = std::max<size_t>(1, word.size() / 3) + 1;
   for (const auto& candidate : candidates) {
@@ -44,7 +48,8 @@ std::optional<std::string> ClosestSpelling(std::string_view word, const std::vec
 }
 
 std::string SpellingHint(std::string_view word, const std::vector<std::string>& candidates) {
-  if (auto closest = ClosestSpelling(word, candidates)) return fmt::format("did you mean '{}'?", *closest);
+  if (auto closest = ClosestSpelling(word, candidates))
+    return fmt::format("did you mean '{}'?", *closest);
   if (candidates.empty()) return {};
   return fmt::format("expected one of: {}", fmt::join(candidates, ", "));
 }

@@ -40,7 +40,9 @@ struct LocatedText {
   bool quoted = false;
 
   /// The file position of character `offset` of `text` (exact for single-line scalars).
-  Location At(size_t offset) const { return where.Advance(static_cast<int>(offset) + (quoted ? 1 : 0)); }
+  Location At(size_t offset) const {
+    return where.Advance(static_cast<int>(offset) + (quoted ? 1 : 0));
+  }
 };
 
 }  // namespace sluice::config

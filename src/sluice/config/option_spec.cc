@@ -32,7 +32,8 @@ std::string_view OptionTypeName(OptionType type) {
   return "unknown";
 }
 
-OptionSpec MakeOption(std::string name, OptionType type, std::string doc, std::string default_value) {
+OptionSpec MakeOption(std::string name, OptionType type, std::string doc,
+                      std::string default_value) {
   OptionSpec option;
   option.name = std::move(name);
   option.type = type;

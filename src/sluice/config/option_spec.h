@@ -48,7 +48,8 @@ struct OptionSpec {
 
 /// An option declaration with its name, type, one-line doc and default; set bounds, choices or
 /// `required` on the result.
-OptionSpec MakeOption(std::string name, OptionType type, std::string doc, std::string default_value = {});
+OptionSpec MakeOption(std::string name, OptionType type, std::string doc,
+                      std::string default_value = {});
 
 enum class PluginKind { kSource, kProcessor, kSink };
 

@@ -1,9 +1,9 @@
 #include "sluice/config/options.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "sluice/common/spelling.h"
 
@@ -37,12 +37,15 @@ Result<LocatedText> InterpolatedScalar(const YAML::Node& node, const std::string
   return text;
 }
 
-Status CheckBounds(const OptionSpec& spec, double value, const Location& where, std::string_view shown) {
+Status CheckBounds(const OptionSpec& spec, double value, const Location& where,
+                   std::string_view shown) {
   if (spec.min && value < *spec.min) {
-    return ConfigError(where, fmt::format("{} must be at least {} (got {})", spec.name, *spec.min, shown));
+    return ConfigError(where,
+                       fmt::format("{} must be at least {} (got {})", spec.name, *spec.min, shown));
   }
   if (spec.max && value > *spec.max) {
-    return ConfigError(where, fmt::format("{} must be at most {} (got {})", spec.name, *spec.max, shown));
+    return ConfigError(where,
+                       fmt::format("{} must be at most {} (got {})", spec.name, *spec.max, shown));
   }
   return Status::OK();
 }
@@ -55,7 +58,8 @@ Status CheckScalar(const OptionSpec& spec, const LocatedText& value) {
       int64_t parsed = 0;
       auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
       if (error != std::errc() || end != text.data() + text.size()) {
-        return ConfigError(value.where, fmt::format("{} must be a whole number, not '{}'", spec.name, text));
+        return ConfigError(value.where,
+                           fmt::format("{} must be a whole number, not '{}'", spec.name, text));
       }
       return CheckBounds(spec, static_cast<double>(parsed), value.where, text);
     }
@@ -63,18 +67,22 @@ Status CheckScalar(const OptionSpec& spec, const LocatedText& value) {
       double parsed = 0;
       auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
       if (error != std::errc() || end != text.data() + text.size()) {
-        return ConfigError(value.where, fmt::format("{} must be a number, not '{}'", spec.name, text));
+        return ConfigError(value.where,
+                           fmt::format("{} must be a number, not '{}'", spec.name, text));
       }
       return CheckBounds(spec, parsed, value.where, text);
     }
     case OptionType::kBool:
       if (text != "true" && text != "false") {
-        return ConfigError(value.where, fmt::format("{} must be true or false, not '{}'", spec.name, text));
+        return ConfigError(value.where,
+                           fmt::format("{} must be true or false, not '{}'", spec.name, text));
       }
       return Status::OK();
     case OptionType::kDuration: {
       auto parsed = ParseDuration(text);
-      if (!parsed.ok()) return ConfigError(value.where, fmt::format("{}: {}", spec.name, parsed.status().message()));
+      if (!parsed.ok())
+        return ConfigError(value.where,
+                           fmt::format("{}: {}", spec.name, parsed.status().message()));
       double milliseconds = std::chrono::duration<double, std::milli>(*parsed).count();
       return CheckBounds(spec, milliseconds, value.where, text);
     }
@@ -109,7 +117,8 @@ bool IsShortForm(const PluginSpec& spec, const YAML::Node& node) {
   if (spec.value_option.empty()) return false;
   const OptionSpec* option = spec.FindOption(spec.value_option);
   if (option == nullptr) return false;
-  if (node.IsMap()) return option->type == OptionType::kExpressionMap || option->type == OptionType::kStringMap;
+  if (node.IsMap())
+    return option->type == OptionType::kExpressionMap || option->type == OptionType::kStringMap;
   return true;
 }
 
@@ -138,7 +147,8 @@ Result<std::string> InterpolateEnvironment(const LocatedText& text) {
     }
     size_t close = in.find('}', i + 2);
     if (close == std::string::npos) {
-      return ConfigError(text.At(i), "unterminated '${' in value", "write ${NAME} or ${NAME:-default}");
+      return ConfigError(text.At(i), "unterminated '${' in value",
+                         "write ${NAME} or ${NAME:-default}");
     }
     std::string body = in.substr(i + 2, close - i - 2);
     std::string name = body;
@@ -162,7 +172,8 @@ Result<std::string> InterpolateEnvironment(const LocatedText& text) {
   return out;
 }
 
-Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, const std::string& file,
+Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node,
+                                const std::string& file,
                                 const std::vector<std::string>& ignored_keys) {
   Options options;
   options.spec_ = &spec;
@@ -178,18 +189,22 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
       // A processor with a short form, given a map none of whose keys is an option: the user
       // meant the short form, so say what shape it takes rather than "unknown option".
       bool any_known = false;
-      for (auto it = node.begin(); it != node.end(); ++it) any_known |= spec.FindOption(it->first.Scalar()) != nullptr;
+      for (auto it = node.begin(); it != node.end(); ++it)
+        any_known |= spec.FindOption(it->first.Scalar()) != nullptr;
       if (!any_known) {
-        return ConfigError(options.where_, fmt::format("{} expects a {}, not a map", spec.name,
-                                                       OptionTypeName(spec.FindOption(spec.value_option)->type)));
+        return ConfigError(options.where_,
+                           fmt::format("{} expects a {}, not a map", spec.name,
+                                       OptionTypeName(spec.FindOption(spec.value_option)->type)));
       }
     }
-    for (auto it = node.begin(); it != node.end(); ++it) entries.emplace_back(it->first, it->second);
+    for (auto it = node.begin(); it != node.end(); ++it)
+      entries.emplace_back(it->first, it->second);
   } else if (node.IsNull() || !node.IsDefined()) {
     // No options given.
   } else {
-    return ConfigError(options.where_, fmt::format("{} {} expects a map of options, not {}",
-                                                   PluginKindName(spec.kind), spec.name, ShapeName(node)));
+    return ConfigError(options.where_,
+                       fmt::format("{} {} expects a map of options, not {}",
+                                   PluginKindName(spec.kind), spec.name, ShapeName(node)));
   }
 
   std::vector<std::string> known;
@@ -202,8 +217,10 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
     if (std::find(ignored_keys.begin(), ignored_keys.end(), key) != ignored_keys.end()) continue;
     const OptionSpec* option = spec.FindOption(key);
     if (option == nullptr) {
-      return ConfigError(key_where, fmt::format("unknown option '{}' for {} {}", key, PluginKindName(spec.kind), spec.name),
-                         SpellingHint(key, known));
+      return ConfigError(
+          key_where,
+          fmt::format("unknown option '{}' for {} {}", key, PluginKindName(spec.kind), spec.name),
+          SpellingHint(key, known));
     }
     if (options.values_.count(key)) {
       return ConfigError(key_where, fmt::format("option '{}' is given twice", key));
@@ -227,15 +244,19 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
       if (is_short) {
         short_form[option->short_field] = value_node;
       } else if (!value_node.IsMap()) {
-        return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key, ShapeName(value_node)));
+        return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key,
+                                                    ShapeName(value_node)));
       }
-      SLUICE_ASSIGN_OR_RAISE(Options section, ValidateOptions(*section_spec, is_short ? short_form : value_node, file));
+      SLUICE_ASSIGN_OR_RAISE(
+          Options section,
+          ValidateOptions(*section_spec, is_short ? short_form : value_node, file));
       section.where_ = value_where;
       value.section = std::make_shared<const Options>(std::move(section));
       options.section_specs_[key] = section_spec;
     } else if (IsScalarType(option->type)) {
       if (!value_node.IsScalar()) {
-        return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected, ShapeName(value_node)));
+        return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected,
+                                                    ShapeName(value_node)));
       }
       SLUICE_ASSIGN_OR_RAISE(value.scalar, InterpolatedScalar(value_node, file));
       value.scalar.where = value_where;
@@ -248,28 +269,34 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
         for (const auto& element : value_node) {
           if (!element.IsScalar()) {
             return ConfigError(LocationOfNode(element, file),
-                               fmt::format("{} must be a list of strings, but an element is {}", key, ShapeName(element)));
+                               fmt::format("{} must be a list of strings, but an element is {}",
+                                           key, ShapeName(element)));
           }
           SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(element, file));
           value.list.push_back(std::move(item));
         }
       } else {
-        return ConfigError(value_where, fmt::format("{} must be a list, not {}", key, ShapeName(value_node)));
+        return ConfigError(value_where,
+                           fmt::format("{} must be a list, not {}", key, ShapeName(value_node)));
       }
-    } else if (option->type == OptionType::kStringMap || option->type == OptionType::kExpressionMap) {
+    } else if (option->type == OptionType::kStringMap ||
+               option->type == OptionType::kExpressionMap) {
       if (!value_node.IsMap()) {
-        return ConfigError(value_where, fmt::format("{} must be a map, not {}", key, ShapeName(value_node)));
+        return ConfigError(value_where,
+                           fmt::format("{} must be a map, not {}", key, ShapeName(value_node)));
       }
       for (auto it = value_node.begin(); it != value_node.end(); ++it) {
         if (!it->second.IsScalar()) {
-          return ConfigError(LocationOfNode(it->second, file),
-                             fmt::format("the value of '{}' must be a single {}, not {}", it->first.Scalar(),
-                                         option->type == OptionType::kExpressionMap ? "expression" : "string",
-                                         ShapeName(it->second)));
+          return ConfigError(
+              LocationOfNode(it->second, file),
+              fmt::format("the value of '{}' must be a single {}, not {}", it->first.Scalar(),
+                          option->type == OptionType::kExpressionMap ? "expression" : "string",
+                          ShapeName(it->second)));
         }
         for (const auto& [existing, unused] : value.map) {
           if (existing == it->first.Scalar()) {
-            return ConfigError(LocationOfNode(it->first, file), fmt::format("'{}' is given twice", existing));
+            return ConfigError(LocationOfNode(it->first, file),
+                               fmt::format("'{}' is given twice", existing));
           }
         }
         SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(it->second, file));
@@ -294,8 +321,8 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, 
     }
     if (option.required && !options.values_.count(option.name)) {
       return ConfigError(options.where_,
-                         fmt::format("{} {} needs option '{}' ({})", PluginKindName(spec.kind), spec.name, option.name,
-                                     option.doc));
+                         fmt::format("{} {} needs option '{}' ({})", PluginKindName(spec.kind),
+                                     spec.name, option.name, option.doc));
     }
   }
   return options;
@@ -360,7 +387,8 @@ std::vector<std::pair<std::string, LocatedText>> Options::GetMap(std::string_vie
 }
 
 const Options& Options::GetSection(std::string_view name) const {
-  if (const Value* value = Find(name); value != nullptr && value->section != nullptr) return *value->section;
+  if (const Value* value = Find(name); value != nullptr && value->section != nullptr)
+    return *value->section;
   auto it = default_sections_.find(name);
   if (it != default_sections_.end()) return *it->second;
   static const Options kEmpty;

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "sluice/common/duration.h"
 #include "sluice/common/status.h"
@@ -80,7 +80,8 @@ Result<std::string> InterpolateEnvironment(const LocatedText& text);
 /// Validates `node` (the plugin's YAML value) against `spec`: unknown keys are rejected with a
 /// "did you mean" hint, types and bounds are checked, required options must be present.
 /// Keys listed in `ignored_keys` (e.g. "connector") are skipped.
-Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node, const std::string& file,
+Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node,
+                                const std::string& file,
                                 const std::vector<std::string>& ignored_keys = {});
 
 }  // namespace sluice::config

@@ -1,19 +1,19 @@
 #include "sluice/config/pipeline_config.h"
 
-#include <fstream>
-#include <sstream>
-
-#include <charconv>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
 
 #include "sluice/common/spelling.h"
 
 namespace sluice::config {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"name", "sources", "pipeline", "emit", "sinks", "dead_letters"};
+const std::vector<std::string> kTopLevelKeys = {"name", "sources", "pipeline",
+                                                "emit", "sinks",   "dead_letters"};
 
 Status ApplyOverride(YAML::Node root, const Override& override_value) {
   std::vector<std::string> parts;
@@ -22,7 +22,8 @@ Status ApplyOverride(YAML::Node root, const Override& override_value) {
     if (part.empty()) return Status::Invalid("--set ", override_value.path, ": empty key in path");
     parts.push_back(part);
   }
-  if (parts.empty()) return Status::Invalid("--set needs a key path, e.g. --set sources.quotes.path=data.csv");
+  if (parts.empty())
+    return Status::Invalid("--set needs a key path, e.g. --set sources.quotes.path=data.csv");
   // yaml-cpp nodes are handles: walking with operator[] on a non-const node creates the path.
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -32,7 +33,8 @@ Status ApplyOverride(YAML::Node root, const Override& override_value) {
       size_t index = 0;
       auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), index);
       if (error != std::errc() || end != part.data() + part.size() || index >= current.size()) {
-        return Status::Invalid("--set ", override_value.path, ": '", part, "' is not an index of the list");
+        return Status::Invalid("--set ", override_value.path, ": '", part,
+                               "' is not an index of the list");
       }
       chain.push_back(current[index]);
     } else {
@@ -43,9 +45,11 @@ Status ApplyOverride(YAML::Node root, const Override& override_value) {
   YAML::Node value = YAML::Load(override_value.value);
   if (parent.IsSequence()) {
     size_t index = 0;
-    auto [end, error] = std::from_chars(parts.back().data(), parts.back().data() + parts.back().size(), index);
+    auto [end, error] =
+        std::from_chars(parts.back().data(), parts.back().data() + parts.back().size(), index);
     if (error != std::errc() || index >= parent.size()) {
-      return Status::Invalid("--set ", override_value.path, ": '", parts.back(), "' is not an index of the list");
+      return Status::Invalid("--set ", override_value.path, ": '", parts.back(),
+                             "' is not an index of the list");
     }
     parent[index] = value;
   } else {
@@ -54,42 +58,50 @@ Status ApplyOverride(YAML::Node root, const Override& override_value) {
   return Status::OK();
 }
 
-std::string RequireScalarOrEmpty(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : std::string(); }
+std::string RequireScalarOrEmpty(const YAML::Node& node) {
+  return node.IsScalar() ? node.Scalar() : std::string();
+}
 
 /// Validates one `name: {connector: x, ...}` entry of `sources` or `sinks`.
-Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id, const YAML::Node& node,
-                                      const std::string& file, const SpecCatalog& catalog) {
+Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id,
+                                      const YAML::Node& node, const std::string& file,
+                                      const SpecCatalog& catalog) {
   Location where = LocationOfNode(node, file);
   if (!node.IsMap()) {
-    return ConfigError(where, fmt::format("{} '{}' must be a map with a 'connector' key", PluginKindName(kind), id));
+    return ConfigError(where, fmt::format("{} '{}' must be a map with a 'connector' key",
+                                          PluginKindName(kind), id));
   }
   YAML::Node connector = node["connector"];
   if (!connector.IsDefined() || !connector.IsScalar()) {
     return ConfigError(where, fmt::format("{} '{}' needs a 'connector'", PluginKindName(kind), id),
                        fmt::format("one of: {}", fmt::join(catalog.Names(kind), ", ")));
   }
-  SLUICE_ASSIGN_OR_RAISE(std::string name,
-                         InterpolateEnvironment(LocatedText{connector.Scalar(), LocationOfNode(connector, file),
-                                                            connector.Tag() == "!"}));
+  SLUICE_ASSIGN_OR_RAISE(std::string name, InterpolateEnvironment(LocatedText{
+                                               connector.Scalar(), LocationOfNode(connector, file),
+                                               connector.Tag() == "!"}));
   const PluginSpec* spec = catalog.FindSpec(kind, name);
   if (spec == nullptr) {
-    return ConfigError(LocationOfNode(connector, file), fmt::format("unknown {} connector '{}'", PluginKindName(kind), name),
+    return ConfigError(LocationOfNode(connector, file),
+                       fmt::format("unknown {} connector '{}'", PluginKindName(kind), name),
                        SpellingHint(name, catalog.Names(kind)));
   }
   SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, node, file, {"connector"}));
   return ComponentConfig{id, name, std::move(options)};
 }
 
-Result<std::vector<ComponentConfig>> LoadConnectorMap(PluginKind kind, const YAML::Node& node, const std::string& file,
+Result<std::vector<ComponentConfig>> LoadConnectorMap(PluginKind kind, const YAML::Node& node,
+                                                      const std::string& file,
                                                       const SpecCatalog& catalog) {
   std::vector<ComponentConfig> components;
   if (!node.IsDefined() || node.IsNull()) return components;
   if (!node.IsMap()) {
     return ConfigError(LocationOfNode(node, file),
-                       fmt::format("'{}s' must be a map of names to {} definitions", PluginKindName(kind), PluginKindName(kind)));
+                       fmt::format("'{}s' must be a map of names to {} definitions",
+                                   PluginKindName(kind), PluginKindName(kind)));
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
-    SLUICE_ASSIGN_OR_RAISE(auto component, LoadConnector(kind, it->first.Scalar(), it->second, file, catalog));
+    SLUICE_ASSIGN_OR_RAISE(auto component,
+                           LoadConnector(kind, it->first.Scalar(), it->second, file, catalog));
     components.push_back(std::move(component));
   }
   return components;
@@ -107,18 +119,21 @@ Result<std::vector<ComponentConfig>> LoadProcessors(const YAML::Node& node, cons
     YAML::Node entry = node[i];
     Location where = LocationOfNode(entry, file);
     if (!entry.IsMap() || entry.size() != 1) {
-      return ConfigError(where, "each pipeline step must be a map with exactly one key, the processor's name",
-                         "e.g. '- filter: \"x > 1\"' or '- derive: {y: \"x * 2\"}'");
+      return ConfigError(
+          where, "each pipeline step must be a map with exactly one key, the processor's name",
+          "e.g. '- filter: \"x > 1\"' or '- derive: {y: \"x * 2\"}'");
     }
     auto it = entry.begin();
     const std::string name = it->first.Scalar();
     const PluginSpec* spec = catalog.FindSpec(PluginKind::kProcessor, name);
     if (spec == nullptr) {
-      return ConfigError(LocationOfNode(it->first, file), fmt::format("unknown processor '{}'", name),
+      return ConfigError(LocationOfNode(it->first, file),
+                         fmt::format("unknown processor '{}'", name),
                          SpellingHint(name, catalog.Names(PluginKind::kProcessor)));
     }
     SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, it->second, file));
-    processors.push_back(ComponentConfig{fmt::format("pipeline[{}] {}", i, name), name, std::move(options)});
+    processors.push_back(
+        ComponentConfig{fmt::format("pipeline[{}] {}", i, name), name, std::move(options)});
   }
   return processors;
 }
@@ -138,10 +153,15 @@ const PluginSpec& EmitSpec() {
     PluginSpec emit;
     emit.kind = PluginKind::kProcessor;
     emit.name = "emit";
-    emit.doc = "The final projection of the pipeline's output: which columns reach the sinks, and a filter on them.";
+    emit.doc =
+        "The final projection of the pipeline's output: which columns reach the sinks, and a "
+        "filter on them.";
     emit.options = {
-        {"select", OptionType::kString, "A SQL-style select list: 'a, b, a - b AS gap'. Default: every column.", "", false},
-        {"having", OptionType::kExpression, "A condition on the selected columns; rows for which it is not true are dropped.", "", false},
+        {"select", OptionType::kString,
+         "A SQL-style select list: 'a, b, a - b AS gap'. Default: every column.", "", false},
+        {"having", OptionType::kExpression,
+         "A condition on the selected columns; rows for which it is not true are dropped.", "",
+         false},
     };
     emit.example = "emit:\n  select: \"symbol, ask - bid AS spread\"\n  having: \"spread > 0.05\"";
     return emit;
@@ -149,7 +169,8 @@ const PluginSpec& EmitSpec() {
   return spec;
 }
 
-Result<PipelineConfig> LoadPipelineFile(const std::string& path, const std::vector<Override>& overrides,
+Result<PipelineConfig> LoadPipelineFile(const std::string& path,
+                                        const std::vector<Override>& overrides,
                                         const SpecCatalog& catalog) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Invalid(path, ": error: cannot open the pipeline file");
@@ -159,24 +180,29 @@ Result<PipelineConfig> LoadPipelineFile(const std::string& path, const std::vect
 }
 
 Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::string& file,
-                                        const std::vector<Override>& overrides, const SpecCatalog& catalog) {
+                                        const std::vector<Override>& overrides,
+                                        const SpecCatalog& catalog) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1, error.mark.is_null() ? 0 : error.mark.column + 1};
+    Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1,
+                   error.mark.is_null() ? 0 : error.mark.column + 1};
     return ConfigError(where, fmt::format("invalid YAML: {}", error.msg));
   }
   if (!root.IsMap()) {
-    return ConfigError(Location{file, 1, 1}, "a pipeline file must be a map with 'sources', 'pipeline' and 'sinks'");
+    return ConfigError(Location{file, 1, 1},
+                       "a pipeline file must be a map with 'sources', 'pipeline' and 'sinks'");
   }
   try {
-    for (const auto& override_value : overrides) SLUICE_RETURN_NOT_OK(ApplyOverride(root, override_value));
+    for (const auto& override_value : overrides)
+      SLUICE_RETURN_NOT_OK(ApplyOverride(root, override_value));
 
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-        return ConfigError(LocationOfNode(it->first, file), fmt::format("unknown top-level key '{}'", key),
+        return ConfigError(LocationOfNode(it->first, file),
+                           fmt::format("unknown top-level key '{}'", key),
                            SpellingHint(key, kTopLevelKeys));
       }
     }
@@ -186,7 +212,8 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
     config.name = RequireScalarOrEmpty(root["name"]);
     if (config.name.empty()) config.name = "pipeline";
 
-    SLUICE_ASSIGN_OR_RAISE(config.sources, LoadConnectorMap(PluginKind::kSource, root["sources"], file, catalog));
+    SLUICE_ASSIGN_OR_RAISE(config.sources,
+                           LoadConnectorMap(PluginKind::kSource, root["sources"], file, catalog));
     if (config.sources.empty()) {
       return ConfigError(Location{file, 1, 1}, "the pipeline has no sources",
                          "add e.g. 'sources: {quotes: {connector: generator, count: 1000}}'");
@@ -196,18 +223,21 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
       SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(EmitSpec(), emit, file));
       config.emit = ComponentConfig{"emit", "emit", std::move(options)};
     }
-    SLUICE_ASSIGN_OR_RAISE(config.sinks, LoadConnectorMap(PluginKind::kSink, root["sinks"], file, catalog));
+    SLUICE_ASSIGN_OR_RAISE(config.sinks,
+                           LoadConnectorMap(PluginKind::kSink, root["sinks"], file, catalog));
     if (config.sinks.empty()) {
       return ConfigError(Location{file, 1, 1}, "the pipeline has no sinks",
                          "add e.g. 'sinks: {screen: {connector: console}}'");
     }
     if (YAML::Node dead = root["dead_letters"]; dead.IsDefined() && !dead.IsNull()) {
-      SLUICE_ASSIGN_OR_RAISE(auto component, LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog));
+      SLUICE_ASSIGN_OR_RAISE(auto component,
+                             LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog));
       config.dead_letters = std::move(component);
     }
     return config;
   } catch (const YAML::Exception& error) {
-    Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1, error.mark.is_null() ? 0 : error.mark.column + 1};
+    Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1,
+                   error.mark.is_null() ? 0 : error.mark.column + 1};
     return ConfigError(where, fmt::format("invalid pipeline structure: {}", error.msg));
   }
 }

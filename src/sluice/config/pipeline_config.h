@@ -44,10 +44,12 @@ Result<Override> ParseOverride(const std::string& text);
 const PluginSpec& EmitSpec();
 
 /// Loads and validates a pipeline. Errors are ConfigError ("file:line:col: error: ...").
-Result<PipelineConfig> LoadPipelineFile(const std::string& path, const std::vector<Override>& overrides,
+Result<PipelineConfig> LoadPipelineFile(const std::string& path,
+                                        const std::vector<Override>& overrides,
                                         const SpecCatalog& catalog);
 /// The same from text; `file` names it in error messages.
 Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::string& file,
-                                        const std::vector<Override>& overrides, const SpecCatalog& catalog);
+                                        const std::vector<Override>& overrides,
+                                        const SpecCatalog& catalog);
 
 }  // namespace sluice::config

@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto config = config::LoadPipelineText(text, "fuzz.yaml", {{"name", "fuzzed"}}, registry);
   if (!config.ok()) {
     // Every configuration error names the file.
-    if (config.status().message().rfind("fuzz.yaml", 0) != 0 && config.status().message().rfind("--set", 0) != 0) {
+    if (config.status().message().rfind("fuzz.yaml", 0) != 0 &&
+        config.status().message().rfind("--set", 0) != 0) {
       __builtin_trap();
     }
     return 0;

@@ -1,14 +1,14 @@
-#include <algorithm>
-#include <atomic>
-#include <exception>
-#include <string>
-#include <utility>
-
 #include <arrow/array.h>
 #include <arrow/array/util.h>
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
 #include <arrow/type.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <string>
+#include <utility>
 
 #include "sluice/duckdb/arrow_scan_internal.h"
 
@@ -28,20 +28,25 @@ class ConvertedSchema {
   ConvertedSchema& operator=(const ConvertedSchema&) = delete;
 
   Status Convert(duckdb_connection conversion, const arrow::Schema& schema) {
-    if (conversion == nullptr) return Status::Invalid("the connection that registered this Arrow data is closed");
+    if (conversion == nullptr)
+      return Status::Invalid("the connection that registered this Arrow data is closed");
     SLUICE_RETURN_NOT_OK(arrow::ExportSchema(schema, &c_schema_));
-    return ConsumeErrorData(duckdb_schema_from_arrow(conversion, &c_schema_, &converted_), "reading an Arrow schema");
+    return ConsumeErrorData(duckdb_schema_from_arrow(conversion, &c_schema_, &converted_),
+                            "reading an Arrow schema");
   }
 
   /// Wraps `batch` (of the converted schema, at most one DuckDB vector long) as a DuckDB data
   /// chunk whose vectors point into the batch's buffers.
-  Result<duckdb_data_chunk> Wrap(duckdb_connection conversion, const arrow::RecordBatch& batch) const {
-    if (conversion == nullptr) return Status::Invalid("the connection that registered this Arrow data is closed");
-    struct ArrowArray c_array{};
+  Result<duckdb_data_chunk> Wrap(duckdb_connection conversion,
+                                 const arrow::RecordBatch& batch) const {
+    if (conversion == nullptr)
+      return Status::Invalid("the connection that registered this Arrow data is closed");
+    struct ArrowArray c_array {};
     SLUICE_RETURN_NOT_OK(arrow::ExportRecordBatch(batch, &c_array));
     duckdb_data_chunk chunk = nullptr;
-    Status status = ConsumeErrorData(duckdb_data_chunk_from_arrow(conversion, &c_array, converted_, &chunk),
-                                     "reading Arrow data");
+    Status status =
+        ConsumeErrorData(duckdb_data_chunk_from_arrow(conversion, &c_array, converted_, &chunk),
+                         "reading Arrow data");
     // On success DuckDB has taken the array over (and cleared `release`); on failure it is ours.
     if (c_array.release != nullptr) c_array.release(&c_array);
     if (!status.ok()) {
@@ -52,7 +57,7 @@ class ConvertedSchema {
   }
 
  private:
-  struct ArrowSchema c_schema_{};
+  struct ArrowSchema c_schema_ {};
   duckdb_arrow_converted_schema converted_ = nullptr;
 };
 
@@ -72,7 +77,8 @@ bool SameColumns(const arrow::Schema& batch, const arrow::Schema& schema) {
   if (&batch == &schema) return true;
   if (batch.num_fields() != schema.num_fields()) return false;
   for (int i = 0; i < schema.num_fields(); ++i) {
-    if (batch.field(i)->name() != schema.field(i)->name() || !batch.field(i)->type()->Equals(*schema.field(i)->type())) {
+    if (batch.field(i)->name() != schema.field(i)->name() ||
+        !batch.field(i)->type()->Equals(*schema.field(i)->type())) {
       return false;
     }
   }
@@ -104,8 +110,9 @@ class ScanState {
     }
     projected_schema_ = arrow::schema(std::move(fields));
     if (!projection_.empty()) {
-      SLUICE_RETURN_NOT_OK(registry_->WithConversion(
-          [&](duckdb_connection conversion) { return converted_.Convert(conversion, *projected_schema_); }));
+      SLUICE_RETURN_NOT_OK(registry_->WithConversion([&](duckdb_connection conversion) {
+        return converted_.Convert(conversion, *projected_schema_);
+      }));
     }
     SLUICE_ASSIGN_OR_RAISE(snapshot_, source_->TakeSnapshot());
     return Status::OK();
@@ -118,16 +125,18 @@ class ScanState {
       duckdb_data_chunk_set_size(output, 0);
       return Status::OK();
     }
-    const int64_t length =
-        std::min<int64_t>(static_cast<int64_t>(duckdb_vector_size()), current_->num_rows() - offset_);
+    const int64_t length = std::min<int64_t>(static_cast<int64_t>(duckdb_vector_size()),
+                                             current_->num_rows() - offset_);
     if (!projection_.empty()) {
       arrow::ArrayVector columns;
       columns.reserve(projection_.size());
-      for (int index : projection_) columns.push_back(current_->column(index)->Slice(offset_, length));
+      for (int index : projection_)
+        columns.push_back(current_->column(index)->Slice(offset_, length));
       auto slice = arrow::RecordBatch::Make(projected_schema_, length, std::move(columns));
-      SLUICE_ASSIGN_OR_RAISE(duckdb_data_chunk chunk, registry_->WithConversion([&](duckdb_connection conversion) {
-        return converted_.Wrap(conversion, *slice);
-      }));
+      SLUICE_ASSIGN_OR_RAISE(duckdb_data_chunk chunk,
+                             registry_->WithConversion([&](duckdb_connection conversion) {
+                               return converted_.Wrap(conversion, *slice);
+                             }));
       for (idx_t column = 0; column < projection_.size(); ++column) {
         duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, column),
                                        duckdb_data_chunk_get_vector(chunk, column));
@@ -153,8 +162,9 @@ class ScanState {
           return false;
         }
         if (!SameColumns(*current_->schema(), *source_->schema())) {
-          return Status::Invalid("an Arrow reader produced a batch of schema ", current_->schema()->ToString(),
-                                 ", not its declared ", source_->schema()->ToString());
+          return Status::Invalid("an Arrow reader produced a batch of schema ",
+                                 current_->schema()->ToString(), ", not its declared ",
+                                 source_->schema()->ToString());
         }
       } else {
         current_.reset();
@@ -196,7 +206,8 @@ void Bind(duckdb_bind_info info) {
     }
     const auto& schema = *source->schema();
     for (int i = 0; i < schema.num_fields(); ++i) {
-      duckdb_bind_add_result_column(info, schema.field(i)->name().c_str(), source->types()[i].get());
+      duckdb_bind_add_result_column(info, schema.field(i)->name().c_str(),
+                                    source->types()[i].get());
     }
     duckdb_bind_set_bind_data(info, new BindData{std::move(source)},
                               [](void* data) { delete static_cast<BindData*>(data); });
@@ -208,13 +219,15 @@ void Bind(duckdb_bind_info info) {
 void Init(duckdb_init_info info) {
   try {
     auto* bind_data = static_cast<BindData*>(duckdb_init_get_bind_data(info));
-    auto state = std::make_unique<ScanState>(RegistryOf(duckdb_init_get_extra_info(info)), bind_data->source);
+    auto state = std::make_unique<ScanState>(RegistryOf(duckdb_init_get_extra_info(info)),
+                                             bind_data->source);
     Status status = state->Init(info);
     if (!status.ok()) {
       duckdb_init_set_error(info, status.message().c_str());
       return;
     }
-    duckdb_init_set_init_data(info, state.release(), [](void* data) { delete static_cast<ScanState*>(data); });
+    duckdb_init_set_init_data(info, state.release(),
+                              [](void* data) { delete static_cast<ScanState*>(data); });
   } catch (...) {
     duckdb_init_set_error(info, ("Arrow scan: " + DescribeException()).c_str());
   }
@@ -233,9 +246,10 @@ std::atomic<uint64_t> next_function_id{0};
 
 }  // namespace
 
-Result<std::shared_ptr<ArrowScanSource>> ArrowScanSource::Make(duckdb_connection conversion,
-                                                               std::shared_ptr<arrow::Schema> schema) {
-  if (schema->num_fields() == 0) return Status::Invalid("DuckDB cannot read Arrow data without columns");
+Result<std::shared_ptr<ArrowScanSource>> ArrowScanSource::Make(
+    duckdb_connection conversion, std::shared_ptr<arrow::Schema> schema) {
+  if (schema->num_fields() == 0)
+    return Status::Invalid("DuckDB cannot read Arrow data without columns");
   // Converting an empty batch tells which DuckDB type each column becomes, and whether DuckDB
   // can read them at all, before any query refers to the data.
   ConvertedSchema converted;
@@ -249,7 +263,8 @@ Result<std::shared_ptr<ArrowScanSource>> ArrowScanSource::Make(duckdb_connection
   SLUICE_ASSIGN_OR_RAISE(duckdb_data_chunk chunk, converted.Wrap(conversion, *empty));
   std::vector<LogicalType> types;
   for (int i = 0; i < schema->num_fields(); ++i) {
-    types.emplace_back(duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(chunk, static_cast<idx_t>(i))));
+    types.emplace_back(
+        duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(chunk, static_cast<idx_t>(i))));
   }
   duckdb_destroy_data_chunk(&chunk);
   return std::shared_ptr<ArrowScanSource>(new ArrowScanSource(std::move(schema), std::move(types)));
@@ -259,8 +274,8 @@ Status ArrowScanSource::SetBatches(std::vector<std::shared_ptr<arrow::RecordBatc
   for (const auto& batch : batches) {
     if (batch == nullptr) return Status::Invalid("cannot register a null record batch");
     if (!SameColumns(*batch->schema(), *schema_)) {
-      return Status::Invalid("record batch of schema ", batch->schema()->ToString(), " registered where ",
-                             schema_->ToString(), " was declared");
+      return Status::Invalid("record batch of schema ", batch->schema()->ToString(),
+                             " registered where ", schema_->ToString(), " was declared");
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -288,7 +303,8 @@ Result<ArrowScanSource::Snapshot> ArrowScanSource::TakeSnapshot() {
   Snapshot snapshot;
   if (reader_mode_) {
     if (reader_ == nullptr) {
-      return Status::Invalid("an Arrow reader can be scanned only once, and this one was already read");
+      return Status::Invalid(
+          "an Arrow reader can be scanned only once, and this one was already read");
     }
     snapshot.reader = std::move(reader_);
   } else {
@@ -326,15 +342,17 @@ Result<std::string> RegisterArrowScanFunction(duckdb_connection connection,
   duckdb_table_function_set_name(function, name.c_str());
   LogicalType varchar(duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR));
   duckdb_table_function_add_parameter(function, varchar.get());
-  duckdb_table_function_set_extra_info(function, new std::shared_ptr<ArrowScanRegistry>(std::move(registry)),
-                                       [](void* data) { delete static_cast<std::shared_ptr<ArrowScanRegistry>*>(data); });
+  duckdb_table_function_set_extra_info(
+      function, new std::shared_ptr<ArrowScanRegistry>(std::move(registry)),
+      [](void* data) { delete static_cast<std::shared_ptr<ArrowScanRegistry>*>(data); });
   duckdb_table_function_set_bind(function, Bind);
   duckdb_table_function_set_init(function, Init);
   duckdb_table_function_set_function(function, Scan);
   duckdb_table_function_supports_projection_pushdown(function, true);
   const duckdb_state state = duckdb_register_table_function(connection, function);
   duckdb_destroy_table_function(&function);
-  if (state != DuckDBSuccess) return Status::UnknownError("DuckDB: cannot register table function ", name);
+  if (state != DuckDBSuccess)
+    return Status::UnknownError("DuckDB: cannot register table function ", name);
   return name;
 }
 

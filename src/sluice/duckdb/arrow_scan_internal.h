@@ -1,15 +1,15 @@
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/type_fwd.h>
+#include <duckdb.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
-#include <duckdb.h>
 
 #include "sluice/common/status.h"
 #include "sluice/duckdb/result_internal.h"

@@ -1,10 +1,10 @@
 #include "sluice/duckdb/connection.h"
 
-#include <string>
-#include <utility>
-
 #include <arrow/table.h>
 #include <arrow/type.h>
+
+#include <string>
+#include <utility>
 
 #include "sluice/duckdb/arrow_scan_internal.h"
 #include "sluice/duckdb/result_internal.h"
@@ -49,8 +49,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(std::shared_ptr<Database> d
   // DuckDB labels TIMESTAMP WITH TIME ZONE results with the session's zone, which defaults to
   // the machine's; UTC keeps a round trip exact and results independent of the host.
   SLUICE_RETURN_NOT_OK(session->Execute("SET TimeZone = 'UTC'"));
-  SLUICE_ASSIGN_OR_RAISE(session->scan_function_,
-                         internal::RegisterArrowScanFunction(session->connection_, session->registry_));
+  SLUICE_ASSIGN_OR_RAISE(session->scan_function_, internal::RegisterArrowScanFunction(
+                                                      session->connection_, session->registry_));
   return session;
 }
 
@@ -96,7 +96,8 @@ Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view 
   duckdb_prepared_statement statement = nullptr;
   if (duckdb_prepare(connection_, std::string(sql).c_str(), &statement) != DuckDBSuccess) {
     const char* message = duckdb_prepare_error(statement);
-    Status status = Status::Invalid("DuckDB: ", message != nullptr ? message : "cannot prepare the statement");
+    Status status =
+        Status::Invalid("DuckDB: ", message != nullptr ? message : "cannot prepare the statement");
     duckdb_destroy_prepare(&statement);
     return status;
   }
@@ -120,8 +121,10 @@ Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view 
   return prepared;
 }
 
-Status Connection::RegisterBatch(const std::string& name, std::shared_ptr<arrow::RecordBatch> batch) {
-  if (batch == nullptr) return Status::Invalid("cannot register a null record batch as '", name, "'");
+Status Connection::RegisterBatch(const std::string& name,
+                                 std::shared_ptr<arrow::RecordBatch> batch) {
+  if (batch == nullptr)
+    return Status::Invalid("cannot register a null record batch as '", name, "'");
   auto schema = batch->schema();
   return RegisterSource(name, std::move(schema), {std::move(batch)}, nullptr);
 }
@@ -131,14 +134,16 @@ Status Connection::RegisterBatches(const std::string& name, std::shared_ptr<arro
   return RegisterSource(name, std::move(schema), std::move(batches), nullptr);
 }
 
-Status Connection::RegisterTable(const std::string& name, const std::shared_ptr<arrow::Table>& table) {
+Status Connection::RegisterTable(const std::string& name,
+                                 const std::shared_ptr<arrow::Table>& table) {
   if (table == nullptr) return Status::Invalid("cannot register a null table as '", name, "'");
   arrow::TableBatchReader reader(*table);
   SLUICE_ASSIGN_OR_RAISE(auto batches, reader.ToRecordBatches());
   return RegisterSource(name, table->schema(), std::move(batches), nullptr);
 }
 
-Status Connection::RegisterReader(const std::string& name, std::shared_ptr<arrow::RecordBatchReader> reader) {
+Status Connection::RegisterReader(const std::string& name,
+                                  std::shared_ptr<arrow::RecordBatchReader> reader) {
   if (reader == nullptr) return Status::Invalid("cannot register a null reader as '", name, "'");
   auto schema = reader->schema();
   return RegisterSource(name, std::move(schema), {}, std::move(reader));
@@ -148,21 +153,24 @@ Status Connection::RegisterSource(const std::string& name, std::shared_ptr<arrow
                                   std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
                                   std::shared_ptr<arrow::RecordBatchReader> reader) {
   if (name.empty()) return Status::Invalid("cannot register Arrow data under an empty name");
-  if (schema == nullptr) return Status::Invalid("cannot register Arrow data without a schema as '", name, "'");
-  SLUICE_ASSIGN_OR_RAISE(auto source, internal::ArrowScanSource::Make(conversion_, std::move(schema)));
+  if (schema == nullptr)
+    return Status::Invalid("cannot register Arrow data without a schema as '", name, "'");
+  SLUICE_ASSIGN_OR_RAISE(auto source,
+                         internal::ArrowScanSource::Make(conversion_, std::move(schema)));
   if (reader != nullptr) {
     SLUICE_RETURN_NOT_OK(source->SetReader(std::move(reader)));
   } else {
     SLUICE_RETURN_NOT_OK(source->SetBatches(std::move(batches)));
   }
   registry_->Add(name, std::move(source));
-  Status status = Execute("CREATE OR REPLACE TEMPORARY VIEW " + QuoteIdentifier(name) + " AS SELECT * FROM " +
-                          scan_function_ + "(" + QuoteLiteral(name) + ")");
+  Status status = Execute("CREATE OR REPLACE TEMPORARY VIEW " + QuoteIdentifier(name) +
+                          " AS SELECT * FROM " + scan_function_ + "(" + QuoteLiteral(name) + ")");
   if (!status.ok()) registry_->Remove(name);
   return status;
 }
 
-Status Connection::SetBatches(const std::string& name, std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
+Status Connection::SetBatches(const std::string& name,
+                              std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
   auto source = registry_->Find(name);
   if (source == nullptr) return Status::KeyError("no Arrow data is registered as '", name, "'");
   return source->SetBatches(std::move(batches));

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/type_fwd.h>
+#include <duckdb.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
-#include <duckdb.h>
 
 #include "sluice/common/status.h"
 #include "sluice/duckdb/database.h"
@@ -69,13 +69,15 @@ class Connection {
   /// Replaces the batches registered as `name`, which must have the registered schema. Views
   /// and prepared statements over `name` stay bound, so this costs no catalog change: it is
   /// how a prepared statement is run over one micro-batch after another.
-  Status SetBatches(const std::string& name, std::vector<std::shared_ptr<arrow::RecordBatch>> batches);
+  Status SetBatches(const std::string& name,
+                    std::vector<std::shared_ptr<arrow::RecordBatch>> batches);
 
   /// Drops the view `name` and releases the data registered under it.
   Status Unregister(const std::string& name);
 
  private:
-  Connection(std::shared_ptr<Database> database, duckdb_connection connection, duckdb_connection conversion);
+  Connection(std::shared_ptr<Database> database, duckdb_connection connection,
+             duckdb_connection conversion);
 
   Status RegisterSource(const std::string& name, std::shared_ptr<arrow::Schema> schema,
                         std::vector<std::shared_ptr<arrow::RecordBatch>> batches,

@@ -38,14 +38,17 @@ class ConfigHandle {
 
 }  // namespace
 
-Result<std::shared_ptr<Database>> Database::Open(const std::string& path, const DatabaseOptions& options) {
-  if (options.threads < 1) return Status::Invalid("DuckDB: threads must be at least 1, not ", options.threads);
+Result<std::shared_ptr<Database>> Database::Open(const std::string& path,
+                                                 const DatabaseOptions& options) {
+  if (options.threads < 1)
+    return Status::Invalid("DuckDB: threads must be at least 1, not ", options.threads);
   ConfigHandle config;
   SLUICE_RETURN_NOT_OK(config.Create());
   SLUICE_RETURN_NOT_OK(config.Set("threads", std::to_string(options.threads)));
   SLUICE_RETURN_NOT_OK(config.Set("autoinstall_known_extensions", "false"));
   SLUICE_RETURN_NOT_OK(config.Set("autoload_known_extensions", "false"));
-  if (!options.memory_limit.empty()) SLUICE_RETURN_NOT_OK(config.Set("memory_limit", options.memory_limit));
+  if (!options.memory_limit.empty())
+    SLUICE_RETURN_NOT_OK(config.Set("memory_limit", options.memory_limit));
 
   duckdb_database database = nullptr;
   char* error = nullptr;

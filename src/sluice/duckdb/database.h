@@ -1,9 +1,9 @@
 #pragma once
 
+#include <duckdb.h>
+
 #include <memory>
 #include <string>
-
-#include <duckdb.h>
 
 #include "sluice/common/status.h"
 

@@ -1,8 +1,3 @@
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <arrow/api.h>
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
@@ -10,18 +5,23 @@
 #include <duckdb.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "sluice/duckdb/connection.h"
 #include "sluice/duckdb/database.h"
 
 // Arrow's own test macros live in a library the SDK does not ship.
-#define SLUICE_ASSERT_OK(expr)                           \
-  do {                                                   \
-    const ::arrow::Status _status = (expr);              \
-    ASSERT_TRUE(_status.ok()) << _status.ToString();     \
+#define SLUICE_ASSERT_OK(expr)                       \
+  do {                                               \
+    const ::arrow::Status _status = (expr);          \
+    ASSERT_TRUE(_status.ok()) << _status.ToString(); \
   } while (false)
-#define SLUICE_ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr)   \
-  auto result = (rexpr);                                        \
-  ASSERT_TRUE(result.ok()) << result.status().ToString();       \
+#define SLUICE_ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr) \
+  auto result = (rexpr);                                     \
+  ASSERT_TRUE(result.ok()) << result.status().ToString();    \
   lhs = std::move(result).ValueOrDie()
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
@@ -39,7 +39,8 @@ std::unique_ptr<Connection> OpenConnection() {
   return std::move(*connection);
 }
 
-std::shared_ptr<arrow::Array> ArrayFromJson(const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
+std::shared_ptr<arrow::Array> ArrayFromJson(const std::shared_ptr<arrow::DataType>& type,
+                                            const std::string& json) {
   return arrow::json::ArrayFromJSONString(type, json).ValueOrDie();
 }
 
@@ -83,10 +84,11 @@ TEST(DuckdbBridgeTest, TypesSurviveARoundTripWithNulls) {
 
 TEST(DuckdbBridgeTest, ValuesComputedInDuckdbComeBackAsArrowTypes) {
   auto connection = OpenConnection();
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto table,
-                       connection->Query("SELECT 42::BIGINT AS i, 'x' AS s, 2.5::DOUBLE AS d, true AS b, "
-                                         "DATE '2024-02-29' AS day, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS ts, "
-                                         "NULL::VARCHAR AS nothing"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      auto table,
+      connection->Query("SELECT 42::BIGINT AS i, 'x' AS s, 2.5::DOUBLE AS d, true AS b, "
+                        "DATE '2024-02-29' AS day, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS ts, "
+                        "NULL::VARCHAR AS nothing"));
   auto expected_schema = arrow::schema({
       arrow::field("i", arrow::int64()),
       arrow::field("s", arrow::utf8()),
@@ -109,9 +111,12 @@ TEST(DuckdbBridgeTest, FiltersApplyToRegisteredData) {
   arrow::Int64Builder numbers;
   for (int64_t i = 0; i < 5000; ++i) SLUICE_ASSERT_OK(numbers.Append(i));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto column, numbers.Finish());
-  auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("n", arrow::int64())}), 5000, {column});
+  auto batch =
+      arrow::RecordBatch::Make(arrow::schema({arrow::field("n", arrow::int64())}), 5000, {column});
   SLUICE_ASSERT_OK(connection->RegisterBatch("numbers", batch));
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto table, connection->Query("SELECT count(*) AS c, sum(n) AS s FROM numbers WHERE n >= 4000"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      auto table,
+      connection->Query("SELECT count(*) AS c, sum(n) AS s FROM numbers WHERE n >= 4000"));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto count, table->GetColumnByName("c")->GetScalar(0));
   EXPECT_EQ(count->ToString(), "1000");
   SLUICE_ASSERT_OK_AND_ASSIGN(auto sum, table->GetColumnByName("s")->GetScalar(0));
@@ -120,7 +125,8 @@ TEST(DuckdbBridgeTest, FiltersApplyToRegisteredData) {
 
 TEST(DuckdbBridgeTest, RegisteredBatchesCanBeScannedManyTimes) {
   auto connection = OpenConnection();
-  auto schema = arrow::schema({arrow::field("n", arrow::int64()), arrow::field("s", arrow::utf8())});
+  auto schema =
+      arrow::schema({arrow::field("n", arrow::int64()), arrow::field("s", arrow::utf8())});
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   int64_t total = 0;
   for (int b = 0; b < 3; ++b) {
@@ -140,15 +146,17 @@ TEST(DuckdbBridgeTest, RegisteredBatchesCanBeScannedManyTimes) {
   batches.push_back(batches[0]->Slice(100, 50));
   SLUICE_ASSERT_OK(connection->RegisterBatches("t", schema, batches));
   // A self-join and a scalar subquery scan the data twice within one query.
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto table,
-                       connection->Query("SELECT (SELECT count(*) FROM t) AS rows, count(*) AS pairs, "
-                                         "max(a.s) AS top FROM t a JOIN t b ON a.n = b.n + 1"));
-  EXPECT_EQ(table->GetColumnByName("rows")->GetScalar(0).ValueOrDie()->ToString(), std::to_string(total + 50));
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      auto table, connection->Query("SELECT (SELECT count(*) FROM t) AS rows, count(*) AS pairs, "
+                                    "max(a.s) AS top FROM t a JOIN t b ON a.n = b.n + 1"));
+  EXPECT_EQ(table->GetColumnByName("rows")->GetScalar(0).ValueOrDie()->ToString(),
+            std::to_string(total + 50));
   // Values 0..total-1 appear once and 100..149 twice: total - 1 pairs, plus 3 more for each of
   // 101..149 (both sides doubled) and 1 more for 100 and for 150 (one side doubled).
   EXPECT_EQ(table->GetColumnByName("pairs")->GetScalar(0).ValueOrDie()->ToString(),
             std::to_string(total - 1 + 49 * 3 + 2));
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto again, connection->Query("SELECT sum(n) AS s FROM t WHERE s LIKE '%99'"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(auto again,
+                              connection->Query("SELECT sum(n) AS s FROM t WHERE s LIKE '%99'"));
   int64_t expected = 0;
   for (int64_t i = 0; i < total; ++i) {
     if (i % 100 == 99) expected += i;
@@ -156,31 +164,38 @@ TEST(DuckdbBridgeTest, RegisteredBatchesCanBeScannedManyTimes) {
   for (int64_t i = 100; i < 150; ++i) {
     if (i % 100 == 99) expected += i;
   }
-  EXPECT_EQ(again->GetColumnByName("s")->GetScalar(0).ValueOrDie()->ToString(), std::to_string(expected));
+  EXPECT_EQ(again->GetColumnByName("s")->GetScalar(0).ValueOrDie()->ToString(),
+            std::to_string(expected));
 }
 
 TEST(DuckdbBridgeTest, DescribeReportsTheResultSchemaWithoutData) {
   auto connection = OpenConnection();
-  auto schema = arrow::schema({arrow::field("bid", arrow::float64()), arrow::field("ask", arrow::float64()),
-                               arrow::field("symbol", arrow::utf8())});
+  auto schema =
+      arrow::schema({arrow::field("bid", arrow::float64()), arrow::field("ask", arrow::float64()),
+                     arrow::field("symbol", arrow::utf8())});
   SLUICE_ASSERT_OK(connection->RegisterBatches("input", schema, {}));
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto described,
-                       connection->Describe("SELECT symbol, ask - bid AS spread, count(*) AS n FROM input GROUP BY ALL"));
-  auto expected = arrow::schema({arrow::field("symbol", arrow::utf8()), arrow::field("spread", arrow::float64()),
-                                 arrow::field("n", arrow::int64())});
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      auto described,
+      connection->Describe(
+          "SELECT symbol, ask - bid AS spread, count(*) AS n FROM input GROUP BY ALL"));
+  auto expected =
+      arrow::schema({arrow::field("symbol", arrow::utf8()),
+                     arrow::field("spread", arrow::float64()), arrow::field("n", arrow::int64())});
   EXPECT_TRUE(described->Equals(*expected, false)) << described->ToString();
 
   auto unknown = connection->Describe("SELECT volume FROM input");
   ASSERT_FALSE(unknown.ok());
   EXPECT_TRUE(unknown.status().IsInvalid());
-  EXPECT_NE(unknown.status().message().find("volume"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("volume"), std::string::npos)
+      << unknown.status().message();
 }
 
 TEST(DuckdbBridgeTest, PreparedStatementRunsOverReplacedBatches) {
   auto connection = OpenConnection();
   auto schema = arrow::schema({arrow::field("n", arrow::int64())});
   SLUICE_ASSERT_OK(connection->RegisterBatches("input", schema, {}));
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto statement, connection->Prepare("SELECT sum(n) AS s, count(*) AS c FROM input"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(auto statement,
+                              connection->Prepare("SELECT sum(n) AS s, count(*) AS c FROM input"));
   for (int round = 1; round <= 3; ++round) {
     auto batch = arrow::RecordBatch::Make(schema, 3, {ArrayFromJson(arrow::int64(), "[1, 2, 3]")});
     std::vector<std::shared_ptr<arrow::RecordBatch>> batches(round, batch);
@@ -202,11 +217,13 @@ TEST(DuckdbBridgeTest, ReaderIsScannedOnce) {
   auto batch = MixedBatch();
   SLUICE_ASSERT_OK_AND_ASSIGN(auto reader, arrow::RecordBatchReader::Make({batch, batch}));
   SLUICE_ASSERT_OK(connection->RegisterReader("stream", reader));
-  SLUICE_ASSERT_OK_AND_ASSIGN(auto table, connection->Query("SELECT count(volume) AS c FROM stream"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(auto table,
+                              connection->Query("SELECT count(volume) AS c FROM stream"));
   EXPECT_EQ(table->column(0)->GetScalar(0).ValueOrDie()->ToString(), "6");
   auto again = connection->Query("SELECT count(*) FROM stream");
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("only once"), std::string::npos) << again.status().message();
+  EXPECT_NE(again.status().message().find("only once"), std::string::npos)
+      << again.status().message();
 }
 
 TEST(DuckdbBridgeTest, ErrorsBecomeStatuses) {
@@ -215,7 +232,8 @@ TEST(DuckdbBridgeTest, ErrorsBecomeStatuses) {
   EXPECT_TRUE(connection->Query("SELECT * FROM nowhere").status().IsInvalid());
   EXPECT_TRUE(connection->Query("SELECT CAST('x' AS INTEGER)").status().IsInvalid());
   EXPECT_TRUE(connection->Prepare("SELECT 1; SELECT 2").status().IsInvalid());
-  SLUICE_ASSERT_OK(connection->Execute("CREATE TABLE t (i INTEGER); INSERT INTO t VALUES (1), (NULL)"));
+  SLUICE_ASSERT_OK(
+      connection->Execute("CREATE TABLE t (i INTEGER); INSERT INTO t VALUES (1), (NULL)"));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto table, connection->Query("SELECT * FROM t"));
   EXPECT_EQ(table->num_rows(), 2);
   SLUICE_ASSERT_OK_AND_ASSIGN(auto empty, connection->Query("SELECT * FROM t WHERE i > 5"));
@@ -228,8 +246,10 @@ TEST(DuckdbBridgeTest, RegistrationsAreLocalToTheirConnection) {
   SLUICE_ASSERT_OK_AND_ASSIGN(auto first, Connection::Open(database));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto second, Connection::Open(database));
   auto schema = arrow::schema({arrow::field("n", arrow::int64())});
-  SLUICE_ASSERT_OK(first->RegisterBatch("input", arrow::RecordBatch::Make(schema, 1, {ArrayFromJson(arrow::int64(), "[1]")})));
-  SLUICE_ASSERT_OK(second->RegisterBatch("input", arrow::RecordBatch::Make(schema, 2, {ArrayFromJson(arrow::int64(), "[5, 6]")})));
+  SLUICE_ASSERT_OK(first->RegisterBatch(
+      "input", arrow::RecordBatch::Make(schema, 1, {ArrayFromJson(arrow::int64(), "[1]")})));
+  SLUICE_ASSERT_OK(second->RegisterBatch(
+      "input", arrow::RecordBatch::Make(schema, 2, {ArrayFromJson(arrow::int64(), "[5, 6]")})));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto a, first->Query("SELECT sum(n) FROM input"));
   SLUICE_ASSERT_OK_AND_ASSIGN(auto b, second->Query("SELECT sum(n) FROM input"));
   EXPECT_EQ(a->column(0)->GetScalar(0).ValueOrDie()->ToString(), "1");
@@ -250,11 +270,11 @@ TEST(DuckdbBridgeTest, DuckdbReadsFixedWidthArrowBuffersInPlace) {
   auto column = ArrayFromJson(arrow::int64(), "[10, 20, 30, 40, 50]");
   auto schema = arrow::schema({arrow::field("n", arrow::int64())});
   auto batch = arrow::RecordBatch::Make(schema, 5, {column})->Slice(2);
-  struct ArrowSchema c_schema{};
+  struct ArrowSchema c_schema {};
   SLUICE_ASSERT_OK(arrow::ExportSchema(*schema, &c_schema));
   duckdb_arrow_converted_schema converted = nullptr;
   ASSERT_EQ(duckdb_schema_from_arrow(connection, &c_schema, &converted), nullptr);
-  struct ArrowArray c_array{};
+  struct ArrowArray c_array {};
   SLUICE_ASSERT_OK(arrow::ExportRecordBatch(*batch, &c_array));
   duckdb_data_chunk chunk = nullptr;
   ASSERT_EQ(duckdb_data_chunk_from_arrow(connection, &c_array, converted, &chunk), nullptr);

@@ -1,11 +1,11 @@
 #pragma once
 
-#include <memory>
-#include <vector>
-
 #include <arrow/record_batch.h>
 #include <arrow/type_fwd.h>
 #include <duckdb.h>
+
+#include <memory>
+#include <vector>
 
 #include "sluice/common/status.h"
 
@@ -27,7 +27,9 @@ class PreparedStatement {
 
   /// Whether the statement is a query (SELECT, WITH, VALUES, FROM-first, ...) rather than a
   /// command that changes the database, which could not be repeated per micro-batch.
-  bool is_query() const { return duckdb_prepared_statement_type(statement_) == DUCKDB_STATEMENT_TYPE_SELECT; }
+  bool is_query() const {
+    return duckdb_prepared_statement_type(statement_) == DUCKDB_STATEMENT_TYPE_SELECT;
+  }
 
   /// Runs the statement and returns its result as batches of schema(), in DuckDB's vector size
   /// (2048 rows) or smaller; none for an empty result.

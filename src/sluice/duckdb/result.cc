@@ -1,9 +1,9 @@
-#include <string>
-
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
+
+#include <string>
 
 #include "sluice/duckdb/result_internal.h"
 
@@ -32,7 +32,8 @@ Status ErrorStatus(duckdb_error_type type, std::string_view message) {
 
 Status ResultErrorStatus(duckdb_result* result) {
   const char* message = duckdb_result_error(result);
-  return ErrorStatus(duckdb_result_error_type(result), message != nullptr ? message : "unknown error");
+  return ErrorStatus(duckdb_result_error_type(result),
+                     message != nullptr ? message : "unknown error");
 }
 
 Status ConsumeErrorData(duckdb_error_data error, std::string_view context) {
@@ -40,8 +41,9 @@ Status ConsumeErrorData(duckdb_error_data error, std::string_view context) {
   Status status;
   if (duckdb_error_data_has_error(error)) {
     const char* message = duckdb_error_data_message(error);
-    status = ErrorStatus(duckdb_error_data_error_type(error),
-                         std::string(context) + ": " + (message != nullptr ? message : "unknown error"));
+    status =
+        ErrorStatus(duckdb_error_data_error_type(error),
+                    std::string(context) + ": " + (message != nullptr ? message : "unknown error"));
   }
   duckdb_destroy_error_data(&error);
   return status;
@@ -54,10 +56,11 @@ Result<std::shared_ptr<arrow::Schema>> ToArrowSchema(duckdb_arrow_options option
   std::vector<const char*> name_pointers;
   for (const auto& type : types) type_handles.push_back(type.get());
   for (const auto& name : names) name_pointers.push_back(name.c_str());
-  struct ArrowSchema c_schema{};
-  SLUICE_RETURN_NOT_OK(ConsumeErrorData(duckdb_to_arrow_schema(options, type_handles.data(), name_pointers.data(),
-                                                               type_handles.size(), &c_schema),
-                                        "converting a result schema to Arrow"));
+  struct ArrowSchema c_schema {};
+  SLUICE_RETURN_NOT_OK(
+      ConsumeErrorData(duckdb_to_arrow_schema(options, type_handles.data(), name_pointers.data(),
+                                              type_handles.size(), &c_schema),
+                       "converting a result schema to Arrow"));
   // ImportSchema releases the C schema whether or not it succeeds.
   return arrow::ImportSchema(&c_schema);
 }
@@ -77,16 +80,17 @@ Result<std::shared_ptr<arrow::Schema>> ResultSchema(duckdb_result* result) {
   return schema;
 }
 
-Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadResult(duckdb_result* result,
-                                                                    const std::shared_ptr<arrow::Schema>& schema) {
+Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadResult(
+    duckdb_result* result, const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   duckdb_arrow_options options = duckdb_result_get_arrow_options(result);
   Status status;
   while (status.ok()) {
     duckdb_data_chunk chunk = duckdb_fetch_chunk(*result);
     if (chunk == nullptr) break;
-    struct ArrowArray c_array{};
-    status = ConsumeErrorData(duckdb_data_chunk_to_arrow(options, chunk, &c_array), "converting a result to Arrow");
+    struct ArrowArray c_array {};
+    status = ConsumeErrorData(duckdb_data_chunk_to_arrow(options, chunk, &c_array),
+                              "converting a result to Arrow");
     duckdb_destroy_data_chunk(&chunk);
     if (!status.ok()) break;
     // ImportRecordBatch takes ownership of the C array whether or not it succeeds.

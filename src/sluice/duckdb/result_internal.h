@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+#include <duckdb.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <arrow/type_fwd.h>
-#include <duckdb.h>
 
 #include "sluice/common/status.h"
 
@@ -57,8 +57,8 @@ Result<std::shared_ptr<arrow::Schema>> ToArrowSchema(duckdb_arrow_options option
 /// the result's own schema (from ToArrowSchema). DuckDB writes its vectors into new Arrow
 /// buffers here: its in-memory layout differs from Arrow's for strings and booleans, and the
 /// result chunks are recycled once fetched.
-Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadResult(duckdb_result* result,
-                                                                    const std::shared_ptr<arrow::Schema>& schema);
+Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ReadResult(
+    duckdb_result* result, const std::shared_ptr<arrow::Schema>& schema);
 
 /// The Arrow schema of a successful result.
 Result<std::shared_ptr<arrow::Schema>> ResultSchema(duckdb_result* result);

@@ -1,9 +1,9 @@
 #include "sluice/exec/dead_letter.h"
 
-#include <chrono>
-
 #include <arrow/builder.h>
 #include <arrow/type.h>
+
+#include <chrono>
 
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/type_names.h"
@@ -22,7 +22,8 @@ std::shared_ptr<arrow::Schema> DeadLetterSchema() {
   return schema;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(const std::vector<DeadLetter>& letters) {
+Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(
+    const std::vector<DeadLetter>& letters) {
   // One timestamp for the whole batch: letters are drained together, and a per-letter clock
   // read would only add noise.
   int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -46,7 +47,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(const std::vector
   SLUICE_RETURN_NOT_OK(origin.Finish(&columns[3]));
   SLUICE_RETURN_NOT_OK(reason.Finish(&columns[4]));
   SLUICE_RETURN_NOT_OK(record.Finish(&columns[5]));
-  return arrow::RecordBatch::Make(DeadLetterSchema(), static_cast<int64_t>(letters.size()), std::move(columns));
+  return arrow::RecordBatch::Make(DeadLetterSchema(), static_cast<int64_t>(letters.size()),
+                                  std::move(columns));
 }
 
 std::string RowToJson(const arrow::RecordBatch& batch, int64_t row) {

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 
@@ -32,7 +32,8 @@ struct DeadLetter {
 std::shared_ptr<arrow::Schema> DeadLetterSchema();
 
 /// Converts dead letters to a batch of DeadLetterSchema().
-Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(const std::vector<DeadLetter>& letters);
+Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(
+    const std::vector<DeadLetter>& letters);
 
 /// Renders row `row` of `batch` as a one-line JSON object, for the `record` field.
 std::string RowToJson(const arrow::RecordBatch& batch, int64_t row);

@@ -7,8 +7,9 @@ namespace sluice::exec {
 namespace {
 
 TEST(DeadLetterTest, BatchHasOneRowPerLetter) {
-  std::vector<DeadLetter> letters = {{"invalid JSON", "source", "quotes", "a.jsonl:line 3", "{"},
-                                     {"field 'x': cannot convert", "derive", "quotes", "row 9", "{\"x\":1}"}};
+  std::vector<DeadLetter> letters = {
+      {"invalid JSON", "source", "quotes", "a.jsonl:line 3", "{"},
+      {"field 'x': cannot convert", "derive", "quotes", "row 9", "{\"x\":1}"}};
   auto batch = DeadLettersToBatch(letters);
   ASSERT_TRUE(batch.ok()) << batch.status().ToString();
   EXPECT_TRUE((*batch)->schema()->Equals(*DeadLetterSchema()));
@@ -26,7 +27,8 @@ TEST(DeadLetterTest, RowToJsonRendersEveryField) {
   ASSERT_TRUE(ids.AppendValues({7, 8}).ok());
   ASSERT_TRUE(names.Append("a \"quoted\" name").ok());
   ASSERT_TRUE(names.AppendNull().ok());
-  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
   auto batch = arrow::RecordBatch::Make(schema, 2, {*ids.Finish(), *names.Finish()});
   EXPECT_EQ(RowToJson(*batch, 0), R"({"id":7,"name":"a \"quoted\" name"})");
   EXPECT_EQ(RowToJson(*batch, 1), R"({"id":8,"name":null})");

@@ -1,11 +1,10 @@
 #include "sluice/exec/pipeline.h"
 
-#include <thread>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
-
 #include <fmt/format.h>
+
+#include <thread>
 
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
@@ -37,20 +36,22 @@ struct QueueItem {
   std::vector<int32_t> partition_ids;
 };
 
-Result<std::shared_ptr<arrow::Schema>> UnifySchemas(const std::vector<std::unique_ptr<Source>>& sources,
-                                                    const config::PipelineConfig& config) {
+Result<std::shared_ptr<arrow::Schema>> UnifySchemas(
+    const std::vector<std::unique_ptr<Source>>& sources, const config::PipelineConfig& config) {
   arrow::FieldVector fields;
   for (size_t i = 0; i < sources.size(); ++i) {
     for (const auto& field : sources[i]->schema()->fields()) {
-      auto existing = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f->name() == field->name(); });
+      auto existing = std::find_if(fields.begin(), fields.end(),
+                                   [&](const auto& f) { return f->name() == field->name(); });
       if (existing == fields.end()) {
         fields.push_back(field->WithNullable(true));
       } else if (!(*existing)->type()->Equals(*field->type())) {
-        return config::ConfigError(config.sources[i].options.where(),
-                                   fmt::format("source '{}' has field '{}' of type {}, but an earlier source has it as {}",
-                                               config.sources[i].id, field->name(), field->type()->ToString(),
-                                               (*existing)->type()->ToString()),
-                                   "make the types agree with a 'schema' on the sources");
+        return config::ConfigError(
+            config.sources[i].options.where(),
+            fmt::format("source '{}' has field '{}' of type {}, but an earlier source has it as {}",
+                        config.sources[i].id, field->name(), field->type()->ToString(),
+                        (*existing)->type()->ToString()),
+            "make the types agree with a 'schema' on the sources");
       }
     }
   }
@@ -65,7 +66,9 @@ class Pipeline::SourceChannel final : public SourceOutput {
   SourceChannel(Pipeline* pipeline, size_t index, BoundedQueue<QueueItem>* queue)
       : pipeline_(pipeline), index_(index), queue_(queue) {}
 
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override { return PushPartitioned(std::move(batch), nullptr); }
+  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
+    return PushPartitioned(std::move(batch), nullptr);
+  }
 
   Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                          std::shared_ptr<arrow::Int32Array> partitions) override {
@@ -77,7 +80,8 @@ class Pipeline::SourceChannel final : public SourceOutput {
   }
 
   void AssignPartitions(std::vector<int32_t> partitions) override {
-    queue_->Push(QueueItem{QueueItem::Kind::kAssign, index_, nullptr, nullptr, std::move(partitions)});
+    queue_->Push(
+        QueueItem{QueueItem::Kind::kAssign, index_, nullptr, nullptr, std::move(partitions)});
   }
 
   void EndPartition(int32_t partition) override {
@@ -112,35 +116,41 @@ Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
     auto source_field = sources_[i]->schema()->GetFieldByName(name);
     if (source_field == nullptr) {
       return config::ConfigError(event_time.LocationOf("field"),
-                                 fmt::format("source '{}' has no field '{}' for its event time", config.sources[i].id, name),
+                                 fmt::format("source '{}' has no field '{}' for its event time",
+                                             config.sources[i].id, name),
                                  SpellingHint(name, sources_[i]->schema()->field_names()));
     }
     const auto& type = source_field->type();
     if (type->id() != arrow::Type::TIMESTAMP ||
         static_cast<const arrow::TimestampType&>(*type).unit() != arrow::TimeUnit::MICRO) {
-      return config::ConfigError(event_time.LocationOf("field"),
-                                 fmt::format("event-time field '{}' is {}, not a timestamp", name, type->ToString()),
-                                 fmt::format("declare it in the source's schema: schema: {{{}: timestamp}}", name));
+      return config::ConfigError(
+          event_time.LocationOf("field"),
+          fmt::format("event-time field '{}' is {}, not a timestamp", name, type->ToString()),
+          fmt::format("declare it in the source's schema: schema: {{{}: timestamp}}", name));
     }
     if (!field.empty() && field != name) {
-      return config::ConfigError(event_time.LocationOf("field"),
-                                 fmt::format("sources disagree on the event-time field: '{}' here, '{}' in source '{}'",
-                                             name, field, config.sources[first_with].id),
-                                 "rename one of them in its schema so that both use the same name");
+      return config::ConfigError(
+          event_time.LocationOf("field"),
+          fmt::format("sources disagree on the event-time field: '{}' here, '{}' in source '{}'",
+                      name, field, config.sources[first_with].id),
+          "rename one of them in its schema so that both use the same name");
     }
     field = name;
     first_with = std::min(first_with, i);
     clocks_[i].has_event_time = true;
-    clocks_[i].delay_us = std::chrono::duration_cast<std::chrono::microseconds>(event_time.GetDuration("watermark_delay")).count();
+    clocks_[i].delay_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              event_time.GetDuration("watermark_delay"))
+                              .count();
     clocks_[i].idle_timeout = event_time.GetDuration("idle_timeout");
   }
   if (field.empty()) return Status::OK();
   for (size_t i = 0; i < sources_.size(); ++i) {
     if (!clocks_[i].has_event_time) {
-      return config::ConfigError(config.sources[i].options.where(),
-                                 fmt::format("source '{}' has no event_time, but source '{}' has", config.sources[i].id,
-                                             config.sources[first_with].id),
-                                 fmt::format("give every source an event time, e.g. event_time: {}", field));
+      return config::ConfigError(
+          config.sources[i].options.where(),
+          fmt::format("source '{}' has no event_time, but source '{}' has", config.sources[i].id,
+                      config.sources[first_with].id),
+          fmt::format("give every source an event time, e.g. event_time: {}", field));
     }
   }
   processor_context_.event_time_field = field;
@@ -148,7 +158,8 @@ Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config, const Registry& registry) {
+Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config,
+                                                 const Registry& registry) {
   // Arrow's compute kernels live in a library of their own that registers them on demand.
   SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
@@ -157,8 +168,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
 
   for (const auto& component : config.sources) {
     const SourceFactory* factory = registry.FindSource(component.plugin);
-    if (factory == nullptr) return Status::Invalid("no factory for source connector ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(auto source, (*factory)(ConnectorContext{config.name, component.id}, component.options));
+    if (factory == nullptr)
+      return Status::Invalid("no factory for source connector ", component.plugin);
+    SLUICE_ASSIGN_OR_RAISE(
+        auto source, (*factory)(ConnectorContext{config.name, component.id}, component.options));
     pipeline->source_names_.push_back(component.id);
     pipeline->sources_.push_back(std::move(source));
   }
@@ -169,7 +182,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   for (const auto& component : config.processors) {
     const ProcessorFactory* factory = registry.FindProcessor(component.plugin);
     if (factory == nullptr) return Status::Invalid("no factory for processor ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(auto processor, (*factory)(pipeline->processor_context_, component.options, schema));
+    SLUICE_ASSIGN_OR_RAISE(auto processor,
+                           (*factory)(pipeline->processor_context_, component.options, schema));
     schema = processor->output_schema();
     pipeline->stages_.push_back(Stage{component.id, std::move(processor)});
   }
@@ -181,7 +195,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   pipeline->output_schema_ = schema;
 
   ConnectorContext sink_context{config.name, "", &pipeline->dead_letters_};
-  for (const auto& component : config.sources) sink_context.source_connectors.push_back(component.plugin);
+  for (const auto& component : config.sources)
+    sink_context.source_connectors.push_back(component.plugin);
   for (size_t i = 0; i < config.processors.size(); ++i) {
     if (!pipeline->stages_[i].processor->stateless()) {
       sink_context.stateful_stages.push_back(config.processors[i].id);
@@ -189,16 +204,19 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   }
   for (const auto& component : config.sinks) {
     const SinkFactory* factory = registry.FindSink(component.plugin);
-    if (factory == nullptr) return Status::Invalid("no factory for sink connector ", component.plugin);
+    if (factory == nullptr)
+      return Status::Invalid("no factory for sink connector ", component.plugin);
     sink_context.name = component.id;
     SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
     pipeline->sinks_.push_back(NamedSink{component.id, std::move(sink)});
   }
   if (config.dead_letters) {
     const SinkFactory* factory = registry.FindSink(config.dead_letters->plugin);
-    if (factory == nullptr) return Status::Invalid("no factory for sink connector ", config.dead_letters->plugin);
-    SLUICE_ASSIGN_OR_RAISE(pipeline->dead_letter_sink_,
-                           (*factory)(ConnectorContext{config.name, "dead_letters"}, config.dead_letters->options));
+    if (factory == nullptr)
+      return Status::Invalid("no factory for sink connector ", config.dead_letters->plugin);
+    SLUICE_ASSIGN_OR_RAISE(
+        pipeline->dead_letter_sink_,
+        (*factory)(ConnectorContext{config.name, "dead_letters"}, config.dead_letters->options));
   }
   return pipeline;
 }
@@ -230,7 +248,8 @@ RunProgress Pipeline::progress() const {
   return progress;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const {
+Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(
+    const std::shared_ptr<arrow::RecordBatch>& batch) const {
   if (batch->schema()->Equals(*input_schema_, /*check_metadata=*/false)) return batch;
   std::vector<std::shared_ptr<arrow::Array>> columns;
   columns.reserve(input_schema_->num_fields());
@@ -239,7 +258,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(const std::shared_
     if (column == nullptr) {
       SLUICE_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
     } else if (!column->type()->Equals(*field->type())) {
-      return Status::TypeError("field '", field->name(), "' arrived as ", column->type()->ToString(), ", expected ",
+      return Status::TypeError("field '", field->name(), "' arrived as ",
+                               column->type()->ToString(), ", expected ",
                                field->type()->ToString());
     }
     columns.push_back(std::move(column));
@@ -248,36 +268,41 @@ Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(const std::shared_
 }
 
 Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
-                                   const std::shared_ptr<arrow::RecordBatch>& batch, std::optional<int64_t> first_row,
-                                   Emitter& out) {
+                                   const std::shared_ptr<arrow::RecordBatch>& batch,
+                                   std::optional<int64_t> first_row, Emitter& out) {
   CollectingEmitter attempt;
   Status status = stage.processor->Process(batch, attempt);
   if (status.ok()) {
     for (auto& emitted : attempt.batches()) SLUICE_RETURN_NOT_OK(out.Emit(std::move(emitted)));
     return Status::OK();
   }
-  if (!stage.processor->stateless() || status.IsCancelled() || status.IsOutOfMemory()) return status;
+  if (!stage.processor->stateless() || status.IsCancelled() || status.IsOutOfMemory())
+    return status;
   if (batch->num_rows() <= 1) {
     if (batch->num_rows() == 1) {
       std::string origin = first_row ? fmt::format("row {}", *first_row + 1) : std::string();
-      dead_letters_.Add(DeadLetter{status.message(), stage.id, source, std::move(origin), RowToJson(*batch, 0)});
+      dead_letters_.Add(
+          DeadLetter{status.message(), stage.id, source, std::move(origin), RowToJson(*batch, 0)});
     }
     return Status::OK();
   }
   // Bisect: the bad rows are found in O(bad * log(rows)) calls and the good ones go on.
   int64_t half = batch->num_rows() / 2;
-  std::optional<int64_t> second_row = first_row ? std::optional<int64_t>(*first_row + half) : std::nullopt;
+  std::optional<int64_t> second_row =
+      first_row ? std::optional<int64_t>(*first_row + half) : std::nullopt;
   SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, source, batch->Slice(0, half), first_row, out));
   return RunStageIsolating(stage, source, batch->Slice(half), second_row, out);
 }
 
 Status Pipeline::RunStages(size_t first, const std::string& source,
-                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches, std::optional<int64_t> first_row) {
+                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
+                           std::optional<int64_t> first_row) {
   for (size_t i = first; i < stages_.size() && !batches.empty(); ++i) {
     if (batches.size() != 1) first_row.reset();
     int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
     CollectingEmitter next;
-    for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, first_row, next));
+    for (const auto& batch : batches)
+      SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, first_row, next));
     batches = std::move(next.batches());
     // Positions stay known only through stages that keep every row in place.
     bool kept_in_place = stages_[i].processor->preserves_rows() && batches.size() == 1 &&
@@ -337,7 +362,8 @@ Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch>
   if (event_time_index_ >= 0) {
     // Observe before removing unusable rows, so that partition ids still line up; nulls and
     // absurd times are skipped there too.
-    ObserveEventTimes(source, static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_)),
+    ObserveEventTimes(source,
+                      static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_)),
                       partitions.get());
     int64_t rows = batch->num_rows();
     SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(source, first_row, std::move(batch)));
@@ -350,11 +376,13 @@ Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch>
   return AdvanceWatermark();
 }
 
-void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& times, const arrow::Int32Array* partitions) {
+void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& times,
+                                 const arrow::Int32Array* partitions) {
   auto now = std::chrono::steady_clock::now();
   SourceClock& clock = clocks_[source];
   auto usable = [&](int64_t row) {
-    return times.IsValid(row) && times.Value(row) >= kEarliestEventTime && times.Value(row) <= kLatestEventTime;
+    return times.IsValid(row) && times.Value(row) >= kEarliestEventTime &&
+           times.Value(row) <= kLatestEventTime;
   };
   if (partitions == nullptr) {
     PartitionClock& partition = clock.partitions[-1];
@@ -388,27 +416,34 @@ void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& tim
   }
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(size_t source, int64_t first_row,
-                                                                      std::shared_ptr<arrow::RecordBatch> batch) {
+Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(
+    size_t source, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch) {
   const auto& times = static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_));
   // One vectorised pass decides; only the (rare) bad rows are looked at one by one.
   arrow::compute::Expression time = arrow::compute::field_ref(event_time_index_);
   auto earliest = arrow::compute::literal(arrow::TimestampScalar(kEarliestEventTime, times.type()));
   auto latest = arrow::compute::literal(arrow::TimestampScalar(kLatestEventTime, times.type()));
-  auto usable = arrow::compute::and_(
-      {arrow::compute::is_valid(time), arrow::compute::greater_equal(time, earliest), arrow::compute::less_equal(time, latest)});
+  auto usable = arrow::compute::and_({arrow::compute::is_valid(time),
+                                      arrow::compute::greater_equal(time, earliest),
+                                      arrow::compute::less_equal(time, latest)});
   SLUICE_ASSIGN_OR_RAISE(usable, usable.Bind(*batch->schema()));
-  SLUICE_ASSIGN_OR_RAISE(arrow::Datum mask, arrow::compute::ExecuteScalarExpression(usable, arrow::compute::ExecBatch(*batch)));
+  SLUICE_ASSIGN_OR_RAISE(arrow::Datum mask, arrow::compute::ExecuteScalarExpression(
+                                                usable, arrow::compute::ExecBatch(*batch)));
   auto flags = std::static_pointer_cast<arrow::BooleanArray>(mask.make_array());
   if (flags->null_count() == 0 && flags->true_count() == batch->num_rows()) return batch;
   for (int64_t row = 0; row < batch->num_rows(); ++row) {
     if (flags->IsValid(row) && flags->Value(row)) continue;
-    std::string reason = times.IsNull(row) ? "missing event time" : "absurd event time " + FormatTimestamp(times.Value(row));
-    dead_letters_.Add(DeadLetter{std::move(reason), "source", source_names_[source], fmt::format("row {}", first_row + row + 1),
+    std::string reason = times.IsNull(row)
+                             ? "missing event time"
+                             : "absurd event time " + FormatTimestamp(times.Value(row));
+    dead_letters_.Add(DeadLetter{std::move(reason), "source", source_names_[source],
+                                 fmt::format("row {}", first_row + row + 1),
                                  RowToJson(*batch, row)});
   }
-  SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept,
-                         arrow::compute::Filter(batch, mask, arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP)));
+  SLUICE_ASSIGN_OR_RAISE(
+      arrow::Datum kept,
+      arrow::compute::Filter(batch, mask,
+                             arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP)));
   return kept.record_batch();
 }
 
@@ -430,14 +465,18 @@ Status Pipeline::AdvanceWatermark() {
       bool idle = clock.idle_timeout.count() > 0 && now - partition.last_data > clock.idle_timeout;
       if (idle) continue;
       any_active = true;
-      Timestamp watermark = partition.max_event == kMinTimestamp ? kMinTimestamp : partition.max_event - clock.delay_us;
+      Timestamp watermark = partition.max_event == kMinTimestamp
+                                ? kMinTimestamp
+                                : partition.max_event - clock.delay_us;
       candidate = std::min(candidate, watermark);
     }
   }
   if (!all_ended && !any_active) return Status::OK();  // every live source is idle: hold
   if (event_time_index_ < 0 && !all_ended) {
     // Ingest time: the watermark is the wall clock.
-    candidate = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    candidate = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   }
   if (candidate <= watermark_) return Status::OK();
   watermark_ = candidate;
@@ -467,7 +506,8 @@ Result<RunSummary> Pipeline::Run() {
     Status status = sink->Open(output_schema_);
     if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
   }
-  if (dead_letter_sink_ != nullptr) SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
+  if (dead_letter_sink_ != nullptr)
+    SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
 
   source_rows_.assign(sources_.size(), 0);
   // Batches of each source processed, written and acknowledged (Source::OnBatchesDone).
@@ -502,7 +542,8 @@ Result<RunSummary> Pipeline::Run() {
       continue;
     }
     if (timed_out) {
-      failure = AdvanceWatermark();  // idle sources, and ingest-time windows, move on with the clock
+      failure =
+          AdvanceWatermark();  // idle sources, and ingest-time windows, move on with the clock
       continue;
     }
     if (!item) break;
@@ -517,8 +558,11 @@ Result<RunSummary> Pipeline::Run() {
         std::map<int32_t, PartitionClock> assigned;
         for (int32_t id : item->partition_ids) {
           auto known = clock.partitions.find(id);
-          assigned[id] = known != clock.partitions.end() ? known->second : PartitionClock{kMinTimestamp, started_clock};
-          if (known == clock.partitions.end()) assigned[id].last_data = std::chrono::steady_clock::now();
+          assigned[id] = known != clock.partitions.end()
+                             ? known->second
+                             : PartitionClock{kMinTimestamp, started_clock};
+          if (known == clock.partitions.end())
+            assigned[id].last_data = std::chrono::steady_clock::now();
         }
         clock.partitions = std::move(assigned);
         failure = AdvanceWatermark();
@@ -532,7 +576,9 @@ Result<RunSummary> Pipeline::Run() {
         failure = ProcessBatch(item->source, std::move(item->batch), item->partitions);
         SampleState();
         if (failure.ok()) failure = WriteDeadLetters();
-        if (failure.ok()) failure = CommitSinks(InputDone{sources_[item->source].get(), ++batches_done[item->source], false});
+        if (failure.ok())
+          failure = CommitSinks(
+              InputDone{sources_[item->source].get(), ++batches_done[item->source], false});
         if (failure.ok()) sources_[item->source]->OnBatchesDone(batches_done[item->source], false);
         break;
     }
@@ -543,7 +589,8 @@ Result<RunSummary> Pipeline::Run() {
   for (auto& thread : threads) thread.join();
   for (size_t i = 0; i < sources_.size(); ++i) {
     if (!source_status[i].ok() && failure.ok()) {
-      failure = source_status[i].WithMessage("source '", source_names_[i], "': ", source_status[i].message());
+      failure = source_status[i].WithMessage("source '", source_names_[i],
+                                             "': ", source_status[i].message());
     }
   }
   bool stopped = stop_requested_.load() && failure.ok();
@@ -565,11 +612,13 @@ Result<RunSummary> Pipeline::Run() {
   }
   for (auto& [name, sink] : sinks_) {
     Status status = sink->Close();
-    if (!status.ok() && failure.ok()) failure = status.WithMessage("sink '", name, "': ", status.message());
+    if (!status.ok() && failure.ok())
+      failure = status.WithMessage("sink '", name, "': ", status.message());
   }
   if (dead_letter_sink_ != nullptr) {
     Status status = dead_letter_sink_->Close();
-    if (!status.ok() && failure.ok()) failure = status.WithMessage("dead-letter sink: ", status.message());
+    if (!status.ok() && failure.ok())
+      failure = status.WithMessage("dead-letter sink: ", status.message());
   }
   if (!failure.ok()) return failure;
   for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
@@ -582,7 +631,8 @@ Result<RunSummary> Pipeline::Run() {
   summary.late = dead_letters_.late();
   summary.peak_state_bytes = peak_state_bytes_;
   for (const auto& stage : stages_) summary.final_state_bytes += stage.processor->state_bytes();
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.stopped = stopped;
   return summary;
 }

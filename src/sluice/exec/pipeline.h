@@ -1,8 +1,8 @@
 #pragma once
 
 #include <atomic>
-#include <map>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,7 +57,8 @@ class Pipeline {
  public:
   ~Pipeline();
 
-  static Result<std::unique_ptr<Pipeline>> Make(const config::PipelineConfig& config, const Registry& registry);
+  static Result<std::unique_ptr<Pipeline>> Make(const config::PipelineConfig& config,
+                                                const Registry& registry);
 
   Result<RunSummary> Run();
 
@@ -103,27 +104,31 @@ class Pipeline {
   Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch,
                       const std::shared_ptr<arrow::Int32Array>& partitions);
   /// Raises each partition's latest event time from a batch's event-time column.
-  void ObserveEventTimes(size_t source, const arrow::TimestampArray& times, const arrow::Int32Array* partitions);
+  void ObserveEventTimes(size_t source, const arrow::TimestampArray& times,
+                         const arrow::Int32Array* partitions);
   /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
   /// `first_row` is the position in its source of the first row of a single input batch, when
   /// known; it names the origin of dead letters.
-  Status RunStages(size_t first, const std::string& source, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
+  Status RunStages(size_t first, const std::string& source,
+                   std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
                    std::optional<int64_t> first_row = std::nullopt);
-  Status RunStageIsolating(Stage& stage, const std::string& source, const std::shared_ptr<arrow::RecordBatch>& batch,
+  Status RunStageIsolating(Stage& stage, const std::string& source,
+                           const std::shared_ptr<arrow::RecordBatch>& batch,
                            std::optional<int64_t> first_row, Emitter& out);
   Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
   /// Lets every sink commit what it wrote for `done` (Sink::Commit).
   Status CommitSinks(const InputDone& done);
   /// Sends rows without a usable event time to the dead letters and returns the rest.
-  Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(size_t source, int64_t first_row,
-                                                              std::shared_ptr<arrow::RecordBatch> batch);
+  Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(
+      size_t source, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch);
   /// Recomputes the pipeline's watermark (the minimum over active sources) and, when it moved
   /// forward, lets every stage fire.
   Status AdvanceWatermark();
   Status PropagateWatermark(Timestamp watermark);
   void SampleState();
   Status WriteDeadLetters();
-  Result<std::shared_ptr<arrow::RecordBatch>> Conform(const std::shared_ptr<arrow::RecordBatch>& batch) const;
+  Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+      const std::shared_ptr<arrow::RecordBatch>& batch) const;
 
   std::string name_;
   std::vector<std::string> source_names_;

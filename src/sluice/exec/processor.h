@@ -1,11 +1,11 @@
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"

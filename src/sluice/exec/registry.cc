@@ -87,26 +87,32 @@ const SinkFactory* Registry::FindSink(std::string_view name) const {
 
 std::vector<config::OptionSpec> CommonSourceOptions() {
   using config::OptionType;
-  config::OptionSpec batch_size{"batch_size", OptionType::kInteger,
-                                "Rows per micro-batch at most. Larger batches raise throughput; smaller ones lower latency.",
-                                "65536"};
+  config::OptionSpec batch_size{
+      "batch_size", OptionType::kInteger,
+      "Rows per micro-batch at most. Larger batches raise throughput; smaller ones lower latency.",
+      "65536"};
   batch_size.min = 1;
   batch_size.max = 16 * 1024 * 1024;
-  config::OptionSpec linger{"linger", OptionType::kDuration,
-                            "How long a live source may wait to fill a micro-batch before sending a smaller one.",
-                            "100ms"};
+  config::OptionSpec linger{
+      "linger", OptionType::kDuration,
+      "How long a live source may wait to fill a micro-batch before sending a smaller one.",
+      "100ms"};
   linger.min = 0;
-  config::OptionSpec event_time{"event_time", OptionType::kSection,
-                                "The field holding each row's event time; without it the source uses ingest time. "
-                                "Short form: event_time: ts."};
+  config::OptionSpec event_time{
+      "event_time", OptionType::kSection,
+      "The field holding each row's event time; without it the source uses ingest time. "
+      "Short form: event_time: ts."};
   event_time.short_field = "field";
-  config::OptionSpec field{"field", OptionType::kString, "The event-time field (a timestamp column).", "", true};
+  config::OptionSpec field{"field", OptionType::kString,
+                           "The event-time field (a timestamp column).", "", true};
   config::OptionSpec delay{"watermark_delay", OptionType::kDuration,
-                           "How far events may arrive out of order: the watermark trails the latest event time by this much.",
+                           "How far events may arrive out of order: the watermark trails the "
+                           "latest event time by this much.",
                            "0s"};
   delay.min = 0;
-  config::OptionSpec idle{"idle_timeout", OptionType::kDuration,
-                          "A source silent this long stops holding the watermark back; 0s never counts it idle.", "0s"};
+  config::OptionSpec idle{
+      "idle_timeout", OptionType::kDuration,
+      "A source silent this long stops holding the watermark back; 0s never counts it idle.", "0s"};
   idle.min = 0;
   event_time.fields = {field, delay, idle};
   return {batch_size, linger, event_time};

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/type.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/config/option_spec.h"
@@ -37,8 +37,10 @@ struct ConnectorContext {
 using SourceFactory =
     std::function<Result<std::unique_ptr<Source>>(const ConnectorContext&, const config::Options&)>;
 using ProcessorFactory = std::function<Result<std::unique_ptr<Processor>>(
-    const ProcessorContext&, const config::Options&, const std::shared_ptr<arrow::Schema>& input_schema)>;
-using SinkFactory = std::function<Result<std::unique_ptr<Sink>>(const ConnectorContext&, const config::Options&)>;
+    const ProcessorContext&, const config::Options&,
+    const std::shared_ptr<arrow::Schema>& input_schema)>;
+using SinkFactory =
+    std::function<Result<std::unique_ptr<Sink>>(const ConnectorContext&, const config::Options&)>;
 
 /// Maps (kind, name) to a plugin's declaration and factory. Filled by explicit Register*()
 /// calls from one list (builtins.cc); there is no static-initialiser registration.

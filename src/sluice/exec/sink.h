@@ -1,9 +1,9 @@
 #pragma once
 
-#include <memory>
-
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
+
+#include <memory>
 
 #include "sluice/common/status.h"
 

@@ -1,14 +1,14 @@
 #pragma once
 
+#include <arrow/array.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <arrow/array.h>
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"

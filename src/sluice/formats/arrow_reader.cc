@@ -1,8 +1,6 @@
 // The Arrow IPC reader: the file format (random access, starts with "ARROW1") and the stream
 // format are told apart by their first bytes, so users need not say which they have.
 
-#include <cstring>
-
 #include <arrow/buffer.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/ipc/reader.h>
@@ -10,12 +8,15 @@
 #include <arrow/type.h>
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "sluice/formats/readers_internal.h"
 
 namespace sluice::formats::internal {
 
-Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                      std::string name, const ReadOptions& options) {
+Result<std::unique_ptr<RecordReader>> OpenArrowReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options) {
   SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
   SLUICE_ASSIGN_OR_RAISE(auto magic, file->ReadAt(0, 6));
   bool file_format = magic->size() == 6 && std::memcmp(magic->data(), "ARROW1", 6) == 0;
@@ -24,7 +25,9 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io:
   std::shared_ptr<arrow::Schema> file_schema;
   if (file_format) {
     auto opened = arrow::ipc::RecordBatchFileReader::Open(file);
-    if (!opened.ok()) return Status::Invalid(fmt::format("{}: not a readable Arrow file: {}", name, opened.status().message()));
+    if (!opened.ok())
+      return Status::Invalid(
+          fmt::format("{}: not a readable Arrow file: {}", name, opened.status().message()));
     std::shared_ptr<arrow::ipc::RecordBatchFileReader> reader = *opened;
     file_schema = reader->schema();
     auto index = std::make_shared<int>(0);
@@ -39,7 +42,9 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io:
   } else {
     SLUICE_RETURN_NOT_OK(file->Seek(0));
     auto opened = arrow::ipc::RecordBatchStreamReader::Open(file);
-    if (!opened.ok()) return Status::Invalid(fmt::format("{}: not a readable Arrow stream: {}", name, opened.status().message()));
+    if (!opened.ok())
+      return Status::Invalid(
+          fmt::format("{}: not a readable Arrow stream: {}", name, opened.status().message()));
     std::shared_ptr<arrow::ipc::RecordBatchStreamReader> reader = *opened;
     file_schema = reader->schema();
     next = [reader]() { return reader->Next(); };
@@ -49,7 +54,8 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io:
     };
   }
   SLUICE_ASSIGN_OR_RAISE(auto schema, OutputSchema(file_schema, options));
-  return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next), std::move(bytes_read));
+  return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
+                                             std::move(bytes_read));
 }
 
 }  // namespace sluice::formats::internal

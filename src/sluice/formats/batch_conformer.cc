@@ -1,9 +1,5 @@
 #include "sluice/formats/batch_conformer.h"
 
-#include <algorithm>
-#include <cctype>
-#include <map>
-
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
@@ -11,6 +7,10 @@
 #include <arrow/type.h>
 #include <arrow/util/checked_cast.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
 
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/time_text.h"
@@ -22,8 +22,12 @@ namespace {
 
 using arrow::internal::checked_cast;
 
-bool IsText(arrow::Type::type id) { return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING; }
-bool IsBinary(arrow::Type::type id) { return id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY; }
+bool IsText(arrow::Type::type id) {
+  return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING;
+}
+bool IsBinary(arrow::Type::type id) {
+  return id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY;
+}
 
 /// A text view of a binary column without copying: the layouts are the same.
 std::shared_ptr<arrow::Array> AsText(const std::shared_ptr<arrow::Array>& values) {
@@ -33,8 +37,8 @@ std::shared_ptr<arrow::Array> AsText(const std::shared_ptr<arrow::Array>& values
 }
 
 template <typename ArrayType, typename Parse>
-Result<std::shared_ptr<arrow::Array>> ConvertTextToTime(const arrow::Array& values,
-                                                        const std::shared_ptr<arrow::DataType>& type, Parse parse) {
+Result<std::shared_ptr<arrow::Array>> ConvertTextToTime(
+    const arrow::Array& values, const std::shared_ptr<arrow::DataType>& type, Parse parse) {
   const auto& strings = checked_cast<const ArrayType&>(values);
   std::unique_ptr<arrow::ArrayBuilder> builder;
   SLUICE_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
@@ -57,10 +61,11 @@ Result<std::shared_ptr<arrow::Array>> ConvertTextToTime(const arrow::Array& valu
 }
 
 /// Epoch numbers to timestamp[us] by magnitude (see EpochToMicros).
-Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(const std::shared_ptr<arrow::Array>& values,
-                                                                const std::shared_ptr<arrow::DataType>& type) {
+Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(
+    const std::shared_ptr<arrow::Array>& values, const std::shared_ptr<arrow::DataType>& type) {
   bool floating = arrow::is_floating(values->type_id());
-  SLUICE_ASSIGN_OR_RAISE(auto widened, arrow::compute::Cast(*values, floating ? arrow::float64() : arrow::int64()));
+  SLUICE_ASSIGN_OR_RAISE(
+      auto widened, arrow::compute::Cast(*values, floating ? arrow::float64() : arrow::int64()));
   arrow::TimestampBuilder builder(type, arrow::default_memory_pool());
   SLUICE_RETURN_NOT_OK(builder.Reserve(values->length()));
   for (int64_t i = 0; i < widened->length(); ++i) {
@@ -68,8 +73,9 @@ Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(const std::share
       SLUICE_RETURN_NOT_OK(builder.AppendNull());
       continue;
     }
-    std::optional<int64_t> micros = floating ? EpochToMicros(checked_cast<const arrow::DoubleArray&>(*widened).Value(i))
-                                             : EpochToMicros(checked_cast<const arrow::Int64Array&>(*widened).Value(i));
+    std::optional<int64_t> micros =
+        floating ? EpochToMicros(checked_cast<const arrow::DoubleArray&>(*widened).Value(i))
+                 : EpochToMicros(checked_cast<const arrow::Int64Array&>(*widened).Value(i));
     if (!micros) return Status::Invalid("epoch time out of range");
     SLUICE_RETURN_NOT_OK(builder.Append(*micros));
   }
@@ -81,11 +87,13 @@ std::shared_ptr<arrow::RecordBatch> Displayable(const std::shared_ptr<arrow::Rec
   arrow::FieldVector fields;
   std::vector<std::shared_ptr<arrow::Array>> columns;
   for (int i = 0; i < batch->num_columns(); ++i) {
-    auto column = IsBinary(batch->column(i)->type_id()) ? AsText(batch->column(i)) : batch->column(i);
+    auto column =
+        IsBinary(batch->column(i)->type_id()) ? AsText(batch->column(i)) : batch->column(i);
     fields.push_back(arrow::field(batch->schema()->field(i)->name(), column->type()));
     columns.push_back(std::move(column));
   }
-  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), batch->num_rows(), std::move(columns));
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), batch->num_rows(),
+                                  std::move(columns));
 }
 
 std::string ShortText(const std::shared_ptr<arrow::Array>& column, int64_t row) {
@@ -102,8 +110,9 @@ std::string ShortText(const std::shared_ptr<arrow::Array>& column, int64_t row) 
 }
 
 /// Appends to `bad` the rows of values[offset, offset + length) that do not convert.
-void FindBadRows(const std::shared_ptr<arrow::Array>& values, const std::shared_ptr<arrow::DataType>& type,
-                 int64_t offset, int64_t length, std::vector<int64_t>* bad) {
+void FindBadRows(const std::shared_ptr<arrow::Array>& values,
+                 const std::shared_ptr<arrow::DataType>& type, int64_t offset, int64_t length,
+                 std::vector<int64_t>* bad) {
   if (length == 0 || ConvertColumn(values->Slice(offset, length), type).ok()) return;
   if (length == 1) {
     bad->push_back(offset);
@@ -127,30 +136,36 @@ Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow:
     auto parse = [](std::string_view text) { return ParseTimestampText(text); };
     std::shared_ptr<arrow::Array> converted;
     if (from == arrow::Type::STRING) {
-      SLUICE_ASSIGN_OR_RAISE(converted, ConvertTextToTime<arrow::StringArray>(*values, micros_type, parse));
+      SLUICE_ASSIGN_OR_RAISE(converted,
+                             ConvertTextToTime<arrow::StringArray>(*values, micros_type, parse));
     } else {
-      SLUICE_ASSIGN_OR_RAISE(converted, ConvertTextToTime<arrow::LargeStringArray>(*values, micros_type, parse));
+      SLUICE_ASSIGN_OR_RAISE(
+          converted, ConvertTextToTime<arrow::LargeStringArray>(*values, micros_type, parse));
     }
     return ConvertColumn(converted, type);
   }
   if (IsText(from) && type->id() == arrow::Type::DATE32) {
     auto parse = [](std::string_view text) { return ParseDateText(text); };
-    if (from == arrow::Type::STRING) return ConvertTextToTime<arrow::StringArray>(*values, type, parse);
+    if (from == arrow::Type::STRING)
+      return ConvertTextToTime<arrow::StringArray>(*values, type, parse);
     return ConvertTextToTime<arrow::LargeStringArray>(*values, type, parse);
   }
-  if ((arrow::is_integer(from) || arrow::is_floating(from)) && type->id() == arrow::Type::TIMESTAMP) {
+  if ((arrow::is_integer(from) || arrow::is_floating(from)) &&
+      type->id() == arrow::Type::TIMESTAMP) {
     const auto& timestamp = checked_cast<const arrow::TimestampType&>(*type);
     auto micros_type = arrow::timestamp(arrow::TimeUnit::MICRO, timestamp.timezone());
     SLUICE_ASSIGN_OR_RAISE(auto converted, ConvertNumbersToTimestamp(values, micros_type));
     return ConvertColumn(converted, type);
   }
-  SLUICE_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*values, type, arrow::compute::CastOptions::Safe()));
+  SLUICE_ASSIGN_OR_RAISE(auto cast,
+                         arrow::compute::Cast(*values, type, arrow::compute::CastOptions::Safe()));
   return cast;
 }
 
 std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Array>& values) {
   std::shared_ptr<arrow::Array> text = IsBinary(values->type_id()) ? AsText(values) : values;
-  if (text->null_count() == text->length() || text->type_id() != arrow::Type::STRING) return arrow::utf8();
+  if (text->null_count() == text->length() || text->type_id() != arrow::Type::STRING)
+    return arrow::utf8();
   for (const auto& candidate : {arrow::int64(), arrow::float64()}) {
     if (ConvertColumn(text, candidate).ok()) return candidate;
   }
@@ -178,11 +193,12 @@ std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Arra
   return arrow::utf8();
 }
 
-BatchConformer::BatchConformer(std::shared_ptr<arrow::Schema> target) : target_(std::move(target)) {}
+BatchConformer::BatchConformer(std::shared_ptr<arrow::Schema> target)
+    : target_(std::move(target)) {}
 
-Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                                                    const RowOrigin& origin,
-                                                                    std::vector<exec::DeadLetter>* rejected) const {
+Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const RowOrigin& origin,
+    std::vector<exec::DeadLetter>* rejected) const {
   if (batch->schema()->Equals(*target_, /*check_metadata=*/false)) return batch;
   const int64_t num_rows = batch->num_rows();
   std::vector<std::shared_ptr<arrow::Array>> columns(static_cast<size_t>(target_->num_fields()));
@@ -191,11 +207,13 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
   for (int i = 0; i < target_->num_fields(); ++i) {
     const auto& field = target_->field(i);
     int index = batch->schema()->GetFieldIndex(field->name());
-    if (index < 0 && i < batch->num_columns() && batch->schema()->field(i)->name() == field->name()) {
+    if (index < 0 && i < batch->num_columns() &&
+        batch->schema()->field(i)->name() == field->name()) {
       index = i;  // a repeated name (e.g. two empty CSV headers) is matched by position
     }
     if (index < 0) {
-      SLUICE_ASSIGN_OR_RAISE(columns[static_cast<size_t>(i)], arrow::MakeArrayOfNull(field->type(), num_rows));
+      SLUICE_ASSIGN_OR_RAISE(columns[static_cast<size_t>(i)],
+                             arrow::MakeArrayOfNull(field->type(), num_rows));
       continue;
     }
     sources[static_cast<size_t>(i)] = batch->column(index);
@@ -208,8 +226,9 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
     FindBadRows(batch->column(index), field->type(), 0, num_rows, &bad);
     if (bad.empty()) return converted.status();  // fails as a whole only: not a per-value problem
     for (int64_t row : bad) {
-      std::string reason = fmt::format("field '{}': cannot convert '{}' to {}", field->name(),
-                                       ShortText(batch->column(index), row), TypeName(*field->type()));
+      std::string reason =
+          fmt::format("field '{}': cannot convert '{}' to {}", field->name(),
+                      ShortText(batch->column(index), row), TypeName(*field->type()));
       auto [it, inserted] = bad_rows.emplace(row, reason);
       if (!inserted) it->second += "; " + reason;
     }
@@ -240,7 +259,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(const std::s
     SLUICE_ASSIGN_OR_RAISE(auto filtered, arrow::compute::Filter(input, mask));
     columns[i] = filtered.make_array();
     if (!columns[i]->type()->Equals(*target_->field(static_cast<int>(i))->type())) {
-      SLUICE_ASSIGN_OR_RAISE(columns[i], ConvertColumn(columns[i], target_->field(static_cast<int>(i))->type()));
+      SLUICE_ASSIGN_OR_RAISE(
+          columns[i], ConvertColumn(columns[i], target_->field(static_cast<int>(i))->type()));
     }
   }
   int64_t kept = num_rows - static_cast<int64_t>(bad_rows.size());

@@ -1,12 +1,12 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/type_fwd.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
@@ -42,9 +42,9 @@ class BatchConformer {
   /// `rejected` with its origin and the row rendered as JSON. Finding the bad rows bisects the
   /// failing column, so a batch with a few bad values costs a few extra conversions, not one
   /// per row.
-  Result<std::shared_ptr<arrow::RecordBatch>> Conform(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                                      const RowOrigin& origin,
-                                                      std::vector<exec::DeadLetter>* rejected) const;
+  Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+      const std::shared_ptr<arrow::RecordBatch>& batch, const RowOrigin& origin,
+      std::vector<exec::DeadLetter>* rejected) const;
 
  private:
   std::shared_ptr<arrow::Schema> target_;

@@ -2,15 +2,15 @@
 // converts them itself (BatchConformer), because Arrow fails a whole block on one bad value
 // while Sluice must turn that one row into a dead letter.
 
-#include <atomic>
-#include <mutex>
-#include <utility>
-
 #include <arrow/csv/api.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <fmt/format.h>
+
+#include <atomic>
+#include <mutex>
+#include <utility>
 
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/readers_internal.h"
@@ -55,7 +55,8 @@ class CsvReader final : public RecordReader {
     std::string name = name_;
     parse_options.invalid_row_handler = [invalid, name](const arrow::csv::InvalidRow& row) {
       exec::DeadLetter letter;
-      letter.reason = fmt::format("expected {} fields, found {}", row.expected_columns, row.actual_columns);
+      letter.reason =
+          fmt::format("expected {} fields, found {}", row.expected_columns, row.actual_columns);
       letter.origin = row.number >= 0 ? fmt::format("{}:line {}", name, row.number) : name;
       letter.record = std::string(row.text);
       std::lock_guard lock(invalid->mutex);
@@ -70,9 +71,11 @@ class CsvReader final : public RecordReader {
     convert_options.strings_can_be_null = true;
     // `""` is an empty string and an empty field is null, so both survive a round trip.
     convert_options.quoted_strings_can_be_null = false;
-    auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(), std::move(file), read_options,
-                                                    parse_options, convert_options);
-    if (!reader.ok()) return Status::Invalid(fmt::format("{}: {}", name_, reader.status().message()));
+    auto reader =
+        arrow::csv::StreamingReader::Make(arrow::io::default_io_context(), std::move(file),
+                                          read_options, parse_options, convert_options);
+    if (!reader.ok())
+      return Status::Invalid(fmt::format("{}: {}", name_, reader.status().message()));
     reader_ = *std::move(reader);
 
     std::shared_ptr<arrow::Schema> target = options.schema;
@@ -96,7 +99,8 @@ class CsvReader final : public RecordReader {
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
-  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) override {
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(
+      std::vector<exec::DeadLetter>* rejected) override {
     if (!reader_) return nullptr;
     std::shared_ptr<arrow::RecordBatch> batch;
     if (has_first_batch_) {
@@ -136,7 +140,8 @@ class CsvReader final : public RecordReader {
       }
       rejected->push_back(std::move(unconvertible[i]));
     }
-    for (; next_skipped < skipped.size(); ++next_skipped) rejected->push_back(std::move(skipped[next_skipped].second));
+    for (; next_skipped < skipped.size(); ++next_skipped)
+      rejected->push_back(std::move(skipped[next_skipped].second));
     return conformed;
   }
 
@@ -170,8 +175,9 @@ class CsvReader final : public RecordReader {
 
 }  // namespace
 
-Result<std::unique_ptr<RecordReader>> OpenCsvReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                    std::string name, const ReadOptions& options) {
+Result<std::unique_ptr<RecordReader>> OpenCsvReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options) {
   SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
   auto reader = std::make_unique<CsvReader>(std::move(name), size, options);
   SLUICE_RETURN_NOT_OK(reader->Init(std::move(file), options));

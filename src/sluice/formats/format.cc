@@ -1,10 +1,10 @@
 #include "sluice/formats/format.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 namespace sluice::formats {
 
@@ -29,7 +29,8 @@ Result<Format> ParseFormatName(std::string_view name) {
   if (name == "jsonl" || name == "json" || name == "ndjson") return Format::kJsonLines;
   if (name == "parquet") return Format::kParquet;
   if (name == "arrow" || name == "ipc" || name == "feather") return Format::kArrow;
-  return Status::Invalid(fmt::format("unknown format '{}' (expected csv, jsonl, json, parquet or arrow)", name));
+  return Status::Invalid(
+      fmt::format("unknown format '{}' (expected csv, jsonl, json, parquet or arrow)", name));
 }
 
 std::optional<Format> FormatFromPath(std::string_view path) {
@@ -37,9 +38,11 @@ std::optional<Format> FormatFromPath(std::string_view path) {
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (extension == ".csv") return Format::kCsv;
-  if (extension == ".jsonl" || extension == ".ndjson" || extension == ".json") return Format::kJsonLines;
+  if (extension == ".jsonl" || extension == ".ndjson" || extension == ".json")
+    return Format::kJsonLines;
   if (extension == ".parquet" || extension == ".pq") return Format::kParquet;
-  if (extension == ".arrow" || extension == ".ipc" || extension == ".feather") return Format::kArrow;
+  if (extension == ".arrow" || extension == ".ipc" || extension == ".feather")
+    return Format::kArrow;
   return std::nullopt;
 }
 

@@ -3,17 +3,17 @@
 // Helpers shared by the formats and file connector tests: a scratch directory and reading a
 // whole input back. Test-only; not part of sluice_core's API.
 
+#include <arrow/record_batch.h>
+#include <arrow/table.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/table.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "sluice/formats/record_reader.h"
 

@@ -17,7 +17,8 @@ JsonRowEncoder::JsonRowEncoder(const arrow::Schema& schema) {
   }
 }
 
-void JsonRowEncoder::AppendRow(const arrow::RecordBatch& batch, int64_t row, std::string* out) const {
+void JsonRowEncoder::AppendRow(const arrow::RecordBatch& batch, int64_t row,
+                               std::string* out) const {
   out->push_back('{');
   int num_columns = std::min(batch.num_columns(), static_cast<int>(keys_.size()));
   for (int column = 0; column < num_columns; ++column) {

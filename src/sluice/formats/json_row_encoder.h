@@ -1,11 +1,11 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/type_fwd.h>
 
 namespace sluice::formats {
 

@@ -1,10 +1,5 @@
 #include "sluice/formats/jsonl_decoder.h"
 
-#include <charconv>
-#include <cmath>
-#include <limits>
-#include <unordered_map>
-
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
@@ -13,6 +8,11 @@
 #include <arrow/util/checked_cast.h>
 #include <fmt/format.h>
 #include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
 
 #include "sluice/formats/time_text.h"
 #include "sluice/formats/type_names.h"
@@ -81,7 +81,8 @@ struct WholeNumber {
 
 std::optional<WholeNumber> WholeFromDouble(double number) {
   // 2^64 is the first double above the uint64 range.
-  if (!IsIntegral(number) || number < -9.2e18 || number >= 18446744073709551616.0) return std::nullopt;
+  if (!IsIntegral(number) || number < -9.2e18 || number >= 18446744073709551616.0)
+    return std::nullopt;
   if (number < 0) return WholeNumber{true, static_cast<int64_t>(number), 0};
   return WholeNumber{false, 0, static_cast<uint64_t>(number)};
 }
@@ -150,13 +151,17 @@ bool Convert(FieldDecoder& field, const simdjson::dom::element& element, Value* 
       return true;
     }
     case Slot::kDouble:
-      if (type == element_type::DOUBLE || type == element_type::INT64 || type == element_type::UINT64) {
+      if (type == element_type::DOUBLE || type == element_type::INT64 ||
+          type == element_type::UINT64) {
         value->number = element.get_double().value_unsafe();
-        if (type == element_type::INT64) value->number = static_cast<double>(element.get_int64().value_unsafe());
-        if (type == element_type::UINT64) value->number = static_cast<double>(element.get_uint64().value_unsafe());
+        if (type == element_type::INT64)
+          value->number = static_cast<double>(element.get_int64().value_unsafe());
+        if (type == element_type::UINT64)
+          value->number = static_cast<double>(element.get_uint64().value_unsafe());
         return true;
       }
-      if (type == element_type::STRING) return ParseWhole(element.get_string().value_unsafe(), &value->number);
+      if (type == element_type::STRING)
+        return ParseWhole(element.get_string().value_unsafe(), &value->number);
       return false;
     case Slot::kString:
       if (type == element_type::STRING) {
@@ -206,7 +211,8 @@ Status AppendValue(FieldDecoder& field, const Value& value) {
     case Slot::kTimestamp:
       return checked_cast<arrow::TimestampBuilder&>(*field.builder).Append(value.integer);
     case Slot::kDate:
-      return checked_cast<arrow::Date32Builder&>(*field.builder).Append(static_cast<int32_t>(value.integer));
+      return checked_cast<arrow::Date32Builder&>(*field.builder)
+          .Append(static_cast<int32_t>(value.integer));
   }
   return Status::OK();
 }
@@ -270,18 +276,20 @@ Result<FieldDecoder> MakeFieldDecoder(const arrow::Field& field) {
       break;
     case arrow::Type::TIMESTAMP:
       decoder.slot = Slot::kTimestamp;
-      build_type = arrow::timestamp(arrow::TimeUnit::MICRO,
-                                    checked_cast<const arrow::TimestampType&>(*field.type()).timezone());
+      build_type =
+          arrow::timestamp(arrow::TimeUnit::MICRO,
+                           checked_cast<const arrow::TimestampType&>(*field.type()).timezone());
       break;
     case arrow::Type::DATE32:
       decoder.slot = Slot::kDate;
       build_type = arrow::date32();
       break;
     default:
-      return Status::NotImplemented(
-          fmt::format("JSON lines cannot decode field '{}' of type {}", field.name(), TypeName(*field.type())));
+      return Status::NotImplemented(fmt::format("JSON lines cannot decode field '{}' of type {}",
+                                                field.name(), TypeName(*field.type())));
   }
-  SLUICE_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), build_type, &decoder.builder));
+  SLUICE_RETURN_NOT_OK(
+      arrow::MakeBuilder(arrow::default_memory_pool(), build_type, &decoder.builder));
   return decoder;
 }
 
@@ -344,7 +352,8 @@ std::shared_ptr<arrow::DataType> InferredType(Inferred inferred) {
 
 /// Parses `record` with `parser`, copying it into `padded` first: simdjson reads a few bytes
 /// past the end, and reusing one buffer spares an allocation per record.
-simdjson::simdjson_result<simdjson::dom::element> Parse(simdjson::dom::parser& parser, std::string_view record,
+simdjson::simdjson_result<simdjson::dom::element> Parse(simdjson::dom::parser& parser,
+                                                        std::string_view record,
                                                         std::vector<char>* padded) {
   if (padded->size() < record.size() + simdjson::SIMDJSON_PADDING) {
     padded->resize(record.size() + simdjson::SIMDJSON_PADDING);
@@ -370,7 +379,8 @@ struct JsonLinesDecoder::State {
 JsonLinesDecoder::JsonLinesDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 JsonLinesDecoder::~JsonLinesDecoder() = default;
 
-Result<std::unique_ptr<JsonLinesDecoder>> JsonLinesDecoder::Make(std::shared_ptr<arrow::Schema> schema) {
+Result<std::unique_ptr<JsonLinesDecoder>> JsonLinesDecoder::Make(
+    std::shared_ptr<arrow::Schema> schema) {
   auto state = std::make_unique<State>();
   for (const auto& field : schema->fields()) {
     SLUICE_ASSIGN_OR_RAISE(auto decoder, MakeFieldDecoder(*field));
@@ -384,7 +394,8 @@ Result<std::unique_ptr<JsonLinesDecoder>> JsonLinesDecoder::Make(std::shared_ptr
   return std::unique_ptr<JsonLinesDecoder>(new JsonLinesDecoder(std::move(state)));
 }
 
-std::shared_ptr<arrow::Schema> JsonLinesDecoder::InferSchema(const std::vector<std::string_view>& records) {
+std::shared_ptr<arrow::Schema> JsonLinesDecoder::InferSchema(
+    const std::vector<std::string_view>& records) {
   simdjson::dom::parser parser;
   std::vector<char> padded;
   std::vector<std::string> names;
@@ -404,7 +415,8 @@ std::shared_ptr<arrow::Schema> JsonLinesDecoder::InferSchema(const std::vector<s
     }
   }
   arrow::FieldVector fields;
-  for (size_t i = 0; i < names.size(); ++i) fields.push_back(arrow::field(names[i], InferredType(kinds[i])));
+  for (size_t i = 0; i < names.size(); ++i)
+    fields.push_back(arrow::field(names[i], InferredType(kinds[i])));
   return arrow::schema(std::move(fields));
 }
 
@@ -432,11 +444,13 @@ Status JsonLinesDecoder::Append(std::string_view record) {
     value = Value{};
     if (!state.present[i] || state.elements[i].is_null()) continue;
     if (!Convert(state.fields[i], state.elements[i], &value)) {
-      return Status::Invalid(fmt::format("field '{}': cannot convert {} to {}", state.fields[i].name,
-                                         ShortJson(state.elements[i]), TypeName(*state.fields[i].type)));
+      return Status::Invalid(fmt::format("field '{}': cannot convert {} to {}",
+                                         state.fields[i].name, ShortJson(state.elements[i]),
+                                         TypeName(*state.fields[i].type)));
     }
   }
-  for (size_t i = 0; i < state.fields.size(); ++i) SLUICE_RETURN_NOT_OK(AppendValue(state.fields[i], state.values[i]));
+  for (size_t i = 0; i < state.fields.size(); ++i)
+    SLUICE_RETURN_NOT_OK(AppendValue(state.fields[i], state.values[i]));
   ++state.num_rows;
   return Status::OK();
 }
@@ -451,7 +465,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Finish() {
     if (!built->type()->Equals(*field.type)) {
       // Values were range-checked when decoded, so the narrowing cast cannot lose anything
       // but float64 → float32 rounding, which is the point of that type.
-      SLUICE_ASSIGN_OR_RAISE(built, arrow::compute::Cast(*built, field.type, arrow::compute::CastOptions::Unsafe()));
+      SLUICE_ASSIGN_OR_RAISE(
+          built, arrow::compute::Cast(*built, field.type, arrow::compute::CastOptions::Unsafe()));
     }
     columns.push_back(std::move(built));
   }
@@ -461,7 +476,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Finish() {
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Decode(
-    const std::vector<std::string_view>& records, const std::function<std::string(size_t index)>& origin,
+    const std::vector<std::string_view>& records,
+    const std::function<std::string(size_t index)>& origin,
     std::vector<exec::DeadLetter>* rejected) {
   for (size_t i = 0; i < records.size(); ++i) {
     Status status = Append(records[i]);
@@ -475,10 +491,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Decode(
   return Finish();
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Decode(std::string_view record,
-                                                                     std::string_view origin,
-                                                                     std::vector<exec::DeadLetter>* rejected) {
-  return Decode(std::vector<std::string_view>{record}, [&](size_t) { return std::string(origin); }, rejected);
+Result<std::shared_ptr<arrow::RecordBatch>> JsonLinesDecoder::Decode(
+    std::string_view record, std::string_view origin, std::vector<exec::DeadLetter>* rejected) {
+  return Decode(
+      std::vector<std::string_view>{record}, [&](size_t) { return std::string(origin); }, rejected);
 }
 
 }  // namespace sluice::formats

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/type_fwd.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
@@ -54,12 +54,14 @@ class JsonLinesDecoder {
 
   /// Decodes `records` into one batch; rejected ones become dead letters (reason, origin from
   /// `origin(i)`, the raw record) in `rejected`, stage and source left for the caller.
-  Result<std::shared_ptr<arrow::RecordBatch>> Decode(const std::vector<std::string_view>& records,
-                                                     const std::function<std::string(size_t index)>& origin,
-                                                     std::vector<exec::DeadLetter>* rejected);
+  Result<std::shared_ptr<arrow::RecordBatch>> Decode(
+      const std::vector<std::string_view>& records,
+      const std::function<std::string(size_t index)>& origin,
+      std::vector<exec::DeadLetter>* rejected);
 
   /// Decodes a single record (a message) named `origin`.
-  Result<std::shared_ptr<arrow::RecordBatch>> Decode(std::string_view record, std::string_view origin,
+  Result<std::shared_ptr<arrow::RecordBatch>> Decode(std::string_view record,
+                                                     std::string_view origin,
                                                      std::vector<exec::DeadLetter>* rejected);
 
  private:

@@ -9,7 +9,8 @@ namespace sluice::formats {
 namespace {
 
 std::shared_ptr<arrow::Schema> QuoteSchema() {
-  return arrow::schema({arrow::field("symbol", arrow::utf8()), arrow::field("bid", arrow::float64()),
+  return arrow::schema({arrow::field("symbol", arrow::utf8()),
+                        arrow::field("bid", arrow::float64()),
                         arrow::field("volume", arrow::int64()), arrow::field("ts", TimestampType()),
                         arrow::field("ok", arrow::boolean())});
 }
@@ -40,10 +41,12 @@ TEST(JsonLinesDecoderTest, DecodesRecordsWithMissingAndExtraFields) {
 TEST(JsonLinesDecoderTest, BadRecordsAreDeadLettersAndOthersGoOn) {
   auto decoder = *JsonLinesDecoder::Make(QuoteSchema());
   std::vector<exec::DeadLetter> rejected;
-  std::vector<std::string_view> records = {R"({"symbol":"A","volume":1})", R"({"symbol":"B","volume":)",
-                                           R"({"symbol":"C","volume":"lots"})", R"([1,2])",
-                                           R"({"symbol":"D","volume":2.5})", R"({"symbol":"E","volume":3.0})"};
-  auto batch = *decoder->Decode(records, [](size_t i) { return "msg " + std::to_string(i); }, &rejected);
+  std::vector<std::string_view> records = {
+      R"({"symbol":"A","volume":1})",      R"({"symbol":"B","volume":)",
+      R"({"symbol":"C","volume":"lots"})", R"([1,2])",
+      R"({"symbol":"D","volume":2.5})",    R"({"symbol":"E","volume":3.0})"};
+  auto batch = *decoder->Decode(
+      records, [](size_t i) { return "msg " + std::to_string(i); }, &rejected);
   ASSERT_EQ(batch->num_rows(), 2);
   EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(batch->column(0))->GetView(1), "E");
   ASSERT_EQ(rejected.size(), 4u);
@@ -68,8 +71,9 @@ TEST(JsonLinesDecoderTest, SingleMessageApi) {
 }
 
 TEST(JsonLinesDecoderTest, InfersSchema) {
-  auto schema = JsonLinesDecoder::InferSchema({R"({"a":1,"b":"x","c":true,"d":{"k":1},"t":"2024-03-01T10:00:00Z"})",
-                                              R"({"a":2.5,"b":null,"e":null,"f":"2024-03-01"})", "garbage"});
+  auto schema = JsonLinesDecoder::InferSchema(
+      {R"({"a":1,"b":"x","c":true,"d":{"k":1},"t":"2024-03-01T10:00:00Z"})",
+       R"({"a":2.5,"b":null,"e":null,"f":"2024-03-01"})", "garbage"});
   ASSERT_EQ(schema->num_fields(), 7);
   EXPECT_TRUE(schema->GetFieldByName("a")->type()->Equals(arrow::float64()));
   EXPECT_TRUE(schema->GetFieldByName("b")->type()->Equals(arrow::utf8()));
@@ -82,17 +86,19 @@ TEST(JsonLinesDecoderTest, InfersSchema) {
   auto decoder = *JsonLinesDecoder::Make(schema);
   std::vector<exec::DeadLetter> rejected;
   auto batch = *decoder->Decode(R"({"d":{"k":[1,"x"]}})", "m", &rejected);
-  EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(batch->GetColumnByName("d"))->GetView(0), R"({"k":[1,"x"]})");
+  EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(batch->GetColumnByName("d"))->GetView(0),
+            R"({"k":[1,"x"]})");
 }
 
 TEST(JsonLinesDecoderTest, IntegerRangesAreChecked) {
-  auto schema = arrow::schema({arrow::field("small", arrow::int8()), arrow::field("big", arrow::uint64()),
-                               arrow::field("f", arrow::float32())});
+  auto schema =
+      arrow::schema({arrow::field("small", arrow::int8()), arrow::field("big", arrow::uint64()),
+                     arrow::field("f", arrow::float32())});
   auto decoder = *JsonLinesDecoder::Make(schema);
   std::vector<exec::DeadLetter> rejected;
-  auto batch = *decoder->Decode({R"({"small":127,"big":18446744073709551615,"f":0.1})", R"({"small":128})",
-                                 R"({"big":-1})"},
-                                nullptr, &rejected);
+  auto batch = *decoder->Decode(
+      {R"({"small":127,"big":18446744073709551615,"f":0.1})", R"({"small":128})", R"({"big":-1})"},
+      nullptr, &rejected);
   ASSERT_EQ(batch->num_rows(), 1);
   EXPECT_EQ(rejected.size(), 2u);
   EXPECT_EQ(std::static_pointer_cast<arrow::UInt64Array>(batch->column(1))->Value(0), UINT64_MAX);

@@ -2,13 +2,13 @@
 // each line to JsonLinesDecoder, so that memory stays at about one block however large the
 // file, and a bad line is one dead letter.
 
-#include <atomic>
-
 #include <arrow/buffer.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <fmt/format.h>
+
+#include <atomic>
 
 #include "sluice/formats/jsonl_decoder.h"
 #include "sluice/formats/readers_internal.h"
@@ -24,7 +24,10 @@ class JsonLinesReader final : public RecordReader {
  public:
   JsonLinesReader(std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name, int64_t size,
                   const ReadOptions& options)
-      : file_(std::move(file)), name_(std::move(name)), bytes_total_(size), block_size_(options.block_size) {}
+      : file_(std::move(file)),
+        name_(std::move(name)),
+        bytes_total_(size),
+        block_size_(options.block_size) {}
 
   Status Init(const ReadOptions& options) {
     std::shared_ptr<arrow::Schema> schema = options.schema;
@@ -37,7 +40,8 @@ class JsonLinesReader final : public RecordReader {
         while (static_cast<int64_t>(sample.size()) < options.infer_rows) {
           size_t end = buffer_.find('\n', position);
           if (end == std::string::npos) {
-            if (eof_ && position < buffer_.size()) sample.push_back(std::string_view(buffer_).substr(position));
+            if (eof_ && position < buffer_.size())
+              sample.push_back(std::string_view(buffer_).substr(position));
             break;
           }
           std::string_view line = std::string_view(buffer_).substr(position, end - position);
@@ -55,7 +59,8 @@ class JsonLinesReader final : public RecordReader {
 
   std::shared_ptr<arrow::Schema> schema() const override { return decoder_->schema(); }
 
-  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) override {
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(
+      std::vector<exec::DeadLetter>* rejected) override {
     const size_t rejected_before = rejected->size();
     while (!done_) {
       if (!eof_ && position_ == buffer_.size()) SLUICE_RETURN_NOT_OK(ReadBlock());
@@ -69,7 +74,8 @@ class JsonLinesReader final : public RecordReader {
       // A block of only bad lines still returns (an empty batch), so that its dead letters
       // are handed on now rather than piling up over a whole file of garbage.
       if (decoder_->num_rows() > 0 || rejected->size() > rejected_before) return decoder_->Finish();
-      if (!eof_ && position_ < buffer_.size()) SLUICE_RETURN_NOT_OK(ReadBlock());  // a line longer than a block
+      if (!eof_ && position_ < buffer_.size())
+        SLUICE_RETURN_NOT_OK(ReadBlock());  // a line longer than a block
     }
     return nullptr;
   }
@@ -87,8 +93,10 @@ class JsonLinesReader final : public RecordReader {
       eof_ = true;
       return Status::OK();
     }
-    std::string_view bytes(reinterpret_cast<const char*>(block->data()), static_cast<size_t>(block->size()));
-    if (bytes_read_ == 0 && bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);  // a UTF-8 BOM
+    std::string_view bytes(reinterpret_cast<const char*>(block->data()),
+                           static_cast<size_t>(block->size()));
+    if (bytes_read_ == 0 && bytes.substr(0, 3) == "\xEF\xBB\xBF")
+      bytes.remove_prefix(3);  // a UTF-8 BOM
     buffer_.append(bytes);
     bytes_read_ += block->size();
     return Status::OK();
@@ -133,8 +141,9 @@ class JsonLinesReader final : public RecordReader {
 
 }  // namespace
 
-Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                          std::string name, const ReadOptions& options) {
+Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options) {
   SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
   auto reader = std::make_unique<JsonLinesReader>(std::move(file), std::move(name), size, options);
   SLUICE_RETURN_NOT_OK(reader->Init(options));

@@ -13,14 +13,17 @@
 
 namespace sluice::formats::internal {
 
-Result<std::unique_ptr<RecordReader>> OpenParquetReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                        std::string name, const ReadOptions& options) {
+Result<std::unique_ptr<RecordReader>> OpenParquetReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options) {
   SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
   // Parquet reports a corrupt footer by exception; none may cross into the engine.
   std::shared_ptr<parquet::arrow::FileReader> reader;
   try {
     auto opened = parquet::arrow::OpenFile(file, arrow::default_memory_pool());
-    if (!opened.ok()) return Status::Invalid(fmt::format("{}: not a readable Parquet file: {}", name, opened.status().message()));
+    if (!opened.ok())
+      return Status::Invalid(
+          fmt::format("{}: not a readable Parquet file: {}", name, opened.status().message()));
     reader = *std::move(opened);
   } catch (const std::exception& error) {
     return Status::Invalid(fmt::format("{}: not a readable Parquet file: {}", name, error.what()));
@@ -55,9 +58,12 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(std::shared_ptr<arrow::i
     }
   };
   auto bytes_read = [rows_read, total_rows, size]() {
-    return total_rows == 0 ? size : static_cast<int64_t>(static_cast<double>(size) * *rows_read / total_rows);
+    return total_rows == 0
+               ? size
+               : static_cast<int64_t>(static_cast<double>(size) * *rows_read / total_rows);
   };
-  return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next), std::move(bytes_read));
+  return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
+                                             std::move(bytes_read));
 }
 
 }  // namespace sluice::formats::internal

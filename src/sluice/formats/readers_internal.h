@@ -2,31 +2,35 @@
 
 // The format-specific readers behind RecordReader::Open; not part of the public API.
 
+#include <arrow/io/type_fwd.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <arrow/io/type_fwd.h>
 
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/record_reader.h"
 
 namespace sluice::formats::internal {
 
-Result<std::unique_ptr<RecordReader>> OpenCsvReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                    std::string name, const ReadOptions& options);
-Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                          std::string name, const ReadOptions& options);
-Result<std::unique_ptr<RecordReader>> OpenParquetReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                        std::string name, const ReadOptions& options);
-Result<std::unique_ptr<RecordReader>> OpenArrowReader(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                      std::string name, const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenCsvReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenParquetReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenArrowReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options);
 
 /// The schema a reader outputs: the declared one, or `file_schema` narrowed to `columns`.
 /// An unknown column in `columns` is Status::Invalid.
-Result<std::shared_ptr<arrow::Schema>> OutputSchema(const std::shared_ptr<arrow::Schema>& file_schema,
-                                                    const ReadOptions& options);
+Result<std::shared_ptr<arrow::Schema>> OutputSchema(
+    const std::shared_ptr<arrow::Schema>& file_schema, const ReadOptions& options);
 
 /// A RecordReader over a source of whole batches (Parquet row groups, Arrow IPC batches),
 /// bringing each to the output schema with a BatchConformer. Origins are "name:row N", N
@@ -38,11 +42,12 @@ class BatchSourceReader final : public RecordReader {
   /// Bytes consumed so far, estimated by the format.
   using BytesRead = std::function<int64_t()>;
 
-  BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size, NextBatch next,
-                    BytesRead bytes_read);
+  BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size,
+                    NextBatch next, BytesRead bytes_read);
 
   std::shared_ptr<arrow::Schema> schema() const override { return conformer_.schema(); }
-  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) override;
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(
+      std::vector<exec::DeadLetter>* rejected) override;
   int64_t bytes_read() const override { return bytes_read_; }
   int64_t bytes_total() const override { return bytes_total_; }
 

@@ -12,13 +12,14 @@ namespace sluice::formats {
 Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path, Format format,
                                                          const ReadOptions& options) {
   auto file = arrow::io::ReadableFile::Open(path);
-  if (!file.ok()) return Status::IOError(fmt::format("cannot open '{}': {}", path, file.status().message()));
+  if (!file.ok())
+    return Status::IOError(fmt::format("cannot open '{}': {}", path, file.status().message()));
   return Open(*std::move(file), path, format, options);
 }
 
-Result<std::unique_ptr<RecordReader>> RecordReader::Open(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                         std::string name, Format format,
-                                                         const ReadOptions& options) {
+Result<std::unique_ptr<RecordReader>> RecordReader::Open(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name, Format format,
+    const ReadOptions& options) {
   switch (format) {
     case Format::kCsv:
       return internal::OpenCsvReader(std::move(file), std::move(name), options);
@@ -34,8 +35,8 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(std::shared_ptr<arrow::
 
 namespace internal {
 
-Result<std::shared_ptr<arrow::Schema>> OutputSchema(const std::shared_ptr<arrow::Schema>& file_schema,
-                                                    const ReadOptions& options) {
+Result<std::shared_ptr<arrow::Schema>> OutputSchema(
+    const std::shared_ptr<arrow::Schema>& file_schema, const ReadOptions& options) {
   if (options.schema) return options.schema;
   if (options.columns.empty()) return file_schema;
   arrow::FieldVector fields;
@@ -50,15 +51,16 @@ Result<std::shared_ptr<arrow::Schema>> OutputSchema(const std::shared_ptr<arrow:
   return arrow::schema(std::move(fields));
 }
 
-BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size,
-                                     NextBatch next, BytesRead bytes_read)
+BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema,
+                                     int64_t size, NextBatch next, BytesRead bytes_read)
     : name_(std::move(name)),
       conformer_(std::move(schema)),
       bytes_total_(size),
       next_(std::move(next)),
       measure_(std::move(bytes_read)) {}
 
-Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(std::vector<exec::DeadLetter>* rejected) {
+Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(
+    std::vector<exec::DeadLetter>* rejected) {
   if (!next_) return nullptr;
   auto batch = next_();
   if (!batch.ok()) return Status::IOError(fmt::format("{}: {}", name_, batch.status().message()));
@@ -71,7 +73,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(std::vector<
   int64_t first_row = rows_seen_;
   rows_seen_ += (*batch)->num_rows();
   return conformer_.Conform(
-      *batch, [&](int64_t row) { return fmt::format("{}:row {}", name_, first_row + row + 1); }, rejected);
+      *batch, [&](int64_t row) { return fmt::format("{}:row {}", name_, first_row + row + 1); },
+      rejected);
 }
 
 }  // namespace internal

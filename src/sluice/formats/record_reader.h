@@ -1,12 +1,12 @@
 #pragma once
 
+#include <arrow/io/type_fwd.h>
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/io/type_fwd.h>
-#include <arrow/type_fwd.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
@@ -51,8 +51,9 @@ class RecordReader {
                                                     const ReadOptions& options);
 
   /// Reads from `file`; `name` stands for it in dead-letter origins (a path, a topic).
-  static Result<std::unique_ptr<RecordReader>> Open(std::shared_ptr<arrow::io::RandomAccessFile> file,
-                                                    std::string name, Format format, const ReadOptions& options);
+  static Result<std::unique_ptr<RecordReader>> Open(
+      std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name, Format format,
+      const ReadOptions& options);
 
   /// The schema of every batch Next() returns.
   virtual std::shared_ptr<arrow::Schema> schema() const = 0;
@@ -61,7 +62,8 @@ class RecordReader {
   /// appended to `rejected` (the reader fills reason, origin and record; the caller adds stage
   /// and source). A batch may be empty when every record of a block was rejected. An error
   /// means the input cannot be read further (I/O failure, a corrupt Parquet footer).
-  virtual Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) = 0;
+  virtual Result<std::shared_ptr<arrow::RecordBatch>> Next(
+      std::vector<exec::DeadLetter>* rejected) = 0;
 
   /// Bytes of the input consumed so far, for progress reporting.
   virtual int64_t bytes_read() const = 0;

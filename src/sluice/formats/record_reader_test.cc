@@ -27,8 +27,9 @@ std::shared_ptr<ArrayType> Column(const ReadResult& result, const std::string& n
 }
 
 std::shared_ptr<arrow::Schema> QuoteSchema() {
-  return arrow::schema({arrow::field("symbol", arrow::utf8()), arrow::field("bid", arrow::float64()),
-                        arrow::field("volume", arrow::int64()), arrow::field("ts", TimestampType())});
+  return arrow::schema(
+      {arrow::field("symbol", arrow::utf8()), arrow::field("bid", arrow::float64()),
+       arrow::field("volume", arrow::int64()), arrow::field("ts", TimestampType())});
 }
 
 TEST(CsvReaderTest, DeclaredSchemaQuotingAndNulls) {
@@ -80,7 +81,8 @@ TEST(CsvReaderTest, WrongFieldCountIsOneDeadLetter) {
 TEST(CsvReaderTest, BadValueIsOneDeadLetterWithItsLine) {
   ScratchDirectory dir;
   std::string path = dir.File("bad.csv");
-  WriteText(path, "symbol,bid,volume,ts\nA,1,1,\nB,2\nC,oops,3,\nD,4,4,\nE,5,5,not-a-time\nF,6,6,\n");
+  WriteText(path,
+            "symbol,bid,volume,ts\nA,1,1,\nB,2\nC,oops,3,\nD,4,4,\nE,5,5,not-a-time\nF,6,6,\n");
   ReadOptions options;
   options.schema = QuoteSchema();
   auto result = ReadAll(path, Format::kCsv, options);
@@ -106,7 +108,8 @@ TEST(CsvReaderTest, InfersTypesAndLaterMisfitsAreDeadLetters) {
   std::string path = dir.File("inferred.csv");
   std::string text = "n,x,flag,when,name\n";
   for (int i = 0; i < 2000; ++i) {
-    text += fmt::format("{},{}.5,{},2024-03-01T00:00:{:02}Z,n{}\n", i, i, i % 2 ? "true" : "false", i % 60, i);
+    text += fmt::format("{},{}.5,{},2024-03-01T00:00:{:02}Z,n{}\n", i, i, i % 2 ? "true" : "false",
+                        i % 60, i);
   }
   text += "not-a-number,1.5,true,2024-03-01T00:00:00Z,late\n";
   WriteText(path, text);
@@ -205,7 +208,8 @@ TEST(JsonLinesReaderTest, InfersAndReadsInBlocks) {
   std::string path = dir.File("many.ndjson");
   std::string text;
   const int rows = 20000;
-  for (int i = 0; i < rows; ++i) text += fmt::format("{{\"id\":{},\"name\":\"n{}\",\"at\":\"2024-03-01T00:00:00Z\"}}\n", i, i);
+  for (int i = 0; i < rows; ++i)
+    text += fmt::format("{{\"id\":{},\"name\":\"n{}\",\"at\":\"2024-03-01T00:00:00Z\"}}\n", i, i);
   text += "{\"id\":1,\"name\":\"" + std::string(10000, 'x') + "\"}\n";  // longer than a block
   WriteText(path, text);
   ReadOptions options;
@@ -225,7 +229,8 @@ std::shared_ptr<arrow::RecordBatch> SmallBatch() {
   arrow::StringBuilder names;
   EXPECT_TRUE(ids.AppendValues({1, 2, 3}).ok());
   EXPECT_TRUE(names.AppendValues({"a", "b", "c"}).ok());
-  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
   return arrow::RecordBatch::Make(schema, 3, {*ids.Finish(), *names.Finish()});
 }
 
@@ -244,7 +249,8 @@ TEST(ParquetReaderTest, ProjectsAndConformsColumns) {
   EXPECT_EQ(Column<arrow::StringArray>(result, "name")->GetView(2), "c");
 
   ReadOptions declared;
-  declared.schema = arrow::schema({arrow::field("id", arrow::utf8()), arrow::field("missing", arrow::float64())});
+  declared.schema =
+      arrow::schema({arrow::field("id", arrow::utf8()), arrow::field("missing", arrow::float64())});
   result = ReadAll(path, Format::kParquet, declared);
   EXPECT_EQ(Column<arrow::StringArray>(result, "id")->GetView(0), "1");
   EXPECT_EQ(result.table->GetColumnByName("missing")->null_count(), 3);

@@ -16,7 +16,8 @@ namespace {
 
 class ParquetWriter final : public RecordWriter {
  public:
-  ParquetWriter(std::shared_ptr<arrow::io::OutputStream> stream, std::unique_ptr<parquet::arrow::FileWriter> writer)
+  ParquetWriter(std::shared_ptr<arrow::io::OutputStream> stream,
+                std::unique_ptr<parquet::arrow::FileWriter> writer)
       : stream_(std::move(stream)), writer_(std::move(writer)) {}
 
   Status Write(const arrow::RecordBatch& batch) override {
@@ -43,10 +44,13 @@ class ParquetWriter final : public RecordWriter {
 
 class ArrowFileWriter final : public RecordWriter {
  public:
-  ArrowFileWriter(std::shared_ptr<arrow::io::OutputStream> stream, std::shared_ptr<arrow::ipc::RecordBatchWriter> writer)
+  ArrowFileWriter(std::shared_ptr<arrow::io::OutputStream> stream,
+                  std::shared_ptr<arrow::ipc::RecordBatchWriter> writer)
       : stream_(std::move(stream)), writer_(std::move(writer)) {}
 
-  Status Write(const arrow::RecordBatch& batch) override { return writer_->WriteRecordBatch(batch); }
+  Status Write(const arrow::RecordBatch& batch) override {
+    return writer_->WriteRecordBatch(batch);
+  }
 
   Status Close() override {
     SLUICE_RETURN_NOT_OK(writer_->Close());
@@ -58,15 +62,17 @@ class ArrowFileWriter final : public RecordWriter {
   std::shared_ptr<arrow::ipc::RecordBatchWriter> writer_;
 };
 
-Result<std::unique_ptr<RecordWriter>> OpenParquetWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                        const std::shared_ptr<arrow::Schema>& schema) {
+Result<std::unique_ptr<RecordWriter>> OpenParquetWriter(
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema) {
   // zstd compresses about as well as gzip at the speed of snappy.
-  auto properties = parquet::WriterProperties::Builder().compression(parquet::Compression::ZSTD)->build();
+  auto properties =
+      parquet::WriterProperties::Builder().compression(parquet::Compression::ZSTD)->build();
   // Storing the Arrow schema keeps types Parquet has no word for (e.g. a timestamp's zone).
   auto arrow_properties = parquet::ArrowWriterProperties::Builder().store_schema()->build();
   try {
-    SLUICE_ASSIGN_OR_RAISE(auto writer, parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(),
-                                                                         stream, properties, arrow_properties));
+    SLUICE_ASSIGN_OR_RAISE(
+        auto writer, parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), stream,
+                                                      properties, arrow_properties));
     return std::make_unique<ParquetWriter>(std::move(stream), std::move(writer));
   } catch (const std::exception& error) {
     return Status::Invalid(error.what());
@@ -75,17 +81,18 @@ Result<std::unique_ptr<RecordWriter>> OpenParquetWriter(std::shared_ptr<arrow::i
 
 }  // namespace
 
-Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(const std::string& path, Format format,
-                                                         const std::shared_ptr<arrow::Schema>& schema,
-                                                         const WriteOptions& options) {
+Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(
+    const std::string& path, Format format, const std::shared_ptr<arrow::Schema>& schema,
+    const WriteOptions& options) {
   auto stream = arrow::io::FileOutputStream::Open(path);
-  if (!stream.ok()) return Status::IOError(fmt::format("cannot create '{}': {}", path, stream.status().message()));
+  if (!stream.ok())
+    return Status::IOError(fmt::format("cannot create '{}': {}", path, stream.status().message()));
   return Open(*std::move(stream), format, schema, options);
 }
 
-Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                         Format format, const std::shared_ptr<arrow::Schema>& schema,
-                                                         const WriteOptions& options) {
+Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(
+    std::shared_ptr<arrow::io::OutputStream> stream, Format format,
+    const std::shared_ptr<arrow::Schema>& schema, const WriteOptions& options) {
   switch (format) {
     case Format::kCsv:
       return internal::OpenCsvWriter(std::move(stream), schema, options);

@@ -1,10 +1,10 @@
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <arrow/io/type_fwd.h>
 #include <arrow/type_fwd.h>
+
+#include <memory>
+#include <string>
 
 #include "sluice/common/status.h"
 #include "sluice/formats/format.h"
@@ -38,7 +38,8 @@ class RecordWriter {
                                                     const WriteOptions& options = {});
   /// Writes to `stream`; Close() closes it.
   static Result<std::unique_ptr<RecordWriter>> Open(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                    Format format, const std::shared_ptr<arrow::Schema>& schema,
+                                                    Format format,
+                                                    const std::shared_ptr<arrow::Schema>& schema,
                                                     const WriteOptions& options = {});
 
   /// Writes one batch, which must have the writer's schema.

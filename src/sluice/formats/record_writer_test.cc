@@ -1,11 +1,11 @@
 #include "sluice/formats/record_writer.h"
 
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <random>
-
-#include <arrow/api.h>
-#include <gtest/gtest.h>
 
 #include "sluice/formats/formats_test_support.h"
 #include "sluice/formats/type_names.h"
@@ -18,10 +18,11 @@ using testing::ReadText;
 using testing::ScratchDirectory;
 
 std::shared_ptr<arrow::Schema> AllTypesSchema() {
-  return arrow::schema({arrow::field("flag", arrow::boolean()), arrow::field("small", arrow::int32()),
-                        arrow::field("count", arrow::int64()), arrow::field("price", arrow::float64()),
-                        arrow::field("name", arrow::utf8()), arrow::field("at", TimestampType()),
-                        arrow::field("day", arrow::date32())});
+  return arrow::schema(
+      {arrow::field("flag", arrow::boolean()), arrow::field("small", arrow::int32()),
+       arrow::field("count", arrow::int64()), arrow::field("price", arrow::float64()),
+       arrow::field("name", arrow::utf8()), arrow::field("at", TimestampType()),
+       arrow::field("day", arrow::date32())});
 }
 
 /// Rows with every type, nulls in every column and awkward strings (delimiters, quotes, empty).
@@ -33,7 +34,9 @@ std::shared_ptr<arrow::RecordBatch> AllTypesBatch(bool with_line_breaks) {
   arrow::StringBuilder name;
   arrow::TimestampBuilder at(TimestampType(), arrow::default_memory_pool());
   arrow::Date32Builder day;
-  EXPECT_TRUE(flag.AppendValues(std::vector<bool>{true, false, false}, std::vector<bool>{true, true, false}).ok());
+  EXPECT_TRUE(
+      flag.AppendValues(std::vector<bool>{true, false, false}, std::vector<bool>{true, true, false})
+          .ok());
   EXPECT_TRUE(small.AppendValues({-7, 0, 0}, {true, false, true}).ok());
   EXPECT_TRUE(count.AppendValues({INT64_MAX, INT64_MIN, 0}, {true, true, false}).ok());
   EXPECT_TRUE(price.AppendValues({0.1, -0.0, 0}, {true, true, false}).ok());
@@ -43,11 +46,12 @@ std::shared_ptr<arrow::RecordBatch> AllTypesBatch(bool with_line_breaks) {
   EXPECT_TRUE(at.AppendValues({1709251200123400, -1, 0}, {true, true, false}).ok());
   EXPECT_TRUE(day.AppendValues({19783, -1, 0}, {true, false, true}).ok());
   return arrow::RecordBatch::Make(AllTypesSchema(), 3,
-                                  {*flag.Finish(), *small.Finish(), *count.Finish(), *price.Finish(), *name.Finish(),
-                                   *at.Finish(), *day.Finish()});
+                                  {*flag.Finish(), *small.Finish(), *count.Finish(),
+                                   *price.Finish(), *name.Finish(), *at.Finish(), *day.Finish()});
 }
 
-void WriteBatches(const std::string& path, Format format, const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+void WriteBatches(const std::string& path, Format format,
+                  const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
   auto writer = RecordWriter::Open(path, format, batches.front()->schema());
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
   for (const auto& batch : batches) ASSERT_TRUE((*writer)->Write(*batch).ok());
@@ -72,16 +76,18 @@ TEST_P(RoundTripTest, AllTypesWithNulls) {
   for (int i = 0; i < expected->num_columns(); ++i) {
     auto want = *arrow::Concatenate(expected->column(i)->chunks());
     auto got = result.table->column(i)->chunk(0);
-    EXPECT_TRUE(got->Equals(*want)) << expected->field(i)->name() << ": " << got->ToString() << " vs "
-                                    << want->ToString();
+    EXPECT_TRUE(got->Equals(*want))
+        << expected->field(i)->name() << ": " << got->ToString() << " vs " << want->ToString();
   }
   // -0.0 survives as -0.0.
-  auto prices = std::static_pointer_cast<arrow::DoubleArray>(result.table->GetColumnByName("price")->chunk(0));
+  auto prices = std::static_pointer_cast<arrow::DoubleArray>(
+      result.table->GetColumnByName("price")->chunk(0));
   EXPECT_TRUE(std::signbit(prices->Value(1)));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFormats, RoundTripTest,
-                         ::testing::Values(Format::kCsv, Format::kJsonLines, Format::kParquet, Format::kArrow),
+                         ::testing::Values(Format::kCsv, Format::kJsonLines, Format::kParquet,
+                                           Format::kArrow),
                          [](const auto& info) { return std::string(FormatName(info.param)); });
 
 class PrecisionTest : public ::testing::TestWithParam<Format> {};
@@ -116,7 +122,8 @@ TEST_P(PrecisionTest, RandomDoublesReadBackExactly) {
     if (declared) options.schema = schema;
     auto result = ReadAll(path, format, options);
     ASSERT_TRUE(result.rejected.empty());
-    ASSERT_TRUE(result.table->field(0)->type()->Equals(arrow::float64())) << result.table->field(0)->ToString();
+    ASSERT_TRUE(result.table->field(0)->type()->Equals(arrow::float64()))
+        << result.table->field(0)->ToString();
     auto got = std::static_pointer_cast<arrow::DoubleArray>(result.table->column(0)->chunk(0));
     ASSERT_EQ(got->length(), array->length());
     const auto& want = static_cast<const arrow::DoubleArray&>(*array);
@@ -126,7 +133,8 @@ TEST_P(PrecisionTest, RandomDoublesReadBackExactly) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TextFormats, PrecisionTest, ::testing::Values(Format::kCsv, Format::kJsonLines),
+INSTANTIATE_TEST_SUITE_P(TextFormats, PrecisionTest,
+                         ::testing::Values(Format::kCsv, Format::kJsonLines),
                          [](const auto& info) { return std::string(FormatName(info.param)); });
 
 TEST(JsonLinesWriterTest, WritesReadableText) {
@@ -136,8 +144,10 @@ TEST(JsonLinesWriterTest, WritesReadableText) {
   ASSERT_TRUE(values.AppendValues({std::nan(""), INFINITY, 2.5}).ok());
   arrow::TimestampBuilder at(TimestampType(), arrow::default_memory_pool());
   ASSERT_TRUE(at.AppendValues({1709251200000000, 1709251200500000, 1709251200000001}).ok());
-  auto schema = arrow::schema({arrow::field("x", arrow::float64()), arrow::field("at", TimestampType())});
-  WriteBatches(path, Format::kJsonLines, {arrow::RecordBatch::Make(schema, 3, {*values.Finish(), *at.Finish()})});
+  auto schema =
+      arrow::schema({arrow::field("x", arrow::float64()), arrow::field("at", TimestampType())});
+  WriteBatches(path, Format::kJsonLines,
+               {arrow::RecordBatch::Make(schema, 3, {*values.Finish(), *at.Finish()})});
   EXPECT_EQ(ReadText(path),
             "{\"x\":null,\"at\":\"2024-03-01T00:00:00Z\"}\n"
             "{\"x\":null,\"at\":\"2024-03-01T00:00:00.5Z\"}\n"
@@ -150,7 +160,8 @@ TEST(CsvWriterTest, QuotesOnlyWhatNeedsIt) {
   WriteBatches(path, Format::kCsv, {AllTypesBatch(false)});
   EXPECT_EQ(ReadText(path),
             "flag,small,count,price,name,at,day\n"
-            "true,-7,9223372036854775807,0.1,\"a,\"\"b\"\" c\\d\t\",2024-03-01T00:00:00.1234Z,2024-03-01\n"
+            "true,-7,9223372036854775807,0.1,\"a,\"\"b\"\" "
+            "c\\d\t\",2024-03-01T00:00:00.1234Z,2024-03-01\n"
             "false,,-9223372036854775808,-0.0,\"\",1969-12-31T23:59:59.999999Z,\n"
             ",0,,,,,1970-01-01\n");
 }

@@ -19,7 +19,8 @@ constexpr size_t kFlushBytes = 1 << 20;
 
 class TextWriter : public RecordWriter {
  public:
-  explicit TextWriter(std::shared_ptr<arrow::io::OutputStream> stream) : stream_(std::move(stream)) {}
+  explicit TextWriter(std::shared_ptr<arrow::io::OutputStream> stream)
+      : stream_(std::move(stream)) {}
 
   Status Close() override {
     SLUICE_RETURN_NOT_OK(FlushBuffer());
@@ -42,7 +43,8 @@ class TextWriter : public RecordWriter {
 
 class CsvWriter final : public TextWriter {
  public:
-  CsvWriter(std::shared_ptr<arrow::io::OutputStream> stream, const arrow::Schema& schema, char delimiter)
+  CsvWriter(std::shared_ptr<arrow::io::OutputStream> stream, const arrow::Schema& schema,
+            char delimiter)
       : TextWriter(std::move(stream)), delimiter_(delimiter) {
     for (const auto& field : schema.fields()) {
       arrow::Type::type id = field->type()->id();
@@ -80,7 +82,8 @@ class CsvWriter final : public TextWriter {
   /// Quotes a cell when it holds the delimiter, a quote or a line break, and an empty string
   /// (so that it differs from a null).
   void AppendCell(std::string_view cell, bool is_text) {
-    bool quote = (is_text && cell.empty()) || cell.find_first_of("\"\r\n") != std::string_view::npos ||
+    bool quote = (is_text && cell.empty()) ||
+                 cell.find_first_of("\"\r\n") != std::string_view::npos ||
                  cell.find(delimiter_) != std::string_view::npos;
     if (!quote) {
       buffer_.append(cell);
@@ -126,8 +129,8 @@ Result<std::unique_ptr<RecordWriter>> OpenCsvWriter(std::shared_ptr<arrow::io::O
   return writer;
 }
 
-Result<std::unique_ptr<RecordWriter>> OpenJsonLinesWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                          const std::shared_ptr<arrow::Schema>& schema) {
+Result<std::unique_ptr<RecordWriter>> OpenJsonLinesWriter(
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema) {
   return std::make_unique<JsonLinesWriter>(std::move(stream), *schema);
 }
 

@@ -1,11 +1,11 @@
 #include "sluice/formats/time_text.h"
 
+#include <arrow/type.h>
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
-
-#include <arrow/type.h>
-#include <fmt/format.h>
 
 namespace sluice::formats {
 namespace {
@@ -31,7 +31,8 @@ bool ReadDigits(std::string_view text, size_t* pos, int count, int* value) {
 
 std::string_view Trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -51,12 +52,15 @@ struct ParsedTime {
 std::optional<ParsedTime> ParseIso(std::string_view text) {
   size_t pos = 0;
   int year = 0, month = 0, day = 0;
-  if (!ReadDigits(text, &pos, 4, &year) || pos >= text.size() || text[pos++] != '-') return std::nullopt;
-  if (!ReadDigits(text, &pos, 2, &month) || pos >= text.size() || text[pos++] != '-') return std::nullopt;
+  if (!ReadDigits(text, &pos, 4, &year) || pos >= text.size() || text[pos++] != '-')
+    return std::nullopt;
+  if (!ReadDigits(text, &pos, 2, &month) || pos >= text.size() || text[pos++] != '-')
+    return std::nullopt;
   if (!ReadDigits(text, &pos, 2, &day)) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
   ParsedTime parsed;
-  int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * kSecondsPerDay;
+  int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
+                    kSecondsPerDay;
   int64_t fraction_micros = 0;
   if (pos == text.size()) {
     parsed.micros = seconds * kMicrosPerSecond;
@@ -65,7 +69,8 @@ std::optional<ParsedTime> ParseIso(std::string_view text) {
   if (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ') return std::nullopt;
   ++pos;
   int hour = 0, minute = 0, second = 0;
-  if (!ReadDigits(text, &pos, 2, &hour) || pos >= text.size() || text[pos++] != ':') return std::nullopt;
+  if (!ReadDigits(text, &pos, 2, &hour) || pos >= text.size() || text[pos++] != ':')
+    return std::nullopt;
   if (!ReadDigits(text, &pos, 2, &minute)) return std::nullopt;
   if (pos < text.size() && text[pos] == ':') {
     ++pos;
@@ -123,9 +128,11 @@ CivilDate CivilFromDays(int64_t days) {
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
   const unsigned day_of_era = static_cast<unsigned>(days - era * 146097);
-  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
   const int64_t year = static_cast<int64_t>(year_of_era) + era * 400;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const unsigned month_index = (5 * day_of_year + 2) / 153;
   const unsigned day = day_of_year - (153 * month_index + 2) / 5 + 1;
   const unsigned month = month_index < 10 ? month_index + 3 : month_index - 9;
@@ -145,8 +152,9 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
 
 std::optional<int64_t> EpochToMicros(int64_t value) {
   // The magnitude bounds keep every multiplication below 10^17, far from int64 overflow.
-  int64_t magnitude = value == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max()
-                                                                   : (value < 0 ? -value : value);
+  int64_t magnitude = value == std::numeric_limits<int64_t>::min()
+                          ? std::numeric_limits<int64_t>::max()
+                          : (value < 0 ? -value : value);
   if (magnitude < 100000000000LL) return value * kMicrosPerSecond;
   if (magnitude < 100000000000000LL) return value * 1000;
   if (magnitude < 100000000000000000LL) return value;
@@ -193,7 +201,8 @@ std::optional<int32_t> ParseDateText(std::string_view text) {
   auto parsed = ParseIso(text);
   if (!parsed) return std::nullopt;
   int64_t days = FloorDivide(parsed->micros, kSecondsPerDay * kMicrosPerSecond);
-  if (days < std::numeric_limits<int32_t>::min() || days > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  if (days < std::numeric_limits<int32_t>::min() || days > std::numeric_limits<int32_t>::max())
+    return std::nullopt;
   return static_cast<int32_t>(days);
 }
 
@@ -232,8 +241,8 @@ void AppendTimestampText(int64_t value, arrow::TimeUnit::type unit, bool utc, st
   int64_t days = FloorDivide(seconds, kSecondsPerDay);
   int64_t second_of_day = seconds - days * kSecondsPerDay;
   AppendDateText(days, out);
-  fmt::format_to(std::back_inserter(*out), "T{:02}:{:02}:{:02}", second_of_day / 3600, (second_of_day / 60) % 60,
-                 second_of_day % 60);
+  fmt::format_to(std::back_inserter(*out), "T{:02}:{:02}:{:02}", second_of_day / 3600,
+                 (second_of_day / 60) % 60, second_of_day % 60);
   if (fraction != 0) {
     while (fraction % 10 == 0) {
       fraction /= 10;

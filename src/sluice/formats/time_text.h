@@ -1,11 +1,11 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <arrow/type_fwd.h>
 
 namespace sluice::formats {
 

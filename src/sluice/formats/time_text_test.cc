@@ -1,9 +1,9 @@
 #include "sluice/formats/time_text.h"
 
-#include <cmath>
-
 #include <arrow/type.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "sluice/formats/type_names.h"
 
@@ -25,17 +25,18 @@ TEST(TimeTextTest, ParsesIsoForms) {
 }
 
 TEST(TimeTextTest, RejectsMalformedText) {
-  for (const char* text : {"", "2024-03", "2024-13-01", "2023-02-29", "2024-03-01T25:00", "2024-03-01X", "yesterday",
-                           "2024-03-01T00:00:00.Z", "2024-03-01T00:00:00+5"}) {
+  for (const char* text :
+       {"", "2024-03", "2024-13-01", "2023-02-29", "2024-03-01T25:00", "2024-03-01X", "yesterday",
+        "2024-03-01T00:00:00.Z", "2024-03-01T00:00:00+5"}) {
     EXPECT_FALSE(ParseTimestampText(text).has_value()) << text;
   }
 }
 
 TEST(TimeTextTest, EpochUnitFollowsMagnitude) {
-  EXPECT_EQ(EpochToMicros(int64_t{1709251200}), kMarch1);              // seconds
-  EXPECT_EQ(EpochToMicros(int64_t{1709251200000}), kMarch1);           // milliseconds
-  EXPECT_EQ(EpochToMicros(int64_t{1709251200000000}), kMarch1);        // microseconds
-  EXPECT_EQ(EpochToMicros(int64_t{1709251200000000000}), kMarch1);     // nanoseconds
+  EXPECT_EQ(EpochToMicros(int64_t{1709251200}), kMarch1);           // seconds
+  EXPECT_EQ(EpochToMicros(int64_t{1709251200000}), kMarch1);        // milliseconds
+  EXPECT_EQ(EpochToMicros(int64_t{1709251200000000}), kMarch1);     // microseconds
+  EXPECT_EQ(EpochToMicros(int64_t{1709251200000000000}), kMarch1);  // nanoseconds
   EXPECT_EQ(EpochToMicros(1709251200.25), kMarch1 + 250000);
   EXPECT_EQ(ParseTimestampText("1709251200"), kMarch1);
   EXPECT_FALSE(EpochToMicros(std::nan("")).has_value());
@@ -69,7 +70,8 @@ TEST(TypeNamesTest, ParsesNamesAndSuggests) {
   EXPECT_TRUE((*ParseTypeName("double"))->Equals(arrow::float64()));
   EXPECT_TRUE((*ParseTypeName("utf8"))->Equals(arrow::utf8()));
   EXPECT_TRUE((*ParseTypeName("Int64"))->Equals(arrow::int64()));
-  EXPECT_TRUE((*ParseTypeName("timestamp"))->Equals(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")));
+  EXPECT_TRUE(
+      (*ParseTypeName("timestamp"))->Equals(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")));
   EXPECT_TRUE((*ParseTypeName("date"))->Equals(arrow::date32()));
   auto unknown = ParseTypeName("doubel");
   ASSERT_FALSE(unknown.ok());

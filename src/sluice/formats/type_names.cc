@@ -1,12 +1,12 @@
 #include "sluice/formats/type_names.h"
 
+#include <arrow/type.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string>
 #include <utility>
-
-#include <arrow/type.h>
-#include <fmt/format.h>
 
 #include "sluice/common/spelling.h"
 
@@ -50,7 +50,8 @@ const std::vector<std::pair<std::string_view, TypeMaker>>& NamedTypes() {
 }  // namespace
 
 const std::shared_ptr<arrow::DataType>& TimestampType() {
-  static const std::shared_ptr<arrow::DataType> type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+  static const std::shared_ptr<arrow::DataType> type =
+      arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   return type;
 }
 
@@ -61,7 +62,8 @@ Result<std::shared_ptr<arrow::DataType>> ParseTypeName(std::string_view name) {
   for (const auto& [type_name, make] : NamedTypes()) {
     if (type_name == lowered) return make();
   }
-  return Status::Invalid(fmt::format("unknown type '{}': {}", name, SpellingHint(lowered, TypeNames())));
+  return Status::Invalid(
+      fmt::format("unknown type '{}': {}", name, SpellingHint(lowered, TypeNames())));
 }
 
 std::string TypeName(const arrow::DataType& type) {
@@ -83,9 +85,9 @@ std::string TypeName(const arrow::DataType& type) {
 }
 
 std::vector<std::string> TypeNames() {
-  return {"bool",    "int8",    "int16",   "int32",   "int64",  "uint8",        "uint16", "uint32",
-          "uint64",  "float32", "float64", "double",  "string", "large_string", "binary", "timestamp",
-          "date"};
+  return {"bool",   "int8",         "int16",  "int32",     "int64",   "uint8",
+          "uint16", "uint32",       "uint64", "float32",   "float64", "double",
+          "string", "large_string", "binary", "timestamp", "date"};
 }
 
 }  // namespace sluice::formats

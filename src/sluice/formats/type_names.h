@@ -1,11 +1,11 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/type_fwd.h>
 
 #include "sluice/common/status.h"
 

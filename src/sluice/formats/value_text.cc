@@ -1,14 +1,14 @@
 #include "sluice/formats/value_text.h"
 
-#include <cmath>
-#include <iterator>
-
 #include <arrow/array.h>
 #include <arrow/scalar.h>
 #include <arrow/type.h>
 #include <arrow/util/checked_cast.h>
 #include <arrow/util/float16.h>
 #include <fmt/format.h>
+
+#include <cmath>
+#include <iterator>
 
 #include "sluice/formats/time_text.h"
 
@@ -18,11 +18,12 @@ namespace {
 using arrow::internal::checked_cast;
 
 void AppendBase64(std::string_view bytes, std::string* out) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t word = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                    static_cast<uint8_t>(bytes[i + 2]);
+    uint32_t word = (static_cast<uint8_t>(bytes[i]) << 16) |
+                    (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
     out->push_back(kAlphabet[(word >> 18) & 63]);
     out->push_back(kAlphabet[(word >> 12) & 63]);
     out->push_back(kAlphabet[(word >> 6) & 63]);
@@ -84,31 +85,42 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
       out->append(checked_cast<const arrow::BooleanArray&>(array).Value(index) ? "true" : "false");
       return;
     case arrow::Type::INT8:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::Int8Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::Int8Array&>(array).Value(index));
       return;
     case arrow::Type::INT16:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::Int16Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::Int16Array&>(array).Value(index));
       return;
     case arrow::Type::INT32:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::Int32Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::Int32Array&>(array).Value(index));
       return;
     case arrow::Type::INT64:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::Int64Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::Int64Array&>(array).Value(index));
       return;
     case arrow::Type::UINT8:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::UInt8Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::UInt8Array&>(array).Value(index));
       return;
     case arrow::Type::UINT16:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::UInt16Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::UInt16Array&>(array).Value(index));
       return;
     case arrow::Type::UINT32:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::UInt32Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::UInt32Array&>(array).Value(index));
       return;
     case arrow::Type::UINT64:
-      fmt::format_to(std::back_inserter(*out), "{}", checked_cast<const arrow::UInt64Array&>(array).Value(index));
+      fmt::format_to(std::back_inserter(*out), "{}",
+                     checked_cast<const arrow::UInt64Array&>(array).Value(index));
       return;
     case arrow::Type::HALF_FLOAT:
-      AppendFloating(arrow::util::Float16::FromBits(checked_cast<const arrow::HalfFloatArray&>(array).Value(index)).ToFloat(), json, out);
+      AppendFloating(arrow::util::Float16::FromBits(
+                         checked_cast<const arrow::HalfFloatArray&>(array).Value(index))
+                         .ToFloat(),
+                     json, out);
       return;
     case arrow::Type::FLOAT:
       AppendFloating(checked_cast<const arrow::FloatArray&>(array).Value(index), json, out);
@@ -144,8 +156,8 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
     case arrow::Type::TIMESTAMP: {
       const auto& type = checked_cast<const arrow::TimestampType&>(*array.type());
       if (json) out->push_back('"');
-      AppendTimestampText(checked_cast<const arrow::TimestampArray&>(array).Value(index), type.unit(),
-                          !type.timezone().empty(), out);
+      AppendTimestampText(checked_cast<const arrow::TimestampArray&>(array).Value(index),
+                          type.unit(), !type.timezone().empty(), out);
       if (json) out->push_back('"');
       return;
     }

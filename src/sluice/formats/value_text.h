@@ -1,10 +1,10 @@
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <arrow/type_fwd.h>
 
 namespace sluice::formats {
 

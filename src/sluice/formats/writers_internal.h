@@ -2,9 +2,9 @@
 
 // The text writers behind RecordWriter::Open; not part of the public API.
 
-#include <memory>
-
 #include <arrow/io/type_fwd.h>
+
+#include <memory>
 
 #include "sluice/formats/record_writer.h"
 
@@ -13,7 +13,7 @@ namespace sluice::formats::internal {
 Result<std::unique_ptr<RecordWriter>> OpenCsvWriter(std::shared_ptr<arrow::io::OutputStream> stream,
                                                     const std::shared_ptr<arrow::Schema>& schema,
                                                     const WriteOptions& options);
-Result<std::unique_ptr<RecordWriter>> OpenJsonLinesWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                          const std::shared_ptr<arrow::Schema>& schema);
+Result<std::unique_ptr<RecordWriter>> OpenJsonLinesWriter(
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema);
 
 }  // namespace sluice::formats::internal

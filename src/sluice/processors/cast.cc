@@ -28,10 +28,12 @@ class CastProcessor final : public exec::Processor {
     std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();
     for (const auto& conversion : conversions_) {
       const auto& source = columns[conversion.column];
-      auto converted = arrow::compute::Cast(*source, conversion.type, arrow::compute::CastOptions::Safe());
+      auto converted =
+          arrow::compute::Cast(*source, conversion.type, arrow::compute::CastOptions::Safe());
       if (!converted.ok()) {
-        return Status::Invalid("cannot cast field '", schema_->field(conversion.column)->name(), "' to ",
-                               formats::TypeName(*conversion.type), ": ", converted.status().message());
+        return Status::Invalid("cannot cast field '", schema_->field(conversion.column)->name(),
+                               "' to ", formats::TypeName(*conversion.type), ": ",
+                               converted.status().message());
       }
       columns[conversion.column] = *converted;
     }
@@ -50,31 +52,37 @@ void RegisterCast(exec::Registry* registry) {
   spec.name = "cast";
   spec.doc = "Converts fields to other types; a value that does not convert becomes a dead letter.";
   spec.value_option = "fields";
-  spec.options = {{"fields", config::OptionType::kStringMap,
-                   "A map of field name to type (bool, int32, int64, double, string, timestamp, date, ...).", "", true}};
+  spec.options = {
+      {"fields", config::OptionType::kStringMap,
+       "A map of field name to type (bool, int32, int64, double, string, timestamp, date, ...).",
+       "", true}};
   spec.example = "- cast: {volume: int64, ts: timestamp}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext&, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext&, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         std::vector<CastProcessor::Conversion> conversions;
         arrow::FieldVector fields = input->fields();
         for (const auto& [name, type_text] : options.GetMap("fields")) {
           int index = input->GetFieldIndex(name);
           if (index < 0) {
-            return config::ConfigError(options.LocationOf("fields"), fmt::format("unknown field '{}'", name),
+            return config::ConfigError(options.LocationOf("fields"),
+                                       fmt::format("unknown field '{}'", name),
                                        SpellingHint(name, input->field_names()));
           }
           auto type = formats::ParseTypeName(type_text.text);
           if (!type.ok()) return config::ConfigError(type_text.where, type.status().message());
           if (!arrow::compute::CanCast(*input->field(index)->type(), **type)) {
-            return config::ConfigError(type_text.where, fmt::format("field '{}' of type {} cannot be cast to {}", name,
-                                                                    formats::TypeName(*input->field(index)->type()),
-                                                                    type_text.text));
+            return config::ConfigError(
+                type_text.where,
+                fmt::format("field '{}' of type {} cannot be cast to {}", name,
+                            formats::TypeName(*input->field(index)->type()), type_text.text));
           }
           fields[index] = fields[index]->WithType(*type);
           conversions.push_back({index, *type});
         }
-        return std::make_unique<CastProcessor>(std::move(conversions), arrow::schema(std::move(fields)));
+        return std::make_unique<CastProcessor>(std::move(conversions),
+                                               arrow::schema(std::move(fields)));
       });
 }
 

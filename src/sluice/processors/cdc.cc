@@ -1,5 +1,11 @@
 #include "sluice/processors/cdc.h"
 
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/row/grouper.h>
+#include <arrow/util/byte_size.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -7,12 +13,6 @@
 #include <optional>
 #include <queue>
 #include <set>
-
-#include <arrow/api.h>
-#include <arrow/compute/api.h>
-#include <arrow/compute/row/grouper.h>
-#include <arrow/util/byte_size.h>
-#include <fmt/format.h>
 
 #include "sluice/common/spelling.h"
 
@@ -32,7 +32,8 @@ constexpr int64_t kBytesPerSlot = 24;
 constexpr uint32_t kNoValue = std::numeric_limits<uint32_t>::max();
 
 Timestamp WallClockNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -40,7 +41,8 @@ Timestamp WallClockNow() {
 /// batches; and can be rebuilt keeping only chosen ids, since an Arrow Grouper cannot forget.
 class ValueIds {
  public:
-  ValueIds(std::vector<int> columns, std::vector<arrow::TypeHolder> types, std::unique_ptr<Grouper> grouper)
+  ValueIds(std::vector<int> columns, std::vector<arrow::TypeHolder> types,
+           std::unique_ptr<Grouper> grouper)
       : columns_(std::move(columns)), types_(std::move(types)), grouper_(std::move(grouper)) {}
 
   uint32_t size() const { return grouper_->num_groups(); }
@@ -51,14 +53,16 @@ class ValueIds {
     int64_t bytes = 0;
     for (int column : columns_) {
       values.emplace_back(batch.column(column));
-      SLUICE_ASSIGN_OR_RAISE(int64_t column_bytes, arrow::util::ReferencedBufferSize(*batch.column(column)));
+      SLUICE_ASSIGN_OR_RAISE(int64_t column_bytes,
+                             arrow::util::ReferencedBufferSize(*batch.column(column)));
       bytes += column_bytes;
     }
     rows_ += batch.num_rows();
     total_bytes_ += bytes;
     bytes_per_row_ = total_bytes_ / std::max<int64_t>(rows_, 1);
     arrow::compute::ExecBatch exec_batch(std::move(values), batch.num_rows());
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids, grouper_->Consume(arrow::compute::ExecSpan(exec_batch)));
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids,
+                           grouper_->Consume(arrow::compute::ExecSpan(exec_batch)));
     return std::static_pointer_cast<arrow::UInt32Array>(ids.make_array());
   }
 
@@ -88,8 +92,10 @@ class ValueIds {
       kept_values.push_back(std::move(kept));
     }
     arrow::compute::ExecBatch kept_batch(std::move(kept_values), kept_rows);
-    SLUICE_ASSIGN_OR_RAISE(auto fresh, Grouper::Make(types_, arrow::compute::default_exec_context()));
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids, fresh->Consume(arrow::compute::ExecSpan(kept_batch)));
+    SLUICE_ASSIGN_OR_RAISE(auto fresh,
+                           Grouper::Make(types_, arrow::compute::default_exec_context()));
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids,
+                           fresh->Consume(arrow::compute::ExecSpan(kept_batch)));
     const uint32_t* new_id = new_ids.array()->GetValues<uint32_t>(1);
     std::vector<uint32_t> remap(keep.size(), kNoValue);
     int64_t next = 0;
@@ -128,8 +134,8 @@ class CdcProcessor final : public exec::Processor {
     int time_column = -1;
   };
 
-  CdcProcessor(exec::ProcessorContext context, std::shared_ptr<arrow::Schema> schema, Settings settings,
-               std::unique_ptr<ValueIds> keys, std::unique_ptr<ValueIds> values)
+  CdcProcessor(exec::ProcessorContext context, std::shared_ptr<arrow::Schema> schema,
+               Settings settings, std::unique_ptr<ValueIds> keys, std::unique_ptr<ValueIds> values)
       : context_(std::move(context)),
         schema_(std::move(schema)),
         settings_(std::move(settings)),
@@ -142,7 +148,8 @@ class CdcProcessor final : public exec::Processor {
   int64_t state_bytes() const override {
     return keys_->bytes() + values_->bytes() +
            static_cast<int64_t>(last_value_.capacity() * sizeof(uint32_t) +
-                                last_seen_.capacity() * sizeof(Timestamp) + expiries_.size() * sizeof(Expiry));
+                                last_seen_.capacity() * sizeof(Timestamp) +
+                                expiries_.size() * sizeof(Expiry));
   }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
@@ -159,7 +166,8 @@ class CdcProcessor final : public exec::Processor {
     Timestamp now = 0;
     if (settings_.ttl > 0) {
       if (settings_.time_column >= 0) {
-        times = static_cast<const arrow::TimestampArray*>(batch->column(settings_.time_column).get());
+        times =
+            static_cast<const arrow::TimestampArray*>(batch->column(settings_.time_column).get());
       } else {
         now = WallClockNow();
       }
@@ -254,8 +262,8 @@ class CdcProcessor final : public exec::Processor {
   }
 
   /// Appends previous_<field> columns: the tracked values of the row each emitted row replaces.
-  Result<std::shared_ptr<arrow::RecordBatch>> AddPrevious(std::shared_ptr<arrow::RecordBatch> changed,
-                                                          const std::vector<uint32_t>& previous) {
+  Result<std::shared_ptr<arrow::RecordBatch>> AddPrevious(
+      std::shared_ptr<arrow::RecordBatch> changed, const std::vector<uint32_t>& previous) {
     arrow::UInt32Builder indices;
     bool any = false;
     SLUICE_RETURN_NOT_OK(indices.Reserve(static_cast<int64_t>(previous.size())));
@@ -276,7 +284,8 @@ class CdcProcessor final : public exec::Processor {
       const auto& field = schema_->field(changed->num_columns());
       std::shared_ptr<arrow::Array> column;
       if (values) {
-        SLUICE_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(values->values[i], index_array));
+        SLUICE_ASSIGN_OR_RAISE(arrow::Datum taken,
+                               arrow::compute::Take(values->values[i], index_array));
         column = taken.make_array();
       } else {
         SLUICE_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), changed->num_rows()));
@@ -346,7 +355,8 @@ class CdcProcessor final : public exec::Processor {
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
 };
 
-Result<std::vector<int>> FindFields(const arrow::Schema& schema, const std::vector<std::string>& names,
+Result<std::vector<int>> FindFields(const arrow::Schema& schema,
+                                    const std::vector<std::string>& names,
                                     const config::Location& where, std::string_view what) {
   std::vector<int> columns;
   std::set<std::string> seen;
@@ -364,14 +374,16 @@ Result<std::vector<int>> FindFields(const arrow::Schema& schema, const std::vect
   return columns;
 }
 
-Result<std::unique_ptr<ValueIds>> MakeValueIds(const arrow::Schema& schema, std::vector<int> columns,
+Result<std::unique_ptr<ValueIds>> MakeValueIds(const arrow::Schema& schema,
+                                               std::vector<int> columns,
                                                const config::Location& where) {
   std::vector<arrow::TypeHolder> types;
   for (int column : columns) types.emplace_back(schema.field(column)->type());
   auto grouper = Grouper::Make(types, arrow::compute::default_exec_context());
   if (!grouper.ok()) {
-    return config::ConfigError(where, fmt::format("these fields cannot be compared: {}", grouper.status().message()),
-                               "use fields of simple types (numbers, strings, timestamps, booleans)");
+    return config::ConfigError(
+        where, fmt::format("these fields cannot be compared: {}", grouper.status().message()),
+        "use fields of simple types (numbers, strings, timestamps, booleans)");
   }
   return std::make_unique<ValueIds>(std::move(columns), std::move(types), std::move(*grouper));
 }
@@ -381,42 +393,52 @@ Result<std::unique_ptr<ValueIds>> MakeValueIds(const arrow::Schema& schema, std:
 void RegisterCdc(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "cdc";
-  spec.doc = "Change data capture (send on delta): emits a row only when one of its tracked fields differs from the "
-             "last row emitted for its key; a key's first row is always emitted. Values compare exactly, and NULL "
-             "as a value (NULL to NULL is no change, NULL to 1 is one).";
-  config::OptionSpec key{"key", config::OptionType::kStringList,
-                         "The fields that identify the entity whose changes are tracked (e.g. a symbol or device).",
-                         "", true};
-  config::OptionSpec fields{"fields", config::OptionType::kStringList,
-                            "The tracked fields; when left out, every field except the key and the event time.", ""};
-  config::OptionSpec emit_previous{"emit_previous", config::OptionType::kBool,
-                                   "Adds a `previous_<field>` column per tracked field with the value last emitted for "
-                                   "the key (NULL on a key's first row).",
-                                   "false"};
-  config::OptionSpec ttl{"ttl", config::OptionType::kDuration,
-                         "Forgets a key not seen for this long (event time), so its next row counts as a first "
-                         "one; when left out, keys are kept for the whole run.",
-                         ""};
+  spec.doc =
+      "Change data capture (send on delta): emits a row only when one of its tracked fields "
+      "differs from the "
+      "last row emitted for its key; a key's first row is always emitted. Values compare exactly, "
+      "and NULL "
+      "as a value (NULL to NULL is no change, NULL to 1 is one).";
+  config::OptionSpec key{
+      "key", config::OptionType::kStringList,
+      "The fields that identify the entity whose changes are tracked (e.g. a symbol or device).",
+      "", true};
+  config::OptionSpec fields{
+      "fields", config::OptionType::kStringList,
+      "The tracked fields; when left out, every field except the key and the event time.", ""};
+  config::OptionSpec emit_previous{
+      "emit_previous", config::OptionType::kBool,
+      "Adds a `previous_<field>` column per tracked field with the value last emitted for "
+      "the key (NULL on a key's first row).",
+      "false"};
+  config::OptionSpec ttl{
+      "ttl", config::OptionType::kDuration,
+      "Forgets a key not seen for this long (event time), so its next row counts as a first "
+      "one; when left out, keys are kept for the whole run.",
+      ""};
   ttl.min = 1;
   spec.options = {key, fields, emit_previous, ttl};
   spec.example = "- cdc: {key: [symbol], fields: [bid, ask], emit_previous: true, ttl: 1h}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext& context, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
-        SLUICE_ASSIGN_OR_RAISE(auto key_columns,
-                               FindFields(*input, options.GetStringList("key"), options.LocationOf("key"), "key"));
+      std::move(spec),
+      [](const exec::ProcessorContext& context, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+        SLUICE_ASSIGN_OR_RAISE(auto key_columns, FindFields(*input, options.GetStringList("key"),
+                                                            options.LocationOf("key"), "key"));
         if (key_columns.empty()) {
           return config::ConfigError(options.LocationOf("key"), "cdc needs at least one key field",
                                      "e.g. key: [symbol]");
         }
         CdcProcessor::Settings settings;
         if (options.Has("fields")) {
-          SLUICE_ASSIGN_OR_RAISE(settings.tracked_columns, FindFields(*input, options.GetStringList("fields"),
-                                                                      options.LocationOf("fields"), "tracked"));
+          SLUICE_ASSIGN_OR_RAISE(settings.tracked_columns,
+                                 FindFields(*input, options.GetStringList("fields"),
+                                            options.LocationOf("fields"), "tracked"));
         } else {
           for (int i = 0; i < input->num_fields(); ++i) {
             bool is_key = std::find(key_columns.begin(), key_columns.end(), i) != key_columns.end();
-            if (!is_key && input->field(i)->name() != context.event_time_field) settings.tracked_columns.push_back(i);
+            if (!is_key && input->field(i)->name() != context.event_time_field)
+              settings.tracked_columns.push_back(i);
           }
         }
         if (settings.tracked_columns.empty()) {
@@ -438,24 +460,29 @@ void RegisterCdc(exec::Registry* registry) {
           }
         }
         if (options.Has("ttl")) {
-          settings.ttl = std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("ttl")).count();
+          settings.ttl =
+              std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("ttl"))
+                  .count();
           if (!context.event_time_field.empty()) {
             settings.time_column = input->GetFieldIndex(context.event_time_field);
             if (settings.time_column < 0 ||
                 input->field(settings.time_column)->type()->id() != arrow::Type::TIMESTAMP) {
               return config::ConfigError(
                   options.LocationOf("ttl"),
-                  fmt::format("a ttl is measured by the event-time field '{}', which is not a timestamp at this stage",
+                  fmt::format("a ttl is measured by the event-time field '{}', which is not a "
+                              "timestamp at this stage",
                               context.event_time_field),
                   "keep the event-time field up to this stage, or leave out the ttl");
             }
           }
         }
-        SLUICE_ASSIGN_OR_RAISE(auto keys, MakeValueIds(*input, key_columns, options.LocationOf("key")));
-        SLUICE_ASSIGN_OR_RAISE(auto values,
-                               MakeValueIds(*input, settings.tracked_columns, options.LocationOf("fields")));
-        return std::make_unique<CdcProcessor>(context, arrow::schema(std::move(output_fields)), std::move(settings),
-                                              std::move(keys), std::move(values));
+        SLUICE_ASSIGN_OR_RAISE(auto keys,
+                               MakeValueIds(*input, key_columns, options.LocationOf("key")));
+        SLUICE_ASSIGN_OR_RAISE(auto values, MakeValueIds(*input, settings.tracked_columns,
+                                                         options.LocationOf("fields")));
+        return std::make_unique<CdcProcessor>(context, arrow::schema(std::move(output_fields)),
+                                              std::move(settings), std::move(keys),
+                                              std::move(values));
       });
 }
 

@@ -1,16 +1,16 @@
 #include "sluice/processors/cdc.h"
 
+#include <arrow/api.h>
+#include <arrow/json/from_string.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <optional>
 #include <ostream>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <arrow/api.h>
-#include <arrow/json/from_string.h>
-#include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -28,9 +28,10 @@ constexpr Timestamp kStart = 1704067200LL * kSecond;  // 2024-01-01T00:00:00Z
 class CdcPipelineTest : public testing::InMemoryPipelineTest {
  protected:
   CdcPipelineTest()
-      : InMemoryPipelineTest(arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
-                     arrow::field("bid", arrow::float64()), arrow::field("s", arrow::utf8()),
-                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
+      : InMemoryPipelineTest(
+            arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
+                           arrow::field("bid", arrow::float64()), arrow::field("s", arrow::utf8()),
+                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
 
   /// The `seq` values of every output row, in order.
   std::vector<int64_t> OutputSequence() const { return OutputInt64("seq"); }
@@ -58,17 +59,19 @@ struct Change {
 std::ostream& operator<<(std::ostream& out, const Change& change) {
   out << "{seq " << change.seq;
   if (change.has_previous) {
-    out << ", previous " << (change.previous_bid ? std::to_string(*change.previous_bid) : "null") << " "
-        << change.previous_s.value_or("null");
+    out << ", previous " << (change.previous_bid ? std::to_string(*change.previous_bid) : "null")
+        << " " << change.previous_s.value_or("null");
   }
   return out << "}";
 }
 
 /// Rows in which a key often repeats its last values (no change) and otherwise takes new ones
 /// from a wide range, with NULLs; event times run forward with at most `max_disorder` disorder.
-std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys, Timestamp max_disorder) {
+std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys,
+                            Timestamp max_disorder) {
   std::vector<Row> rows;
-  std::map<std::optional<int64_t>, std::pair<std::optional<double>, std::optional<std::string>>> last;
+  std::map<std::optional<int64_t>, std::pair<std::optional<double>, std::optional<std::string>>>
+      last;
   Timestamp clock = kStart;
   for (int64_t i = 0; i < count; ++i) {
     clock += std::uniform_int_distribution<Timestamp>(0, kSecond)(random);
@@ -79,7 +82,8 @@ std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys
     if (found != last.end() && random() % 2 == 0) {
       row.bid = found->second.first;
       row.s = found->second.second;
-      if (random() % 4 == 0) row.s = random() % 2 ? std::optional<std::string>() : std::optional<std::string>("x");
+      if (random() % 4 == 0)
+        row.s = random() % 2 ? std::optional<std::string>() : std::optional<std::string>("x");
     } else {
       if (random() % 8 != 0) row.bid = static_cast<double>(random() % 40000) / 4;
       if (random() % 8 != 0) row.s = std::string(1, static_cast<char>('a' + random() % 3));
@@ -90,8 +94,9 @@ std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys
   return rows;
 }
 
-std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(std::mt19937_64& random, const std::vector<Row>& rows,
-                                                          const std::shared_ptr<arrow::Schema>& schema) {
+std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(
+    std::mt19937_64& random, const std::vector<Row>& rows,
+    const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   size_t next = 0;
   while (next < rows.size()) {
@@ -109,8 +114,8 @@ std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(std::mt19937_64& rand
     }
     batches.push_back(arrow::RecordBatch::Make(
         schema, static_cast<int64_t>(size),
-        {seq.Finish().ValueOrDie(), k.Finish().ValueOrDie(), bid.Finish().ValueOrDie(), s.Finish().ValueOrDie(),
-         ts.Finish().ValueOrDie()}));
+        {seq.Finish().ValueOrDie(), k.Finish().ValueOrDie(), bid.Finish().ValueOrDie(),
+         s.Finish().ValueOrDie(), ts.Finish().ValueOrDie()}));
     next += size;
   }
   return batches;
@@ -171,7 +176,9 @@ std::vector<Change> AsOutputSees(std::vector<Change> changes) {
 std::string CdcPipeline(const std::string& step) {
   return "sources: {in: {connector: memory, event_time: {field: ts, watermark_delay: 3s}}}\n"
          "pipeline:\n"
-         "  - " + step + "\n"
+         "  - " +
+         step +
+         "\n"
          "sinks: {out: {connector: recording}}\n";
 }
 
@@ -198,7 +205,8 @@ TEST_F(CdcPipelineTest, MatchesReferenceWithTtl) {
   // set and the value set grow past the size at which they are rebuilt.
   auto rows = RandomRows(random, 50000, 6000, 3 * kSecond);
   input_ = ToBatches(random, rows, schema_);
-  auto pipeline = Build(CdcPipeline("cdc: {key: [k], fields: [bid, s], emit_previous: true, ttl: 2m}"));
+  auto pipeline =
+      Build(CdcPipeline("cdc: {key: [k], fields: [bid, s], emit_previous: true, ttl: 2m}"));
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok()) << summary.status().message();
@@ -230,8 +238,8 @@ TEST_F(CdcPipelineTest, StateIsFreedByTheFinalWatermarkWithTtl) {
   auto batches = ToBatches(random, rows, schema_);
   const config::PluginSpec* spec = registry_.FindSpec(config::PluginKind::kProcessor, "cdc");
   ASSERT_NE(spec, nullptr);
-  auto options = config::ValidateOptions(*spec, YAML::Load("{key: [k], fields: [bid], emit_previous: true, ttl: 1m}"),
-                                         "test.yaml");
+  auto options = config::ValidateOptions(
+      *spec, YAML::Load("{key: [k], fields: [bid], emit_previous: true, ttl: 1m}"), "test.yaml");
   ASSERT_TRUE(options.ok()) << options.status().message();
   exec::DeadLetterQueue dead_letters;
   exec::ProcessorContext context{"test", &dead_letters, "ts"};
@@ -255,7 +263,8 @@ TEST_F(CdcPipelineTest, NullsCompareAsValues) {
        arrow::json::ArrayFromJSONString(arrow::int64(), "[7, 7, 7, 7, 7]").ValueOrDie(),
        arrow::json::ArrayFromJSONString(arrow::float64(), "[null, null, 1, 1, null]").ValueOrDie(),
        arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["a", "a", "a", "a", "a"])").ValueOrDie(),
-       arrow::json::ArrayFromJSONString(schema_->field(4)->type(), "[0, 1, 2, 3, 4]").ValueOrDie()});
+       arrow::json::ArrayFromJSONString(schema_->field(4)->type(), "[0, 1, 2, 3, 4]")
+           .ValueOrDie()});
   input_ = {batch};
   auto pipeline = Build(
       "sources: {in: {connector: memory}}\n"
@@ -269,13 +278,17 @@ TEST_F(CdcPipelineTest, NullsCompareAsValues) {
   EXPECT_EQ(output_[0]->GetColumnByName("seq")->ToString(),
             arrow::json::ArrayFromJSONString(arrow::int64(), "[0, 2, 4]").ValueOrDie()->ToString());
   EXPECT_EQ(output_[0]->GetColumnByName("previous_bid")->ToString(),
-            arrow::json::ArrayFromJSONString(arrow::float64(), "[null, null, 1]").ValueOrDie()->ToString());
+            arrow::json::ArrayFromJSONString(arrow::float64(), "[null, null, 1]")
+                .ValueOrDie()
+                ->ToString());
 }
 
 TEST_F(CdcPipelineTest, ConfigurationErrorsPointAtTheOption) {
   auto unknown = Build(CdcPipeline("cdc: {key: [k], fields: [bid, ask]}"));
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.status().message(), "test.yaml:3:29: error: unknown tracked field 'ask'\n  hint: expected one of: seq, k, bid, s, ts");
+  EXPECT_EQ(unknown.status().message(),
+            "test.yaml:3:29: error: unknown tracked field 'ask'\n  hint: expected one of: seq, k, "
+            "bid, s, ts");
 
   auto no_key = Build(CdcPipeline("cdc: {fields: [bid]}"));
   ASSERT_FALSE(no_key.ok());
@@ -284,7 +297,8 @@ TEST_F(CdcPipelineTest, ConfigurationErrorsPointAtTheOption) {
 
   auto bad_ttl = Build(CdcPipeline("cdc: {key: [k], ttl: soon}"));
   ASSERT_FALSE(bad_ttl.ok());
-  EXPECT_EQ(bad_ttl.status().message().rfind("test.yaml:3:26: error: ttl", 0), 0u) << bad_ttl.status().message();
+  EXPECT_EQ(bad_ttl.status().message().rfind("test.yaml:3:26: error: ttl", 0), 0u)
+      << bad_ttl.status().message();
 
   auto clash = Build(
       "sources: {in: {connector: memory}}\n"
@@ -293,7 +307,9 @@ TEST_F(CdcPipelineTest, ConfigurationErrorsPointAtTheOption) {
       "  - cdc: {key: [k], fields: [bid], emit_previous: true}\n"
       "sinks: {out: {connector: recording}}\n");
   ASSERT_FALSE(clash.ok());
-  EXPECT_EQ(clash.status().message().rfind("test.yaml:4:51: error: the input already has a field 'previous_bid'", 0), 0u)
+  EXPECT_EQ(clash.status().message().rfind(
+                "test.yaml:4:51: error: the input already has a field 'previous_bid'", 0),
+            0u)
       << clash.status().message();
 }
 

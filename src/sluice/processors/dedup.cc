@@ -1,16 +1,16 @@
 #include "sluice/processors/dedup.h"
 
-#include <algorithm>
-#include <chrono>
-#include <functional>
-#include <queue>
-#include <set>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/row/grouper.h>
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <queue>
+#include <set>
 
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
@@ -28,7 +28,8 @@ constexpr uint32_t kCompactMinimum = 4096;
 constexpr int64_t kBytesPerKeySlot = 24;
 
 Timestamp WallClockNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -41,8 +42,9 @@ Timestamp WallClockNow() {
 /// keys once more than half of the keys it holds have expired. Driven by one thread.
 class DedupProcessor final : public exec::Processor {
  public:
-  DedupProcessor(exec::ProcessorContext context, std::shared_ptr<arrow::Schema> schema, std::vector<int> key_columns,
-                 int time_column, Timestamp within, std::unique_ptr<Grouper> grouper)
+  DedupProcessor(exec::ProcessorContext context, std::shared_ptr<arrow::Schema> schema,
+                 std::vector<int> key_columns, int time_column, Timestamp within,
+                 std::unique_ptr<Grouper> grouper)
       : context_(std::move(context)),
         schema_(std::move(schema)),
         key_columns_(std::move(key_columns)),
@@ -70,7 +72,8 @@ class DedupProcessor final : public exec::Processor {
     alive_.resize(grouper_->num_groups(), 0);
 
     const arrow::TimestampArray* times = nullptr;
-    if (time_column_ >= 0) times = static_cast<const arrow::TimestampArray*>(batch->column(time_column_).get());
+    if (time_column_ >= 0)
+      times = static_cast<const arrow::TimestampArray*>(batch->column(time_column_).get());
     const Timestamp now = times == nullptr ? WallClockNow() : 0;
 
     std::vector<uint8_t> keep(rows, 0);
@@ -123,7 +126,8 @@ class DedupProcessor final : public exec::Processor {
   Status Finish(exec::Emitter&) override {
     if (dropped_ > 0 || rows_in_ > 0) {
       ComponentLogger(context_.pipeline_name)
-          ->info("dedup dropped {} repeated rows of {} (kept {})", dropped_, rows_in_, rows_in_ - dropped_);
+          ->info("dedup dropped {} repeated rows of {} (kept {})", dropped_, rows_in_,
+                 rows_in_ - dropped_);
     }
     return Status::OK();
   }
@@ -140,7 +144,8 @@ class DedupProcessor final : public exec::Processor {
     int64_t bytes = 0;
     for (int column : key_columns_) {
       keys.emplace_back(batch.column(column));
-      SLUICE_ASSIGN_OR_RAISE(int64_t column_bytes, arrow::util::ReferencedBufferSize(*batch.column(column)));
+      SLUICE_ASSIGN_OR_RAISE(int64_t column_bytes,
+                             arrow::util::ReferencedBufferSize(*batch.column(column)));
       bytes += column_bytes;
     }
     // A running average: the grouper cannot say how much memory it holds.
@@ -148,7 +153,8 @@ class DedupProcessor final : public exec::Processor {
     key_bytes_ += bytes;
     key_bytes_per_row_ = key_bytes_ / std::max<int64_t>(key_rows_, 1);
     arrow::compute::ExecBatch exec_batch(std::move(keys), batch.num_rows());
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids, grouper_->Consume(arrow::compute::ExecSpan(exec_batch)));
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids,
+                           grouper_->Consume(arrow::compute::ExecSpan(exec_batch)));
     return std::static_pointer_cast<arrow::UInt32Array>(ids.make_array());
   }
 
@@ -159,7 +165,8 @@ class DedupProcessor final : public exec::Processor {
     if (live_ == 0) {
       // A new grouper rather than Reset(), which keeps the old one's memory.
       if (groups > 0) {
-        SLUICE_ASSIGN_OR_RAISE(grouper_, Grouper::Make(key_types_, arrow::compute::default_exec_context()));
+        SLUICE_ASSIGN_OR_RAISE(grouper_,
+                               Grouper::Make(key_types_, arrow::compute::default_exec_context()));
       }
       first_seen_ = std::vector<Timestamp>();
       alive_ = std::vector<uint8_t>();
@@ -177,8 +184,10 @@ class DedupProcessor final : public exec::Processor {
       live_keys.push_back(std::move(kept));
     }
     arrow::compute::ExecBatch live_batch(std::move(live_keys), live_);
-    SLUICE_ASSIGN_OR_RAISE(auto fresh, Grouper::Make(key_types_, arrow::compute::default_exec_context()));
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids, fresh->Consume(arrow::compute::ExecSpan(live_batch)));
+    SLUICE_ASSIGN_OR_RAISE(auto fresh,
+                           Grouper::Make(key_types_, arrow::compute::default_exec_context()));
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids,
+                           fresh->Consume(arrow::compute::ExecSpan(live_batch)));
     const uint32_t* new_id = new_ids.array()->GetValues<uint32_t>(1);
     std::vector<Timestamp> first_seen(live_);
     std::vector<Expiry> expiries;
@@ -222,68 +231,80 @@ class DedupProcessor final : public exec::Processor {
 void RegisterDedup(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "dedup";
-  spec.doc = "Drops rows whose key was already seen within a span of event time: the first occurrence passes, "
-             "repeats within `within` of it are dropped. Keys compare exactly; NULL key values form a key like any "
-             "other value. A key is forgotten once the watermark passes its first occurrence plus `within`; under "
-             "ingest time, arrival time is used instead of event time.";
-  config::OptionSpec key{"key", config::OptionType::kStringList,
-                         "The fields that together identify a row; rows with equal values in all of them are repeats.",
-                         "", true};
-  config::OptionSpec within{"within", config::OptionType::kDuration,
-                            "How long after a key's first occurrence its repeats are dropped (a span of event time).",
-                            "", true};
+  spec.doc =
+      "Drops rows whose key was already seen within a span of event time: the first occurrence "
+      "passes, "
+      "repeats within `within` of it are dropped. Keys compare exactly; NULL key values form a key "
+      "like any "
+      "other value. A key is forgotten once the watermark passes its first occurrence plus "
+      "`within`; under "
+      "ingest time, arrival time is used instead of event time.";
+  config::OptionSpec key{
+      "key", config::OptionType::kStringList,
+      "The fields that together identify a row; rows with equal values in all of them are repeats.",
+      "", true};
+  config::OptionSpec within{
+      "within", config::OptionType::kDuration,
+      "How long after a key's first occurrence its repeats are dropped (a span of event time).", "",
+      true};
   within.min = 1;
   spec.options = {key, within};
   spec.example = "- dedup: {key: [order_id], within: 10m}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext& context, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext& context, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         std::vector<int> key_columns;
         std::vector<arrow::TypeHolder> key_types;
         std::set<std::string> seen;
         for (const auto& name : options.GetStringList("key")) {
           int index = input->GetFieldIndex(name);
           if (index < 0) {
-            return config::ConfigError(options.LocationOf("key"), fmt::format("unknown key field '{}'", name),
+            return config::ConfigError(options.LocationOf("key"),
+                                       fmt::format("unknown key field '{}'", name),
                                        SpellingHint(name, input->field_names()));
           }
           if (!seen.insert(name).second) {
-            return config::ConfigError(options.LocationOf("key"), fmt::format("key field '{}' is listed twice", name));
+            return config::ConfigError(options.LocationOf("key"),
+                                       fmt::format("key field '{}' is listed twice", name));
           }
           key_columns.push_back(index);
           key_types.emplace_back(input->field(index)->type());
         }
         if (key_columns.empty()) {
-          return config::ConfigError(options.LocationOf("key"), "dedup needs at least one key field",
-                                     "e.g. key: [order_id]");
+          return config::ConfigError(options.LocationOf("key"),
+                                     "dedup needs at least one key field", "e.g. key: [order_id]");
         }
         auto grouper = Grouper::Make(key_types, arrow::compute::default_exec_context());
         if (!grouper.ok()) {
-          return config::ConfigError(options.LocationOf("key"),
-                                     fmt::format("these key fields cannot be compared: {}", grouper.status().message()),
-                                     "use fields of simple types (numbers, strings, timestamps, booleans)");
+          return config::ConfigError(
+              options.LocationOf("key"),
+              fmt::format("these key fields cannot be compared: {}", grouper.status().message()),
+              "use fields of simple types (numbers, strings, timestamps, booleans)");
         }
         int time_column = -1;
         if (!context.event_time_field.empty()) {
           time_column = input->GetFieldIndex(context.event_time_field);
           if (time_column < 0) {
-            return config::ConfigError(
-                options.where(),
-                fmt::format("dedup measures time by the event-time field '{}', which an earlier stage removed",
-                            context.event_time_field),
-                "keep the event-time field up to this stage");
+            return config::ConfigError(options.where(),
+                                       fmt::format("dedup measures time by the event-time field "
+                                                   "'{}', which an earlier stage removed",
+                                                   context.event_time_field),
+                                       "keep the event-time field up to this stage");
           }
           if (input->field(time_column)->type()->id() != arrow::Type::TIMESTAMP) {
-            return config::ConfigError(options.where(),
-                                       fmt::format("the event-time field '{}' is no longer a timestamp here",
-                                                   context.event_time_field),
-                                       "derive it under another name instead of replacing it");
+            return config::ConfigError(
+                options.where(),
+                fmt::format("the event-time field '{}' is no longer a timestamp here",
+                            context.event_time_field),
+                "derive it under another name instead of replacing it");
           }
         }
         Timestamp within =
-            std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("within")).count();
-        return std::make_unique<DedupProcessor>(context, input, std::move(key_columns), time_column, within,
-                                                std::move(*grouper));
+            std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("within"))
+                .count();
+        return std::make_unique<DedupProcessor>(context, input, std::move(key_columns), time_column,
+                                                within, std::move(*grouper));
       });
 }
 

@@ -1,15 +1,15 @@
 #include "sluice/processors/dedup.h"
 
+#include <arrow/api.h>
+#include <arrow/json/from_string.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <arrow/api.h>
-#include <arrow/json/from_string.h>
-#include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -27,8 +27,10 @@ constexpr Timestamp kStart = 1704067200LL * kSecond;  // 2024-01-01T00:00:00Z
 class DedupPipelineTest : public testing::InMemoryPipelineTest {
  protected:
   DedupPipelineTest()
-      : InMemoryPipelineTest(arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
-                     arrow::field("s", arrow::utf8()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
+      : InMemoryPipelineTest(
+            arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
+                           arrow::field("s", arrow::utf8()),
+                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))})) {}
 
   /// The `seq` values of every output row, in order.
   std::vector<int64_t> OutputSequence() const { return OutputInt64("seq"); }
@@ -44,12 +46,14 @@ struct Row {
 
 /// Rows whose event times run forward with some disorder, never more than `max_disorder`
 /// behind the latest one, so that no row is late for a watermark delay of that size.
-std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys, Timestamp max_disorder) {
+std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys,
+                            Timestamp max_disorder) {
   std::vector<Row> rows;
   Timestamp clock = kStart;
   for (int64_t i = 0; i < count; ++i) {
     clock += std::uniform_int_distribution<Timestamp>(0, kSecond)(random);
-    Row row{i, std::nullopt, std::nullopt, clock - std::uniform_int_distribution<Timestamp>(0, max_disorder)(random)};
+    Row row{i, std::nullopt, std::nullopt,
+            clock - std::uniform_int_distribution<Timestamp>(0, max_disorder)(random)};
     if (random() % 10 != 0) row.k = static_cast<int64_t>(random() % keys);
     if (random() % 10 != 0) row.s = std::string(1, static_cast<char>('a' + random() % 3));
     rows.push_back(std::move(row));
@@ -58,8 +62,9 @@ std::vector<Row> RandomRows(std::mt19937_64& random, int64_t count, int64_t keys
 }
 
 /// Cuts rows into batches of random sizes.
-std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(std::mt19937_64& random, const std::vector<Row>& rows,
-                                                          const std::shared_ptr<arrow::Schema>& schema) {
+std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(
+    std::mt19937_64& random, const std::vector<Row>& rows,
+    const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   size_t next = 0;
   while (next < rows.size()) {
@@ -73,9 +78,10 @@ std::vector<std::shared_ptr<arrow::RecordBatch>> ToBatches(std::mt19937_64& rand
       EXPECT_TRUE((rows[i].s ? s.Append(*rows[i].s) : s.AppendNull()).ok());
       EXPECT_TRUE(ts.Append(rows[i].ts).ok());
     }
-    batches.push_back(arrow::RecordBatch::Make(schema, static_cast<int64_t>(size),
-                                               {seq.Finish().ValueOrDie(), k.Finish().ValueOrDie(),
-                                                s.Finish().ValueOrDie(), ts.Finish().ValueOrDie()}));
+    batches.push_back(
+        arrow::RecordBatch::Make(schema, static_cast<int64_t>(size),
+                                 {seq.Finish().ValueOrDie(), k.Finish().ValueOrDie(),
+                                  s.Finish().ValueOrDie(), ts.Finish().ValueOrDie()}));
     next += size;
   }
   return batches;
@@ -130,8 +136,8 @@ TEST_F(DedupPipelineTest, MatchesReferenceOnCompositeKeysWithNulls) {
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
   auto summary = (*pipeline)->Run();
   ASSERT_TRUE(summary.ok()) << summary.status().message();
-  auto expected =
-      ReferenceDedup(rows, 5 * 60 * kSecond, [](const Row& row) { return std::make_pair(row.s, row.k); });
+  auto expected = ReferenceDedup(rows, 5 * 60 * kSecond,
+                                 [](const Row& row) { return std::make_pair(row.s, row.k); });
   EXPECT_EQ(OutputSequence(), expected);
   EXPECT_EQ(summary->final_state_bytes, 0);
 }
@@ -188,11 +194,12 @@ TEST_F(DedupPipelineTest, RowsWithoutEventTimeBecomeDeadLetters) {
   ASSERT_TRUE(processor.ok()) << processor.status().message();
   arrow::TimestampBuilder ts(schema_->field(3)->type(), arrow::default_memory_pool());
   ASSERT_TRUE(ts.AppendValues({kStart, 0}, {true, false}).ok());
-  auto batch = arrow::RecordBatch::Make(schema_, 2,
-                                        {arrow::json::ArrayFromJSONString(arrow::int64(), "[1, 2]").ValueOrDie(),
-                                         arrow::json::ArrayFromJSONString(arrow::int64(), "[5, 5]").ValueOrDie(),
-                                         arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["x", "y"])").ValueOrDie(),
-                                         ts.Finish().ValueOrDie()});
+  auto batch = arrow::RecordBatch::Make(
+      schema_, 2,
+      {arrow::json::ArrayFromJSONString(arrow::int64(), "[1, 2]").ValueOrDie(),
+       arrow::json::ArrayFromJSONString(arrow::int64(), "[5, 5]").ValueOrDie(),
+       arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["x", "y"])").ValueOrDie(),
+       ts.Finish().ValueOrDie()});
   exec::CollectingEmitter out;
   ASSERT_TRUE((*processor)->Process(batch, out).ok());
   ASSERT_EQ(out.batches().size(), 1u);
@@ -221,7 +228,8 @@ TEST_F(DedupPipelineTest, ConfigurationErrorsPointAtTheOption) {
       "sinks: {out: {connector: recording}}\n");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message().rfind("test.yaml:3:", 0), 0u) << missing.status().message();
-  EXPECT_NE(missing.status().message().find("within"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("within"), std::string::npos)
+      << missing.status().message();
 
   auto bad_span = Build(
       "sources: {in: {connector: memory}}\n"
@@ -229,7 +237,8 @@ TEST_F(DedupPipelineTest, ConfigurationErrorsPointAtTheOption) {
       "  - dedup: {key: [k], within: 10}\n"
       "sinks: {out: {connector: recording}}\n");
   ASSERT_FALSE(bad_span.ok());
-  EXPECT_EQ(bad_span.status().message().rfind("test.yaml:3:31: error: within", 0), 0u) << bad_span.status().message();
+  EXPECT_EQ(bad_span.status().message().rfind("test.yaml:3:31: error: within", 0), 0u)
+      << bad_span.status().message();
 
   auto dropped_time = Build(
       "sources: {in: {connector: memory, event_time: ts}}\n"
@@ -238,7 +247,8 @@ TEST_F(DedupPipelineTest, ConfigurationErrorsPointAtTheOption) {
       "  - dedup: {key: [k], within: 10m}\n"
       "sinks: {out: {connector: recording}}\n");
   ASSERT_FALSE(dropped_time.ok());
-  EXPECT_EQ(dropped_time.status().message().rfind("test.yaml:4:", 0), 0u) << dropped_time.status().message();
+  EXPECT_EQ(dropped_time.status().message().rfind("test.yaml:4:", 0), 0u)
+      << dropped_time.status().message();
   EXPECT_NE(dropped_time.status().message().find("event-time field 'ts'"), std::string::npos);
 }
 

@@ -48,14 +48,17 @@ class DeriveProcessor final : public exec::Processor {
 void RegisterDerive(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "derive";
-  spec.doc = "Adds fields computed from expressions, or replaces fields of the same name. "
-             "Later fields may use earlier ones.";
+  spec.doc =
+      "Adds fields computed from expressions, or replaces fields of the same name. "
+      "Later fields may use earlier ones.";
   spec.value_option = "fields";
-  spec.options = {{"fields", config::OptionType::kExpressionMap, "A map of field name to expression.", "", true}};
+  spec.options = {{"fields", config::OptionType::kExpressionMap,
+                   "A map of field name to expression.", "", true}};
   spec.example = "- derive: {spread: \"ask - bid\", mid: \"(ask + bid) / 2\"}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext&, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext&, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         std::vector<DeriveProcessor::Step> steps;
         std::shared_ptr<arrow::Schema> schema = input;
         for (auto& [field, text] : options.GetMap("fields")) {

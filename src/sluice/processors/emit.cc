@@ -24,7 +24,8 @@ std::string_view Trim(std::string_view text, size_t* leading) {
 size_t FindAlias(std::string_view item) {
   size_t end = item.size();
   size_t name_begin = end;
-  while (name_begin > 0 && (std::isalnum(static_cast<unsigned char>(item[name_begin - 1])) || item[name_begin - 1] == '_')) {
+  while (name_begin > 0 && (std::isalnum(static_cast<unsigned char>(item[name_begin - 1])) ||
+                            item[name_begin - 1] == '_')) {
     --name_begin;
   }
   if (name_begin == end || name_begin < 4) return std::string_view::npos;
@@ -42,7 +43,8 @@ size_t FindAlias(std::string_view item) {
 /// Projects expressions, then keeps the rows where `having` is true.
 class EmitProcessor final : public exec::Processor {
  public:
-  EmitProcessor(std::vector<expr::CompiledExpression> columns, std::shared_ptr<arrow::Schema> schema,
+  EmitProcessor(std::vector<expr::CompiledExpression> columns,
+                std::shared_ptr<arrow::Schema> schema,
                 std::optional<expr::CompiledExpression> having)
       : columns_(std::move(columns)), schema_(std::move(schema)), having_(std::move(having)) {}
 
@@ -106,7 +108,8 @@ Result<std::vector<SelectItem>> ParseSelectList(const config::LocatedText& text)
       } else {
         parsed.expression = config::LocatedText{std::string(item), text.At(offset), false};
         parsed.name = std::string(item);
-        if (item.size() >= 2 && item.front() == '"' && item.back() == '"') parsed.name = std::string(item.substr(1, item.size() - 2));
+        if (item.size() >= 2 && item.front() == '"' && item.back() == '"')
+          parsed.name = std::string(item.substr(1, item.size() - 2));
       }
       items.push_back(std::move(parsed));
       start = i + 1;
@@ -121,7 +124,8 @@ Result<std::unique_ptr<exec::Processor>> MakeEmit(const config::Options& options
   std::vector<expr::CompiledExpression> columns;
   arrow::FieldVector fields;
   std::set<std::string> names;
-  auto add = [&](expr::CompiledExpression compiled, const std::string& name, const config::Location& where) -> Status {
+  auto add = [&](expr::CompiledExpression compiled, const std::string& name,
+                 const config::Location& where) -> Status {
     if (!names.insert(name).second) {
       return config::ConfigError(where, fmt::format("the output has two columns called '{}'", name),
                                  "name one of them with AS");
@@ -136,8 +140,11 @@ Result<std::unique_ptr<exec::Processor>> MakeEmit(const config::Options& options
       if (item.star) {
         for (const auto& field : input->fields()) {
           SLUICE_ASSIGN_OR_RAISE(auto compiled,
-                                 expr::Compile(config::LocatedText{"\"" + field->name() + "\"", options.LocationOf("select")}, *input));
-          SLUICE_RETURN_NOT_OK(add(std::move(compiled), field->name(), options.LocationOf("select")));
+                                 expr::Compile(config::LocatedText{"\"" + field->name() + "\"",
+                                                                   options.LocationOf("select")},
+                                               *input));
+          SLUICE_RETURN_NOT_OK(
+              add(std::move(compiled), field->name(), options.LocationOf("select")));
         }
         continue;
       }
@@ -146,8 +153,9 @@ Result<std::unique_ptr<exec::Processor>> MakeEmit(const config::Options& options
     }
   } else {
     for (const auto& field : input->fields()) {
-      SLUICE_ASSIGN_OR_RAISE(auto compiled,
-                             expr::Compile(config::LocatedText{"\"" + field->name() + "\"", options.where()}, *input));
+      SLUICE_ASSIGN_OR_RAISE(
+          auto compiled,
+          expr::Compile(config::LocatedText{"\"" + field->name() + "\"", options.where()}, *input));
       SLUICE_RETURN_NOT_OK(add(std::move(compiled), field->name(), options.where()));
     }
   }
@@ -157,8 +165,9 @@ Result<std::unique_ptr<exec::Processor>> MakeEmit(const config::Options& options
     config::LocatedText text = options.GetText("having");
     SLUICE_ASSIGN_OR_RAISE(auto condition, expr::Compile(text, *schema));
     if (condition.type->id() != arrow::Type::BOOL && condition.type->id() != arrow::Type::NA) {
-      return config::ConfigError(text.At(0), "'having' must be a condition (true or false), but it gives " +
-                                                 condition.type->ToString());
+      return config::ConfigError(text.At(0),
+                                 "'having' must be a condition (true or false), but it gives " +
+                                     condition.type->ToString());
     }
     having = std::move(condition);
   }

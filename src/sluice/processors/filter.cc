@@ -37,20 +37,24 @@ class FilterProcessor final : public exec::Processor {
 void RegisterFilter(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "filter";
-  spec.doc = "Keeps the rows for which the condition is true; rows where it is false or NULL are dropped.";
+  spec.doc =
+      "Keeps the rows for which the condition is true; rows where it is false or NULL are dropped.";
   spec.value_option = "condition";
-  spec.options = {{"condition", config::OptionType::kExpression, "A boolean expression over the input fields.", "", true}};
+  spec.options = {{"condition", config::OptionType::kExpression,
+                   "A boolean expression over the input fields.", "", true}};
   spec.example = "- filter: \"ask > bid AND symbol IN ('IBM', 'MSFT')\"";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext&, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext&, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         config::LocatedText text = options.GetText("condition");
         SLUICE_ASSIGN_OR_RAISE(auto condition, expr::Compile(text, *input));
         if (condition.type->id() != arrow::Type::BOOL && condition.type->id() != arrow::Type::NA) {
-          return config::ConfigError(text.At(0),
-                                     "a filter condition must be true or false, but this expression gives " +
-                                         condition.type->ToString(),
-                                     "compare it with something, e.g. \"" + text.text + " > 0\"");
+          return config::ConfigError(
+              text.At(0),
+              "a filter condition must be true or false, but this expression gives " +
+                  condition.type->ToString(),
+              "compare it with something, e.g. \"" + text.text + " > 0\"");
         }
         return std::make_unique<FilterProcessor>(std::move(condition), input);
       });

@@ -1,8 +1,8 @@
 #include "sluice/processors/projection.h"
 
-#include <set>
-
 #include <fmt/format.h>
+
+#include <set>
 
 #include "sluice/common/spelling.h"
 
@@ -33,13 +33,16 @@ class ProjectionProcessor final : public exec::Processor {
 
 std::vector<std::string> FieldNames(const arrow::Schema& schema) { return schema.field_names(); }
 
-Result<int> FindField(const arrow::Schema& schema, const std::string& name, const config::Location& where) {
+Result<int> FindField(const arrow::Schema& schema, const std::string& name,
+                      const config::Location& where) {
   int index = schema.GetFieldIndex(name);
   if (index < 0) {
     if (schema.GetAllFieldIndices(name).size() > 1) {
-      return config::ConfigError(where, fmt::format("field '{}' is ambiguous: the input has it more than once", name));
+      return config::ConfigError(
+          where, fmt::format("field '{}' is ambiguous: the input has it more than once", name));
     }
-    return config::ConfigError(where, fmt::format("unknown field '{}'", name), SpellingHint(name, FieldNames(schema)));
+    return config::ConfigError(where, fmt::format("unknown field '{}'", name),
+                               SpellingHint(name, FieldNames(schema)));
   }
   return index;
 }
@@ -52,12 +55,14 @@ Result<std::unique_ptr<exec::Processor>> MakeSelect(const config::Options& optio
   for (const auto& name : options.GetStringList("fields")) {
     SLUICE_ASSIGN_OR_RAISE(int index, FindField(*input, name, options.LocationOf("fields")));
     if (!seen.insert(name).second) {
-      return config::ConfigError(options.LocationOf("fields"), fmt::format("field '{}' is selected twice", name));
+      return config::ConfigError(options.LocationOf("fields"),
+                                 fmt::format("field '{}' is selected twice", name));
     }
     columns.push_back(index);
     fields.push_back(input->field(index));
   }
-  return std::make_unique<ProjectionProcessor>(std::move(columns), arrow::schema(std::move(fields)));
+  return std::make_unique<ProjectionProcessor>(std::move(columns),
+                                               arrow::schema(std::move(fields)));
 }
 
 Result<std::unique_ptr<exec::Processor>> MakeDrop(const config::Options& options,
@@ -74,7 +79,8 @@ Result<std::unique_ptr<exec::Processor>> MakeDrop(const config::Options& options
     columns.push_back(i);
     fields.push_back(input->field(i));
   }
-  return std::make_unique<ProjectionProcessor>(std::move(columns), arrow::schema(std::move(fields)));
+  return std::make_unique<ProjectionProcessor>(std::move(columns),
+                                               arrow::schema(std::move(fields)));
 }
 
 Result<std::unique_ptr<exec::Processor>> MakeRename(const config::Options& options,
@@ -87,21 +93,25 @@ Result<std::unique_ptr<exec::Processor>> MakeRename(const config::Options& optio
   std::set<std::string> names;
   for (const auto& field : fields) {
     if (!names.insert(field->name()).second) {
-      return config::ConfigError(options.LocationOf("fields"),
-                                 fmt::format("after renaming, two fields are called '{}'", field->name()));
+      return config::ConfigError(
+          options.LocationOf("fields"),
+          fmt::format("after renaming, two fields are called '{}'", field->name()));
     }
   }
   std::vector<int> columns(input->num_fields());
   for (int i = 0; i < input->num_fields(); ++i) columns[i] = i;
-  return std::make_unique<ProjectionProcessor>(std::move(columns), arrow::schema(std::move(fields)));
+  return std::make_unique<ProjectionProcessor>(std::move(columns),
+                                               arrow::schema(std::move(fields)));
 }
 
-using Maker = Result<std::unique_ptr<exec::Processor>> (*)(const config::Options&, const std::shared_ptr<arrow::Schema>&);
+using Maker = Result<std::unique_ptr<exec::Processor>> (*)(const config::Options&,
+                                                           const std::shared_ptr<arrow::Schema>&);
 
 void Register(exec::Registry* registry, config::PluginSpec spec, Maker make) {
-  registry->AddProcessor(std::move(spec),
-                         [make](const exec::ProcessorContext&, const config::Options& options,
-                                const std::shared_ptr<arrow::Schema>& input) { return make(options, input); });
+  registry->AddProcessor(
+      std::move(spec),
+      [make](const exec::ProcessorContext&, const config::Options& options,
+             const std::shared_ptr<arrow::Schema>& input) { return make(options, input); });
 }
 
 }  // namespace
@@ -131,7 +141,8 @@ void RegisterRename(exec::Registry* registry) {
   spec.name = "rename";
   spec.doc = "Renames fields; the others keep their names and positions.";
   spec.value_option = "fields";
-  spec.options = {{"fields", config::OptionType::kStringMap, "A map of old name to new name.", "", true}};
+  spec.options = {
+      {"fields", config::OptionType::kStringMap, "A map of old name to new name.", "", true}};
   spec.example = "- rename: {ts: event_time}";
   Register(registry, std::move(spec), MakeRename);
 }

@@ -1,10 +1,10 @@
 #include "sluice/processors/rule.h"
 
-#include <set>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <fmt/format.h>
+
+#include <set>
 
 #include "sluice/common/spelling.h"
 #include "sluice/expr/expression.h"
@@ -22,9 +22,12 @@ class RuleProcessor final : public exec::Processor {
     expr::CompiledExpression condition;
   };
 
-  RuleProcessor(std::vector<Rule> rules, std::vector<int> columns, std::shared_ptr<arrow::Schema> schema,
-                std::shared_ptr<arrow::Array> names)
-      : rules_(std::move(rules)), columns_(std::move(columns)), schema_(std::move(schema)), names_(std::move(names)) {}
+  RuleProcessor(std::vector<Rule> rules, std::vector<int> columns,
+                std::shared_ptr<arrow::Schema> schema, std::shared_ptr<arrow::Array> names)
+      : rules_(std::move(rules)),
+        columns_(std::move(columns)),
+        schema_(std::move(schema)),
+        names_(std::move(names)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
 
@@ -61,7 +64,8 @@ class RuleProcessor final : public exec::Processor {
     SLUICE_ASSIGN_OR_RAISE(arrow::Datum names, arrow::compute::Take(names_, rule_array));
     columns.push_back(names.make_array());
     for (int column : columns_) {
-      SLUICE_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch->column(column), row_array));
+      SLUICE_ASSIGN_OR_RAISE(arrow::Datum taken,
+                             arrow::compute::Take(batch->column(column), row_array));
       columns.push_back(taken.make_array());
     }
     return out.Emit(arrow::RecordBatch::Make(schema_, alerts, std::move(columns)));
@@ -80,31 +84,40 @@ class RuleProcessor final : public exec::Processor {
 void RegisterRule(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "rule";
-  spec.doc = "Evaluates named conditions on every row and emits an alert row for each row and rule whose condition "
-             "is true: a `rule` column with the rule's name, then the chosen fields. Its output is the alert "
-             "stream only; rows that raise no alert are not passed on. Alerts are ordered by input row, then by "
-             "the rules' declared order.";
-  config::OptionSpec rules{"rules", config::OptionType::kExpressionMap,
-                           "A map of rule name to boolean condition, evaluated in the order written.", "", true};
-  config::OptionSpec fields{"fields", config::OptionType::kStringList,
-                            "The input fields each alert carries after `rule`; when left out, all of them.", ""};
+  spec.doc =
+      "Evaluates named conditions on every row and emits an alert row for each row and rule whose "
+      "condition "
+      "is true: a `rule` column with the rule's name, then the chosen fields. Its output is the "
+      "alert "
+      "stream only; rows that raise no alert are not passed on. Alerts are ordered by input row, "
+      "then by "
+      "the rules' declared order.";
+  config::OptionSpec rules{
+      "rules", config::OptionType::kExpressionMap,
+      "A map of rule name to boolean condition, evaluated in the order written.", "", true};
+  config::OptionSpec fields{
+      "fields", config::OptionType::kStringList,
+      "The input fields each alert carries after `rule`; when left out, all of them.", ""};
   spec.options = {rules, fields};
   spec.example =
       "- rule:\n"
       "    rules: {wide_spread: \"ask - bid > 0.5\", big_trade: \"volume > 9000\"}\n"
       "    fields: [symbol, ts, bid, ask]";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext&, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext&, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         std::vector<RuleProcessor::Rule> rules;
         arrow::StringBuilder names;
         for (auto& [name, text] : options.GetMap("rules")) {
           SLUICE_ASSIGN_OR_RAISE(auto condition, expr::Compile(text, *input));
-          if (condition.type->id() != arrow::Type::BOOL && condition.type->id() != arrow::Type::NA) {
-            return config::ConfigError(text.At(0),
-                                       fmt::format("rule '{}' must be true or false, but this expression gives {}",
-                                                   name, condition.type->ToString()),
-                                       "compare it with something, e.g. \"" + text.text + " > 0\"");
+          if (condition.type->id() != arrow::Type::BOOL &&
+              condition.type->id() != arrow::Type::NA) {
+            return config::ConfigError(
+                text.At(0),
+                fmt::format("rule '{}' must be true or false, but this expression gives {}", name,
+                            condition.type->ToString()),
+                "compare it with something, e.g. \"" + text.text + " > 0\"");
           }
           SLUICE_RETURN_NOT_OK(names.Append(name));
           rules.push_back({name, std::move(condition)});
@@ -119,11 +132,13 @@ void RegisterRule(exec::Registry* registry) {
           for (const auto& name : options.GetStringList("fields")) {
             int index = input->GetFieldIndex(name);
             if (index < 0) {
-              return config::ConfigError(options.LocationOf("fields"), fmt::format("unknown field '{}'", name),
+              return config::ConfigError(options.LocationOf("fields"),
+                                         fmt::format("unknown field '{}'", name),
                                          SpellingHint(name, input->field_names()));
             }
             if (!seen.insert(name).second) {
-              return config::ConfigError(options.LocationOf("fields"), fmt::format("field '{}' is listed twice", name));
+              return config::ConfigError(options.LocationOf("fields"),
+                                         fmt::format("field '{}' is listed twice", name));
             }
             columns.push_back(index);
           }
@@ -133,14 +148,16 @@ void RegisterRule(exec::Registry* registry) {
         arrow::FieldVector fields{arrow::field("rule", arrow::utf8(), /*nullable=*/false)};
         for (int column : columns) {
           if (input->field(column)->name() == "rule") {
-            return config::ConfigError(options.LocationOf(options.Has("fields") ? "fields" : "rules"),
-                                       "the alert's `rule` column would clash with the input field 'rule'",
-                                       "rename that field before this stage, or leave it out of fields");
+            return config::ConfigError(
+                options.LocationOf(options.Has("fields") ? "fields" : "rules"),
+                "the alert's `rule` column would clash with the input field 'rule'",
+                "rename that field before this stage, or leave it out of fields");
           }
           fields.push_back(input->field(column));
         }
         SLUICE_ASSIGN_OR_RAISE(auto name_array, names.Finish());
-        return std::make_unique<RuleProcessor>(std::move(rules), std::move(columns), arrow::schema(std::move(fields)),
+        return std::make_unique<RuleProcessor>(std::move(rules), std::move(columns),
+                                               arrow::schema(std::move(fields)),
                                                std::move(name_array));
       });
 }

@@ -1,15 +1,15 @@
 #include "sluice/processors/sql.h"
 
+#include <arrow/record_batch.h>
+#include <arrow/scalar.h>
+#include <arrow/table.h>
+#include <arrow/type.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/scalar.h>
-#include <arrow/table.h>
-#include <arrow/type.h>
 
 #include "sluice/config/location.h"
 #include "sluice/duckdb/connection.h"
@@ -55,7 +55,8 @@ struct QueryError {
 QueryError DescribeQueryError(const config::LocatedText& query, const config::Location& fallback,
                               std::string_view duckdb_message) {
   constexpr std::string_view kPrefix = "DuckDB: ";
-  if (duckdb_message.substr(0, kPrefix.size()) == kPrefix) duckdb_message.remove_prefix(kPrefix.size());
+  if (duckdb_message.substr(0, kPrefix.size()) == kPrefix)
+    duckdb_message.remove_prefix(kPrefix.size());
   QueryError error;
   error.where = fallback;
   std::vector<std::string_view> lines = SplitLines(duckdb_message);
@@ -68,8 +69,8 @@ QueryError DescribeQueryError(const config::LocatedText& query, const config::Lo
     if (line.substr(0, 5) == "LINE ") {
       // "LINE 1: <part of the query>" with a caret line below it.
       const size_t colon = line.find(": ");
-      if (colon != std::string_view::npos && i + 1 < lines.size() && line.substr(5, colon - 5) == "1" &&
-          query.text.find('\n') == std::string::npos) {
+      if (colon != std::string_view::npos && i + 1 < lines.size() &&
+          line.substr(5, colon - 5) == "1" && query.text.find('\n') == std::string::npos) {
         std::string_view context = line.substr(colon + 2);
         const size_t caret = lines[i + 1].find('^');
         if (caret != std::string_view::npos && caret >= colon + 2) {
@@ -78,9 +79,11 @@ QueryError DescribeQueryError(const config::LocatedText& query, const config::Lo
             context.remove_prefix(3);
             offset = offset >= 3 ? offset - 3 : 0;
           }
-          if (context.size() >= 3 && context.substr(context.size() - 3) == "...") context.remove_suffix(3);
+          if (context.size() >= 3 && context.substr(context.size() - 3) == "...")
+            context.remove_suffix(3);
           const size_t found = query.text.find(context);
-          if (found != std::string::npos && query.where.known()) error.where = query.At(found + offset);
+          if (found != std::string::npos && query.where.known())
+            error.where = query.At(found + offset);
         }
       }
       ++i;  // the caret line
@@ -103,13 +106,14 @@ QueryError DescribeQueryError(const config::LocatedText& query, const config::Lo
 /// are per micro-batch. Driven by one thread at a time, like every processor.
 class SqlProcessor final : public exec::Processor {
  public:
-  static Result<std::unique_ptr<exec::Processor>> Make(const config::Options& options,
-                                                       const std::shared_ptr<arrow::Schema>& input) {
+  static Result<std::unique_ptr<exec::Processor>> Make(
+      const config::Options& options, const std::shared_ptr<arrow::Schema>& input) {
     const config::LocatedText text = options.GetText("query");
     const config::Location where = options.LocationOf("query");
     const std::string query = TrimStatement(text.text);
     if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
-      return config::ConfigError(where, "the sql query is empty", "e.g. sql: \"SELECT * FROM input WHERE volume > 0\"");
+      return config::ConfigError(where, "the sql query is empty",
+                                 "e.g. sql: \"SELECT * FROM input WHERE volume > 0\"");
     }
 
     duckdb::DatabaseOptions database_options;
@@ -118,8 +122,8 @@ class SqlProcessor final : public exec::Processor {
     SLUICE_ASSIGN_OR_RAISE(auto connection, duckdb::Connection::Open(std::move(database)));
     Status registered = connection->RegisterBatches(kInputTable, input, {});
     if (!registered.ok()) {
-      return config::ConfigError(where, "DuckDB cannot read this processor's input " + input->ToString() + ": " +
-                                            registered.message());
+      return config::ConfigError(where, "DuckDB cannot read this processor's input " +
+                                            input->ToString() + ": " + registered.message());
     }
 
     auto statement = connection->Prepare(query);
@@ -128,13 +132,15 @@ class SqlProcessor final : public exec::Processor {
       return config::ConfigError(error.where, error.message, error.hint);
     }
     if (!(*statement)->is_query()) {
-      return config::ConfigError(where, "the sql processor runs a query (SELECT ...) over each batch, not a command",
-                                 "tables other than `input` are not available to it");
+      return config::ConfigError(
+          where, "the sql processor runs a query (SELECT ...) over each batch, not a command",
+          "tables other than `input` are not available to it");
     }
     SLUICE_ASSIGN_OR_RAISE(auto narrowed, NarrowHugeIntegers(connection.get(), query));
     if (narrowed != nullptr) statement = std::move(narrowed);
 
-    return std::unique_ptr<exec::Processor>(new SqlProcessor(std::move(connection), std::move(*statement)));
+    return std::unique_ptr<exec::Processor>(
+        new SqlProcessor(std::move(connection), std::move(*statement)));
   }
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return statement_->schema(); }
@@ -158,7 +164,8 @@ class SqlProcessor final : public exec::Processor {
   }
 
  private:
-  SqlProcessor(std::unique_ptr<duckdb::Connection> connection, std::unique_ptr<duckdb::PreparedStatement> statement)
+  SqlProcessor(std::unique_ptr<duckdb::Connection> connection,
+               std::unique_ptr<duckdb::PreparedStatement> statement)
       : connection_(std::move(connection)), statement_(std::move(statement)) {}
 
   /// DuckDB sums and counts integers into HUGEINT (128 bits), which Arrow can only carry as
@@ -166,8 +173,8 @@ class SqlProcessor final : public exec::Processor {
   /// BIGINT (UHUGEINT to UBIGINT); a value out of range then fails its batch as a data error.
   /// Returns null when no column needs it, or when the wrapped query does not prepare (e.g.
   /// duplicate column names), in which case the decimal is kept.
-  static Result<std::unique_ptr<duckdb::PreparedStatement>> NarrowHugeIntegers(duckdb::Connection* connection,
-                                                                               const std::string& query) {
+  static Result<std::unique_ptr<duckdb::PreparedStatement>> NarrowHugeIntegers(
+      duckdb::Connection* connection, const std::string& query) {
     auto description = connection->Query("DESCRIBE " + query);
     if (!description.ok()) return nullptr;
     auto names = (*description)->GetColumnByName("column_name");
@@ -179,7 +186,9 @@ class SqlProcessor final : public exec::Processor {
       SLUICE_ASSIGN_OR_RAISE(auto type, types->GetScalar(row));
       if (!name->is_valid || !type->is_valid) continue;
       const std::string type_name = type->ToString();
-      const char* narrow = type_name == "HUGEINT" ? "BIGINT" : type_name == "UHUGEINT" ? "UBIGINT" : nullptr;
+      const char* narrow = type_name == "HUGEINT"    ? "BIGINT"
+                           : type_name == "UHUGEINT" ? "UBIGINT"
+                                                     : nullptr;
       if (narrow == nullptr) continue;
       std::string quoted = "\"";
       for (char c : name->ToString()) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -189,7 +198,8 @@ class SqlProcessor final : public exec::Processor {
     }
     if (replacements.empty()) return nullptr;
     // The newlines keep a trailing `-- comment` in the user's query from swallowing the ')'.
-    auto wrapped = connection->Prepare("SELECT * REPLACE (" + replacements + ") FROM (\n" + query + "\n)");
+    auto wrapped =
+        connection->Prepare("SELECT * REPLACE (" + replacements + ") FROM (\n" + query + "\n)");
     if (!wrapped.ok()) return nullptr;
     return std::move(*wrapped);
   }
@@ -211,13 +221,18 @@ void RegisterSql(exec::Registry* registry) {
   config::OptionSpec query;
   query.name = "query";
   query.type = config::OptionType::kString;
-  query.doc = "A DuckDB SELECT statement over the table `input`, checked against the input schema before the run.";
+  query.doc =
+      "A DuckDB SELECT statement over the table `input`, checked against the input schema before "
+      "the run.";
   query.required = true;
   spec.options = {query};
-  spec.example = "- sql: \"SELECT symbol, max(ask) - min(bid) AS range FROM input GROUP BY symbol\"";
+  spec.example =
+      "- sql: \"SELECT symbol, max(ask) - min(bid) AS range FROM input GROUP BY symbol\"";
   registry->AddProcessor(std::move(spec),
                          [](const exec::ProcessorContext&, const config::Options& options,
-                            const std::shared_ptr<arrow::Schema>& input) { return SqlProcessor::Make(options, input); });
+                            const std::shared_ptr<arrow::Schema>& input) {
+                           return SqlProcessor::Make(options, input);
+                         });
 }
 
 }  // namespace sluice::processors

@@ -1,11 +1,11 @@
 #include "sluice/processors/top_n.h"
 
-#include <set>
-
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/row/grouper.h>
 #include <fmt/format.h>
+
+#include <set>
 
 #include "sluice/common/spelling.h"
 
@@ -22,8 +22,9 @@ using arrow::compute::Grouper;
 /// state between batches; the grouper is reset after each one.
 class TopNProcessor final : public exec::Processor {
  public:
-  TopNProcessor(std::shared_ptr<arrow::Schema> schema, int64_t n, int by_column, arrow::compute::SortOrder order,
-                std::vector<int> per_columns, std::unique_ptr<Grouper> grouper)
+  TopNProcessor(std::shared_ptr<arrow::Schema> schema, int64_t n, int by_column,
+                arrow::compute::SortOrder order, std::vector<int> per_columns,
+                std::unique_ptr<Grouper> grouper)
       : schema_(std::move(schema)),
         n_(n),
         by_column_(by_column),
@@ -41,17 +42,20 @@ class TopNProcessor final : public exec::Processor {
       std::vector<arrow::Datum> keys;
       for (int column : per_columns_) keys.emplace_back(batch->column(column));
       arrow::compute::ExecBatch key_batch(std::move(keys), rows);
-      SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids, grouper_->Consume(arrow::compute::ExecSpan(key_batch)));
+      SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids,
+                             grouper_->Consume(arrow::compute::ExecSpan(key_batch)));
       SLUICE_RETURN_NOT_OK(grouper_->Reset());
       groups = ids.make_array();
     } else {
       SLUICE_ASSIGN_OR_RAISE(groups, arrow::MakeArrayFromScalar(arrow::UInt32Scalar(0), rows));
     }
     auto ranking = arrow::RecordBatch::Make(
-        arrow::schema({arrow::field("group", arrow::uint32()), arrow::field("by", batch->column(by_column_)->type())}),
+        arrow::schema({arrow::field("group", arrow::uint32()),
+                       arrow::field("by", batch->column(by_column_)->type())}),
         rows, {groups, batch->column(by_column_)});
     arrow::compute::SortOptions sort(
-        {arrow::compute::SortKey("group", arrow::compute::SortOrder::Ascending, arrow::compute::NullPlacement::AtEnd),
+        {arrow::compute::SortKey("group", arrow::compute::SortOrder::Ascending,
+                                 arrow::compute::NullPlacement::AtEnd),
          arrow::compute::SortKey("by", order_, arrow::compute::NullPlacement::AtEnd)});
     SLUICE_ASSIGN_OR_RAISE(auto sorted, arrow::compute::SortIndices(arrow::Datum(ranking), sort));
     const uint64_t* order = sorted->data()->GetValues<uint64_t>(1);
@@ -85,8 +89,9 @@ class TopNProcessor final : public exec::Processor {
 };
 
 bool Sortable(const arrow::DataType& type) {
-  return arrow::is_numeric(type.id()) || arrow::is_temporal(type.id()) || arrow::is_base_binary_like(type.id()) ||
-         arrow::is_decimal(type.id()) || type.id() == arrow::Type::BOOL;
+  return arrow::is_numeric(type.id()) || arrow::is_temporal(type.id()) ||
+         arrow::is_base_binary_like(type.id()) || arrow::is_decimal(type.id()) ||
+         type.id() == arrow::Type::BOOL;
 }
 
 }  // namespace
@@ -94,28 +99,35 @@ bool Sortable(const arrow::DataType& type) {
 void RegisterTopN(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "top_n";
-  spec.doc = "Keeps the n rows with the largest (desc) or smallest (asc) value of a field in each group of a batch; "
-             "after a window, each batch is one firing, so this ranks within each window. Ties keep their input "
-             "order and NULLs rank last. Groups come out in the order they first appear, best row first.";
-  config::OptionSpec n{"n", config::OptionType::kInteger, "How many rows to keep per group.", "", true};
+  spec.doc =
+      "Keeps the n rows with the largest (desc) or smallest (asc) value of a field in each group "
+      "of a batch; "
+      "after a window, each batch is one firing, so this ranks within each window. Ties keep their "
+      "input "
+      "order and NULLs rank last. Groups come out in the order they first appear, best row first.";
+  config::OptionSpec n{"n", config::OptionType::kInteger, "How many rows to keep per group.", "",
+                       true};
   n.min = 1;
   config::OptionSpec by{"by", config::OptionType::kString, "The field to rank rows by.", "", true};
   config::OptionSpec order{"order", config::OptionType::kEnum,
                            "desc keeps the largest values, asc the smallest.", "desc"};
   order.choices = {"desc", "asc"};
-  config::OptionSpec per{"per", config::OptionType::kStringList,
-                         "Fields whose values form the groups ranked separately; when left out, the whole batch "
-                         "is one group.",
-                         ""};
+  config::OptionSpec per{
+      "per", config::OptionType::kStringList,
+      "Fields whose values form the groups ranked separately; when left out, the whole batch "
+      "is one group.",
+      ""};
   spec.options = {n, by, order, per};
   spec.example = "- top_n: {n: 3, by: volume_sum, order: desc, per: [window_start]}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext&, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext&, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         std::string by = options.GetString("by");
         int by_column = input->GetFieldIndex(by);
         if (by_column < 0) {
-          return config::ConfigError(options.LocationOf("by"), fmt::format("unknown field '{}'", by),
+          return config::ConfigError(options.LocationOf("by"),
+                                     fmt::format("unknown field '{}'", by),
                                      SpellingHint(by, input->field_names()));
         }
         if (!Sortable(*input->field(by_column)->type())) {
@@ -130,11 +142,13 @@ void RegisterTopN(exec::Registry* registry) {
         for (const auto& name : options.GetStringList("per")) {
           int index = input->GetFieldIndex(name);
           if (index < 0) {
-            return config::ConfigError(options.LocationOf("per"), fmt::format("unknown field '{}'", name),
+            return config::ConfigError(options.LocationOf("per"),
+                                       fmt::format("unknown field '{}'", name),
                                        SpellingHint(name, input->field_names()));
           }
           if (!seen.insert(name).second) {
-            return config::ConfigError(options.LocationOf("per"), fmt::format("field '{}' is listed twice", name));
+            return config::ConfigError(options.LocationOf("per"),
+                                       fmt::format("field '{}' is listed twice", name));
           }
           per_columns.push_back(index);
           per_types.emplace_back(input->field(index)->type());
@@ -143,9 +157,10 @@ void RegisterTopN(exec::Registry* registry) {
         if (!per_columns.empty()) {
           auto made = Grouper::Make(per_types, arrow::compute::default_exec_context());
           if (!made.ok()) {
-            return config::ConfigError(options.LocationOf("per"),
-                                       fmt::format("cannot group by these fields: {}", made.status().message()),
-                                       "group by fields of simple types (numbers, strings, timestamps)");
+            return config::ConfigError(
+                options.LocationOf("per"),
+                fmt::format("cannot group by these fields: {}", made.status().message()),
+                "group by fields of simple types (numbers, strings, timestamps)");
           }
           grouper = std::move(*made);
         }

@@ -1,13 +1,13 @@
 #include "sluice/processors/top_n.h"
 
-#include <memory>
-#include <string>
-
 #include <arrow/api.h>
 #include <arrow/compute/initialize.h>
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <string>
 
 #include "sluice/config/options.h"
 
@@ -15,7 +15,8 @@ namespace sluice::processors {
 namespace {
 
 /// Builds the processor from a pipeline step written as YAML, so errors carry file positions.
-Result<std::unique_ptr<exec::Processor>> MakeTopN(const std::string& step, const std::shared_ptr<arrow::Schema>& input) {
+Result<std::unique_ptr<exec::Processor>> MakeTopN(const std::string& step,
+                                                  const std::shared_ptr<arrow::Schema>& input) {
   // The builtin registry would do this; a registry of one plugin must load Arrow's kernels itself.
   SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
   exec::Registry registry;
@@ -23,18 +24,21 @@ Result<std::unique_ptr<exec::Processor>> MakeTopN(const std::string& step, const
   const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "top_n");
   if (spec == nullptr) return Status::Invalid("top_n is not registered");
   YAML::Node node = YAML::Load(step);
-  SLUICE_ASSIGN_OR_RAISE(config::Options options, config::ValidateOptions(*spec, node["top_n"], "test.yaml"));
+  SLUICE_ASSIGN_OR_RAISE(config::Options options,
+                         config::ValidateOptions(*spec, node["top_n"], "test.yaml"));
   exec::ProcessorContext context;
   context.pipeline_name = "test";
   return (*registry.FindProcessor("top_n"))(context, options, input);
 }
 
-std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
+std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type,
+                                     const std::string& json) {
   return arrow::json::ArrayFromJSONString(type, json).ValueOrDie();
 }
 
 std::shared_ptr<arrow::Schema> WindowSchema() {
-  return arrow::schema({arrow::field("window_start", arrow::int64()), arrow::field("symbol", arrow::utf8()),
+  return arrow::schema({arrow::field("window_start", arrow::int64()),
+                        arrow::field("symbol", arrow::utf8()),
                         arrow::field("volume_sum", arrow::float64())});
 }
 
@@ -57,7 +61,8 @@ std::vector<std::string> Symbols(exec::CollectingEmitter& out) {
 }
 
 TEST(TopNProcessorTest, KeepsTheLargestPerGroupTiesInInputOrder) {
-  auto processor = MakeTopN("top_n: {n: 3, by: volume_sum, order: desc, per: [window_start]}", WindowSchema());
+  auto processor =
+      MakeTopN("top_n: {n: 3, by: volume_sum, order: desc, per: [window_start]}", WindowSchema());
   ASSERT_TRUE(processor.ok()) << processor.status().message();
   EXPECT_TRUE((*processor)->output_schema()->Equals(*WindowSchema()));
   exec::CollectingEmitter out;
@@ -70,7 +75,8 @@ TEST(TopNProcessorTest, KeepsTheLargestPerGroupTiesInInputOrder) {
 }
 
 TEST(TopNProcessorTest, AscendingKeepsTheSmallestAndNullsStayLast) {
-  auto processor = MakeTopN("top_n: {n: 4, by: volume_sum, order: asc, per: window_start}", WindowSchema());
+  auto processor =
+      MakeTopN("top_n: {n: 4, by: volume_sum, order: asc, per: window_start}", WindowSchema());
   ASSERT_TRUE(processor.ok()) << processor.status().message();
   exec::CollectingEmitter out;
   auto processed = (*processor)->Process(Windows(), out);
@@ -99,15 +105,20 @@ TEST(TopNProcessorTest, RanksStringsAndKeepsEveryRowWhenNIsLarge) {
 TEST(TopNProcessorTest, ConfigurationErrorsArePositioned) {
   auto unknown = MakeTopN("top_n: {n: 3, by: volume_sun}", WindowSchema());
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.status().message(), "test.yaml:1:19: error: unknown field 'volume_sun'\n  hint: did you mean 'volume_sum'?");
+  EXPECT_EQ(
+      unknown.status().message(),
+      "test.yaml:1:19: error: unknown field 'volume_sun'\n  hint: did you mean 'volume_sum'?");
 
   auto zero = MakeTopN("top_n: {n: 0, by: volume_sum}", WindowSchema());
   ASSERT_FALSE(zero.ok());
-  EXPECT_EQ(zero.status().message().rfind("test.yaml:1:12: error:", 0), 0u) << zero.status().message();
+  EXPECT_EQ(zero.status().message().rfind("test.yaml:1:12: error:", 0), 0u)
+      << zero.status().message();
 
   auto order = MakeTopN("top_n: {n: 3, by: volume_sum, order: descending}", WindowSchema());
   ASSERT_FALSE(order.ok());
-  EXPECT_EQ(order.status().message().rfind("test.yaml:1:38: error: 'descending' is not a valid order", 0), 0u)
+  EXPECT_EQ(
+      order.status().message().rfind("test.yaml:1:38: error: 'descending' is not a valid order", 0),
+      0u)
       << order.status().message();
 
   auto per = MakeTopN("top_n: {n: 3, by: volume_sum, per: [window]}", WindowSchema());
@@ -118,7 +129,8 @@ TEST(TopNProcessorTest, ConfigurationErrorsArePositioned) {
   auto unordered = MakeTopN("top_n: {n: 3, by: tags}",
                             arrow::schema({arrow::field("tags", arrow::list(arrow::utf8()))}));
   ASSERT_FALSE(unordered.ok());
-  EXPECT_EQ(unordered.status().message().rfind("test.yaml:1:19: error: cannot rank by 'tags'", 0), 0u)
+  EXPECT_EQ(unordered.status().message().rfind("test.yaml:1:19: error: cannot rank by 'tags'", 0),
+            0u)
       << unordered.status().message();
 }
 

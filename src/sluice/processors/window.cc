@@ -1,17 +1,17 @@
 #include "sluice/processors/window.h"
 
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/exec.h>
+#include <arrow/compute/row/grouper.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <numeric>
 #include <set>
 #include <unordered_map>
-
-#include <arrow/api.h>
-#include <arrow/compute/api.h>
-#include <arrow/compute/exec.h>
-#include <arrow/compute/row/grouper.h>
-#include <fmt/format.h>
 
 #include "sluice/common/spelling.h"
 #include "sluice/processors/aggregates/accumulator.h"
@@ -67,10 +67,13 @@ bool NeedsDoubles(aggregates::Function function) {
   }
 }
 
-Timestamp Micros(Duration duration) { return std::chrono::duration_cast<std::chrono::microseconds>(duration).count(); }
+Timestamp Micros(Duration duration) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+}
 
 Timestamp WallClock() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -95,8 +98,9 @@ inline Timestamp FloorTo(Timestamp time, Timestamp unit) {
 /// Owned by the pipeline driver and used from its thread only.
 class WindowProcessor final : public exec::Processor {
  public:
-  WindowProcessor(WindowSettings settings, exec::ProcessorContext context, std::shared_ptr<arrow::Schema> input,
-                  std::shared_ptr<arrow::Schema> output, std::unique_ptr<arrow::compute::Grouper> grouper)
+  WindowProcessor(WindowSettings settings, exec::ProcessorContext context,
+                  std::shared_ptr<arrow::Schema> input, std::shared_ptr<arrow::Schema> output,
+                  std::unique_ptr<arrow::compute::Grouper> grouper)
       : settings_(std::move(settings)),
         context_(std::move(context)),
         input_(std::move(input)),
@@ -243,7 +247,8 @@ uint32_t WindowProcessor::AllocateSlot(uint32_t key) {
   return slot;
 }
 
-void WindowProcessor::MergeSlots(const std::vector<uint32_t>& from, const std::vector<uint32_t>& into) {
+void WindowProcessor::MergeSlots(const std::vector<uint32_t>& from,
+                                 const std::vector<uint32_t>& into) {
   if (from.empty()) return;
   for (auto& accumulator : accumulators_) {
     accumulator->Merge(from.data(), into.data(), static_cast<int64_t>(from.size()));
@@ -259,7 +264,8 @@ void WindowProcessor::MergeSlots(const std::vector<uint32_t>& from, const std::v
 
 void WindowProcessor::ReleaseSlots(const std::vector<uint32_t>& slots) {
   if (slots.empty()) return;
-  for (auto& accumulator : accumulators_) accumulator->Reset(slots.data(), static_cast<int64_t>(slots.size()));
+  for (auto& accumulator : accumulators_)
+    accumulator->Reset(slots.data(), static_cast<int64_t>(slots.size()));
   for (uint32_t slot : slots) {
     slot_rows_[slot] = 0;
     free_slots_.push_back(slot);
@@ -295,31 +301,37 @@ uint32_t WindowProcessor::Combine(const std::vector<uint32_t>& slots) {
   return combined;
 }
 
-void WindowProcessor::Late(const arrow::RecordBatch& batch, int64_t row, Timestamp start, Timestamp end) {
+void WindowProcessor::Late(const arrow::RecordBatch& batch, int64_t row, Timestamp start,
+                           Timestamp end) {
   if (context_.dead_letters == nullptr) return;
-  std::string reason = fmt::format("late: window [{}, {}) closed at watermark {}", exec::FormatTimestamp(start),
-                                   exec::FormatTimestamp(end), exec::FormatTimestamp(watermark_));
+  std::string reason =
+      fmt::format("late: window [{}, {}) closed at watermark {}", exec::FormatTimestamp(start),
+                  exec::FormatTimestamp(end), exec::FormatTimestamp(watermark_));
   if (settings_.allowed_lateness > 0) {
-    reason += fmt::format(" (allowed lateness {})", FormatDuration(std::chrono::microseconds(settings_.allowed_lateness)));
+    reason += fmt::format(" (allowed lateness {})",
+                          FormatDuration(std::chrono::microseconds(settings_.allowed_lateness)));
   }
-  context_.dead_letters->Add(exec::DeadLetter{std::move(reason), "window", "", "", exec::RowToJson(batch, row)});
+  context_.dead_letters->Add(
+      exec::DeadLetter{std::move(reason), "window", "", "", exec::RowToJson(batch, row)});
 }
 
 void WindowProcessor::RegisterPaneWindows(Timestamp pane_start) {
   // The windows [s, s + size) holding the pane: s a multiple of slide in
   // [pane_start + pane - size, pane_start].
   Timestamp last = FloorTo(pane_start, settings_.slide);
-  for (Timestamp start = last; start + settings_.size >= pane_start + pane_size_; start -= settings_.slide) {
+  for (Timestamp start = last; start + settings_.size >= pane_start + pane_size_;
+       start -= settings_.slide) {
     if (start + settings_.size + settings_.allowed_lateness <= watermark_) break;  // expired
     auto [it, inserted] = windows_.try_emplace(start);
     if (!inserted && it->second.fired) it->second.dirty = true;
   }
 }
 
-void WindowProcessor::AssignTime(const arrow::RecordBatch& batch, const Timestamp* times, const uint32_t* keys,
-                                 std::vector<uint32_t>* slots) {
+void WindowProcessor::AssignTime(const arrow::RecordBatch& batch, const Timestamp* times,
+                                 const uint32_t* keys, std::vector<uint32_t>* slots) {
   const int64_t rows = batch.num_rows();
-  const Timestamp size = settings_.size, slide = settings_.slide, lateness = settings_.allowed_lateness;
+  const Timestamp size = settings_.size, slide = settings_.slide,
+                  lateness = settings_.allowed_lateness;
   Pane* pane = nullptr;
   Timestamp pane_start = 0;
   uint32_t* out = slots->data();
@@ -351,8 +363,8 @@ void WindowProcessor::AssignTime(const arrow::RecordBatch& batch, const Timestam
   }
 }
 
-void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Timestamp* times, const uint32_t* keys,
-                                    std::vector<uint32_t>* slots) {
+void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Timestamp* times,
+                                    const uint32_t* keys, std::vector<uint32_t>* slots) {
   const int64_t rows = batch.num_rows();
   const Timestamp gap = settings_.gap;
   if (sessions_.size() < num_keys_) sessions_.resize(num_keys_);
@@ -387,7 +399,8 @@ void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Times
       kept.last = std::max(kept.last, list[other].last);
       kept.fired = kept.fired || list[other].fired;
     }
-    list.erase(list.begin() + static_cast<std::ptrdiff_t>(first + 1), list.begin() + static_cast<std::ptrdiff_t>(end));
+    list.erase(list.begin() + static_cast<std::ptrdiff_t>(first + 1),
+               list.begin() + static_cast<std::ptrdiff_t>(end));
     if (kept.fired) {
       // Extended past the watermark: it fires again at its new end. Otherwise a late update.
       if (kept.last + gap > watermark_) {
@@ -413,30 +426,36 @@ void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Times
   }
 }
 
-void WindowProcessor::AssignCount(const uint32_t* keys, int64_t rows, std::vector<uint32_t>* slots) {
+void WindowProcessor::AssignCount(const uint32_t* keys, int64_t rows,
+                                  std::vector<uint32_t>* slots) {
   if (count_keys_.size() < num_keys_) count_keys_.resize(num_keys_);
   for (int64_t i = 0; i < rows; ++i) {
     CountKey& state = count_keys_[keys[i]];
     int64_t index = state.rows_seen / count_pane_;
-    if (state.panes.empty() || state.panes.back().first != index) state.panes.emplace_back(index, AllocateSlot(keys[i]));
+    if (state.panes.empty() || state.panes.back().first != index)
+      state.panes.emplace_back(index, AllocateSlot(keys[i]));
     (*slots)[i] = state.panes.back().second;
     ++state.rows_seen;
   }
 }
 
-Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) {
+Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                exec::Emitter& out) {
   const int64_t rows = batch->num_rows();
   if (rows == 0) return Status::OK();
 
-  if (settings_.time_index >= 0 && !settings_.processing_time && batch->column(settings_.time_index)->null_count() > 0) {
+  if (settings_.time_index >= 0 && !settings_.processing_time &&
+      batch->column(settings_.time_index)->null_count() > 0) {
     // The driver dead-letters rows without an event time; an earlier stage may still make one.
     const auto& column = *batch->column(settings_.time_index);
     for (int64_t i = 0; i < rows; ++i) {
       if (column.IsNull(i) && context_.dead_letters != nullptr) {
-        context_.dead_letters->Add(exec::DeadLetter{"no event time", "window", "", "", exec::RowToJson(*batch, i)});
+        context_.dead_letters->Add(
+            exec::DeadLetter{"no event time", "window", "", "", exec::RowToJson(*batch, i)});
       }
     }
-    SLUICE_ASSIGN_OR_RAISE(auto valid, arrow::compute::IsValid(batch->column(settings_.time_index)));
+    SLUICE_ASSIGN_OR_RAISE(auto valid,
+                           arrow::compute::IsValid(batch->column(settings_.time_index)));
     SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(batch, valid));
     return Process(kept.record_batch(), out);
   }
@@ -448,7 +467,8 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
     arrival.assign(rows, WallClock());
     times = arrival.data();
   } else {
-    times = static_cast<const arrow::TimestampArray&>(*batch->column(settings_.time_index)).raw_values();
+    times = static_cast<const arrow::TimestampArray&>(*batch->column(settings_.time_index))
+                .raw_values();
   }
 
   // Dense key ids.
@@ -463,7 +483,8 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
     std::vector<arrow::Datum> columns;
     for (int index : settings_.key_indices) columns.emplace_back(batch->column(index));
     arrow::compute::ExecBatch key_batch(std::move(columns), rows);
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids, grouper_->Consume(arrow::compute::ExecSpan(key_batch)));
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids,
+                           grouper_->Consume(arrow::compute::ExecSpan(key_batch)));
     key_ids = ids.make_array();
     keys = static_cast<const arrow::UInt32Array&>(*key_ids).raw_values();
     num_keys_ = grouper_->num_groups();
@@ -497,9 +518,11 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
     if (it == prepared.end()) {
       bool needs_doubles = false;
       for (const auto& other : settings_.aggregates) {
-        if (other.field_index == column.field_index) needs_doubles = needs_doubles || NeedsDoubles(other.aggregate.function);
+        if (other.field_index == column.field_index)
+          needs_doubles = needs_doubles || NeedsDoubles(other.aggregate.function);
       }
-      SLUICE_ASSIGN_OR_RAISE(auto values, aggregates::PrepareColumn(batch->column(column.field_index), needs_doubles));
+      SLUICE_ASSIGN_OR_RAISE(
+          auto values, aggregates::PrepareColumn(batch->column(column.field_index), needs_doubles));
       it = prepared.emplace(column.field_index, std::move(values)).first;
     }
     accumulators_[a]->Consume(it->second, times, slots.data(), rows);
@@ -606,10 +629,12 @@ Status WindowProcessor::FireSessions(Timestamp watermark, bool early, exec::Emit
     for (auto& session : list) {
       Timestamp end = session.last + gap;
       if (end > watermark) {
-        if (early && !session.fired) firings_.push_back(Firing{session.slot, session.start, end, false});
+        if (early && !session.fired)
+          firings_.push_back(Firing{session.slot, session.start, end, false});
         continue;
       }
-      if (!session.fired || session.dirty) firings_.push_back(Firing{session.slot, session.start, end, true});
+      if (!session.fired || session.dirty)
+        firings_.push_back(Firing{session.slot, session.start, end, true});
       session.fired = true;
       session.dirty = false;
     }
@@ -656,7 +681,8 @@ Status WindowProcessor::FireCounts(bool flush, exec::Emitter& out) {
     // Panes before the next window to fire are no longer needed.
     int64_t needed = flush ? INT64_MAX : state.windows_fired * slide / count_pane_;
     size_t drop = 0;
-    while (drop < state.panes.size() && state.panes[drop].first < needed) released.push_back(state.panes[drop++].second);
+    while (drop < state.panes.size() && state.panes[drop].first < needed)
+      released.push_back(state.panes[drop++].second);
     state.panes.erase(state.panes.begin(), state.panes.begin() + static_cast<std::ptrdiff_t>(drop));
   }
   ReleaseSlots(released);
@@ -722,7 +748,9 @@ Status WindowProcessor::EmitFirings(exec::Emitter& out) {
   // Reproducible order: window_start, then the keys.
   std::vector<arrow::compute::SortKey> order{arrow::compute::SortKey("window_start")};
   for (int index : settings_.key_indices) order.emplace_back(input_->field(index)->name());
-  SLUICE_ASSIGN_OR_RAISE(auto indices, arrow::compute::SortIndices(arrow::Datum(batch), arrow::compute::SortOptions(order)));
+  SLUICE_ASSIGN_OR_RAISE(
+      auto indices,
+      arrow::compute::SortIndices(arrow::Datum(batch), arrow::compute::SortOptions(order)));
   SLUICE_ASSIGN_OR_RAISE(arrow::Datum sorted, arrow::compute::Take(batch, indices));
   return out.Emit(sorted.record_batch());
 }
@@ -731,13 +759,16 @@ int64_t WindowProcessor::state_bytes() const {
   if (live_slots_ == 0 && num_keys_ == 0) return 0;
   int64_t bytes = 0;
   for (const auto& accumulator : accumulators_) bytes += accumulator->state_bytes();
-  bytes += static_cast<int64_t>(slot_key_.capacity() * (sizeof(uint32_t) + sizeof(int64_t) + 2 * sizeof(Timestamp)));
+  bytes += static_cast<int64_t>(slot_key_.capacity() *
+                                (sizeof(uint32_t) + sizeof(int64_t) + 2 * sizeof(Timestamp)));
   for (const auto& [start, pane] : panes_) {
     bytes += static_cast<int64_t>(pane.slot_of_key.capacity() + pane.slots.capacity()) * 4 + 64;
   }
   bytes += static_cast<int64_t>(windows_.size()) * 48;
-  for (const auto& list : sessions_) bytes += static_cast<int64_t>(list.capacity() * sizeof(Session)) + 24;
-  for (const auto& state : count_keys_) bytes += static_cast<int64_t>(state.panes.capacity() * 16) + 40;
+  for (const auto& list : sessions_)
+    bytes += static_cast<int64_t>(list.capacity() * sizeof(Session)) + 24;
+  for (const auto& state : count_keys_)
+    bytes += static_cast<int64_t>(state.panes.capacity() * 16) + 40;
   // The key dictionary: a rough per-key cost of the Grouper's hash table and key storage.
   bytes += static_cast<int64_t>(num_keys_) * 32;
   return bytes;
@@ -746,8 +777,8 @@ int64_t WindowProcessor::state_bytes() const {
 // ---------------------------------------------------------------------------------------
 // Configuration.
 
-Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const config::Options& options,
-                                    const arrow::Schema& input) {
+Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context,
+                                    const config::Options& options, const arrow::Schema& input) {
   WindowSettings settings;
   const std::string& file = options.where().file;
   std::vector<std::string> kinds;
@@ -755,21 +786,23 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
     if (options.Has(kind)) kinds.emplace_back(kind);
   }
   if (kinds.empty()) {
-    return config::ConfigError(options.where(), "a window needs its kind: tumbling, sliding, session or count",
+    return config::ConfigError(options.where(),
+                               "a window needs its kind: tumbling, sliding, session or count",
                                "e.g. tumbling: 5s");
   }
   if (kinds.size() > 1) {
-    return config::ConfigError(options.LocationOf(kinds[1]),
-                               fmt::format("a window has one kind, but both '{}' and '{}' are given", kinds[0], kinds[1]),
-                               "keep one of them");
+    return config::ConfigError(
+        options.LocationOf(kinds[1]),
+        fmt::format("a window has one kind, but both '{}' and '{}' are given", kinds[0], kinds[1]),
+        "keep one of them");
   }
   const std::string& kind = kinds[0];
   auto positive = [&](std::string_view option, const config::Options& where, std::string_view name,
                       Timestamp* out) -> Status {
     *out = Micros(where.GetDuration(name));
     if (*out <= 0) {
-      return config::ConfigError(where.LocationOf(name), fmt::format("'{}' must be longer than 0", option),
-                                 "e.g. 5s");
+      return config::ConfigError(where.LocationOf(name),
+                                 fmt::format("'{}' must be longer than 0", option), "e.g. 5s");
     }
     return Status::OK();
   };
@@ -782,7 +815,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
     SLUICE_RETURN_NOT_OK(positive("size", sliding, "size", &settings.size));
     SLUICE_RETURN_NOT_OK(positive("slide", sliding, "slide", &settings.slide));
     if (settings.slide > settings.size) {
-      return config::ConfigError(sliding.LocationOf("slide"), "a window's slide cannot be longer than its size",
+      return config::ConfigError(sliding.LocationOf("slide"),
+                                 "a window's slide cannot be longer than its size",
                                  "for windows with gaps between them, filter the rows first");
     }
     if (settings.size / std::gcd(settings.size, settings.slide) > 100000) {
@@ -800,7 +834,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
     auto read_count = [&](const YAML::Node& value, int64_t* out) -> Status {
       int64_t number = 0;
       if (!value.IsScalar() || !YAML::convert<int64_t>::decode(value, number) || number <= 0) {
-        return config::ConfigError(config::LocationOfNode(value, file), "a count window's size must be a whole number above 0",
+        return config::ConfigError(config::LocationOfNode(value, file),
+                                   "a count window's size must be a whole number above 0",
                                    "e.g. count: 100 or count: {size: 100, slide: 10}");
       }
       *out = number;
@@ -832,8 +867,10 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
     }
     for (const char* option : {"allowed_lateness", "emit_every"}) {
       if (options.Has(option)) {
-        return config::ConfigError(options.LocationOf(option),
-                                   fmt::format("'{}' applies to time windows; a count window fires when it is full", option));
+        return config::ConfigError(
+            options.LocationOf(option),
+            fmt::format("'{}' applies to time windows; a count window fires when it is full",
+                        option));
       }
     }
   }
@@ -843,8 +880,9 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   if (options.Has("time")) {
     settings.processing_time = options.GetString("time") == "processing";
     if (!settings.processing_time && event_time.empty()) {
-      return config::ConfigError(options.LocationOf("time"), "event time needs an event-time field in the sources",
-                                 "declare one on every source, e.g. event_time: {field: ts}, or use time: processing");
+      return config::ConfigError(
+          options.LocationOf("time"), "event time needs an event-time field in the sources",
+          "declare one on every source, e.g. event_time: {field: ts}, or use time: processing");
     }
   } else {
     settings.processing_time = event_time.empty();
@@ -852,20 +890,22 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   if (!event_time.empty()) {
     settings.time_index = input.GetFieldIndex(event_time);
     if (settings.time_index < 0 && !settings.processing_time) {
-      return config::ConfigError(options.where(),
-                                 fmt::format("the window needs the event-time field '{}', which an earlier stage removed",
-                                             event_time),
-                                 "keep it in select/drop, or use time: processing");
+      return config::ConfigError(
+          options.where(),
+          fmt::format("the window needs the event-time field '{}', which an earlier stage removed",
+                      event_time),
+          "keep it in select/drop, or use time: processing");
     }
     if (settings.time_index >= 0) {
       const auto& type = *input.field(settings.time_index)->type();
       if (type.id() != arrow::Type::TIMESTAMP ||
           static_cast<const arrow::TimestampType&>(type).unit() != arrow::TimeUnit::MICRO) {
         if (!settings.processing_time) {
-          return config::ConfigError(options.where(),
-                                     fmt::format("the event-time field '{}' is {} here, not a timestamp", event_time,
-                                                 type.ToString()),
-                                     "do not cast the event-time field before a window");
+          return config::ConfigError(
+              options.where(),
+              fmt::format("the event-time field '{}' is {} here, not a timestamp", event_time,
+                          type.ToString()),
+              "do not cast the event-time field before a window");
         }
         settings.time_index = -1;
       }
@@ -875,7 +915,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   if (options.Has("emit_every")) {
     settings.emit_every = Micros(options.GetDuration("emit_every"));
     if (settings.emit_every <= 0) {
-      return config::ConfigError(options.LocationOf("emit_every"), "'emit_every' must be longer than 0", "e.g. 1s");
+      return config::ConfigError(options.LocationOf("emit_every"),
+                                 "'emit_every' must be longer than 0", "e.g. 1s");
     }
   }
   settings.has_final_column = settings.allowed_lateness > 0 || settings.emit_every > 0;
@@ -884,8 +925,9 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   std::set<std::string> names;
   auto claim = [&](const std::string& name, const config::Location& where) -> Status {
     if (!names.insert(name).second) {
-      return config::ConfigError(where, fmt::format("the window would produce two columns named '{}'", name),
-                                 "rename the field first, or drop the duplicate");
+      return config::ConfigError(
+          where, fmt::format("the window would produce two columns named '{}'", name),
+          "rename the field first, or drop the duplicate");
     }
     return Status::OK();
   };
@@ -893,7 +935,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   for (const auto& name : group_by) {
     int index = input.GetFieldIndex(name);
     if (index < 0) {
-      return config::ConfigError(options.LocationOf("group_by"), fmt::format("unknown field '{}' in group_by", name),
+      return config::ConfigError(options.LocationOf("group_by"),
+                                 fmt::format("unknown field '{}' in group_by", name),
                                  SpellingHint(name, input.field_names()));
     }
     settings.key_indices.push_back(index);
@@ -905,7 +948,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
   if (options.Has("aggregate")) {
     YAML::Node node = options.GetNode("aggregate");
     if (!node.IsMap()) {
-      return config::ConfigError(options.LocationOf("aggregate"), "aggregate must map fields to lists of functions",
+      return config::ConfigError(options.LocationOf("aggregate"),
+                                 "aggregate must map fields to lists of functions",
                                  "e.g. aggregate: {ask: [min, max], volume: [sum]}");
     }
     for (const auto& entry : node) {
@@ -925,7 +969,8 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
       for (const auto& function : functions) {
         config::Location where = config::LocationOfNode(function, file);
         if (!function.IsScalar()) {
-          return config::ConfigError(where, fmt::format("the functions of '{}' must be names", field),
+          return config::ConfigError(where,
+                                     fmt::format("the functions of '{}' must be names", field),
                                      "e.g. [min, max, avg]");
         }
         std::string name = function.Scalar();
@@ -935,8 +980,9 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
                                      SpellingHint(name, aggregates::FunctionNames()));
         }
         if (auto problem = aggregates::CheckInputType(*aggregate, *input.field(index)->type())) {
-          return config::ConfigError(where, fmt::format("'{}' is {}: {}", field, input.field(index)->type()->ToString(),
-                                                        *problem));
+          return config::ConfigError(
+              where, fmt::format("'{}' is {}: {}", field, input.field(index)->type()->ToString(),
+                                 *problem));
         }
         AggregateColumn column{index, *aggregate, field + "_" + name};
         SLUICE_RETURN_NOT_OK(claim(column.output_name, where));
@@ -945,19 +991,22 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context, const
     }
   }
   SLUICE_RETURN_NOT_OK(claim("count", options.LocationOf("aggregate")));
-  if (settings.has_final_column) SLUICE_RETURN_NOT_OK(claim("final", options.LocationOf("aggregate")));
+  if (settings.has_final_column)
+    SLUICE_RETURN_NOT_OK(claim("final", options.LocationOf("aggregate")));
   return settings;
 }
 
-std::shared_ptr<arrow::Schema> OutputSchema(const WindowSettings& settings, const arrow::Schema& input) {
+std::shared_ptr<arrow::Schema> OutputSchema(const WindowSettings& settings,
+                                            const arrow::Schema& input) {
   std::vector<std::shared_ptr<arrow::Field>> fields;
   for (int index : settings.key_indices) fields.push_back(input.field(index));
   auto time_type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   fields.push_back(arrow::field("window_start", time_type, false));
   fields.push_back(arrow::field("window_end", time_type, false));
   for (const auto& column : settings.aggregates) {
-    fields.push_back(
-        arrow::field(column.output_name, aggregates::OutputType(column.aggregate, input.field(column.field_index)->type())));
+    fields.push_back(arrow::field(
+        column.output_name,
+        aggregates::OutputType(column.aggregate, input.field(column.field_index)->type())));
   }
   fields.push_back(arrow::field("count", arrow::int64(), false));
   if (settings.has_final_column) fields.push_back(arrow::field("final", arrow::boolean(), false));
@@ -972,51 +1021,71 @@ void RegisterWindow(exec::Registry* registry) {
   config::PluginSpec spec;
   spec.name = "window";
   spec.doc =
-      "Aggregates rows over tumbling, sliding, session or count windows per group; a time window fires once when the "
-      "watermark passes its end, with columns: the group_by keys, window_start, window_end, <field>_<function> per "
+      "Aggregates rows over tumbling, sliding, session or count windows per group; a time window "
+      "fires once when the "
+      "watermark passes its end, with columns: the group_by keys, window_start, window_end, "
+      "<field>_<function> per "
       "aggregate, count (and final with allowed_lateness or emit_every).";
 
-  OptionSpec tumbling{"tumbling", OptionType::kDuration, "Fixed, non-overlapping windows of this length, aligned to the epoch."};
+  OptionSpec tumbling{"tumbling", OptionType::kDuration,
+                      "Fixed, non-overlapping windows of this length, aligned to the epoch."};
   OptionSpec sliding{"sliding", OptionType::kSection,
-                     "Overlapping windows of `size`, one starting every `slide` (aligned to the epoch); a row belongs to "
+                     "Overlapping windows of `size`, one starting every `slide` (aligned to the "
+                     "epoch); a row belongs to "
                      "size/slide windows."};
-  sliding.fields = {OptionSpec{"size", OptionType::kDuration, "The length of each window.", "", true},
-                    OptionSpec{"slide", OptionType::kDuration, "How far apart windows start; at most size.", "", true}};
+  sliding.fields = {
+      OptionSpec{"size", OptionType::kDuration, "The length of each window.", "", true},
+      OptionSpec{"slide", OptionType::kDuration, "How far apart windows start; at most size.", "",
+                 true}};
   OptionSpec session{"session", OptionType::kSection,
-                     "Per-key windows of activity, closed after `gap` without rows; window_end is the last row's time "
+                     "Per-key windows of activity, closed after `gap` without rows; window_end is "
+                     "the last row's time "
                      "plus the gap. Short form: session: 30s."};
   session.short_field = "gap";
-  session.fields = {OptionSpec{"gap", OptionType::kDuration, "The silence that closes a session.", "", true}};
+  session.fields = {
+      OptionSpec{"gap", OptionType::kDuration, "The silence that closes a session.", "", true}};
   OptionSpec count{"count", OptionType::kAny,
-                   "Windows of this many rows per key (count: 100), or sliding ones (count: {size: 100, slide: 10}); "
-                   "they fire when full, and the unfilled ones at the end of the input. window_start/window_end are the "
+                   "Windows of this many rows per key (count: 100), or sliding ones (count: {size: "
+                   "100, slide: 10}); "
+                   "they fire when full, and the unfilled ones at the end of the input. "
+                   "window_start/window_end are the "
                    "times of their first and last rows."};
-  OptionSpec group_by{"group_by", OptionType::kStringList, "Fields that key the windows; each key has its own windows.", "[]"};
-  OptionSpec aggregate{"aggregate", OptionType::kAny,
-                       "A map from field to functions, each giving a column <field>_<function>: count, sum, min, max, "
-                       "avg, first, last, variance (stddev, var_samp, stddev_samp: sample), var_pop, stddev_pop, median, "
-                       "p<N> (exact), count_distinct, approx_count_distinct (HyperLogLog, ~1.6%), harmonic_mean, "
-                       "geometric_mean, ema, zscore, minmax. Nulls are ignored."};
+  OptionSpec group_by{"group_by", OptionType::kStringList,
+                      "Fields that key the windows; each key has its own windows.", "[]"};
+  OptionSpec aggregate{
+      "aggregate", OptionType::kAny,
+      "A map from field to functions, each giving a column <field>_<function>: count, sum, min, "
+      "max, "
+      "avg, first, last, variance (stddev, var_samp, stddev_samp: sample), var_pop, stddev_pop, "
+      "median, "
+      "p<N> (exact), count_distinct, approx_count_distinct (HyperLogLog, ~1.6%), harmonic_mean, "
+      "geometric_mean, ema, zscore, minmax. Nulls are ignored."};
   OptionSpec time{"time", OptionType::kEnum,
-                  "event: window by the rows' event time; processing: by their arrival (wall clock). Default: event "
+                  "event: window by the rows' event time; processing: by their arrival (wall "
+                  "clock). Default: event "
                   "when the sources declare event_time, else processing."};
   time.choices = {"event", "processing"};
-  OptionSpec lateness{"allowed_lateness", OptionType::kDuration,
-                      "Keep fired windows this long: a late row within it updates its window, which is emitted again "
-                      "(final: true) and supersedes the earlier row. Later rows are dead letters (late).",
-                      "0s"};
+  OptionSpec lateness{
+      "allowed_lateness", OptionType::kDuration,
+      "Keep fired windows this long: a late row within it updates its window, which is emitted "
+      "again "
+      "(final: true) and supersedes the earlier row. Later rows are dead letters (late).",
+      "0s"};
   lateness.min = 0;
-  OptionSpec emit_every{"emit_every", OptionType::kDuration,
-                        "Also emit open windows early (final: false) whenever the watermark has moved this much."};
-  spec.options = {tumbling, sliding, session, count, group_by, aggregate, time, lateness, emit_every};
+  OptionSpec emit_every{
+      "emit_every", OptionType::kDuration,
+      "Also emit open windows early (final: false) whenever the watermark has moved this much."};
+  spec.options = {tumbling,  sliding, session,  count,     group_by,
+                  aggregate, time,    lateness, emit_every};
   spec.example =
       "- window:\n"
       "    tumbling: 5s\n"
       "    group_by: [symbol]\n"
       "    aggregate: {ask: [first, last, min], volume: [sum], spread: [avg, stddev]}";
   registry->AddProcessor(
-      std::move(spec), [](const exec::ProcessorContext& context, const config::Options& options,
-                          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
+      std::move(spec),
+      [](const exec::ProcessorContext& context, const config::Options& options,
+         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<exec::Processor>> {
         // Sorting and Take live in the compute library's optional kernels.
         SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
         SLUICE_ASSIGN_OR_RAISE(WindowSettings settings, ReadSettings(context, options, *input));
@@ -1026,14 +1095,14 @@ void RegisterWindow(exec::Registry* registry) {
           for (int index : settings.key_indices) types.emplace_back(input->field(index)->type());
           auto made = arrow::compute::Grouper::Make(types);
           if (!made.ok()) {
-            return config::ConfigError(options.LocationOf("group_by"), "these fields cannot key a window",
-                                       made.status().message());
+            return config::ConfigError(options.LocationOf("group_by"),
+                                       "these fields cannot key a window", made.status().message());
           }
           grouper = std::move(*made);
         }
         auto output = OutputSchema(settings, *input);
-        return std::make_unique<WindowProcessor>(std::move(settings), context, input, std::move(output),
-                                                 std::move(grouper));
+        return std::make_unique<WindowProcessor>(std::move(settings), context, input,
+                                                 std::move(output), std::move(grouper));
       });
 }
 

@@ -1,5 +1,10 @@
 #include "sluice/processors/window.h"
 
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
 #include <cmath>
 #include <functional>
 #include <map>
@@ -10,11 +15,6 @@
 #include <string>
 #include <vector>
 
-#include <arrow/api.h>
-#include <arrow/compute/api.h>
-#include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
-
 #include "sluice/config/options.h"
 #include "sluice/exec/dead_letter.h"
 
@@ -23,7 +23,9 @@ namespace {
 
 constexpr int64_t kSecond = 1000000;
 
-std::shared_ptr<arrow::DataType> TimeType() { return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"); }
+std::shared_ptr<arrow::DataType> TimeType() {
+  return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+}
 
 std::shared_ptr<arrow::Schema> InputSchema() {
   return arrow::schema({arrow::field("key", arrow::utf8()), arrow::field("v", arrow::float64()),
@@ -65,9 +67,11 @@ struct Harness {
     RegisterWindow(&registry);
     const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "window");
     YAML::Node node = YAML::Load(step);
-    SLUICE_ASSIGN_OR_RAISE(config::Options options, config::ValidateOptions(*spec, node["window"], "test.yaml"));
+    SLUICE_ASSIGN_OR_RAISE(config::Options options,
+                           config::ValidateOptions(*spec, node["window"], "test.yaml"));
     exec::ProcessorContext context{"test", &dead_letters, event_time};
-    SLUICE_ASSIGN_OR_RAISE(processor, (*registry.FindProcessor("window"))(context, options, InputSchema()));
+    SLUICE_ASSIGN_OR_RAISE(processor,
+                           (*registry.FindProcessor("window"))(context, options, InputSchema()));
     return Status::OK();
   }
   void Process(const std::vector<Row>& rows) {
@@ -94,7 +98,8 @@ struct Harness {
     return lines;
   }
   std::shared_ptr<arrow::RecordBatch> TakeAll() {
-    auto table = arrow::Table::FromRecordBatches(processor->output_schema(), out.batches()).ValueOrDie();
+    auto table =
+        arrow::Table::FromRecordBatches(processor->output_schema(), out.batches()).ValueOrDie();
     out.batches().clear();
     return table->CombineChunksToBatch().ValueOrDie();
   }
@@ -108,11 +113,16 @@ std::string ErrorOf(const std::string& step) {
 
 TEST(WindowTest, TumblingFiresOnceWhenTheWatermarkPassesTheEnd) {
   Harness h;
-  ASSERT_TRUE(h.Make("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum, min], n: [max]}}").ok());
+  ASSERT_TRUE(
+      h.Make("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum, min], n: [max]}}")
+          .ok());
   EXPECT_EQ(h.processor->output_schema()->ToString(),
-            "key: string\nwindow_start: timestamp[us, tz=UTC] not null\nwindow_end: timestamp[us, tz=UTC] not null\n"
+            "key: string\nwindow_start: timestamp[us, tz=UTC] not null\nwindow_end: timestamp[us, "
+            "tz=UTC] not null\n"
             "v_sum: double\nv_min: double\nn_max: int64\ncount: int64 not null");
-  h.Process({{"b", 1.5, 7, 1 * kSecond}, {"a", 2, 3, 2 * kSecond}, {"b", std::nullopt, 9, 9 * kSecond},
+  h.Process({{"b", 1.5, 7, 1 * kSecond},
+             {"a", 2, 3, 2 * kSecond},
+             {"b", std::nullopt, 9, 9 * kSecond},
              {"a", 4, std::nullopt, 12 * kSecond}});
   h.Watermark(9 * kSecond);
   EXPECT_TRUE(h.Take().empty());
@@ -131,7 +141,8 @@ TEST(WindowTest, TumblingFiresOnceWhenTheWatermarkPassesTheEnd) {
 }
 
 /// Plain reference implementations of every aggregate over one group's rows (in arrival order).
-double Reference(const std::string& function, const std::vector<std::pair<int64_t, double>>& rows, bool* valid) {
+double Reference(const std::string& function, const std::vector<std::pair<int64_t, double>>& rows,
+                 bool* valid) {
   std::vector<double> values;
   for (const auto& row : rows) values.push_back(row.second);
   const double n = static_cast<double>(values.size());
@@ -143,7 +154,8 @@ double Reference(const std::string& function, const std::vector<std::pair<int64_
   double squares = 0;
   for (double v : values) squares += (v - mean) * (v - mean);
   auto by_time = rows;
-  std::stable_sort(by_time.begin(), by_time.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(by_time.begin(), by_time.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   double first = by_time.front().second, last = by_time.back().second;
   double min = *std::min_element(values.begin(), values.end());
   double max = *std::max_element(values.begin(), values.end());
@@ -151,7 +163,8 @@ double Reference(const std::string& function, const std::vector<std::pair<int64_
     auto sorted = values;
     std::sort(sorted.begin(), sorted.end());
     double position = q * (n - 1);
-    size_t low = static_cast<size_t>(std::floor(position)), high = static_cast<size_t>(std::ceil(position));
+    size_t low = static_cast<size_t>(std::floor(position)),
+           high = static_cast<size_t>(std::ceil(position));
     return sorted[low] + (position - static_cast<double>(low)) * (sorted[high] - sorted[low]);
   };
   if (function == "count") return n;
@@ -202,23 +215,45 @@ double Reference(const std::string& function, const std::vector<std::pair<int64_
   return 0;
 }
 
-const std::vector<std::string> kFunctions = {
-    "count", "sum", "min", "max", "avg", "first", "last", "variance", "stddev", "var_pop", "stddev_pop", "median",
-    "p90", "count_distinct", "approx_count_distinct", "harmonic_mean", "geometric_mean", "ema", "zscore", "minmax"};
+const std::vector<std::string> kFunctions = {"count",
+                                             "sum",
+                                             "min",
+                                             "max",
+                                             "avg",
+                                             "first",
+                                             "last",
+                                             "variance",
+                                             "stddev",
+                                             "var_pop",
+                                             "stddev_pop",
+                                             "median",
+                                             "p90",
+                                             "count_distinct",
+                                             "approx_count_distinct",
+                                             "harmonic_mean",
+                                             "geometric_mean",
+                                             "ema",
+                                             "zscore",
+                                             "minmax"};
 
 /// Runs `window_kind` over random rows (nulls, out-of-order times within the watermark delay,
 /// small value domain so that ties and distinct counts matter) and compares every aggregate
 /// with the reference, per (window, key). `windows_of` lists the [start, end) windows a time
 /// falls in.
-void CheckAgainstReference(const std::string& window_kind,
-                           const std::function<std::vector<std::pair<int64_t, int64_t>>(int64_t)>& windows_of,
-                           uint32_t seed) {
+void CheckAgainstReference(
+    const std::string& window_kind,
+    const std::function<std::vector<std::pair<int64_t, int64_t>>(int64_t)>& windows_of,
+    uint32_t seed) {
   std::string functions;
   for (const auto& name : kFunctions) functions += (functions.empty() ? "" : ", ") + name;
   Harness h;
-  ASSERT_TRUE(h.Make("window: {" + window_kind + ", group_by: [key], aggregate: {v: [" + functions + "]}}").ok());
+  ASSERT_TRUE(
+      h.Make("window: {" + window_kind + ", group_by: [key], aggregate: {v: [" + functions + "]}}")
+          .ok());
   std::mt19937 random(seed);
-  std::map<std::pair<std::pair<int64_t, int64_t>, std::string>, std::vector<std::pair<int64_t, double>>> groups;
+  std::map<std::pair<std::pair<int64_t, int64_t>, std::string>,
+           std::vector<std::pair<int64_t, double>>>
+      groups;
   std::map<std::pair<std::pair<int64_t, int64_t>, std::string>, int64_t> counts;
   int64_t now = 1000 * kSecond;
   const int64_t delay = 3 * kSecond;
@@ -245,8 +280,10 @@ void CheckAgainstReference(const std::string& window_kind,
   auto result = h.TakeAll();
   EXPECT_EQ(h.dead_letters.total(), 0);
   ASSERT_EQ(result->num_rows(), static_cast<int64_t>(counts.size()));
-  auto starts = std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_start"));
-  auto ends = std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_end"));
+  auto starts =
+      std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_start"));
+  auto ends =
+      std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_end"));
   auto keys = std::static_pointer_cast<arrow::StringArray>(result->GetColumnByName("key"));
   auto count = std::static_pointer_cast<arrow::Int64Array>(result->GetColumnByName("count"));
   auto expected = counts.begin();
@@ -262,14 +299,19 @@ void CheckAgainstReference(const std::string& window_kind,
       auto column = result->GetColumnByName("v_" + function);
       bool valid = false;
       double want = Reference(function, values, &valid);
-      if (function == "count" || function == "count_distinct" || function == "approx_count_distinct") valid = true;
+      if (function == "count" || function == "count_distinct" ||
+          function == "approx_count_distinct")
+        valid = true;
       ASSERT_EQ(column->IsValid(row), valid) << function << " row " << row;
       if (!valid) continue;
       auto scalar = column->GetScalar(row).ValueOrDie();
-      double got = scalar->type->id() == arrow::Type::INT64
-                       ? static_cast<double>(std::static_pointer_cast<arrow::Int64Scalar>(scalar)->value)
-                       : std::static_pointer_cast<arrow::DoubleScalar>(scalar)->value;
-      double tolerance = function == "approx_count_distinct" ? 0.05 * want + 1 : 1e-9 * std::max(1.0, std::fabs(want));
+      double got =
+          scalar->type->id() == arrow::Type::INT64
+              ? static_cast<double>(std::static_pointer_cast<arrow::Int64Scalar>(scalar)->value)
+              : std::static_pointer_cast<arrow::DoubleScalar>(scalar)->value;
+      double tolerance = function == "approx_count_distinct"
+                             ? 0.05 * want + 1
+                             : 1e-9 * std::max(1.0, std::fabs(want));
       EXPECT_NEAR(got, want, tolerance) << function << " window " << window.first << " key " << key;
     }
   }
@@ -294,7 +336,8 @@ TEST(WindowTest, SlidingAggregatesMatchTheReference) {
         "sliding: {size: 6s, slide: 4s}",  // panes of gcd = 2s
         [](int64_t time) {
           std::vector<std::pair<int64_t, int64_t>> windows;
-          for (int64_t start = time / (4 * kSecond) * (4 * kSecond); start > time - 6 * kSecond; start -= 4 * kSecond) {
+          for (int64_t start = time / (4 * kSecond) * (4 * kSecond); start > time - 6 * kSecond;
+               start -= 4 * kSecond) {
             windows.emplace_back(start, start + 6 * kSecond);
           }
           return windows;
@@ -305,7 +348,9 @@ TEST(WindowTest, SlidingAggregatesMatchTheReference) {
 
 TEST(WindowTest, SessionsMergeWhenARowBridgesThem) {
   Harness h;
-  ASSERT_TRUE(h.Make("window: {session: {gap: 25s}, group_by: [key], aggregate: {v: [sum, first, last]}}").ok());
+  ASSERT_TRUE(
+      h.Make("window: {session: {gap: 25s}, group_by: [key], aggregate: {v: [sum, first, last]}}")
+          .ok());
   h.Process({{"a", 1, 0, 0}, {"a", 2, 0, 40 * kSecond}, {"b", 5, 0, 41 * kSecond}});
   h.Watermark(10 * kSecond);
   h.Process({{"a", 3, 0, 20 * kSecond}});  // [20s, 45s) overlaps [0, 25s) and [40s, 65s)
@@ -323,8 +368,12 @@ TEST(WindowTest, SessionsMergeWhenARowBridgesThem) {
 TEST(WindowTest, SessionsSplitBySilence) {
   Harness h;
   ASSERT_TRUE(h.Make("window: {session: 10s, aggregate: {n: [sum]}}").ok());
-  h.Process({{"a", 1, 1, 0}, {"a", 1, 2, 9 * kSecond}, {"a", 1, 4, 18 * kSecond}, {"a", 1, 8, 27 * kSecond}});
-  h.Process({{"a", 1, 16, 40 * kSecond}});  // a gap of exactly 10s would also split: the end is exclusive
+  h.Process({{"a", 1, 1, 0},
+             {"a", 1, 2, 9 * kSecond},
+             {"a", 1, 4, 18 * kSecond},
+             {"a", 1, 8, 27 * kSecond}});
+  h.Process(
+      {{"a", 1, 16, 40 * kSecond}});  // a gap of exactly 10s would also split: the end is exclusive
   h.End();
   std::vector<std::string> expected = {
       R"({"window_start":"1970-01-01T00:00:00Z","window_end":"1970-01-01T00:00:37Z","n_sum":15,"count":4})",
@@ -343,7 +392,8 @@ TEST(WindowTest, LateRowsAreDeadLetters) {
   auto letters = h.dead_letters.Drain();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason,
-            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) closed at watermark 1970-01-01T00:00:12Z");
+            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) closed at watermark "
+            "1970-01-01T00:00:12Z");
   EXPECT_EQ(letters[0].stage, "window");
   EXPECT_EQ(letters[0].record, R"({"key":"a","v":1.0,"n":2,"ts":"1970-01-01T00:00:03Z"})");
   EXPECT_EQ(h.dead_letters.late(), 1);
@@ -397,7 +447,10 @@ TEST(WindowTest, EmitEverySendsEarlyUpdates) {
 TEST(WindowTest, CountWindowsFireWhenFull) {
   Harness h;
   ASSERT_TRUE(h.Make("window: {count: 2, group_by: [key], aggregate: {n: [sum]}}").ok());
-  h.Process({{"a", 1, 1, 1 * kSecond}, {"b", 1, 10, 2 * kSecond}, {"a", 1, 2, 3 * kSecond}, {"a", 1, 4, 4 * kSecond}});
+  h.Process({{"a", 1, 1, 1 * kSecond},
+             {"b", 1, 10, 2 * kSecond},
+             {"a", 1, 2, 3 * kSecond},
+             {"a", 1, 4, 4 * kSecond}});
   std::vector<std::string> full = {
       R"({"key":"a","window_start":"1970-01-01T00:00:01Z","window_end":"1970-01-01T00:00:03Z","n_sum":3,"count":2})"};
   EXPECT_EQ(h.Take(), full);
@@ -411,7 +464,8 @@ TEST(WindowTest, CountWindowsFireWhenFull) {
 
 TEST(WindowTest, SlidingCountWindows) {
   Harness h;
-  ASSERT_TRUE(h.Make("window: {count: {size: 3, slide: 2}, aggregate: {n: [sum, first, last]}}").ok());
+  ASSERT_TRUE(
+      h.Make("window: {count: {size: 3, slide: 2}, aggregate: {n: [sum, first, last]}}").ok());
   std::vector<Row> rows;
   for (int i = 0; i < 6; ++i) rows.push_back({"a", 1, int64_t{1} << i, i * kSecond});
   h.Process(rows);
@@ -434,22 +488,28 @@ TEST(WindowTest, ProcessingTimeWindowsUseTheWallClock) {
   h.End();
   auto result = h.TakeAll();
   ASSERT_EQ(result->num_rows(), 1);
-  auto start = std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_start"))->Value(0);
+  auto start =
+      std::static_pointer_cast<arrow::TimestampArray>(result->GetColumnByName("window_start"))
+          ->Value(0);
   EXPECT_GT(start, int64_t{1600000000} * kSecond);  // now, not the rows' ts
 }
 
 TEST(WindowTest, ConfigurationErrorsPointAtTheOption) {
-  EXPECT_EQ(ErrorOf("window: {tumbling: 5s, aggregate: {v: [sum, stdev]}}"),
-            "test.yaml:1:45: error: unknown aggregate function 'stdev'\n  hint: did you mean 'stddev'?");
+  EXPECT_EQ(
+      ErrorOf("window: {tumbling: 5s, aggregate: {v: [sum, stdev]}}"),
+      "test.yaml:1:45: error: unknown aggregate function 'stdev'\n  hint: did you mean 'stddev'?");
   EXPECT_EQ(ErrorOf("window: {tumbling: 5s, aggregate: {value: [sum]}}"),
-            "test.yaml:1:36: error: unknown field 'value' in aggregate\n  hint: expected one of: key, v, n, ts");
+            "test.yaml:1:36: error: unknown field 'value' in aggregate\n  hint: expected one of: "
+            "key, v, n, ts");
   EXPECT_EQ(ErrorOf("window: {tumbling: 5s, aggregate: {key: [avg]}}"),
             "test.yaml:1:42: error: 'key' is string: avg takes numbers, not string");
-  EXPECT_EQ(ErrorOf("window: {tumbling: 5s, session: 2s}"),
-            "test.yaml:1:33: error: a window has one kind, but both 'tumbling' and 'session' are given\n"
-            "  hint: keep one of them");
+  EXPECT_EQ(
+      ErrorOf("window: {tumbling: 5s, session: 2s}"),
+      "test.yaml:1:33: error: a window has one kind, but both 'tumbling' and 'session' are given\n"
+      "  hint: keep one of them");
   EXPECT_EQ(ErrorOf("window: {group_by: [key]}"),
-            "test.yaml:1:9: error: a window needs its kind: tumbling, sliding, session or count\n  hint: e.g. tumbling: 5s");
+            "test.yaml:1:9: error: a window needs its kind: tumbling, sliding, session or count\n  "
+            "hint: e.g. tumbling: 5s");
   EXPECT_EQ(ErrorOf("window: {count: {size: 0}}"),
             "test.yaml:1:24: error: a count window's size must be a whole number above 0\n"
             "  hint: e.g. count: 100 or count: {size: 100, slide: 10}");
@@ -458,8 +518,9 @@ TEST(WindowTest, ConfigurationErrorsPointAtTheOption) {
   EXPECT_EQ(ErrorOf("window: {sliding: {size: 5s, slide: 10s}}"),
             "test.yaml:1:37: error: a window's slide cannot be longer than its size\n"
             "  hint: for windows with gaps between them, filter the rows first");
-  EXPECT_EQ(ErrorOf("window: {tumbling: 5s, aggregate: {v: [avgg]}}"),
-            "test.yaml:1:40: error: unknown aggregate function 'avgg'\n  hint: did you mean 'avg'?");
+  EXPECT_EQ(
+      ErrorOf("window: {tumbling: 5s, aggregate: {v: [avgg]}}"),
+      "test.yaml:1:40: error: unknown aggregate function 'avgg'\n  hint: did you mean 'avg'?");
 }
 
 }  // namespace

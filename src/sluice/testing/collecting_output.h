@@ -3,11 +3,11 @@
 // Test-only: an exec::SourceOutput that keeps what a source delivers, so that a source's Run()
 // can be tested without a pipeline.
 
+#include <arrow/api.h>
+
 #include <atomic>
 #include <memory>
 #include <vector>
-
-#include <arrow/api.h>
 
 #include "sluice/exec/source.h"
 
@@ -29,7 +29,9 @@ class CollectingOutput : public exec::SourceOutput {
     partitions_.push_back(std::move(partitions));
     return Push(std::move(batch));
   }
-  void AssignPartitions(std::vector<int32_t> partitions) override { assigned_ = std::move(partitions); }
+  void AssignPartitions(std::vector<int32_t> partitions) override {
+    assigned_ = std::move(partitions);
+  }
   void EndPartition(int32_t partition) override { ended_.push_back(partition); }
   void Reject(exec::DeadLetter letter) override { rejected_.push_back(std::move(letter)); }
   bool stopping() const override { return stopping_; }
@@ -48,7 +50,9 @@ class CollectingOutput : public exec::SourceOutput {
     return rows;
   }
 
-  std::shared_ptr<arrow::Table> Table() const { return arrow::Table::FromRecordBatches(batches_).ValueOrDie(); }
+  std::shared_ptr<arrow::Table> Table() const {
+    return arrow::Table::FromRecordBatches(batches_).ValueOrDie();
+  }
 
  private:
   int64_t stop_after_;

@@ -5,12 +5,12 @@
 // and a `recording` sink that keeps what reaches it in `output_`, so that a processor is tested
 // inside the real driver (watermarks, final flush, dead letters).
 
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/api.h>
-#include <gtest/gtest.h>
 
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
@@ -23,11 +23,13 @@ class InMemoryPipelineTest : public ::testing::Test {
   explicit InMemoryPipelineTest(std::shared_ptr<arrow::Schema> schema)
       : registry_(exec::BuiltinRegistry()), schema_(std::move(schema)) {
     registry_.AddSource({config::PluginKind::kSource, "memory", "test", {}},
-                        [this](const exec::ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<exec::Source>> {
+                        [this](const exec::ConnectorContext&,
+                               const config::Options&) -> Result<std::unique_ptr<exec::Source>> {
                           return std::make_unique<MemorySource>(schema_, &input_);
                         });
     registry_.AddSink({config::PluginKind::kSink, "recording", "test", {}},
-                      [this](const exec::ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
+                      [this](const exec::ConnectorContext&,
+                             const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
                         return std::make_unique<RecordingSink>(&output_);
                       });
   }
@@ -56,7 +58,8 @@ class InMemoryPipelineTest : public ::testing::Test {
  private:
   class MemorySource : public exec::Source {
    public:
-    MemorySource(std::shared_ptr<arrow::Schema> schema, const std::vector<std::shared_ptr<arrow::RecordBatch>>* input)
+    MemorySource(std::shared_ptr<arrow::Schema> schema,
+                 const std::vector<std::shared_ptr<arrow::RecordBatch>>* input)
         : schema_(std::move(schema)), input_(input) {}
     std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
     bool bounded() const override { return true; }
@@ -72,7 +75,8 @@ class InMemoryPipelineTest : public ::testing::Test {
 
   class RecordingSink : public exec::Sink {
    public:
-    explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output) : output_(output) {}
+    explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output)
+        : output_(output) {}
     Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
     Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
       output_->push_back(batch);

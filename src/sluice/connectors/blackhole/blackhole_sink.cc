@@ -1,9 +1,9 @@
 #include "sluice/connectors/blackhole/blackhole_sink.h"
 
-#include <string>
-
 #include <arrow/record_batch.h>
 #include <fmt/format.h>
+
+#include <string>
 
 #include "sluice/common/logging.h"
 
@@ -47,12 +47,16 @@ config::PluginSpec BlackholeSpec() {
   return spec;
 }
 
-Result<std::unique_ptr<exec::Sink>> MakeBlackholeSink(const exec::ConnectorContext& context, const config::Options&) {
-  return std::make_unique<BlackholeSink>(fmt::format("{} sink {}", context.pipeline_name, context.name));
+Result<std::unique_ptr<exec::Sink>> MakeBlackholeSink(const exec::ConnectorContext& context,
+                                                      const config::Options&) {
+  return std::make_unique<BlackholeSink>(
+      fmt::format("{} sink {}", context.pipeline_name, context.name));
 }
 
 }  // namespace
 
-void RegisterBlackholeSink(exec::Registry* registry) { registry->AddSink(BlackholeSpec(), MakeBlackholeSink); }
+void RegisterBlackholeSink(exec::Registry* registry) {
+  registry->AddSink(BlackholeSpec(), MakeBlackholeSink);
+}
 
 }  // namespace sluice::connectors

@@ -1,10 +1,10 @@
 #include "sluice/connectors/blackhole/blackhole_sink.h"
 
-#include <string>
-
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
+
+#include <string>
 
 namespace sluice::connectors {
 namespace {
@@ -14,8 +14,9 @@ Result<std::unique_ptr<exec::Sink>> MakeSink(const std::string& yaml) {
   RegisterBlackholeSink(&registry);
   const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kSink, "blackhole");
   if (spec == nullptr) return Status::Invalid("blackhole not registered");
-  SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                         config::ValidateOptions(*spec, YAML::Load(yaml), "test.yaml", {"connector"}));
+  SLUICE_ASSIGN_OR_RAISE(
+      config::Options options,
+      config::ValidateOptions(*spec, YAML::Load(yaml), "test.yaml", {"connector"}));
   return (*registry.FindSink("blackhole"))(exec::ConnectorContext{"test", "sink"}, options);
 }
 

@@ -1,5 +1,11 @@
 #include "sluice/connectors/console/console_sink.h"
 
+#include <arrow/array.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <arrow/type_traits.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -9,12 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/array.h>
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
-#include <arrow/type_traits.h>
-#include <fmt/format.h>
 
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/value_text.h"
@@ -57,7 +57,8 @@ void AppendCellText(std::string_view text, std::string* out) {
         break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-          fmt::format_to(std::back_inserter(*out), "\\x{:02x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          fmt::format_to(std::back_inserter(*out), "\\x{:02x}",
+                         static_cast<unsigned>(static_cast<unsigned char>(c)));
         } else {
           out->push_back(c);
         }
@@ -112,7 +113,8 @@ class ConsoleSink : public exec::Sink {
   }
 
   Status Flush() override {
-    if (std::fflush(stream_) != 0) return Status::IOError("console: cannot flush output: ", std::strerror(errno));
+    if (std::fflush(stream_) != 0)
+      return Status::IOError("console: cannot flush output: ", std::strerror(errno));
     return Status::OK();
   }
 
@@ -171,10 +173,13 @@ class ConsoleSink : public exec::Sink {
     };
     append_line([&](size_t column) -> std::string_view { return names[column]; });
     std::vector<std::string> rules(num_columns);
-    for (size_t column = 0; column < num_columns; ++column) rules[column].assign(widths[column], '-');
+    for (size_t column = 0; column < num_columns; ++column)
+      rules[column].assign(widths[column], '-');
     append_line([&](size_t column) -> std::string_view { return rules[column]; });
     for (int64_t row = 0; row < shown; ++row) {
-      append_line([&](size_t column) -> std::string_view { return cells[column][static_cast<size_t>(row)]; });
+      append_line([&](size_t column) -> std::string_view {
+        return cells[column][static_cast<size_t>(row)];
+      });
     }
     if (const int64_t rest = batch.num_rows() - shown; rest > 0) {
       fmt::format_to(std::back_inserter(text_), "… {} more {}\n", rest, rest == 1 ? "row" : "rows");
@@ -207,7 +212,8 @@ config::PluginSpec ConsoleSpec() {
   OptionSpec format;
   format.name = "format";
   format.type = OptionType::kEnum;
-  format.doc = "table: aligned columns for reading; jsonl: one JSON object per row for other tools.";
+  format.doc =
+      "table: aligned columns for reading; jsonl: one JSON object per row for other tools.";
   format.default_value = "table";
   format.choices = {"table", "jsonl"};
 
@@ -229,7 +235,8 @@ config::PluginSpec ConsoleSpec() {
   return spec;
 }
 
-Result<std::unique_ptr<exec::Sink>> MakeConsoleSink(const exec::ConnectorContext&, const config::Options& options) {
+Result<std::unique_ptr<exec::Sink>> MakeConsoleSink(const exec::ConnectorContext&,
+                                                    const config::Options& options) {
   const ConsoleFormat format =
       options.GetString("format") == "jsonl" ? ConsoleFormat::kJsonLines : ConsoleFormat::kTable;
   std::FILE* stream = options.GetString("stream") == "stderr" ? stderr : stdout;
@@ -238,6 +245,8 @@ Result<std::unique_ptr<exec::Sink>> MakeConsoleSink(const exec::ConnectorContext
 
 }  // namespace
 
-void RegisterConsoleSink(exec::Registry* registry) { registry->AddSink(ConsoleSpec(), MakeConsoleSink); }
+void RegisterConsoleSink(exec::Registry* registry) {
+  registry->AddSink(ConsoleSpec(), MakeConsoleSink);
+}
 
 }  // namespace sluice::connectors

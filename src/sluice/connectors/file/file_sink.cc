@@ -1,11 +1,10 @@
 #include "sluice/connectors/file/file_sink.h"
 
+#include <arrow/record_batch.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <arrow/record_batch.h>
-#include <fmt/format.h>
 
 #include "sluice/config/location.h"
 #include "sluice/formats/format.h"
@@ -38,12 +37,13 @@ class FileSink final : public exec::Sink {
       std::error_code error;
       std::filesystem::create_directories(target.parent_path(), error);
       if (error) {
-        return Status::IOError(
-            fmt::format("cannot create directory '{}': {}", target.parent_path().string(), error.message()));
+        return Status::IOError(fmt::format("cannot create directory '{}': {}",
+                                           target.parent_path().string(), error.message()));
       }
     }
     temporary_path_ = fmt::format("{}.tmp-{}", path_, getpid());
-    SLUICE_ASSIGN_OR_RAISE(writer_, formats::RecordWriter::Open(temporary_path_, format_, schema, options_));
+    SLUICE_ASSIGN_OR_RAISE(writer_,
+                           formats::RecordWriter::Open(temporary_path_, format_, schema, options_));
     return Status::OK();
   }
 
@@ -59,7 +59,8 @@ class FileSink final : public exec::Sink {
     std::error_code error;
     std::filesystem::rename(temporary_path_, path_, error);
     if (error) {
-      return Status::IOError(fmt::format("cannot rename '{}' to '{}': {}", temporary_path_, path_, error.message()));
+      return Status::IOError(
+          fmt::format("cannot rename '{}' to '{}': {}", temporary_path_, path_, error.message()));
     }
     return Status::OK();
   }
@@ -72,7 +73,8 @@ class FileSink final : public exec::Sink {
   std::unique_ptr<formats::RecordWriter> writer_;
 };
 
-Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext&, const config::Options& options) {
+Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext&,
+                                                 const config::Options& options) {
   std::string path = options.GetString("path");
   Format format;
   if (options.Has("format")) {
@@ -80,17 +82,19 @@ Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext&, 
   } else if (auto inferred = formats::FormatFromPath(path)) {
     format = *inferred;
   } else {
-    return config::ConfigError(options.LocationOf("path"),
-                               fmt::format("cannot tell the format of '{}' from its extension", path),
-                               "add format: csv, jsonl, parquet or arrow");
+    return config::ConfigError(
+        options.LocationOf("path"),
+        fmt::format("cannot tell the format of '{}' from its extension", path),
+        "add format: csv, jsonl, parquet or arrow");
   }
   formats::WriteOptions write_options;
   std::string delimiter = options.GetString("delimiter");
   if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
   if (delimiter.size() != 1 || delimiter == "\"" || delimiter == "\n" || delimiter == "\r") {
-    return config::ConfigError(options.LocationOf("delimiter"),
-                               fmt::format("delimiter must be one character other than a quote, not '{}'", delimiter),
-                               "write tab as \"\\t\"");
+    return config::ConfigError(
+        options.LocationOf("delimiter"),
+        fmt::format("delimiter must be one character other than a quote, not '{}'", delimiter),
+        "write tab as \"\\t\"");
   }
   write_options.delimiter = delimiter[0];
   write_options.header = options.GetBool("header");
@@ -104,14 +108,21 @@ config::PluginSpec FileSinkSpec() {
   spec.kind = config::PluginKind::kSink;
   spec.name = "file";
   spec.doc =
-      "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a temporary file renamed into place "
+      "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a temporary file "
+      "renamed into place "
       "when the run ends, so a reader never sees half a file; parent directories are created.";
-  OptionSpec path = config::MakeOption("path", OptionType::kString, "The file to write; replaced when the run completes.");
+  OptionSpec path = config::MakeOption("path", OptionType::kString,
+                                       "The file to write; replaced when the run completes.");
   path.required = true;
-  OptionSpec format = config::MakeOption("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
+  OptionSpec format = config::MakeOption(
+      "format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
   format.choices = formats::FormatNames();
-  OptionSpec delimiter = config::MakeOption("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header = config::MakeOption("header", OptionType::kBool, "CSV: whether to write a first line naming the columns.", "true");
+  OptionSpec delimiter =
+      config::MakeOption("delimiter", OptionType::kString,
+                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
+  OptionSpec header =
+      config::MakeOption("header", OptionType::kBool,
+                         "CSV: whether to write a first line naming the columns.", "true");
   spec.options = {path, format, delimiter, header};
   spec.example =
       "sinks:\n"

@@ -18,19 +18,22 @@ Result<std::unique_ptr<exec::Sink>> MakeSink(const std::string& yaml) {
   RegisterFileSink(&registry);
   const auto* spec = registry.FindSpec(config::PluginKind::kSink, "file");
   EXPECT_NE(spec, nullptr);
-  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml), "pipeline.yaml", {"connector"}));
+  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml),
+                                                               "pipeline.yaml", {"connector"}));
   return (*registry.FindSink("file"))(exec::ConnectorContext{"test", "archive"}, options);
 }
 
 std::shared_ptr<arrow::RecordBatch> Numbers() {
   arrow::Int64Builder values;
   EXPECT_TRUE(values.AppendValues({1, 2, 3}).ok());
-  return arrow::RecordBatch::Make(arrow::schema({arrow::field("n", arrow::int64())}), 3, {*values.Finish()});
+  return arrow::RecordBatch::Make(arrow::schema({arrow::field("n", arrow::int64())}), 3,
+                                  {*values.Finish()});
 }
 
 std::vector<std::string> FilesIn(const std::filesystem::path& directory) {
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(directory)) names.push_back(entry.path().filename());
+  for (const auto& entry : std::filesystem::directory_iterator(directory))
+    names.push_back(entry.path().filename());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -74,7 +77,8 @@ TEST(FileSinkTest, FormatFromOptionOrExtension) {
   EXPECT_EQ(ReadText(dir.File("n.txt")), "n\n1\n2\n3\n");
   auto unknown = MakeSink(fmt::format("path: {}", dir.File("n.txt")));
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("pipeline.yaml:1:7"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("pipeline.yaml:1:7"), std::string::npos)
+      << unknown.status().message();
 }
 
 }  // namespace

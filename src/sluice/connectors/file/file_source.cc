@@ -1,14 +1,13 @@
 #include "sluice/connectors/file/file_source.h"
 
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <fmt/format.h>
 #include <glob.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
-#include <fmt/format.h>
 
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
@@ -28,8 +27,9 @@ using formats::RecordReader;
 /// progress() may be called from any thread.
 class FileSource final : public exec::Source {
  public:
-  FileSource(std::string name, std::vector<std::string> paths, Format format, formats::ReadOptions read_options,
-             int64_t batch_size, std::unique_ptr<RecordReader> first, int64_t bytes_total)
+  FileSource(std::string name, std::vector<std::string> paths, Format format,
+             formats::ReadOptions read_options, int64_t batch_size,
+             std::unique_ptr<RecordReader> first, int64_t bytes_total)
       : name_(std::move(name)),
         paths_(std::move(paths)),
         format_(format),
@@ -81,7 +81,9 @@ class FileSource final : public exec::Source {
       auto batch = reader.Next(&rejected);
       for (auto& letter : rejected) Reject(out, std::move(letter));
       if (!batch.ok()) {
-        Reject(out, {fmt::format("the rest of the file is unreadable: {}", batch.status().message()), "", "", path, ""});
+        Reject(out,
+               {fmt::format("the rest of the file is unreadable: {}", batch.status().message()), "",
+                "", path, ""});
         return true;
       }
       current_bytes_ = reader.bytes_read();
@@ -126,9 +128,9 @@ Result<std::shared_ptr<arrow::Schema>> DeclaredSchema(const config::Options& opt
   for (const auto& [name, type_name] : options.GetMap("schema")) {
     auto type = formats::ParseTypeName(type_name.text);
     if (!type.ok()) {
-      return config::ConfigError(type_name.where,
-                                 fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
-                                 SpellingHint(type_name.text, formats::TypeNames()));
+      return config::ConfigError(
+          type_name.where, fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
+          SpellingHint(type_name.text, formats::TypeNames()));
     }
     fields.push_back(arrow::field(name, *type));
   }
@@ -139,9 +141,10 @@ Result<char> Delimiter(const config::Options& options) {
   std::string text = options.GetString("delimiter");
   if (text == "\\t" || text == "tab") return '\t';
   if (text.size() != 1 || text == "\"" || text == "\n" || text == "\r") {
-    return config::ConfigError(options.LocationOf("delimiter"),
-                               fmt::format("delimiter must be one character other than a quote, not '{}'", text),
-                               "write tab as \"\\t\"");
+    return config::ConfigError(
+        options.LocationOf("delimiter"),
+        fmt::format("delimiter must be one character other than a quote, not '{}'", text),
+        "write tab as \"\\t\"");
   }
   return text[0];
 }
@@ -151,7 +154,8 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   std::string pattern = options.GetString("path");
   std::vector<std::string> paths = ExpandFilePattern(pattern);
   if (paths.empty()) {
-    return config::ConfigError(options.LocationOf("path"), fmt::format("no file matches '{}'", pattern),
+    return config::ConfigError(options.LocationOf("path"),
+                               fmt::format("no file matches '{}'", pattern),
                                fmt::format("paths are relative to the working directory ({})",
                                            std::filesystem::current_path().string()));
   }
@@ -161,9 +165,10 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   } else if (auto inferred = formats::FormatFromPath(paths.front())) {
     format = *inferred;
   } else {
-    return config::ConfigError(options.LocationOf("path"),
-                               fmt::format("cannot tell the format of '{}' from its extension", paths.front()),
-                               "add format: csv, jsonl, parquet or arrow");
+    return config::ConfigError(
+        options.LocationOf("path"),
+        fmt::format("cannot tell the format of '{}' from its extension", paths.front()),
+        "add format: csv, jsonl, parquet or arrow");
   }
   formats::ReadOptions read_options;
   SLUICE_ASSIGN_OR_RAISE(read_options.schema, DeclaredSchema(options));
@@ -175,8 +180,8 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   auto first = RecordReader::Open(paths.front(), format, read_options);
   if (!first.ok()) {
     return config::ConfigError(options.LocationOf("path"),
-                               fmt::format("cannot read '{}' as {}: {}", paths.front(), formats::FormatName(format),
-                                           first.status().message()));
+                               fmt::format("cannot read '{}' as {}: {}", paths.front(),
+                                           formats::FormatName(format), first.status().message()));
   }
   int64_t bytes_total = 0;
   for (const auto& path : paths) {
@@ -184,8 +189,9 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
     auto size = std::filesystem::file_size(path, error);
     if (!error) bytes_total += static_cast<int64_t>(size);
   }
-  return std::make_unique<FileSource>(context.name, std::move(paths), format, std::move(read_options), batch_size,
-                                      *std::move(first), bytes_total);
+  return std::make_unique<FileSource>(context.name, std::move(paths), format,
+                                      std::move(read_options), batch_size, *std::move(first),
+                                      bytes_total);
 }
 
 config::PluginSpec FileSourceSpec() {
@@ -195,17 +201,25 @@ config::PluginSpec FileSourceSpec() {
   spec.kind = config::PluginKind::kSource;
   spec.name = "file";
   spec.doc =
-      "Reads CSV, JSON lines, Parquet or Arrow files as a bounded stream, in batches, never a whole file in "
+      "Reads CSV, JSON lines, Parquet or Arrow files as a bounded stream, in batches, never a "
+      "whole file in "
       "memory. Records that cannot be decoded become dead letters with their file and line.";
-  OptionSpec path = config::MakeOption("path", OptionType::kString, "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order.");
+  OptionSpec path = config::MakeOption(
+      "path", OptionType::kString,
+      "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order.");
   path.required = true;
-  OptionSpec format = config::MakeOption("format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
+  OptionSpec format = config::MakeOption(
+      "format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
   format.choices = formats::FormatNames();
-  OptionSpec schema = config::MakeOption("schema", OptionType::kStringMap,
-                    "Field → type (bool, int32, int64, double, string, timestamp, date, ...); values that do not "
-                    "convert become dead letters. Inferred from the data when left out.");
-  OptionSpec delimiter = config::MakeOption("delimiter", OptionType::kString, "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header = config::MakeOption("header", OptionType::kBool, "CSV: whether the first line names the columns.", "true");
+  OptionSpec schema = config::MakeOption(
+      "schema", OptionType::kStringMap,
+      "Field → type (bool, int32, int64, double, string, timestamp, date, ...); values that do not "
+      "convert become dead letters. Inferred from the data when left out.");
+  OptionSpec delimiter =
+      config::MakeOption("delimiter", OptionType::kString,
+                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
+  OptionSpec header = config::MakeOption("header", OptionType::kBool,
+                                         "CSV: whether the first line names the columns.", "true");
   spec.options = {path, format, schema, delimiter, header};
   spec.example =
       "sources:\n"
@@ -224,7 +238,8 @@ std::vector<std::string> ExpandFilePattern(const std::string& pattern) {
   if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
     for (size_t i = 0; i < matches.gl_pathc; ++i) {
       std::error_code error;
-      if (std::filesystem::is_regular_file(matches.gl_pathv[i], error)) paths.emplace_back(matches.gl_pathv[i]);
+      if (std::filesystem::is_regular_file(matches.gl_pathv[i], error))
+        paths.emplace_back(matches.gl_pathv[i]);
     }
   }
   globfree(&matches);
@@ -232,6 +247,8 @@ std::vector<std::string> ExpandFilePattern(const std::string& pattern) {
   return paths;
 }
 
-void RegisterFileSource(exec::Registry* registry) { registry->AddSource(FileSourceSpec(), MakeFileSource); }
+void RegisterFileSource(exec::Registry* registry) {
+  registry->AddSource(FileSourceSpec(), MakeFileSource);
+}
 
 }  // namespace sluice::connectors

@@ -22,7 +22,8 @@ Result<std::unique_ptr<exec::Source>> MakeSource(const std::string& yaml) {
   RegisterFileSource(&registry);
   const auto* spec = registry.FindSpec(config::PluginKind::kSource, "file");
   EXPECT_NE(spec, nullptr);
-  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml), "pipeline.yaml", {"connector"}));
+  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml),
+                                                               "pipeline.yaml", {"connector"}));
   return (*registry.FindSource("file"))(exec::ConnectorContext{"test", "quotes"}, options);
 }
 
@@ -34,8 +35,9 @@ TEST(FileSourceTest, ReadsGlobInSortedOrderInBatches) {
     WriteText(dir.File(fmt::format("quotes-{}.csv", file)), text);
   }
   WriteText(dir.File("other.csv"), "x\n1\n");
-  auto source = MakeSource(fmt::format("path: {}/quotes-*.csv\nbatch_size: 4\nschema: {{symbol: string, bid: double}}",
-                                       dir.path().string()));
+  auto source = MakeSource(
+      fmt::format("path: {}/quotes-*.csv\nbatch_size: 4\nschema: {{symbol: string, bid: double}}",
+                  dir.path().string()));
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_TRUE((*source)->bounded());
   EXPECT_EQ((*source)->schema()->num_fields(), 2);
@@ -56,7 +58,9 @@ TEST(FileSourceTest, ReadsGlobInSortedOrderInBatches) {
 TEST(FileSourceTest, DeadLettersNameSourceStageAndLine) {
   ScratchDirectory dir;
   std::string path = dir.File("quotes.jsonl");
-  WriteText(path, "{\"symbol\":\"A\",\"bid\":1}\n{\"symbol\":\"B\",\"bid\":\"x\"}\n{\"symbol\":\"C\",\"bid\":3}\n");
+  WriteText(path,
+            "{\"symbol\":\"A\",\"bid\":1}\n{\"symbol\":\"B\",\"bid\":\"x\"}\n{\"symbol\":\"C\","
+            "\"bid\":3}\n");
   auto source = MakeSource(fmt::format("path: {}\nschema: {{symbol: string, bid: double}}", path));
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   CollectingOutput out;
@@ -80,7 +84,8 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   EXPECT_EQ(out.num_rows(), 3);
   ASSERT_EQ(out.rejected().size(), 1u);
   EXPECT_EQ(out.rejected()[0].origin, dir.File("b.csv") + ":line 3");
-  for (const auto& batch : out.batches()) EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
+  for (const auto& batch : out.batches())
+    EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
 }
 
 TEST(FileSourceTest, StopsWhenAsked) {
@@ -101,11 +106,13 @@ TEST(FileSourceTest, ConfigErrorsAreLocated) {
   WriteText(dir.File("a.txt"), "x\n1\n");
   auto missing = MakeSource(fmt::format("path: {}/nothing-*.csv", dir.path().string()));
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("pipeline.yaml:1:7: error: no file matches"), std::string::npos)
+  EXPECT_NE(missing.status().message().find("pipeline.yaml:1:7: error: no file matches"),
+            std::string::npos)
       << missing.status().message();
   auto bad_type = MakeSource(fmt::format("path: {}\nschema: {{x: doubel}}", dir.File("a.csv")));
   ASSERT_FALSE(bad_type.ok());
-  EXPECT_NE(bad_type.status().message().find("pipeline.yaml:2:13: error: unknown type 'doubel'"), std::string::npos)
+  EXPECT_NE(bad_type.status().message().find("pipeline.yaml:2:13: error: unknown type 'doubel'"),
+            std::string::npos)
       << bad_type.status().message();
   EXPECT_NE(bad_type.status().message().find("double"), std::string::npos);
   auto unknown_extension = MakeSource(fmt::format("path: {}", dir.File("a.txt")));

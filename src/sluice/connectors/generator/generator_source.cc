@@ -1,5 +1,11 @@
 #include "sluice/connectors/generator/generator_source.h"
 
+#include <arrow/array/data.h>
+#include <arrow/buffer.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -10,12 +16,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <arrow/array/data.h>
-#include <arrow/buffer.h>
-#include <arrow/record_batch.h>
-#include <arrow/type.h>
-#include <fmt/format.h>
 
 #include "sluice/config/location.h"
 #include "sluice/formats/time_text.h"
@@ -31,7 +31,7 @@ constexpr std::string_view kDefaultStart = "2024-01-01T00:00:00Z";
 
 /// Names of the first symbols; further ones are called SYM010, SYM011, ...
 constexpr std::array<std::string_view, 10> kTickers = {"AAPL", "MSFT", "AMZN", "GOOG", "META",
-                                                      "NVDA", "TSLA", "JPM",  "V",    "XOM"};
+                                                       "NVDA", "TSLA", "JPM",  "V",    "XOM"};
 
 /// Every symbol name fits in this many bytes ("SYM99999" at most), so the hot loop can copy a
 /// fixed-size block per row instead of calling memcpy with a variable length.
@@ -101,7 +101,8 @@ class QuoteGenerator {
     names_.resize(static_cast<size_t>(settings.num_symbols));
     mid_ticks_.resize(static_cast<size_t>(settings.num_symbols));
     for (size_t symbol = 0; symbol < names_.size(); ++symbol) {
-      std::string name = symbol < kTickers.size() ? std::string(kTickers[symbol]) : fmt::format("SYM{:03}", symbol);
+      std::string name = symbol < kTickers.size() ? std::string(kTickers[symbol])
+                                                  : fmt::format("SYM{:03}", symbol);
       names_[symbol].length = static_cast<int32_t>(name.size());
       std::memcpy(names_[symbol].bytes.data(), name.data(), name.size());
       // Opening mid prices between 10.00 and 500.00.
@@ -114,8 +115,9 @@ class QuoteGenerator {
 
   /// Generates the next `num_rows` rows (at least one).
   Result<std::shared_ptr<arrow::RecordBatch>> Next(int64_t num_rows) {
-    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> offsets,
-                           arrow::AllocateBuffer((num_rows + 1) * static_cast<int64_t>(sizeof(int32_t))));
+    SLUICE_ASSIGN_OR_RAISE(
+        std::shared_ptr<arrow::Buffer> offsets,
+        arrow::AllocateBuffer((num_rows + 1) * static_cast<int64_t>(sizeof(int32_t))));
     SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::ResizableBuffer> characters,
                            arrow::AllocateResizableBuffer((num_rows + 1) * kMaxSymbolLength));
     SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> bids,
@@ -174,7 +176,8 @@ class QuoteGenerator {
 
     const auto& schema = QuoteSchema();
     std::vector<std::shared_ptr<arrow::ArrayData>> columns = {
-        arrow::ArrayData::Make(schema->field(0)->type(), num_rows, {nullptr, offsets, characters}, 0),
+        arrow::ArrayData::Make(schema->field(0)->type(), num_rows, {nullptr, offsets, characters},
+                               0),
         arrow::ArrayData::Make(schema->field(1)->type(), num_rows, {nullptr, bids}, 0),
         arrow::ArrayData::Make(schema->field(2)->type(), num_rows, {nullptr, asks}, 0),
         arrow::ArrayData::Make(schema->field(3)->type(), num_rows, {nullptr, volumes}, 0),
@@ -200,13 +203,16 @@ class QuoteGenerator {
 /// The `generator` source. Run() is called once, on the source's own thread.
 class GeneratorSource : public exec::Source {
  public:
-  GeneratorSource(const QuoteSettings& settings, int64_t count, double rate, exec::BatchingOptions batching)
+  GeneratorSource(const QuoteSettings& settings, int64_t count, double rate,
+                  exec::BatchingOptions batching)
       : generator_(settings), count_(count), rate_(rate), batching_(batching) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return QuoteSchema(); }
   bool bounded() const override { return count_ > 0; }
 
-  Status Run(exec::SourceOutput& out) override { return rate_ > 0 ? RunPaced(out) : RunFlatOut(out); }
+  Status Run(exec::SourceOutput& out) override {
+    return rate_ > 0 ? RunPaced(out) : RunFlatOut(out);
+  }
 
  private:
   /// The exclusive end of the next batch: batch_size rows on, or fewer at the end of `count`.
@@ -218,7 +224,8 @@ class GeneratorSource : public exec::Source {
   bool Finished() const { return count_ > 0 && generator_.next_row() >= count_; }
 
   /// Pushes a batch; a cancelled push means the run is stopping, which ends Run() quietly.
-  static Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch, bool* stop) {
+  static Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch,
+                        bool* stop) {
     Status status = out.Push(std::move(batch));
     if (status.IsCancelled()) {
       *stop = true;
@@ -243,7 +250,8 @@ class GeneratorSource : public exec::Source {
     const Clock::time_point started = Clock::now();
     auto due_at = [&](int64_t row) {
       // Capped so that an absurdly low rate cannot overflow the clock's representation.
-      const std::chrono::duration<double> offset(std::min(static_cast<double>(row) / rate_, kLongestWaitSeconds));
+      const std::chrono::duration<double> offset(
+          std::min(static_cast<double>(row) / rate_, kLongestWaitSeconds));
       return started + std::chrono::duration_cast<Clock::duration>(offset);
     };
     bool stop = false;
@@ -251,13 +259,15 @@ class GeneratorSource : public exec::Source {
       const int64_t first = generator_.next_row();
       const int64_t end = NextBatchEnd();
       const Clock::time_point send_at =
-          std::min(due_at(end - 1), due_at(first) + std::chrono::duration_cast<Clock::duration>(batching_.linger));
+          std::min(due_at(end - 1),
+                   due_at(first) + std::chrono::duration_cast<Clock::duration>(batching_.linger));
       for (Clock::time_point now = Clock::now(); now < send_at; now = Clock::now()) {
         if (out.stopping()) return Status::OK();
         std::this_thread::sleep_for(std::min(send_at - now, kStopCheckInterval));
       }
       const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-      const auto due_rows = static_cast<int64_t>(std::min(elapsed * rate_ + 1.0, static_cast<double>(end)));
+      const auto due_rows =
+          static_cast<int64_t>(std::min(elapsed * rate_ + 1.0, static_cast<double>(end)));
       const int64_t num_rows = std::clamp<int64_t>(due_rows - first, 1, end - first);
       SLUICE_ASSIGN_OR_RAISE(auto batch, generator_.Next(num_rows));
       SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
@@ -277,7 +287,8 @@ config::PluginSpec GeneratorSpec() {
   config::PluginSpec spec;
   spec.name = "generator";
   spec.doc =
-      "Synthetic market quotes (symbol, bid, ask, volume, ts) from a seeded random walk; the same seed "
+      "Synthetic market quotes (symbol, bid, ask, volume, ts) from a seeded random walk; the same "
+      "seed "
       "always gives the same rows.";
   spec.example =
       "sources:\n"
@@ -288,23 +299,28 @@ config::PluginSpec GeneratorSpec() {
       "    symbols: 20\n"
       "    seed: 7\n";
 
-  OptionSpec count = config::MakeOption("count", OptionType::kInteger, "Rows to generate; 0 runs until stopped.", "0");
+  OptionSpec count = config::MakeOption("count", OptionType::kInteger,
+                                        "Rows to generate; 0 runs until stopped.", "0");
   count.min = 0;
-  OptionSpec rate = config::MakeOption("rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
+  OptionSpec rate = config::MakeOption(
+      "rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
   rate.min = 0;
   OptionSpec seed =
-      config::MakeOption("seed", OptionType::kInteger, "Seed of the random walk; equal seeds give identical rows.", "42");
+      config::MakeOption("seed", OptionType::kInteger,
+                         "Seed of the random walk; equal seeds give identical rows.", "42");
   seed.min = 0;
-  OptionSpec symbols = config::MakeOption("symbols", OptionType::kInteger,
-                              "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...",
-                              "10");
+  OptionSpec symbols = config::MakeOption(
+      "symbols", OptionType::kInteger,
+      "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...", "10");
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
   OptionSpec start = config::MakeOption("start", OptionType::kString,
-                            "Event time (ts) of the first row: ISO 8601 or epoch (UTC unless a zone is given), or `now` for live data.",
-                            std::string(kDefaultStart));
-  OptionSpec interval = config::MakeOption("interval", OptionType::kDuration,
-                               "Event time between consecutive rows (microsecond precision).", "1ms");
+                                        "Event time (ts) of the first row: ISO 8601 or epoch (UTC "
+                                        "unless a zone is given), or `now` for live data.",
+                                        std::string(kDefaultStart));
+  OptionSpec interval =
+      config::MakeOption("interval", OptionType::kDuration,
+                         "Event time between consecutive rows (microsecond precision).", "1ms");
   interval.min = 0;
   spec.options = {count, rate, seed, symbols, start, interval};
   return spec;
@@ -326,13 +342,16 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
     start_micros = formats::ParseTimestampText(start);
   }
   if (!start_micros) {
-    return config::ConfigError(options.LocationOf("start"), fmt::format("'{}' is not an ISO 8601 timestamp", start),
+    return config::ConfigError(options.LocationOf("start"),
+                               fmt::format("'{}' is not an ISO 8601 timestamp", start),
                                fmt::format("write e.g. {}", kDefaultStart));
   }
   settings.start_micros = *start_micros;
   settings.interval_micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("interval")).count();
-  return std::make_unique<GeneratorSource>(settings, options.GetInteger("count"), options.GetDouble("rate"),
+      std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("interval"))
+          .count();
+  return std::make_unique<GeneratorSource>(settings, options.GetInteger("count"),
+                                           options.GetDouble("rate"),
                                            exec::BatchingOptions::FromOptions(options));
 }
 

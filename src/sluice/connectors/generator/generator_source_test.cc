@@ -1,5 +1,8 @@
 #include "sluice/connectors/generator/generator_source.h"
-#include "sluice/testing/collecting_output.h"
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <atomic>
 #include <chrono>
@@ -7,9 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <arrow/api.h>
-#include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
+#include "sluice/testing/collecting_output.h"
 
 namespace sluice::connectors {
 namespace {
@@ -32,8 +33,9 @@ Result<std::unique_ptr<exec::Source>> MakeSource(const std::string& yaml) {
   RegisterGeneratorSource(&registry);
   const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kSource, "generator");
   if (spec == nullptr) return Status::Invalid("generator not registered");
-  SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                         config::ValidateOptions(*spec, YAML::Load(yaml), "test.yaml", {"connector"}));
+  SLUICE_ASSIGN_OR_RAISE(
+      config::Options options,
+      config::ValidateOptions(*spec, YAML::Load(yaml), "test.yaml", {"connector"}));
   return (*registry.FindSource("generator"))(exec::ConnectorContext{"test", "quotes"}, options);
 }
 
@@ -88,7 +90,8 @@ TEST(GeneratorSource, SameSeedSameRowsWhateverTheBatching) {
   auto reference = Generate("{count: 5000, seed: 7, batch_size: 65536}");
   ASSERT_NE(reference, nullptr);
   ASSERT_EQ(reference->num_rows(), 5000);
-  for (const char* batching : {"batch_size: 1", "batch_size: 7", "batch_size: 999", "batch_size: 5000"}) {
+  for (const char* batching :
+       {"batch_size: 1", "batch_size: 7", "batch_size: 999", "batch_size: 5000"}) {
     auto table = Generate(std::string("{count: 5000, seed: 7, ") + batching + "}");
     ASSERT_NE(table, nullptr);
     EXPECT_TRUE(table->Equals(*reference)) << batching;
@@ -142,15 +145,17 @@ TEST(GeneratorSource, StartAcceptsIsoTimestampsWithZones) {
 
   auto date_only = Generate("{count: 1, start: '2024-01-01'}");
   ASSERT_NE(date_only, nullptr);
-  EXPECT_EQ(std::static_pointer_cast<arrow::TimestampArray>(date_only->column(4)->chunk(0))->Value(0),
-            1704067200000000);
+  EXPECT_EQ(
+      std::static_pointer_cast<arrow::TimestampArray>(date_only->column(4)->chunk(0))->Value(0),
+      1704067200000000);
 }
 
 TEST(GeneratorSource, RejectsABadStartWithItsLocation) {
   auto source = MakeSource("{count: 1, start: 'yesterday'}");
   ASSERT_FALSE(source.ok());
   EXPECT_TRUE(source.status().IsInvalid());
-  EXPECT_NE(source.status().message().find("test.yaml:1:"), std::string::npos) << source.status().ToString();
+  EXPECT_NE(source.status().message().find("test.yaml:1:"), std::string::npos)
+      << source.status().ToString();
   EXPECT_NE(source.status().message().find("ISO 8601"), std::string::npos);
 
   auto bad_date = MakeSource("{count: 1, start: '2024-02-30T00:00:00Z'}");
@@ -181,7 +186,8 @@ TEST(GeneratorSource, RatePacesRowsAndLingerCutsBatches) {
   CollectingOutput out;
   const auto started = std::chrono::steady_clock::now();
   ASSERT_TRUE((*source)->Run(out).ok());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(out.num_rows(), 2000);
   // 2000 rows at 10000/s take about 0.2 s. The bounds are loose: this checks pacing, not speed.
   EXPECT_GT(seconds, 0.15);

@@ -1,13 +1,13 @@
 #include "sluice/processors/aggregates/accumulator.h"
 
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
 #include <utility>
-
-#include <arrow/api.h>
-#include <arrow/compute/api.h>
 
 #include "sluice/processors/aggregates/hyper_log_log.h"
 
@@ -86,8 +86,8 @@ bool HasStorage(const arrow::DataType& type) {
 Result<std::shared_ptr<arrow::Array>> ToInt64(const std::shared_ptr<arrow::Array>& column) {
   const auto& type = *column->type();
   if (type.id() == arrow::Type::INT64) return column;
-  if (type.id() == arrow::Type::TIMESTAMP || type.id() == arrow::Type::DATE64 || type.id() == arrow::Type::TIME64 ||
-      type.id() == arrow::Type::DURATION) {
+  if (type.id() == arrow::Type::TIMESTAMP || type.id() == arrow::Type::DATE64 ||
+      type.id() == arrow::Type::TIME64 || type.id() == arrow::Type::DURATION) {
     return column->View(arrow::int64());
   }
   if (type.id() == arrow::Type::DATE32 || type.id() == arrow::Type::TIME32) {
@@ -118,13 +118,15 @@ Result<std::shared_ptr<arrow::Array>> FromInt64(const std::shared_ptr<arrow::Arr
   }
 }
 
-Result<std::shared_ptr<arrow::Array>> BuildDoubles(const std::vector<double>& values, const std::vector<bool>& valid) {
+Result<std::shared_ptr<arrow::Array>> BuildDoubles(const std::vector<double>& values,
+                                                   const std::vector<bool>& valid) {
   arrow::DoubleBuilder builder;
   SLUICE_RETURN_NOT_OK(builder.AppendValues(values, valid));
   return builder.Finish();
 }
 
-Result<std::shared_ptr<arrow::Array>> BuildIntegers(const std::vector<int64_t>& values, const std::vector<bool>& valid) {
+Result<std::shared_ptr<arrow::Array>> BuildIntegers(const std::vector<int64_t>& values,
+                                                    const std::vector<bool>& valid) {
   arrow::Int64Builder builder;
   SLUICE_RETURN_NOT_OK(builder.AppendValues(values, valid));
   return builder.Finish();
@@ -139,7 +141,8 @@ struct Stored<double> {
   static double Get(const ValueColumn& column, int64_t row) { return column.doubles[row]; }
   /// NaN sorts above every number, as in DuckDB.
   static bool Less(double a, double b) { return !std::isnan(a) && (std::isnan(b) || a < b); }
-  static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<double>& values, const std::vector<bool>& valid,
+  static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<double>& values,
+                                                     const std::vector<bool>& valid,
                                                      const std::shared_ptr<arrow::DataType>& type) {
     SLUICE_ASSIGN_OR_RAISE(auto array, BuildDoubles(values, valid));
     if (type->id() == arrow::Type::DOUBLE) return array;
@@ -152,7 +155,8 @@ template <>
 struct Stored<int64_t> {
   static int64_t Get(const ValueColumn& column, int64_t row) { return column.integers[row]; }
   static bool Less(int64_t a, int64_t b) { return a < b; }
-  static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<int64_t>& values, const std::vector<bool>& valid,
+  static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<int64_t>& values,
+                                                     const std::vector<bool>& valid,
                                                      const std::shared_ptr<arrow::DataType>& type) {
     SLUICE_ASSIGN_OR_RAISE(auto array, BuildIntegers(values, valid));
     return FromInt64(array, type);
@@ -162,7 +166,9 @@ struct Stored<int64_t> {
 
 template <>
 struct Stored<std::string> {
-  static std::string_view Get(const ValueColumn& column, int64_t row) { return column.strings->GetView(row); }
+  static std::string_view Get(const ValueColumn& column, int64_t row) {
+    return column.strings->GetView(row);
+  }
   static bool Less(std::string_view a, std::string_view b) { return a < b; }
   static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<std::string>& values,
                                                      const std::vector<bool>& valid,
@@ -182,7 +188,8 @@ struct Stored<std::string> {
 class CountAccumulator final : public Accumulator {
  public:
   void Resize(uint32_t slots) override { counts_.resize(slots, 0); }
-  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       if (slots[i] != kNoSlot && values.IsValid(i)) ++counts_[slots[i]];
     }
@@ -194,12 +201,15 @@ class CountAccumulator final : public Accumulator {
     for (int64_t i = 0; i < count; ++i) counts_[slots[i]] = 0;
   }
   void Clear() override { std::vector<int64_t>().swap(counts_); }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<int64_t> values(count);
     for (int64_t i = 0; i < count; ++i) values[i] = counts_[slots[i]];
     return BuildIntegers(values, std::vector<bool>(count, true));
   }
-  int64_t state_bytes() const override { return static_cast<int64_t>(counts_.capacity() * sizeof(int64_t)); }
+  int64_t state_bytes() const override {
+    return static_cast<int64_t>(counts_.capacity() * sizeof(int64_t));
+  }
 
  private:
   std::vector<int64_t> counts_;
@@ -216,7 +226,8 @@ class ValueAccumulator final : public Accumulator {
     times_.resize(slots);
     seen_.resize(slots, 0);
   }
-  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
       if (slot == kNoSlot || !values.IsValid(i)) continue;
@@ -253,7 +264,8 @@ class ValueAccumulator final : public Accumulator {
     std::vector<exec::Timestamp>().swap(times_);
     std::vector<uint8_t>().swap(seen_);
   }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<T> values(count);
     std::vector<bool> valid(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -263,8 +275,9 @@ class ValueAccumulator final : public Accumulator {
     return Stored<T>::Build(values, valid, output_);
   }
   int64_t state_bytes() const override {
-    int64_t bytes = static_cast<int64_t>(values_.capacity() * sizeof(T) + times_.capacity() * sizeof(exec::Timestamp) +
-                                         seen_.capacity());
+    int64_t bytes =
+        static_cast<int64_t>(values_.capacity() * sizeof(T) +
+                             times_.capacity() * sizeof(exec::Timestamp) + seen_.capacity());
     if constexpr (std::is_same_v<T, std::string>) {
       for (const auto& value : values_) bytes += Stored<T>::Bytes(value);
     }
@@ -320,7 +333,8 @@ class MomentsAccumulator final : public Accumulator {
   explicit MomentsAccumulator(Function function) : function_(function) {}
 
   void Resize(uint32_t slots) override { state_.resize(slots); }
-  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots,
+               int64_t rows) override {
     const bool track_last = function_ == Function::kZScore || function_ == Function::kMinMax;
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
@@ -367,7 +381,8 @@ class MomentsAccumulator final : public Accumulator {
     for (int64_t i = 0; i < count; ++i) state_[slots[i]] = State();
   }
   void Clear() override { std::vector<State>().swap(state_); }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<double> values(count);
     std::vector<bool> valid(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -412,7 +427,9 @@ class MomentsAccumulator final : public Accumulator {
     }
     return BuildDoubles(values, valid);
   }
-  int64_t state_bytes() const override { return static_cast<int64_t>(state_.capacity() * sizeof(State)); }
+  int64_t state_bytes() const override {
+    return static_cast<int64_t>(state_.capacity() * sizeof(State));
+  }
 
  private:
   struct State {
@@ -431,13 +448,15 @@ class MomentsAccumulator final : public Accumulator {
 /// harmonic_mean (n / Σ 1/x) and geometric_mean (exp(Σ ln x / n)).
 class MeanOfTransformAccumulator final : public Accumulator {
  public:
-  explicit MeanOfTransformAccumulator(Function function) : harmonic_(function == Function::kHarmonicMean) {}
+  explicit MeanOfTransformAccumulator(Function function)
+      : harmonic_(function == Function::kHarmonicMean) {}
 
   void Resize(uint32_t slots) override {
     sums_.resize(slots, 0);
     counts_.resize(slots, 0);
   }
-  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
       if (slot == kNoSlot || !values.IsValid(i)) continue;
@@ -459,7 +478,8 @@ class MeanOfTransformAccumulator final : public Accumulator {
     std::vector<double>().swap(sums_);
     std::vector<int64_t>().swap(counts_);
   }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<double> values(count);
     std::vector<bool> valid(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -470,7 +490,9 @@ class MeanOfTransformAccumulator final : public Accumulator {
     }
     return BuildDoubles(values, valid);
   }
-  int64_t state_bytes() const override { return static_cast<int64_t>((sums_.capacity() + counts_.capacity()) * 8); }
+  int64_t state_bytes() const override {
+    return static_cast<int64_t>((sums_.capacity() + counts_.capacity()) * 8);
+  }
 
  private:
   bool harmonic_;
@@ -485,7 +507,8 @@ class BufferAccumulator final : public Accumulator {
   explicit BufferAccumulator(Aggregate aggregate) : aggregate_(std::move(aggregate)) {}
 
   void Resize(uint32_t slots) override { buffers_.resize(slots); }
-  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
       if (slot == kNoSlot || !values.IsValid(i)) continue;
@@ -511,7 +534,8 @@ class BufferAccumulator final : public Accumulator {
     std::vector<std::vector<Entry>>().swap(buffers_);
     held_ = 0;
   }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<double> values(count, 0);
     std::vector<bool> valid(count, false);
     std::vector<Entry> scratch;
@@ -527,7 +551,8 @@ class BufferAccumulator final : public Accumulator {
                          [](const Entry& a, const Entry& b) { return a.time < b.time; });
         double alpha = 2.0 / (static_cast<double>(scratch.size()) + 1.0);
         double ema = scratch[0].value;
-        for (size_t j = 1; j < scratch.size(); ++j) ema = alpha * scratch[j].value + (1 - alpha) * ema;
+        for (size_t j = 1; j < scratch.size(); ++j)
+          ema = alpha * scratch[j].value + (1 - alpha) * ema;
         values[i] = ema;
       } else {
         numbers.resize(buffer.size());
@@ -538,7 +563,8 @@ class BufferAccumulator final : public Accumulator {
     return BuildDoubles(values, valid);
   }
   int64_t state_bytes() const override {
-    return static_cast<int64_t>(buffers_.capacity() * sizeof(std::vector<Entry>)) + held_ * int64_t{sizeof(Entry)};
+    return static_cast<int64_t>(buffers_.capacity() * sizeof(std::vector<Entry>)) +
+           held_ * int64_t{sizeof(Entry)};
   }
 
   /// The continuous quantile (linear interpolation between the closest ranks, as DuckDB's
@@ -589,7 +615,8 @@ class DistinctAccumulator final : public Accumulator {
       numbers_.resize(slots);
     }
   }
-  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
       if (slot == kNoSlot || !values.IsValid(i)) continue;
@@ -622,11 +649,12 @@ class DistinctAccumulator final : public Accumulator {
     std::vector<std::unordered_set<int64_t>>().swap(numbers_);
     std::vector<std::unordered_set<std::string>>().swap(strings_);
   }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<int64_t> values(count);
     for (int64_t i = 0; i < count; ++i) {
       values[i] = static_cast<int64_t>(storage_ == Storage::kString ? strings_[slots[i]].size()
-                                                                     : numbers_[slots[i]].size());
+                                                                    : numbers_[slots[i]].size());
     }
     return BuildIntegers(values, std::vector<bool>(count, true));
   }
@@ -652,7 +680,8 @@ class ApproxDistinctAccumulator final : public Accumulator {
   explicit ApproxDistinctAccumulator(Storage storage) : storage_(storage) {}
 
   void Resize(uint32_t slots) override { sketches_.resize(slots); }
-  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots, int64_t rows) override {
+  void Consume(const ValueColumn& values, const exec::Timestamp*, const uint32_t* slots,
+               int64_t rows) override {
     for (int64_t i = 0; i < rows; ++i) {
       uint32_t slot = slots[i];
       if (slot == kNoSlot || !values.IsValid(i)) continue;
@@ -677,7 +706,8 @@ class ApproxDistinctAccumulator final : public Accumulator {
     std::vector<std::unique_ptr<HyperLogLog>>().swap(sketches_);
     allocated_ = 0;
   }
-  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const override {
+  Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                 int64_t count) const override {
     std::vector<int64_t> values(count, 0);
     for (int64_t i = 0; i < count; ++i) {
       if (sketches_[slots[i]] != nullptr) values[i] = sketches_[slots[i]]->Estimate();
@@ -685,7 +715,8 @@ class ApproxDistinctAccumulator final : public Accumulator {
     return BuildIntegers(values, std::vector<bool>(count, true));
   }
   int64_t state_bytes() const override {
-    return static_cast<int64_t>(sketches_.capacity() * sizeof(void*)) + allocated_ * int64_t{sizeof(HyperLogLog)};
+    return static_cast<int64_t>(sketches_.capacity() * sizeof(void*)) +
+           allocated_ * int64_t{sizeof(HyperLogLog)};
   }
 
  private:
@@ -702,7 +733,8 @@ class ApproxDistinctAccumulator final : public Accumulator {
 };
 
 template <template <typename> class Make>
-std::unique_ptr<Accumulator> ForStorage(Storage storage, const std::shared_ptr<arrow::DataType>& output) {
+std::unique_ptr<Accumulator> ForStorage(Storage storage,
+                                        const std::shared_ptr<arrow::DataType>& output) {
   switch (storage) {
     case Storage::kDouble:
       return Make<double>::New(output);
@@ -788,7 +820,8 @@ std::optional<std::string> CheckInputType(const Aggregate& aggregate, const arro
   }
 }
 
-std::shared_ptr<arrow::DataType> OutputType(const Aggregate& aggregate, const std::shared_ptr<arrow::DataType>& input) {
+std::shared_ptr<arrow::DataType> OutputType(const Aggregate& aggregate,
+                                            const std::shared_ptr<arrow::DataType>& input) {
   switch (aggregate.function) {
     case Function::kCount:
     case Function::kCountDistinct:
@@ -830,7 +863,8 @@ Result<ValueColumn> PrepareColumn(const std::shared_ptr<arrow::Array>& column, b
     prepared.integers = static_cast<const arrow::Int64Array&>(*integers).raw_values();
     prepared.owned.push_back(std::move(integers));
   }
-  if ((needs_doubles || storage == Storage::kDouble) && (IsNumber(type) || arrow::is_floating(type.id()))) {
+  if ((needs_doubles || storage == Storage::kDouble) &&
+      (IsNumber(type) || arrow::is_floating(type.id()))) {
     std::shared_ptr<arrow::Array> doubles = column;
     if (type.id() != arrow::Type::DOUBLE) {
       SLUICE_ASSIGN_OR_RAISE(doubles, arrow::compute::Cast(*column, arrow::float64()));
@@ -841,14 +875,16 @@ Result<ValueColumn> PrepareColumn(const std::shared_ptr<arrow::Array>& column, b
   return prepared;
 }
 
-std::unique_ptr<Accumulator> MakeAccumulator(const Aggregate& aggregate, const std::shared_ptr<arrow::DataType>& input) {
+std::unique_ptr<Accumulator> MakeAccumulator(const Aggregate& aggregate,
+                                             const std::shared_ptr<arrow::DataType>& input) {
   Storage storage = StorageOf(*input);
   std::shared_ptr<arrow::DataType> output = OutputType(aggregate, input);
   switch (aggregate.function) {
     case Function::kCount:
       return std::make_unique<CountAccumulator>();
     case Function::kSum:
-      if (arrow::is_integer(input->id())) return std::make_unique<ValueAccumulator<int64_t, SumFold<int64_t>>>(output);
+      if (arrow::is_integer(input->id()))
+        return std::make_unique<ValueAccumulator<int64_t, SumFold<int64_t>>>(output);
       return std::make_unique<ValueAccumulator<double, SumFold<double>>>(output);
     case Function::kMin:
       return ForStorage<MakeExtreme<false>::For>(storage, output);

@@ -1,14 +1,14 @@
 #pragma once
 
+#include <arrow/array.h>
+#include <arrow/type.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/array.h>
-#include <arrow/type.h>
 
 #include "sluice/common/status.h"
 #include "sluice/exec/time.h"
@@ -59,7 +59,8 @@ std::optional<Aggregate> ParseFunction(std::string_view name);
 std::optional<std::string> CheckInputType(const Aggregate& aggregate, const arrow::DataType& type);
 
 /// The type of the column an aggregate of `input` produces.
-std::shared_ptr<arrow::DataType> OutputType(const Aggregate& aggregate, const std::shared_ptr<arrow::DataType>& input);
+std::shared_ptr<arrow::DataType> OutputType(const Aggregate& aggregate,
+                                            const std::shared_ptr<arrow::DataType>& input);
 
 /// The representations of one input column an accumulator may read, prepared once per batch
 /// by PrepareColumn() so that accumulators run tight loops over plain buffers.
@@ -75,7 +76,8 @@ struct ValueColumn {
   const arrow::StringArray* strings = nullptr;
 
   bool IsValid(int64_t row) const {
-    return validity == nullptr || ((validity[(validity_offset + row) >> 3] >> ((validity_offset + row) & 7)) & 1) != 0;
+    return validity == nullptr ||
+           ((validity[(validity_offset + row) >> 3] >> ((validity_offset + row) & 7)) & 1) != 0;
   }
 
   /// Keeps the converted arrays alive.
@@ -108,8 +110,8 @@ class Accumulator {
   /// Adds row i of `values` (with event time times[i]) to slot slots[i], for each i < rows;
   /// nulls and kNoSlot rows are skipped. Rows arrive in arrival order, which breaks event-time
   /// ties for first, last and ema.
-  virtual void Consume(const ValueColumn& values, const exec::Timestamp* times, const uint32_t* slots,
-                       int64_t rows) = 0;
+  virtual void Consume(const ValueColumn& values, const exec::Timestamp* times,
+                       const uint32_t* slots, int64_t rows) = 0;
   /// Folds slot from[i] into slot into[i]; `from` holds rows that arrived after (or, for
   /// panes, lie later in time than) those of `into` only as far as first/last ties go.
   virtual void Merge(const uint32_t* from, const uint32_t* into, int64_t count) = 0;
@@ -119,12 +121,14 @@ class Accumulator {
   virtual void Clear() = 0;
   /// The results of the given slots, in order, as one array of OutputType(). Does not change
   /// the state (windows fire early and again after late updates).
-  virtual Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots, int64_t count) const = 0;
+  virtual Result<std::shared_ptr<arrow::Array>> Finalize(const uint32_t* slots,
+                                                         int64_t count) const = 0;
   /// Approximate bytes held.
   virtual int64_t state_bytes() const = 0;
 };
 
 /// The accumulator of `aggregate` over a column of `input` type (checked by CheckInputType).
-std::unique_ptr<Accumulator> MakeAccumulator(const Aggregate& aggregate, const std::shared_ptr<arrow::DataType>& input);
+std::unique_ptr<Accumulator> MakeAccumulator(const Aggregate& aggregate,
+                                             const std::shared_ptr<arrow::DataType>& input);
 
 }  // namespace sluice::processors::aggregates

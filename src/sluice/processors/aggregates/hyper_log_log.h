@@ -23,7 +23,8 @@ class HyperLogLog {
 
   void AddHash(uint64_t hash) {
     uint32_t index = static_cast<uint32_t>(hash >> (64 - kPrecision));
-    uint64_t rest = (hash << kPrecision) | (uint64_t{1} << (kPrecision - 1));  // guard bit bounds the rank
+    uint64_t rest =
+        (hash << kPrecision) | (uint64_t{1} << (kPrecision - 1));  // guard bit bounds the rank
     uint8_t rank = static_cast<uint8_t>(__builtin_clzll(rest) + 1);
     if (rank > registers_[index]) registers_[index] = rank;
   }

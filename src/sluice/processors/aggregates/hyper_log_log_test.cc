@@ -1,9 +1,9 @@
 #include "sluice/processors/aggregates/hyper_log_log.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace sluice::processors::aggregates {
 namespace {
@@ -13,7 +13,9 @@ TEST(WindowHyperLogLogTest, EstimatesWithinItsDocumentedError) {
   for (int64_t distinct : {10, 1000, 100000, 1000000}) {
     HyperLogLog sketch;
     for (int64_t i = 0; i < distinct; ++i) sketch.AddHash(HashInteger(static_cast<uint64_t>(i)));
-    EXPECT_NEAR(static_cast<double>(sketch.Estimate()), static_cast<double>(distinct), 0.05 * distinct + 1) << distinct;
+    EXPECT_NEAR(static_cast<double>(sketch.Estimate()), static_cast<double>(distinct),
+                0.05 * distinct + 1)
+        << distinct;
   }
 }
 
