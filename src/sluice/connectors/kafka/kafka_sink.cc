@@ -1,7 +1,10 @@
 #include "sluice/connectors/kafka/kafka_sink.h"
 
 #include <arrow/array.h>
+#include <arrow/buffer.h>
 #include <arrow/compute/api.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/writer.h>
 #include <arrow/record_batch.h>
 #include <fmt/format.h>
 
@@ -16,11 +19,18 @@
 #include "sluice/config/location.h"
 #include "sluice/connectors/kafka/kafka_client.h"
 #include "sluice/formats/json_row_encoder.h"
+#include "sluice/formats/record_writer.h"
 
 namespace sluice::connectors {
 namespace {
 
 using kafka::ClientEvents;
+
+/// How rows become messages: json and csv write one message per row, arrow one per batch.
+enum class MessageFormat { kJson, kCsv, kArrow };
+
+/// The row a failed message stands for when it carried a whole batch (format: arrow).
+constexpr int64_t kWholeBatch = -1;
 
 struct SinkSettings {
   std::string name;
@@ -29,6 +39,7 @@ struct SinkSettings {
   std::string topic;
   std::string topic_field;
   std::vector<std::string> key_fields;
+  MessageFormat format = MessageFormat::kJson;
   config::Location where;
   std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
   /// Exactly-once: one producer transaction per input batch, carrying the source's offsets.
@@ -51,7 +62,8 @@ bool IsConnectionFailure(RdKafka::ErrorCode code) {
          code == RdKafka::ERR__FATAL;
 }
 
-/// Produces one JSON message per row with a librdkafka Producer, which batches, compresses and
+/// Produces one JSON or CSV message per row, or one Arrow IPC message per batch, with a
+/// librdkafka Producer, which batches, compresses and
 /// retries with backoff on its own threads. Write() returns once every message of the batch is
 /// delivered or has failed for good, so that "Write returned OK" means "in Kafka": that is what
 /// lets the pipeline acknowledge the input (at-least-once). Messages the brokers refuse become
@@ -142,9 +154,20 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
     failures_.clear();
     std::string value;
     std::string key;
+    if (settings_.format == MessageFormat::kArrow) {
+      if (batch->num_rows() > 0) {
+        SLUICE_ASSIGN_OR_RAISE(value, EncodeArrow(*batch));
+        SLUICE_RETURN_NOT_OK(Produce(settings_.topic, value, nullptr, 0, kWholeBatch));
+      }
+      return AwaitDelivery(*batch);
+    }
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
       value.clear();
-      encoder_->AppendRow(*batch, row, &value);
+      if (settings_.format == MessageFormat::kCsv) {
+        SLUICE_RETURN_NOT_OK(AppendCsvRow(*batch, row, &value));
+      } else {
+        encoder_->AppendRow(*batch, row, &value);
+      }
       const void* key_data = nullptr;
       size_t key_size = 0;
       if (single_key != nullptr && single_key->IsValid(row)) {
@@ -165,22 +188,13 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
         }
         topic = std::string(topics->GetView(row));
       }
-      while (true) {
-        RdKafka::ErrorCode code =
-            producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               value.data(), value.size(), key_data, key_size, 0,
-                               reinterpret_cast<void*>(static_cast<intptr_t>(row)));
-        if (code == RdKafka::ERR_NO_ERROR) break;
-        if (code == RdKafka::ERR__QUEUE_FULL) {
-          producer_->poll(100);  // wait for deliveries to make room
-          continue;
-        }
-        if (code == RdKafka::ERR__FATAL)
-          return kafka::KafkaError(code, "the Kafka producer failed");
-        failures_.push_back({row, code, RdKafka::err2str(code)});
-        break;
-      }
+      SLUICE_RETURN_NOT_OK(Produce(topic, value, key_data, key_size, row));
     }
+    return AwaitDelivery(*batch);
+  }
+
+  /// Waits until every message of `batch` is delivered or has failed for good.
+  Status AwaitDelivery(const arrow::RecordBatch& batch) {
     auto timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout) +
         std::chrono::seconds(5);
@@ -190,7 +204,57 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
           "{} message(s) to Kafka brokers {} still undelivered after {}s: {}",
           producer_->outq_len(), settings_.brokers, timeout.count() / 1000, events_->last_error()));
     }
-    return HandleFailures(*batch);
+    return HandleFailures(batch);
+  }
+
+  /// Queues one message; `row` is the row it carries (kWholeBatch for an arrow message). A
+  /// message librdkafka refuses at once is recorded in `failures_`; only a fatal producer error
+  /// fails the call.
+  Status Produce(const std::string& topic, const std::string& value, const void* key_data,
+                 size_t key_size, int64_t row) {
+    while (true) {
+      RdKafka::ErrorCode code =
+          producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                             const_cast<char*>(value.data()), value.size(), key_data, key_size,
+                             0, reinterpret_cast<void*>(static_cast<intptr_t>(row)));
+      if (code == RdKafka::ERR_NO_ERROR) return Status::OK();
+      if (code == RdKafka::ERR__QUEUE_FULL) {
+        producer_->poll(100);  // wait for deliveries to make room
+        continue;
+      }
+      if (code == RdKafka::ERR__FATAL) return kafka::KafkaError(code, "the Kafka producer failed");
+      failures_.push_back({row, code, RdKafka::err2str(code)});
+      return Status::OK();
+    }
+  }
+
+  /// Appends row `row` as one CSV line without header or line break, written by the CSV file
+  /// writer so that a csv message holds exactly what a line of a CSV file would (shortest
+  /// round-trip doubles, ISO 8601 timestamps, an empty field for null, "" for an empty string).
+  Status AppendCsvRow(const arrow::RecordBatch& batch, int64_t row, std::string* out) const {
+    SLUICE_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create(256));
+    formats::WriteOptions options;
+    options.header = false;
+    SLUICE_ASSIGN_OR_RAISE(auto writer, formats::RecordWriter::Open(stream, formats::Format::kCsv,
+                                                                    batch.schema(), options));
+    SLUICE_RETURN_NOT_OK(writer->Write(*batch.Slice(row, 1)));
+    SLUICE_RETURN_NOT_OK(writer->Close());
+    SLUICE_ASSIGN_OR_RAISE(auto buffer, stream->Finish());
+    std::string_view line(reinterpret_cast<const char*>(buffer->data()),
+                          static_cast<size_t>(buffer->size()));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    out->append(line);
+    return Status::OK();
+  }
+
+  /// The whole batch as one Arrow IPC stream (schema message, one record batch, end marker).
+  static Result<std::string> EncodeArrow(const arrow::RecordBatch& batch) {
+    SLUICE_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create());
+    SLUICE_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
+    SLUICE_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+    SLUICE_RETURN_NOT_OK(writer->Close());
+    SLUICE_ASSIGN_OR_RAISE(auto buffer, stream->Finish());
+    return buffer->ToString();
   }
 
   Status Commit(const exec::InputDone& done) override {
@@ -316,7 +380,12 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
         if (unreachable++ == 0) first_reason = failure.reason;
         continue;
       }
-      Reject(batch, failure.row, fmt::format("Kafka refused the message: {}", failure.reason));
+      std::string reason = fmt::format("Kafka refused the message: {}", failure.reason);
+      if (failure.row == kWholeBatch) {
+        for (int64_t row = 0; row < batch.num_rows(); ++row) Reject(batch, row, reason);
+      } else {
+        Reject(batch, failure.row, std::move(reason));
+      }
     }
     if (!failures_.empty()) {
       // Refused messages with no dead-letter queue to keep them: fail rather than lose them.
@@ -416,6 +485,22 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
   if (options.Has("topic")) settings.topic = options.GetString("topic");
   if (options.Has("topic_field")) settings.topic_field = options.GetString("topic_field");
   if (options.Has("key")) settings.key_fields = options.GetStringList("key");
+  std::string format = options.GetString("format");
+  settings.format = format == "csv"     ? MessageFormat::kCsv
+                    : format == "arrow" ? MessageFormat::kArrow
+                                        : MessageFormat::kJson;
+  if (settings.format == MessageFormat::kArrow) {
+    for (const char* per_row : {"key", "topic_field"}) {
+      if (options.Has(per_row)) {
+        return config::ConfigError(
+            options.LocationOf(per_row),
+            fmt::format("format arrow writes one message per batch, so '{}' (which is per row) "
+                        "cannot apply",
+                        per_row),
+            "leave it out, or use format: json or csv");
+      }
+    }
+  }
   settings.delivery_timeout = options.GetDuration("delivery_timeout");
   SLUICE_RETURN_NOT_OK(CheckExactlyOnce(context, options, &settings));
 
@@ -455,8 +540,8 @@ config::PluginSpec KafkaSinkSpec() {
   spec.kind = config::PluginKind::kSink;
   spec.name = "kafka";
   spec.doc =
-      "Writes one JSON message per row to Kafka. Each batch is written once every message is "
-      "delivered, so the "
+      "Writes one JSON or CSV message per row, or one Arrow IPC message per batch, to Kafka. "
+      "Each batch is written once every message is delivered, so the "
       "input is acknowledged only after Kafka has it (at-least-once; idempotent producer by "
       "default). librdkafka "
       "retries with backoff; messages the brokers refuse become dead letters; unreachable brokers "
@@ -470,9 +555,13 @@ config::PluginSpec KafkaSinkSpec() {
                  "Field(s) forming the message key: one field's value as text, several as a JSON "
                  "object. No key "
                  "when left out."};
-  OptionSpec format{"format", OptionType::kEnum, "The message format: one JSON object per row.",
-                    "json"};
-  format.choices = {"json"};
+  OptionSpec format{
+      "format", OptionType::kEnum,
+      "json: one JSON object per row; csv: one CSV record per row, no header, fields in output "
+      "order; arrow: a batch format, each micro-batch as ONE message holding an Arrow IPC stream "
+      "(no key or topic_field; keep batches under the brokers' message.max.bytes).",
+      "json"};
+  format.choices = {"json", "csv", "arrow"};
   OptionSpec compression{"compression", OptionType::kEnum, "Compression of message batches.",
                          "none"};
   compression.choices = {"none", "gzip", "snappy", "lz4", "zstd"};

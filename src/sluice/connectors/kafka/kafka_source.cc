@@ -1,7 +1,11 @@
 #include "sluice/connectors/kafka/kafka_source.h"
 
+#include <arrow/buffer.h>
 #include <arrow/builder.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/reader.h>
 #include <arrow/record_batch.h>
+#include <arrow/util/base64.h>
 #include <arrow/util/utf8.h>
 #include <fmt/format.h>
 
@@ -18,7 +22,9 @@
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
 #include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/jsonl_decoder.h"
+#include "sluice/formats/record_reader.h"
 #include "sluice/formats/time_text.h"
 #include "sluice/formats/type_names.h"
 
@@ -34,7 +40,22 @@ using PartitionKey = std::pair<std::string, int32_t>;
 /// The next offset to read (the offset to commit) of each partition.
 using OffsetMap = kafka::PartitionOffsets;
 
-enum class ValueFormat { kJson, kRaw };
+enum class ValueFormat { kJson, kRaw, kCsv, kArrow };
+
+/// The name of `format` in pipeline files.
+const char* ValueFormatName(ValueFormat format) {
+  switch (format) {
+    case ValueFormat::kJson:
+      return "json";
+    case ValueFormat::kRaw:
+      return "raw";
+    case ValueFormat::kCsv:
+      return "csv";
+    case ValueFormat::kArrow:
+      return "arrow";
+  }
+  return "json";
+}
 
 /// Where a consumer starts in a partition its group has no committed offset for.
 struct StartPosition {
@@ -111,6 +132,9 @@ class KafkaSource final : public exec::Source,
     if (consumer_ == nullptr) return Status::IOError("cannot create a Kafka consumer: ", error);
     if (settings_.format == ValueFormat::kJson) {
       SLUICE_ASSIGN_OR_RAISE(decoder_, formats::JsonLinesDecoder::Make(settings_.value_schema));
+    }
+    if (settings_.format == ValueFormat::kArrow) {
+      conformer_ = std::make_unique<formats::BatchConformer>(settings_.value_schema);
     }
     SLUICE_RETURN_NOT_OK(ResetBuilders());
     if (settings_.until_end) {
@@ -382,10 +406,14 @@ class KafkaSource final : public exec::Source,
     pending_offsets_[partition] = offset + 1;
     std::string_view value(static_cast<const char*>(message.payload()), message.len());
     const std::string* key = message.key();
+    std::string origin = fmt::format("{}/{}@{}", partition.first, partition.second, offset);
     auto reject = [&](std::string reason) {
-      out.Reject(exec::DeadLetter{
-          std::move(reason), "source", settings_.name,
-          fmt::format("{}/{}@{}", partition.first, partition.second, offset), std::string(value)});
+      // Arrow messages are binary; the dead-letter record is text.
+      std::string record = settings_.format == ValueFormat::kArrow
+                               ? arrow::util::base64_encode(value)
+                               : std::string(value);
+      out.Reject(
+          exec::DeadLetter{std::move(reason), "source", settings_.name, origin, std::move(record)});
     };
     if (message.payload() == nullptr) {
       reject("empty message (a tombstone)");
@@ -397,36 +425,156 @@ class KafkaSource final : public exec::Source,
       reject("the message key is not UTF-8 text");
       return Status::OK();
     }
-    if (settings_.format == ValueFormat::kJson) {
-      Status decoded = decoder_->Append(value);
-      if (!decoded.ok()) {
-        reject(decoded.message());
-        return Status::OK();
+    int64_t added = 1;
+    switch (settings_.format) {
+      case ValueFormat::kJson: {
+        Status decoded = decoder_->Append(value);
+        if (!decoded.ok()) {
+          reject(decoded.message());
+          return Status::OK();
+        }
+        break;
       }
-    } else {
-      if (!arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(value.data()),
-                                     static_cast<int64_t>(value.size()))) {
-        reject("the message is not UTF-8 text");
-        return Status::OK();
+      case ValueFormat::kRaw:
+        if (!arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(value.data()),
+                                       static_cast<int64_t>(value.size()))) {
+          reject("the message is not UTF-8 text");
+          return Status::OK();
+        }
+        SLUICE_RETURN_NOT_OK(raw_values_->Append(value));
+        break;
+      case ValueFormat::kCsv: {
+        std::string reason;
+        SLUICE_ASSIGN_OR_RAISE(auto row, DecodeCsv(value, &reason));
+        if (row == nullptr) {
+          reject(std::move(reason));
+          return Status::OK();
+        }
+        decoded_.push_back(std::move(row));
+        break;
       }
-      SLUICE_RETURN_NOT_OK(raw_values_->Append(value));
+      case ValueFormat::kArrow: {
+        std::string reason;
+        std::vector<exec::DeadLetter> rejected;
+        SLUICE_ASSIGN_OR_RAISE(auto rows, DecodeArrow(value, origin, &rejected, &reason));
+        for (auto& letter : rejected) {
+          letter.stage = "source";
+          letter.source = settings_.name;
+          out.Reject(std::move(letter));
+        }
+        if (rows == nullptr) {
+          reject(std::move(reason));
+          return Status::OK();
+        }
+        added = rows->num_rows();
+        if (added == 0) return Status::OK();  // nothing left to deliver; the offset still moves
+        decoded_.push_back(std::move(rows));
+        break;
+      }
     }
-    if (settings_.metadata) {
-      SLUICE_RETURN_NOT_OK(key == nullptr ? keys_->AppendNull() : keys_->Append(*key));
-      SLUICE_RETURN_NOT_OK(topics_->Append(partition.first));
-      SLUICE_RETURN_NOT_OK(partitions_->Append(partition.second));
-      SLUICE_RETURN_NOT_OK(offsets_->Append(offset));
-      RdKafka::MessageTimestamp timestamp = message.timestamp();
-      if (timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
-        SLUICE_RETURN_NOT_OK(timestamps_->AppendNull());
-      } else {
-        SLUICE_RETURN_NOT_OK(timestamps_->Append(timestamp.timestamp * 1000));
+    for (int64_t row = 0; row < added; ++row) {
+      if (settings_.metadata) {
+        SLUICE_RETURN_NOT_OK(key == nullptr ? keys_->AppendNull() : keys_->Append(*key));
+        SLUICE_RETURN_NOT_OK(topics_->Append(partition.first));
+        SLUICE_RETURN_NOT_OK(partitions_->Append(partition.second));
+        SLUICE_RETURN_NOT_OK(offsets_->Append(offset));
+        RdKafka::MessageTimestamp timestamp = message.timestamp();
+        if (timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+          SLUICE_RETURN_NOT_OK(timestamps_->AppendNull());
+        } else {
+          SLUICE_RETURN_NOT_OK(timestamps_->Append(timestamp.timestamp * 1000));
+        }
       }
+      SLUICE_RETURN_NOT_OK(row_partitions_.Append(PartitionId(partition)));
     }
-    SLUICE_RETURN_NOT_OK(row_partitions_.Append(PartitionId(partition)));
     if (rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
-    ++rows_;
+    rows_ += added;
     return Status::OK();
+  }
+
+  /// Decodes a csv message: exactly one CSV record, no header, its fields in the order of the
+  /// declared schema, read and converted by the CSV file reader so that both agree on every
+  /// value. Returns nullptr with `reason` set when the message is rejected.
+  Result<std::shared_ptr<arrow::RecordBatch>> DecodeCsv(std::string_view value,
+                                                        std::string* reason) {
+    // A copy: the decoded values must outlive the librdkafka message.
+    auto input = std::make_shared<arrow::io::BufferReader>(
+        arrow::Buffer::FromString(std::string(value)));
+    formats::ReadOptions options;
+    options.schema = settings_.value_schema;
+    options.header = false;
+    auto reader = formats::RecordReader::Open(std::move(input), "message", formats::Format::kCsv,
+                                              options);
+    if (!reader.ok()) {
+      *reason = fmt::format("not a CSV record: {}", reader.status().message());
+      return nullptr;
+    }
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    std::vector<exec::DeadLetter> rejected;
+    int64_t rows = 0;
+    while (true) {
+      auto batch = (*reader)->Next(&rejected);
+      if (!batch.ok()) {
+        *reason = fmt::format("not a CSV record: {}", batch.status().message());
+        return nullptr;
+      }
+      if (*batch == nullptr) break;
+      rows += (*batch)->num_rows();
+      if ((*batch)->num_rows() > 0) batches.push_back(*std::move(batch));
+    }
+    int64_t records = rows + static_cast<int64_t>(rejected.size());
+    if (records != 1) {
+      *reason = records == 0 ? std::string("empty message: no CSV record")
+                             : fmt::format("a csv message holds one record, not {}", records);
+      return nullptr;
+    }
+    if (!rejected.empty()) {
+      *reason = std::move(rejected.front().reason);
+      return nullptr;
+    }
+    return batches.front();
+  }
+
+  /// Decodes an arrow message: an Arrow IPC stream whose batches are conformed to the declared
+  /// schema. Rows whose values do not convert go to `rejected`; a message that is not an IPC
+  /// stream, or lacks a declared field, is rejected as a whole (nullptr with `reason` set).
+  Result<std::shared_ptr<arrow::RecordBatch>> DecodeArrow(std::string_view value,
+                                                          const std::string& origin,
+                                                          std::vector<exec::DeadLetter>* rejected,
+                                                          std::string* reason) {
+    // A copy: the IPC reader slices its input, and the rows must outlive the librdkafka message.
+    auto input = std::make_shared<arrow::io::BufferReader>(
+        arrow::Buffer::FromString(std::string(value)));
+    auto reader = arrow::ipc::RecordBatchStreamReader::Open(std::move(input));
+    if (!reader.ok()) {
+      *reason = fmt::format("not an Arrow IPC stream: {}", reader.status().message());
+      return nullptr;
+    }
+    std::shared_ptr<arrow::Schema> schema = (*reader)->schema();
+    for (const auto& field : settings_.value_schema->fields()) {
+      if (schema->GetFieldIndex(field->name()) < 0) {
+        *reason = fmt::format("the Arrow message has no field '{}' (its schema: {})",
+                              field->name(), schema->ToString());
+        return nullptr;
+      }
+    }
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      arrow::Status read = (*reader)->ReadNext(&batch);
+      if (read.ok() && batch != nullptr) read = batch->ValidateFull();
+      if (!read.ok()) {
+        *reason = fmt::format("not a valid Arrow IPC stream: {}", read.message());
+        return nullptr;
+      }
+      if (batch == nullptr) break;
+      auto origin_of = [&](int64_t) { return origin; };
+      SLUICE_ASSIGN_OR_RAISE(auto conformed, conformer_->Conform(batch, origin_of, rejected));
+      if (conformed->num_rows() > 0) batches.push_back(std::move(conformed));
+    }
+    if (batches.empty()) return arrow::RecordBatch::MakeEmpty(settings_.value_schema);
+    if (batches.size() == 1) return batches.front();
+    return arrow::ConcatenateRecordBatches(batches);
   }
 
   /// Removes and returns the offsets to commit for the first `batches` batches (and the trailing
@@ -471,9 +619,13 @@ class KafkaSource final : public exec::Source,
     if (settings_.format == ValueFormat::kJson) {
       SLUICE_ASSIGN_OR_RAISE(auto values, decoder_->Finish());
       columns = values->columns();
-    } else {
+    } else if (settings_.format == ValueFormat::kRaw) {
       SLUICE_ASSIGN_OR_RAISE(auto values, raw_values_->Finish());
       columns.push_back(std::move(values));
+    } else {
+      SLUICE_ASSIGN_OR_RAISE(auto values, arrow::ConcatenateRecordBatches(decoded_));
+      decoded_.clear();
+      columns = values->columns();
     }
     if (settings_.metadata) {
       for (arrow::ArrayBuilder* builder : std::initializer_list<arrow::ArrayBuilder*>{
@@ -509,6 +661,10 @@ class KafkaSource final : public exec::Source,
 
   // Source thread only.
   std::unique_ptr<formats::JsonLinesDecoder> decoder_;
+  /// arrow: brings each message's batches to the declared schema.
+  std::unique_ptr<formats::BatchConformer> conformer_;
+  /// csv and arrow: the decoded rows of the batch being built.
+  std::vector<std::shared_ptr<arrow::RecordBatch>> decoded_;
   std::unique_ptr<arrow::StringBuilder> raw_values_;
   std::unique_ptr<arrow::StringBuilder> keys_;
   std::unique_ptr<arrow::StringBuilder> topics_;
@@ -551,7 +707,8 @@ Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& option
   }
   if (!options.Has("schema")) {
     return config::ConfigError(
-        options.where(), "format json needs a schema",
+        options.Has("format") ? options.LocationOf("format") : options.where(),
+        fmt::format("format {} needs a schema", ValueFormatName(format)),
         "declare the fields, e.g. schema: {id: int64, name: string, ts: timestamp}");
   }
   arrow::FieldVector fields;
@@ -602,7 +759,11 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
                                  fmt::format("bad topic pattern '{}': {}", topic, error.what()));
     }
   }
-  settings.format = options.GetString("format") == "raw" ? ValueFormat::kRaw : ValueFormat::kJson;
+  std::string format_name = options.GetString("format");
+  for (ValueFormat format :
+       {ValueFormat::kJson, ValueFormat::kRaw, ValueFormat::kCsv, ValueFormat::kArrow}) {
+    if (format_name == ValueFormatName(format)) settings.format = format;
+  }
   SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format));
   settings.metadata = options.GetBool("metadata");
   settings.until_end = options.GetString("until") == "end";
@@ -681,13 +842,16 @@ config::PluginSpec KafkaSourceSpec() {
   until.choices = {"none", "end"};
   OptionSpec format{
       "format", OptionType::kEnum,
-      "json: each message is one JSON object decoded with `schema`; raw: each message is one text "
-      "field `value`.",
+      "json: each message is one JSON object decoded with `schema`; csv: each message is one CSV "
+      "record without header, its fields in `schema` order; arrow: each message is an Arrow IPC "
+      "stream (any number of rows, e.g. one micro-batch of a kafka sink with format: arrow) "
+      "conformed to `schema` by field name; raw: each message is one text field `value`.",
       "json"};
-  format.choices = {"json", "raw"};
+  format.choices = {"json", "csv", "arrow", "raw"};
   OptionSpec schema{
       "schema", OptionType::kStringMap,
-      "json: field → type (bool, int64, double, string, timestamp, ...); required for json."};
+      "field → type (bool, int64, double, string, timestamp, ...); required for json, csv and "
+      "arrow, where it also gives the csv field order."};
   OptionSpec metadata{
       "metadata", OptionType::kBool,
       "Add the fields _key (string), _topic (string), _partition (int32), _offset (int64) and "
