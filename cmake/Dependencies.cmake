@@ -52,6 +52,14 @@ else()
   target_link_libraries(sluice_rdkafka INTERFACE PkgConfig::RDKAFKA)
 endif()
 
+# The Avro C library (Debian libavro-dev, pkg-config module avro-c) for the Kafka connectors
+# `format: avro`.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(AVRO REQUIRED IMPORTED_TARGET avro-c)
+message(STATUS "avro-c: system package ${AVRO_VERSION}")
+add_library(sluice_avro INTERFACE)
+target_link_libraries(sluice_avro INTERFACE PkgConfig::AVRO)
+
 find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

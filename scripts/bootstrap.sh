@@ -3,8 +3,8 @@
 #   - Debian packages (compilers, yaml-cpp, CLI11, spdlog, simdjson, GoogleTest, ...)
 #   - Apache Arrow C++ 26 from the pyarrow==26.0.1 wheel, in the project venv .deps/venv
 #   - DuckDB 1.4.4 (C header and libduckdb.so) from npm, in .deps/duckdb
-#   - librdkafka 2.0.2 (Debian) for the Kafka connectors; Java 17 and Maven, with which the Kafka
-#     integration tests fetch and run a real broker (tests/integration/kafka/broker.sh)
+#   - librdkafka 2.0.2 and the Avro C library 1.11 (Debian) for the Kafka connectors; Java 17
+#     and Maven, with which the Kafka integration tests fetch and run a real broker (tests/integration/kafka/broker.sh)
 # Everything lands in git-ignored folders under .deps/. Safe to run again: finished steps are skipped.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   python3-venv
-  librdkafka-dev
+  librdkafka-dev libavro-dev
   openjdk-17-jre-headless maven
 )
 missing=()

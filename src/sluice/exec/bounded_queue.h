@@ -29,6 +29,15 @@ class BoundedQueue {
     return true;
   }
 
+  /// Waits up to `timeout` for room; true when there is room now or the queue is closed (then
+  /// Push() refuses at once). Another producer may take the room first, so a Push() after it
+  /// can still wait, but only until the consumer takes the next item.
+  template <typename Rep, typename Period>
+  bool WaitForRoom(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock lock(mutex_);
+    return not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; });
+  }
+
   /// Takes the oldest item, waiting for one; nothing once the queue is closed and empty.
   std::optional<T> Pop() {
     std::unique_lock lock(mutex_);
@@ -36,7 +45,7 @@ class BoundedQueue {
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    not_full_.notify_all();  // WaitForRoom() waiters take no room
     return item;
   }
 
@@ -48,7 +57,7 @@ class BoundedQueue {
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    not_full_.notify_all();  // WaitForRoom() waiters take no room
     return item;
   }
 

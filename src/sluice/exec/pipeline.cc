@@ -79,6 +79,11 @@ class Pipeline::SourceChannel final : public SourceOutput {
     return Status::OK();
   }
 
+  bool WaitForRoom(std::chrono::milliseconds timeout) override {
+    if (stopping()) return true;
+    return queue_->WaitForRoom(timeout);
+  }
+
   void AssignPartitions(std::vector<int32_t> partitions) override {
     queue_->Push(
         QueueItem{QueueItem::Kind::kAssign, index_, nullptr, nullptr, std::move(partitions)});

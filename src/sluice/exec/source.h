@@ -5,6 +5,7 @@
 #include <arrow/type.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,17 @@ class SourceOutput {
   /// holds the watermark back instead of seeing its rows turn late.
   virtual Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                                  std::shared_ptr<arrow::Int32Array> partitions) = 0;
+
+  /// Waits up to `timeout` for room in the pipeline's queue. True when a Push() now would not
+  /// block (or only briefly, if another source takes the room first), or when the run is
+  /// stopping (Push() then returns Cancelled at once). For a source that must keep serving its
+  /// client while the pipeline is slow — a Kafka consumer pauses its partitions and keeps
+  /// polling to stay in its group — instead of blocking in Push(). An output without a queue
+  /// always has room.
+  virtual bool WaitForRoom(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return true;
+  }
 
   /// The partitions this source reads from now (after a rebalance: the new assignment). An
   /// assigned partition that has delivered nothing yet holds the watermark back, until it

@@ -35,7 +35,7 @@ using formats::testing::WriteText;
 constexpr int kPartitions = 6;
 /// Records produced while both processes run, and again after one of them stopped.
 constexpr int64_t kRecordsPerPhase = 20000;
-constexpr std::chrono::seconds kWaitLimit{25};
+constexpr std::chrono::seconds kWaitLimit{60};
 
 /// A `sluice run` child process whose stderr goes to a file. The destructor kills it (by its
 /// pid) if the test did not stop it.
@@ -218,7 +218,7 @@ sinks:
       << "the two members did not read the first records";
 
   // A graceful stop: the first member drains, writes its file, commits and leaves the group.
-  std::optional<int> status = first.Terminate(std::chrono::seconds(20));
+  std::optional<int> status = first.Terminate(std::chrono::seconds(40));
   ASSERT_TRUE(status.has_value()) << "the first member did not stop within 20 s:\n" << first.log();
   EXPECT_EQ(*status, 0) << first.log();
   ASSERT_TRUE(WaitFor([&] { return second.LastAssignment() == kPartitions; }))
@@ -229,7 +229,7 @@ sinks:
   ASSERT_TRUE(WaitFor([&] { return GroupCaughtUp(topic, group); }))
       << "the remaining member did not read the later records:\n"
       << second.log();
-  status = second.Terminate(std::chrono::seconds(20));
+  status = second.Terminate(std::chrono::seconds(40));
   ASSERT_TRUE(status.has_value()) << "the second member did not stop within 20 s:\n"
                                   << second.log();
   EXPECT_EQ(*status, 0) << second.log();

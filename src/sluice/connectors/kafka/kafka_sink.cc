@@ -17,6 +17,7 @@
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/record_writer.h"
@@ -26,8 +27,8 @@ namespace {
 
 using kafka::ClientEvents;
 
-/// How rows become messages: json and csv write one message per row, arrow one per batch.
-enum class MessageFormat { kJson, kCsv, kArrow };
+/// How rows become messages: json, csv and avro write one message per row, arrow one per batch.
+enum class MessageFormat { kJson, kCsv, kArrow, kAvro };
 
 /// The row a failed message stands for when it carried a whole batch (format: arrow).
 constexpr int64_t kWholeBatch = -1;
@@ -40,6 +41,8 @@ struct SinkSettings {
   std::string topic_field;
   std::vector<std::string> key_fields;
   MessageFormat format = MessageFormat::kJson;
+  /// avro: encodes each row with the schema of the `avro_schema` file (the writer schema).
+  std::shared_ptr<kafka::AvroCodec> avro;
   config::Location where;
   std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
   /// Exactly-once: one producer transaction per input batch, carrying the source's offsets.
@@ -62,7 +65,7 @@ bool IsConnectionFailure(RdKafka::ErrorCode code) {
          code == RdKafka::ERR__FATAL;
 }
 
-/// Produces one JSON or CSV message per row, or one Arrow IPC message per batch, with a
+/// Produces one JSON, CSV or Avro message per row, or one Arrow IPC message per batch, with a
 /// librdkafka Producer, which batches, compresses and
 /// retries with backoff on its own threads. Write() returns once every message of the batch is
 /// delivered or has failed for good, so that "Write returned OK" means "in Kafka": that is what
@@ -112,6 +115,7 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
       }
       key_indices_.push_back(index);
     }
+    if (settings_.avro != nullptr) SLUICE_RETURN_NOT_OK(settings_.avro->CheckWritable(*schema));
     encoder_ = std::make_unique<formats::JsonRowEncoder>(*schema);
     if (key_indices_.size() > 1) {
       arrow::FieldVector key_fields;
@@ -161,10 +165,22 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
       }
       return AwaitDelivery(*batch);
     }
+    std::shared_ptr<arrow::RecordBatch> prepared;
+    if (settings_.format == MessageFormat::kAvro) {
+      SLUICE_ASSIGN_OR_RAISE(prepared, settings_.avro->Prepare(*batch));
+    }
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
       value.clear();
       if (settings_.format == MessageFormat::kCsv) {
         SLUICE_RETURN_NOT_OK(AppendCsvRow(*batch, row, &value));
+      } else if (settings_.format == MessageFormat::kAvro) {
+        std::string reason;
+        SLUICE_ASSIGN_OR_RAISE(bool encoded,
+                               settings_.avro->Encode(*prepared, row, &value, &reason));
+        if (!encoded) {
+          Reject(*batch, row, std::move(reason));
+          continue;
+        }
       } else {
         encoder_->AppendRow(*batch, row, &value);
       }
@@ -488,7 +504,22 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
   std::string format = options.GetString("format");
   settings.format = format == "csv"     ? MessageFormat::kCsv
                     : format == "arrow" ? MessageFormat::kArrow
+                    : format == "avro"  ? MessageFormat::kAvro
                                         : MessageFormat::kJson;
+  if (settings.format == MessageFormat::kAvro) {
+    if (!options.Has("avro_schema")) {
+      return config::ConfigError(
+          options.Has("format") ? options.LocationOf("format") : options.where(),
+          "format avro needs avro_schema, the path of a .avsc file",
+          "e.g. avro_schema: schemas/orders.avsc");
+    }
+    SLUICE_ASSIGN_OR_RAISE(settings.avro,
+                           kafka::AvroCodec::Make(options.GetString("avro_schema"),
+                                                  options.LocationOf("avro_schema")));
+  } else if (options.Has("avro_schema")) {
+    return config::ConfigError(options.LocationOf("avro_schema"),
+                               "avro_schema is used only with format: avro");
+  }
   if (settings.format == MessageFormat::kArrow) {
     for (const char* per_row : {"key", "topic_field"}) {
       if (options.Has(per_row)) {
@@ -540,7 +571,7 @@ config::PluginSpec KafkaSinkSpec() {
   spec.kind = config::PluginKind::kSink;
   spec.name = "kafka";
   spec.doc =
-      "Writes one JSON or CSV message per row, or one Arrow IPC message per batch, to Kafka. "
+      "Writes one JSON, CSV or Avro message per row, or one Arrow IPC message per batch, to Kafka. "
       "Each batch is written once every message is delivered, so the "
       "input is acknowledged only after Kafka has it (at-least-once; idempotent producer by "
       "default). librdkafka "
@@ -558,10 +589,16 @@ config::PluginSpec KafkaSinkSpec() {
   OptionSpec format{
       "format", OptionType::kEnum,
       "json: one JSON object per row; csv: one CSV record per row, no header, fields in output "
-      "order; arrow: a batch format, each micro-batch as ONE message holding an Arrow IPC stream "
+      "order; avro: one Avro binary-encoded record per row (no container header) with the "
+      "schema in `avro_schema`; arrow: a batch format, each micro-batch as ONE message holding an Arrow IPC stream "
       "(no key or topic_field; keep batches under the brokers' message.max.bytes).",
       "json"};
-  format.choices = {"json", "csv", "arrow"};
+  format.choices = {"json", "csv", "arrow", "avro"};
+  OptionSpec avro_schema{
+      "avro_schema", OptionType::kString,
+      "format avro: path of the .avsc file with the record schema, the writer schema (the "
+      "schema comes from the local file, not from a registry). Its fields must be exactly the "
+      "output's, of types that convert without loss."};
   OptionSpec compression{"compression", OptionType::kEnum, "Compression of message batches.",
                          "none"};
   compression.choices = {"none", "gzip", "snappy", "lz4", "zstd"};
@@ -600,7 +637,7 @@ config::PluginSpec KafkaSinkSpec() {
       "transactional_id", OptionType::kString,
       "With exactly_once: the producer's transactional.id; sluice-<pipeline>-<sink> when left "
       "out. A restarted process with the same id fences its predecessor."};
-  for (auto& option : {topic, topic_field, key, format, compression, partitioner, idempotent,
+  for (auto& option : {topic, topic_field, key, format, avro_schema, compression, partitioner, idempotent,
                        linger, batch_messages, delivery_timeout, exactly_once, transactional_id}) {
     spec.options.push_back(option);
   }

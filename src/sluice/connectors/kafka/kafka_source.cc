@@ -21,6 +21,7 @@
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/jsonl_decoder.h"
@@ -40,7 +41,7 @@ using PartitionKey = std::pair<std::string, int32_t>;
 /// The next offset to read (the offset to commit) of each partition.
 using OffsetMap = kafka::PartitionOffsets;
 
-enum class ValueFormat { kJson, kRaw, kCsv, kArrow };
+enum class ValueFormat { kJson, kRaw, kCsv, kArrow, kAvro };
 
 /// The name of `format` in pipeline files.
 const char* ValueFormatName(ValueFormat format) {
@@ -53,6 +54,8 @@ const char* ValueFormatName(ValueFormat format) {
       return "csv";
     case ValueFormat::kArrow:
       return "arrow";
+    case ValueFormat::kAvro:
+      return "avro";
   }
   return "json";
 }
@@ -73,6 +76,8 @@ struct SourceSettings {
   std::vector<std::string> topics;
   ValueFormat format = ValueFormat::kJson;
   std::shared_ptr<arrow::Schema> value_schema;
+  /// avro: decodes the messages with the schema of the `avro_schema` file.
+  std::shared_ptr<kafka::AvroCodec> avro;
   bool metadata = false;
   bool until_end = false;
   StartPosition start;
@@ -91,8 +96,10 @@ struct SourceSettings {
 /// the source then commits nothing itself. librdkafka handles are thread-safe; the offsets
 /// awaiting acknowledgement are guarded by `mutex_`.
 ///
-/// Backpressure: Push() blocks while the pipeline's queue is full; librdkafka then stops fetching
-/// once its local queue holds `queued.max.messages.kbytes`, so memory stays bounded.
+/// Backpressure: while the pipeline's queue is full (SourceOutput::WaitForRoom), the source
+/// pauses every assigned partition and keeps calling consume(), so that it stays in its group
+/// and serves rebalances without fetching more; it resumes them once there is room. Memory
+/// stays bounded by the queue and librdkafka's `queued.max.messages.kbytes`.
 class KafkaSource final : public exec::Source,
                           public RdKafka::RebalanceCb,
                           public kafka::TransactionalInput {
@@ -161,25 +168,7 @@ class KafkaSource final : public exec::Source,
         timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
       }
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
-      switch (message->err()) {
-        case RdKafka::ERR_NO_ERROR:
-          SLUICE_RETURN_NOT_OK(Accept(*message, out));
-          break;
-        case RdKafka::ERR__PARTITION_EOF:
-          if (settings_.until_end &&
-              message->offset() >= EndOffset(message->topic_name(), message->partition())) {
-            MarkDoneAfterPush({message->topic_name(), message->partition()});
-          }
-          break;
-        case RdKafka::ERR__TIMED_OUT:
-          break;
-        case RdKafka::ERR__FATAL:
-          return kafka::KafkaError(message->err(),
-                                   fmt::format("Kafka consumer failed: {}", message->errstr()));
-        default:
-          events_->Report(message->err(), message->errstr());
-          break;
-      }
+      SLUICE_RETURN_NOT_OK(Handle(*message, out));
       bool full = rows_ >= settings_.batching.batch_size;
       bool lingered = rows_ > 0 && std::chrono::steady_clock::now() - batch_started_ >=
                                        settings_.batching.linger;
@@ -242,6 +231,28 @@ class KafkaSource final : public exec::Source,
                              settings_.name, "'");
     }
     return position;
+  }
+
+  /// Takes one result of consume(): a message, an end of partition, a timeout or an error.
+  Status Handle(const RdKafka::Message& message, exec::SourceOutput& out) {
+    switch (message.err()) {
+      case RdKafka::ERR_NO_ERROR:
+        return Accept(message, out);
+      case RdKafka::ERR__PARTITION_EOF:
+        if (settings_.until_end &&
+            message.offset() >= EndOffset(message.topic_name(), message.partition())) {
+          MarkDoneAfterPush({message.topic_name(), message.partition()});
+        }
+        return Status::OK();
+      case RdKafka::ERR__TIMED_OUT:
+        return Status::OK();
+      case RdKafka::ERR__FATAL:
+        return kafka::KafkaError(message.err(),
+                                 fmt::format("Kafka consumer failed: {}", message.errstr()));
+      default:
+        events_->Report(message.err(), message.errstr());
+        return Status::OK();
+    }
   }
 
   /// Called by librdkafka inside consume(), on the source thread.
@@ -409,7 +420,8 @@ class KafkaSource final : public exec::Source,
     std::string origin = fmt::format("{}/{}@{}", partition.first, partition.second, offset);
     auto reject = [&](std::string reason) {
       // Arrow messages are binary; the dead-letter record is text.
-      std::string record = settings_.format == ValueFormat::kArrow
+      std::string record = settings_.format == ValueFormat::kArrow ||
+                                   settings_.format == ValueFormat::kAvro
                                ? arrow::util::base64_encode(value)
                                : std::string(value);
       out.Reject(
@@ -451,6 +463,15 @@ class KafkaSource final : public exec::Source,
           return Status::OK();
         }
         decoded_.push_back(std::move(row));
+        break;
+      }
+      case ValueFormat::kAvro: {
+        std::string reason;
+        SLUICE_ASSIGN_OR_RAISE(bool decoded, settings_.avro->Append(value, &reason));
+        if (!decoded) {
+          reject(std::move(reason));
+          return Status::OK();
+        }
         break;
       }
       case ValueFormat::kArrow: {
@@ -613,8 +634,47 @@ class KafkaSource final : public exec::Source,
     MarkDone(partition);
   }
 
+  /// Pauses or resumes fetching from every partition assigned now. Returns how many.
+  size_t SetPaused(bool paused) {
+    std::vector<RdKafka::TopicPartition*> partitions;
+    RdKafka::ErrorCode code = consumer_->assignment(partitions);
+    if (code == RdKafka::ERR_NO_ERROR && !partitions.empty()) {
+      code = paused ? consumer_->pause(partitions) : consumer_->resume(partitions);
+    }
+    if (code != RdKafka::ERR_NO_ERROR) {
+      events_->Report(code, paused ? "cannot pause the partitions" : "cannot resume the partitions");
+    }
+    size_t count = partitions.size();
+    RdKafka::TopicPartition::destroy(partitions);
+    return count;
+  }
+
+  /// Waits until the pipeline's queue has room for the next batch. While it is full, fetching
+  /// is paused on every assigned partition, and consume() is still called so that the consumer
+  /// stays in its group (max.poll.interval.ms) and serves rebalances; a message it returns
+  /// (fetched before the pause) joins the batch being built. False when the pipeline is
+  /// stopping.
+  Result<bool> AwaitRoom(exec::SourceOutput& out) {
+    if (out.WaitForRoom(std::chrono::milliseconds(0))) return true;
+    size_t paused = SetPaused(true);
+    ++pauses_;
+    logger_->debug("the pipeline's queue is full: paused {} partition(s)", paused);
+    while (!out.WaitForRoom(std::chrono::milliseconds(100))) {
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(0));
+      SLUICE_RETURN_NOT_OK(Handle(*message, out));
+      // A rebalance inside consume() assigns partitions unpaused.
+      SetPaused(true);
+    }
+    size_t resumed = SetPaused(false);
+    logger_->debug("the pipeline's queue has room: resumed {} partition(s) (pause {})", resumed,
+                   pauses_);
+    return !out.stopping();
+  }
+
   /// Sends the batch being built; false when the pipeline is stopping.
   Result<bool> PushBatch(exec::SourceOutput& out) {
+    SLUICE_ASSIGN_OR_RAISE(bool room, AwaitRoom(out));
+    if (!room) return false;
     std::vector<std::shared_ptr<arrow::Array>> columns;
     if (settings_.format == ValueFormat::kJson) {
       SLUICE_ASSIGN_OR_RAISE(auto values, decoder_->Finish());
@@ -622,6 +682,9 @@ class KafkaSource final : public exec::Source,
     } else if (settings_.format == ValueFormat::kRaw) {
       SLUICE_ASSIGN_OR_RAISE(auto values, raw_values_->Finish());
       columns.push_back(std::move(values));
+    } else if (settings_.format == ValueFormat::kAvro) {
+      SLUICE_ASSIGN_OR_RAISE(auto values, settings_.avro->Finish());
+      columns = values->columns();
     } else {
       SLUICE_ASSIGN_OR_RAISE(auto values, arrow::ConcatenateRecordBatches(decoded_));
       decoded_.clear();
@@ -685,6 +748,8 @@ class KafkaSource final : public exec::Source,
   exec::SourceOutput* out_ = nullptr;
   bool assigned_once_ = false;
   int64_t batches_pushed_ = 0;
+  /// How often the partitions were paused because the pipeline's queue was full.
+  int64_t pauses_ = 0;
   OffsetMap pending_offsets_;
 
   // Shared with the pipeline thread (OnBatchesDone).
@@ -696,7 +761,28 @@ class KafkaSource final : public exec::Source,
 };
 
 Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& options,
-                                                   ValueFormat format) {
+                                                   ValueFormat format, SourceSettings* settings) {
+  if (format != ValueFormat::kAvro && options.Has("avro_schema")) {
+    return config::ConfigError(options.LocationOf("avro_schema"),
+                               "avro_schema is used only with format: avro");
+  }
+  if (format == ValueFormat::kAvro) {
+    if (options.Has("schema")) {
+      return config::ConfigError(options.LocationOf("schema"),
+                                 "format avro takes its schema from the avro_schema file",
+                                 "leave out 'schema'; convert fields with a processor");
+    }
+    if (!options.Has("avro_schema")) {
+      return config::ConfigError(
+          options.Has("format") ? options.LocationOf("format") : options.where(),
+          "format avro needs avro_schema, the path of a .avsc file",
+          "e.g. avro_schema: schemas/orders.avsc");
+    }
+    SLUICE_ASSIGN_OR_RAISE(settings->avro,
+                           kafka::AvroCodec::Make(options.GetString("avro_schema"),
+                                                  options.LocationOf("avro_schema")));
+    return settings->avro->schema();
+  }
   if (format == ValueFormat::kRaw) {
     if (options.Has("schema")) {
       return config::ConfigError(options.LocationOf("schema"),
@@ -760,11 +846,11 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
     }
   }
   std::string format_name = options.GetString("format");
-  for (ValueFormat format :
-       {ValueFormat::kJson, ValueFormat::kRaw, ValueFormat::kCsv, ValueFormat::kArrow}) {
+  for (ValueFormat format : {ValueFormat::kJson, ValueFormat::kRaw, ValueFormat::kCsv,
+                             ValueFormat::kArrow, ValueFormat::kAvro}) {
     if (format_name == ValueFormatName(format)) settings.format = format;
   }
-  SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format));
+  SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format, &settings));
   settings.metadata = options.GetBool("metadata");
   settings.until_end = options.GetString("until") == "end";
   SLUICE_ASSIGN_OR_RAISE(settings.start, ParseStart(options));
@@ -845,13 +931,19 @@ config::PluginSpec KafkaSourceSpec() {
       "json: each message is one JSON object decoded with `schema`; csv: each message is one CSV "
       "record without header, its fields in `schema` order; arrow: each message is an Arrow IPC "
       "stream (any number of rows, e.g. one micro-batch of a kafka sink with format: arrow) "
-      "conformed to `schema` by field name; raw: each message is one text field `value`.",
+      "conformed to `schema` by field name; avro: each message is one Avro binary-encoded record "
+      "(no container header) of the schema in `avro_schema`; raw: each message is one text field `value`.",
       "json"};
-  format.choices = {"json", "csv", "arrow", "raw"};
+  format.choices = {"json", "csv", "arrow", "avro", "raw"};
+  OptionSpec avro_schema{
+      "avro_schema", OptionType::kString,
+      "format avro: path of the .avsc file with the record schema (the schema comes from the "
+      "local file, not from a registry); it also gives the fields and types, so `schema` is not "
+      "used."};
   OptionSpec schema{
       "schema", OptionType::kStringMap,
       "field → type (bool, int64, double, string, timestamp, ...); required for json, csv and "
-      "arrow, where it also gives the csv field order."};
+      "arrow, where it also gives the csv field order; not used with avro."};
   OptionSpec metadata{
       "metadata", OptionType::kBool,
       "Add the fields _key (string), _topic (string), _partition (int32), _offset (int64) and "
@@ -870,7 +962,8 @@ config::PluginSpec KafkaSourceSpec() {
       "read_committed"};
   isolation.choices = {"read_committed", "read_uncommitted"};
   for (auto& option :
-       {topics, group, start, until, format, schema, metadata, connect_timeout, isolation}) {
+       {topics, group, start, until, format, avro_schema, schema, metadata, connect_timeout,
+        isolation}) {
     spec.options.push_back(option);
   }
   spec.example =

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <arrow/type_fwd.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/common/status.h"
+#include "sluice/config/location.h"
+
+// The Kafka connectors' `format: avro`: one Avro binary-encoded record per message, without a
+// container file header, its schema read from a local .avsc file (not from a schema registry).
+// The Avro C library parses the schema and encodes and decodes the records; its errors become
+// Status here, at the edge.
+
+namespace sluice::connectors::kafka {
+
+/// Converts between Arrow rows and Avro records of one record schema whose fields are boolean,
+/// int, long, float, double, string, long with logicalType timestamp-millis or timestamp-micros,
+/// or a union ["null", T] of one of those (a nullable T). Not thread-safe: one codec per source
+/// or sink, used on its thread.
+class AvroCodec {
+ public:
+  ~AvroCodec();
+  AvroCodec(const AvroCodec&) = delete;
+  AvroCodec& operator=(const AvroCodec&) = delete;
+
+  /// Reads and parses the .avsc file at `path`. A missing or unreadable file, an invalid schema
+  /// (with the parser's message) or an unsupported type is a configuration error at `where`.
+  static Result<std::unique_ptr<AvroCodec>> Make(const std::string& path,
+                                                 const config::Location& where);
+
+  /// The Arrow schema of the decoded rows: one field per Avro field, in order; timestamps are
+  /// timestamp[us, UTC].
+  const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
+
+  /// Decodes one message into the rows being built. A message that is not exactly one record of
+  /// the schema adds nothing and returns false with `reason` set.
+  Result<bool> Append(std::string_view message, std::string* reason);
+
+  /// The rows appended since the last call.
+  Result<std::shared_ptr<arrow::RecordBatch>> Finish();
+
+  /// Checks that rows of `output` can be written with this (writer) schema: every Avro field is
+  /// an output field of a type that converts without loss, and every output field is in the
+  /// Avro schema. A configuration error at the `avro_schema` option otherwise.
+  Status CheckWritable(const arrow::Schema& output) const;
+
+  /// Brings a batch of the output schema to the types Encode() reads (call once per batch).
+  Result<std::shared_ptr<arrow::RecordBatch>> Prepare(const arrow::RecordBatch& batch) const;
+
+  /// Encodes row `row` of a prepared batch as one Avro record into `out`. False with `reason`
+  /// set when the row cannot be written (a null in a field that is not nullable).
+  Result<bool> Encode(const arrow::RecordBatch& prepared, int64_t row, std::string* out,
+                      std::string* reason);
+
+ private:
+  struct Column;
+  struct Handles;
+  AvroCodec() = default;
+
+  /// Checks that `message` holds exactly one record with every length in bounds, before the
+  /// Avro library reads it (it would allocate whatever length a corrupt message claims).
+  bool Scan(std::string_view message, std::string* reason) const;
+
+  std::vector<Column> columns_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<arrow::Schema> prepared_schema_;
+  std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders_;
+  std::unique_ptr<Handles> handles_;
+  config::Location where_;
+  std::string path_;
+};
+
+}  // namespace sluice::connectors::kafka
