@@ -4,6 +4,7 @@
 #include <arrow/api.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <thread>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -288,6 +289,30 @@ sinks:
   ASSERT_EQ(values->length(), 2);
   EXPECT_EQ(values->GetString(0), "first line");
   EXPECT_EQ(values->GetString(1), "second, with a comma");
+}
+
+TEST_F(KafkaTest, StartAtATimestampSkipsOlderMessages) {
+  std::string topic = UniqueName("start-at");
+  CreateTopic(topic, 1);
+  ProduceRaw(topic, {"before 1", "before 2"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Messages carry their produce time; start between the two bursts.
+  auto middle = std::chrono::system_clock::now() - std::chrono::milliseconds(500);
+  int64_t middle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(middle.time_since_epoch()).count();
+  ProduceRaw(topic, {"after 1", "after 2", "after 3"});
+  auto consumed = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: ["{}"], until: end, format: raw, start: "{}"}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                          Bootstrap(), topic, middle_ms));
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  auto values = Column<arrow::StringArray>(*consumed->tables.at("out"), "value");
+  ASSERT_EQ(values->length(), 3);
+  EXPECT_EQ(values->GetString(0), "after 1");
+  EXPECT_EQ(values->GetString(2), "after 3");
 }
 
 TEST_F(KafkaTest, UnreachableBrokerFailsABoundedRunClearlyWithinTheTimeout) {
