@@ -30,57 +30,11 @@ using testing::PartitionedMessage;
 using testing::Produce;
 using testing::UniqueName;
 
-/// Keeps what a `collect` sink receives.
-class CollectingSink final : public exec::Sink {
- public:
-  explicit CollectingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
-      : batches_(batches) {}
-  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
-  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    batches_->push_back(batch);
-    return Status::OK();
-  }
-  Status Close() override { return Status::OK(); }
+using testing::collect::Build;
+using testing::collect::Column;
+using testing::collect::RunPipeline;
+using testing::collect::RunResult;
 
- private:
-  std::vector<std::shared_ptr<arrow::RecordBatch>>* batches_;
-};
-
-struct RunResult {
-  exec::RunSummary summary;
-  /// What each `collect` sink received, by sink name ("dead_letters" for the dead letters).
-  std::map<std::string, std::shared_ptr<arrow::Table>> tables;
-};
-
-/// Runs the pipeline in `yaml` with the built-in plugins plus a `collect` sink.
-Result<RunResult> RunPipeline(const std::string& yaml) {
-  std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> collected;
-  exec::Registry registry = exec::BuiltinRegistry();
-  registry.AddSink({config::PluginKind::kSink, "collect", "Keeps the output for the test.", {}},
-                   [&](const exec::ConnectorContext& context,
-                       const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
-                     return std::make_unique<CollectingSink>(&collected[context.name]);
-                   });
-  SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
-  SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
-  RunResult result;
-  SLUICE_ASSIGN_OR_RAISE(result.summary, pipeline->Run());
-  for (auto& [name, batches] : collected) {
-    auto schema = name == "dead_letters" ? exec::DeadLetterSchema() : pipeline->output_schema();
-    SLUICE_ASSIGN_OR_RAISE(result.tables[name], arrow::Table::FromRecordBatches(schema, batches));
-    SLUICE_ASSIGN_OR_RAISE(result.tables[name], result.tables[name]->CombineChunks());
-  }
-  return result;
-}
-
-template <typename ArrayType>
-std::shared_ptr<ArrayType> Column(const arrow::Table& table, const std::string& name) {
-  auto column = table.GetColumnByName(name);
-  EXPECT_NE(column, nullptr) << "no column " << name;
-  if (column == nullptr) return nullptr;
-  EXPECT_EQ(column->num_chunks(), 1);
-  return std::static_pointer_cast<ArrayType>(column->chunk(0));
-}
 
 /// `batch` as an Arrow IPC stream, written with Arrow directly (not through Sluice).
 std::string ArrowMessage(const std::shared_ptr<arrow::RecordBatch>& batch) {

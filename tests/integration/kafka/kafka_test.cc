@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "kafka_test_support.h"
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
 #include "sluice/exec/registry.h"
@@ -25,19 +26,10 @@
 namespace sluice {
 namespace {
 
-std::string Bootstrap() {
-  const char* address = std::getenv("SLUICE_KAFKA_BOOTSTRAP");
-  return address == nullptr ? std::string() : std::string(address);
-}
+using testing::Bootstrap;
+using testing::CreateTopic;
+using testing::UniqueName;
 
-/// A name no earlier run used, so that runs against one broker do not see each other's data.
-std::string UniqueName(const std::string& stem) {
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("{}-{}-{}", stem, getpid(),
-                     std::chrono::duration_cast<std::chrono::microseconds>(now).count());
-}
-
-/// A loopback port nothing listens on.
 int ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -48,32 +40,6 @@ int ClosedPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
   return ntohs(address.sin_port);
-}
-
-/// Creates `topic` with `partitions` partitions through librdkafka's admin API.
-void CreateTopic(const std::string& topic, int partitions) {
-  char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", Bootstrap().c_str(), error, sizeof(error)),
-            RD_KAFKA_CONF_OK);
-  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  ASSERT_NE(client, nullptr) << error;
-  rd_kafka_NewTopic_t* new_topic =
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
-  rd_kafka_CreateTopics(client, &new_topic, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-  ASSERT_NE(event, nullptr);
-  size_t count = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-  ASSERT_EQ(count, 1u);
-  EXPECT_EQ(rd_kafka_topic_result_error(results[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
-      << rd_kafka_topic_result_error_string(results[0]);
-  rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_NewTopic_destroy(new_topic);
-  rd_kafka_destroy(client);
 }
 
 /// Produces `values` (as they are, not through Sluice) to partition 0 of `topic`.
@@ -94,57 +60,11 @@ void ProduceRaw(const std::string& topic, const std::vector<std::string>& values
   rd_kafka_destroy(producer);
 }
 
-/// Keeps what a `collect` sink receives.
-class CollectingSink final : public exec::Sink {
- public:
-  explicit CollectingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
-      : batches_(batches) {}
-  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
-  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    batches_->push_back(batch);
-    return Status::OK();
-  }
-  Status Close() override { return Status::OK(); }
+using testing::collect::Build;
+using testing::collect::Column;
+using testing::collect::RunPipeline;
+using testing::collect::RunResult;
 
- private:
-  std::vector<std::shared_ptr<arrow::RecordBatch>>* batches_;
-};
-
-struct RunResult {
-  exec::RunSummary summary;
-  /// What each `collect` sink received, by sink name ("dead_letters" for the dead letters).
-  std::map<std::string, std::shared_ptr<arrow::Table>> tables;
-};
-
-/// Runs the pipeline in `yaml` with the built-in plugins plus a `collect` sink.
-Result<RunResult> RunPipeline(const std::string& yaml) {
-  std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> collected;
-  exec::Registry registry = exec::BuiltinRegistry();
-  registry.AddSink({config::PluginKind::kSink, "collect", "Keeps the output for the test.", {}},
-                   [&](const exec::ConnectorContext& context,
-                       const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
-                     return std::make_unique<CollectingSink>(&collected[context.name]);
-                   });
-  SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
-  SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
-  RunResult result;
-  SLUICE_ASSIGN_OR_RAISE(result.summary, pipeline->Run());
-  for (auto& [name, batches] : collected) {
-    auto schema = name == "dead_letters" ? exec::DeadLetterSchema() : pipeline->output_schema();
-    SLUICE_ASSIGN_OR_RAISE(result.tables[name], arrow::Table::FromRecordBatches(schema, batches));
-    SLUICE_ASSIGN_OR_RAISE(result.tables[name], result.tables[name]->CombineChunks());
-  }
-  return result;
-}
-
-template <typename ArrayType>
-std::shared_ptr<ArrayType> Column(const arrow::Table& table, const std::string& name) {
-  auto column = table.GetColumnByName(name);
-  EXPECT_NE(column, nullptr) << "no column " << name;
-  if (column == nullptr) return nullptr;
-  EXPECT_EQ(column->num_chunks(), 1);
-  return std::static_pointer_cast<ArrayType>(column->chunk(0));
-}
 
 class KafkaTest : public ::testing::Test {
  protected:

@@ -4,6 +4,11 @@
 // topics created and filled through librdkafka directly (not through Sluice), so that what a
 // test checks never depends on the code under test having written it. Test-only.
 
+#include "sluice/config/pipeline_config.h"
+#include "sluice/exec/pipeline.h"
+#include "sluice/exec/registry.h"
+#include <arrow/api.h>
+#include <memory>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -107,5 +112,80 @@ inline void Produce(const std::string& topic, const std::vector<PartitionedMessa
   EXPECT_EQ(rd_kafka_flush(producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(producer);
 }
+
+
+/// Running pipelines in-process with a `collect` sink, for the connector tests. In a namespace of
+/// its own: other tests of this folder bring a RunPipeline() of their own.
+namespace collect {
+
+/// Keeps what a `collect` sink receives.
+class CollectingSink final : public exec::Sink {
+ public:
+  explicit CollectingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* batches)
+      : batches_(batches) {}
+  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    batches_->push_back(batch);
+    return Status::OK();
+  }
+  Status Close() override { return Status::OK(); }
+
+ private:
+  std::vector<std::shared_ptr<arrow::RecordBatch>>* batches_;
+};
+
+struct RunResult {
+  exec::RunSummary summary;
+  /// What each `collect` sink received, by sink name ("dead_letters" for the dead letters).
+  std::map<std::string, std::shared_ptr<arrow::Table>> tables;
+};
+
+/// The builtin registry plus a `collect` sink that keeps its batches in `collected`, by sink name.
+inline exec::Registry CollectRegistry(
+    std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>>* collected) {
+  exec::Registry registry = exec::BuiltinRegistry();
+  registry.AddSink({config::PluginKind::kSink, "collect", "Keeps the output for the test.", {}},
+                   [collected](const exec::ConnectorContext& context,
+                               const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
+                     return std::make_unique<CollectingSink>(&(*collected)[context.name]);
+                   });
+  return registry;
+}
+
+/// Runs the pipeline in `yaml` with the built-in plugins plus a `collect` sink.
+inline Result<RunResult> RunPipeline(const std::string& yaml) {
+  std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> collected;
+  exec::Registry registry = CollectRegistry(&collected);
+  SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
+  SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
+  RunResult result;
+  SLUICE_ASSIGN_OR_RAISE(result.summary, pipeline->Run());
+  for (auto& [name, batches] : collected) {
+    auto schema = name == "dead_letters" ? exec::DeadLetterSchema() : pipeline->output_schema();
+    SLUICE_ASSIGN_OR_RAISE(result.tables[name], arrow::Table::FromRecordBatches(schema, batches));
+    SLUICE_ASSIGN_OR_RAISE(result.tables[name], result.tables[name]->CombineChunks());
+  }
+  return result;
+}
+
+/// Loads and builds the pipeline in `yaml` without running it: where configuration errors show.
+inline Status Build(const std::string& yaml) {
+  std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> collected;
+  exec::Registry registry = CollectRegistry(&collected);
+  SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry));
+  SLUICE_ASSIGN_OR_RAISE(auto pipeline, exec::Pipeline::Make(config, registry));
+  return Status::OK();
+}
+
+template <typename ArrayType>
+std::shared_ptr<ArrayType> Column(const arrow::Table& table, const std::string& name) {
+  auto column = table.GetColumnByName(name);
+  EXPECT_NE(column, nullptr) << "no column " << name;
+  if (column == nullptr) return nullptr;
+  EXPECT_EQ(column->num_chunks(), 1);
+  return std::static_pointer_cast<ArrayType>(column->chunk(0));
+}
+
+}  // namespace collect
 
 }  // namespace sluice::testing
