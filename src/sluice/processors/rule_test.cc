@@ -9,23 +9,14 @@
 #include <string>
 
 #include "sluice/config/options.h"
+#include "sluice/testing/processor_from_yaml.h"
 
 namespace sluice::processors {
 namespace {
 
-/// Builds the processor from a pipeline step written as YAML, so errors carry file positions.
 Result<std::unique_ptr<exec::Processor>> MakeRule(const std::string& step,
                                                   const std::shared_ptr<arrow::Schema>& input) {
-  exec::Registry registry;
-  RegisterRule(&registry);
-  const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "rule");
-  if (spec == nullptr) return Status::Invalid("rule is not registered");
-  YAML::Node node = YAML::Load(step);
-  SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                         config::ValidateOptions(*spec, node["rule"], "test.yaml"));
-  exec::ProcessorContext context;
-  context.pipeline_name = "test";
-  return (*registry.FindProcessor("rule"))(context, options, input);
+  return testing::ProcessorFromYaml("rule", step, input);
 }
 
 std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type,

@@ -10,24 +10,14 @@
 #include <vector>
 
 #include "sluice/config/options.h"
+#include "sluice/testing/processor_from_yaml.h"
 
 namespace sluice::processors {
 namespace {
 
-/// Builds the sql processor from a pipeline step written as YAML (`sql: "..."`), so that
-/// configuration errors carry real file positions.
 Result<std::unique_ptr<exec::Processor>> MakeSql(const std::string& step,
                                                  const std::shared_ptr<arrow::Schema>& input) {
-  exec::Registry registry;
-  RegisterSql(&registry);
-  const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "sql");
-  if (spec == nullptr) return Status::Invalid("sql is not registered");
-  YAML::Node node = YAML::Load(step);
-  SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                         config::ValidateOptions(*spec, node["sql"], "test.yaml"));
-  exec::ProcessorContext context;
-  context.pipeline_name = "test";
-  return (*registry.FindProcessor("sql"))(context, options, input);
+  return testing::ProcessorFromYaml("sql", step, input);
 }
 
 std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type,

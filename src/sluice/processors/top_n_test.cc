@@ -10,25 +10,14 @@
 #include <string>
 
 #include "sluice/config/options.h"
+#include "sluice/testing/processor_from_yaml.h"
 
 namespace sluice::processors {
 namespace {
 
-/// Builds the processor from a pipeline step written as YAML, so errors carry file positions.
 Result<std::unique_ptr<exec::Processor>> MakeTopN(const std::string& step,
                                                   const std::shared_ptr<arrow::Schema>& input) {
-  // The builtin registry would do this; a registry of one plugin must load Arrow's kernels itself.
-  SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
-  exec::Registry registry;
-  RegisterTopN(&registry);
-  const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "top_n");
-  if (spec == nullptr) return Status::Invalid("top_n is not registered");
-  YAML::Node node = YAML::Load(step);
-  SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                         config::ValidateOptions(*spec, node["top_n"], "test.yaml"));
-  exec::ProcessorContext context;
-  context.pipeline_name = "test";
-  return (*registry.FindProcessor("top_n"))(context, options, input);
+  return testing::ProcessorFromYaml("top_n", step, input);
 }
 
 std::shared_ptr<arrow::Array> Column(const std::shared_ptr<arrow::DataType>& type,

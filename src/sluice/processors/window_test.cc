@@ -17,6 +17,7 @@
 
 #include "sluice/config/options.h"
 #include "sluice/exec/dead_letter.h"
+#include "sluice/testing/processor_from_yaml.h"
 
 namespace sluice::processors {
 namespace {
@@ -63,17 +64,12 @@ struct Harness {
   exec::CollectingEmitter out;
 
   Status Make(const std::string& step, const std::string& event_time = "ts") {
-    exec::Registry registry;
-    RegisterWindow(&registry);
-    const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kProcessor, "window");
-    YAML::Node node = YAML::Load(step);
-    SLUICE_ASSIGN_OR_RAISE(config::Options options,
-                           config::ValidateOptions(*spec, node["window"], "test.yaml"));
-    exec::ProcessorContext context{"test", &dead_letters, event_time};
     SLUICE_ASSIGN_OR_RAISE(processor,
-                           (*registry.FindProcessor("window"))(context, options, InputSchema()));
+                           testing::ProcessorFromYaml("window", step, InputSchema(),
+                                                      {"test", &dead_letters, event_time}));
     return Status::OK();
   }
+
   void Process(const std::vector<Row>& rows) {
     Status status = processor->Process(MakeBatch(rows), out);
     ASSERT_TRUE(status.ok()) << status.ToString();

@@ -33,7 +33,6 @@ using testing::collect::Column;
 using testing::collect::RunPipeline;
 using testing::collect::RunResult;
 
-
 constexpr const char* kOrdersSchema = R"({
   "type": "record", "name": "Order",
   "fields": [

@@ -35,7 +35,6 @@ using testing::collect::Column;
 using testing::collect::RunPipeline;
 using testing::collect::RunResult;
 
-
 /// `batch` as an Arrow IPC stream, written with Arrow directly (not through Sluice).
 std::string ArrowMessage(const std::shared_ptr<arrow::RecordBatch>& batch) {
   auto stream = arrow::io::BufferOutputStream::Create().ValueOrDie();

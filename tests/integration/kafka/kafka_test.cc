@@ -4,7 +4,6 @@
 #include <arrow/api.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <thread>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "kafka_test_support.h"
 #include "sluice/config/pipeline_config.h"
@@ -64,7 +64,6 @@ using testing::collect::Build;
 using testing::collect::Column;
 using testing::collect::RunPipeline;
 using testing::collect::RunResult;
-
 
 class KafkaTest : public ::testing::Test {
  protected:
@@ -218,7 +217,8 @@ TEST_F(KafkaTest, StartAtATimestampSkipsOlderMessages) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   // Messages carry their produce time; start between the two bursts.
   auto middle = std::chrono::system_clock::now() - std::chrono::milliseconds(500);
-  int64_t middle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(middle.time_since_epoch()).count();
+  int64_t middle_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(middle.time_since_epoch()).count();
   ProduceRaw(topic, {"after 1", "after 2", "after 3"});
   auto consumed = RunPipeline(fmt::format(R"(
 name: consume

@@ -4,11 +4,7 @@
 // topics created and filled through librdkafka directly (not through Sluice), so that what a
 // test checks never depends on the code under test having written it. Test-only.
 
-#include "sluice/config/pipeline_config.h"
-#include "sluice/exec/pipeline.h"
-#include "sluice/exec/registry.h"
 #include <arrow/api.h>
-#include <memory>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -17,9 +13,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sluice/config/pipeline_config.h"
+#include "sluice/exec/pipeline.h"
+#include "sluice/exec/registry.h"
 
 namespace sluice::testing {
 
@@ -112,7 +113,6 @@ inline void Produce(const std::string& topic, const std::vector<PartitionedMessa
   EXPECT_EQ(rd_kafka_flush(producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(producer);
 }
-
 
 /// Running pipelines in-process with a `collect` sink, for the connector tests. In a namespace of
 /// its own: other tests of this folder bring a RunPipeline() of their own.
