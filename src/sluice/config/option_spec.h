@@ -67,6 +67,10 @@ struct PluginSpec {
   std::string value_option;
   /// A short YAML example for the reference documentation.
   std::string example;
+  /// For a processor with several inputs (join: left, right): the string options that name
+  /// its input streams, in input order. Empty for a processor that reads one stream (the
+  /// previous step's output, or the stream its step names with `input`).
+  std::vector<std::string> input_options;
 
   const OptionSpec* FindOption(std::string_view option_name) const;
 };

@@ -62,6 +62,40 @@ std::string RequireScalarOrEmpty(const YAML::Node& node) {
   return node.IsScalar() ? node.Scalar() : std::string();
 }
 
+/// The keys a pipeline step or sink may carry besides its own options: they wire it into the
+/// pipeline's graph of streams.
+constexpr const char* kInputKey = "input";
+constexpr const char* kNameKey = "name";
+
+/// Reads a step's or sink's `input: <stream>`.
+Result<std::vector<StreamRef>> LoadInput(const YAML::Node& node, const std::string& file) {
+  std::vector<StreamRef> inputs;
+  YAML::Node input = node[kInputKey];
+  if (!input.IsDefined() || input.IsNull()) return inputs;
+  if (!input.IsScalar() || input.Scalar().empty()) {
+    return ConfigError(LocationOfNode(input, file), "'input' must name one stream",
+                       "a source (quotes), a source's stream (nexmark.bid) or a step's name");
+  }
+  inputs.push_back(StreamRef{input.Scalar(), LocationOfNode(input, file)});
+  return inputs;
+}
+
+/// Checks a step's `name`: a word that can be written in `input:` and read in messages.
+Result<std::string> LoadStreamName(const YAML::Node& node, const std::string& file) {
+  YAML::Node name = node[kNameKey];
+  if (!name.IsDefined() || name.IsNull()) return std::string();
+  const bool valid = name.IsScalar() && !name.Scalar().empty() &&
+                     std::all_of(name.Scalar().begin(), name.Scalar().end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                     });
+  if (!valid) {
+    return ConfigError(LocationOfNode(name, file),
+                       "a step's 'name' must be a word of letters, digits, '_' and '-'",
+                       "e.g. 'name: hot_items'");
+  }
+  return name.Scalar();
+}
+
 /// Validates one `name: {connector: x, ...}` entry of `sources` or `sinks`.
 Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id,
                                       const YAML::Node& node, const std::string& file,
@@ -85,8 +119,16 @@ Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id,
                        fmt::format("unknown {} connector '{}'", PluginKindName(kind), name),
                        SpellingHint(name, catalog.Names(kind)));
   }
-  SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, node, file, {"connector"}));
-  return ComponentConfig{id, name, std::move(options)};
+  // A sink may read a named stream instead of the pipeline's output.
+  std::vector<std::string> reserved = {"connector"};
+  if (kind == PluginKind::kSink) reserved.push_back(kInputKey);
+  SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, node, file, reserved));
+  ComponentConfig component{id, name, std::move(options)};
+  component.where = where;
+  if (kind == PluginKind::kSink) {
+    SLUICE_ASSIGN_OR_RAISE(component.inputs, LoadInput(node, file));
+  }
+  return component;
 }
 
 Result<std::vector<ComponentConfig>> LoadConnectorMap(PluginKind kind, const YAML::Node& node,
@@ -118,12 +160,26 @@ Result<std::vector<ComponentConfig>> LoadProcessors(const YAML::Node& node, cons
   for (size_t i = 0; i < node.size(); ++i) {
     YAML::Node entry = node[i];
     Location where = LocationOfNode(entry, file);
-    if (!entry.IsMap() || entry.size() != 1) {
-      return ConfigError(
-          where, "each pipeline step must be a map with exactly one key, the processor's name",
-          "e.g. '- filter: \"x > 1\"' or '- derive: {y: \"x * 2\"}'");
+    // A step is one processor key, optionally with `input` (the stream it reads) and `name`
+    // (the name of the stream it produces).
+    std::optional<YAML::const_iterator> processor;
+    size_t processor_keys = 0;
+    if (entry.IsMap()) {
+      for (auto it = entry.begin(); it != entry.end(); ++it) {
+        const std::string key = it->first.Scalar();
+        if (key == kInputKey || key == kNameKey) continue;
+        ++processor_keys;
+        if (!processor) processor = it;
+      }
     }
-    auto it = entry.begin();
+    if (!entry.IsMap() || processor_keys != 1) {
+      return ConfigError(
+          where,
+          "each pipeline step must be a map with exactly one processor key (and "
+          "optionally 'input' and 'name')",
+          "e.g. '- filter: \"x > 1\"' or '- {input: quotes, derive: {y: \"x * 2\"}}'");
+    }
+    auto it = *processor;
     const std::string name = it->first.Scalar();
     const PluginSpec* spec = catalog.FindSpec(PluginKind::kProcessor, name);
     if (spec == nullptr) {
@@ -132,8 +188,23 @@ Result<std::vector<ComponentConfig>> LoadProcessors(const YAML::Node& node, cons
                          SpellingHint(name, catalog.Names(PluginKind::kProcessor)));
     }
     SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, it->second, file));
-    processors.push_back(
-        ComponentConfig{fmt::format("pipeline[{}] {}", i, name), name, std::move(options)});
+    ComponentConfig step{fmt::format("pipeline[{}] {}", i, name), name, std::move(options)};
+    step.where = where;
+    SLUICE_ASSIGN_OR_RAISE(step.inputs, LoadInput(entry, file));
+    SLUICE_ASSIGN_OR_RAISE(step.output, LoadStreamName(entry, file));
+    if (!spec->input_options.empty()) {
+      // A processor with several inputs (join) names them in its own options.
+      if (!step.inputs.empty()) {
+        return ConfigError(step.inputs.front().where,
+                           fmt::format("'{}' reads the streams named by {}, not 'input'", name,
+                                       fmt::join(spec->input_options, " and ")));
+      }
+      for (const auto& option : spec->input_options) {
+        step.inputs.push_back(
+            StreamRef{step.options.GetString(option), step.options.LocationOf(option)});
+      }
+    }
+    processors.push_back(std::move(step));
   }
   return processors;
 }

@@ -11,6 +11,13 @@
 
 namespace sluice::config {
 
+/// A reference to a named stream: a source (`quotes`), one stream of a source with several
+/// (`nexmark.bid`), or a pipeline step's `name`.
+struct StreamRef {
+  std::string name;
+  Location where;
+};
+
 /// One source, processor or sink of a pipeline file, validated against its declaration.
 struct ComponentConfig {
   /// The user's name for a source or sink (`quotes`), or "pipeline[2]" for a processor.
@@ -18,6 +25,13 @@ struct ComponentConfig {
   /// The plugin: a connector name for sources and sinks, a processor name otherwise.
   std::string plugin;
   Options options;
+  /// The streams a step or sink reads: its `input`, or a join's `left` and `right`. Empty: the
+  /// previous step's output (for the first step, the sources'); for a sink, the pipeline's
+  /// output (the last step's, after `emit`).
+  std::vector<StreamRef> inputs;
+  /// A step's `name`: its output is a stream other steps and sinks can read. Empty if unnamed.
+  std::string output;
+  Location where;
 };
 
 /// A pipeline file (DESIGN.md §2), parsed and validated.

@@ -3,6 +3,7 @@
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <thread>
 
@@ -29,6 +30,8 @@ struct QueueItem {
   enum class Kind { kBatch, kEnd, kAssign, kEndPartition };
   Kind kind = Kind::kBatch;
   size_t source = 0;
+  /// For a source with several streams: which one the batch belongs to.
+  size_t stream = 0;
   std::shared_ptr<arrow::RecordBatch> batch;
   /// For a batch of a partitioned source: the partition of each row.
   std::shared_ptr<arrow::Int32Array> partitions;
@@ -36,26 +39,31 @@ struct QueueItem {
   std::vector<int32_t> partition_ids;
 };
 
-Result<std::shared_ptr<arrow::Schema>> UnifySchemas(
-    const std::vector<std::unique_ptr<Source>>& sources, const config::PipelineConfig& config) {
-  arrow::FieldVector fields;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    for (const auto& field : sources[i]->schema()->fields()) {
-      auto existing = std::find_if(fields.begin(), fields.end(),
-                                   [&](const auto& f) { return f->name() == field->name(); });
-      if (existing == fields.end()) {
-        fields.push_back(field->WithNullable(true));
-      } else if (!(*existing)->type()->Equals(*field->type())) {
-        return config::ConfigError(
-            config.sources[i].options.where(),
-            fmt::format("source '{}' has field '{}' of type {}, but an earlier source has it as {}",
-                        config.sources[i].id, field->name(), field->type()->ToString(),
-                        (*existing)->type()->ToString()),
-            "make the types agree with a 'schema' on the sources");
-      }
+/// A stream's event-time field: the one its stage declares, else its input's. A field the stage
+/// dropped stays the stream's field, so that a later stage that needs it says it is gone.
+std::string OutputEventTime(const Processor& processor, const std::string& input_field) {
+  std::string field = processor.output_event_time_field();
+  return field.empty() ? input_field : field;
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(
+    const std::shared_ptr<arrow::RecordBatch>& batch,
+    const std::shared_ptr<arrow::Schema>& schema) {
+  if (batch->schema()->Equals(*schema, /*check_metadata=*/false)) return batch;
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  columns.reserve(schema->num_fields());
+  for (const auto& field : schema->fields()) {
+    auto column = batch->GetColumnByName(field->name());
+    if (column == nullptr) {
+      SLUICE_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
+    } else if (!column->type()->Equals(*field->type())) {
+      return Status::TypeError("field '", field->name(), "' arrived as ",
+                               column->type()->ToString(), ", expected ",
+                               field->type()->ToString());
     }
+    columns.push_back(std::move(column));
   }
-  return arrow::schema(std::move(fields));
+  return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
 }
 
 }  // namespace
@@ -72,11 +80,15 @@ class Pipeline::SourceChannel final : public SourceOutput {
 
   Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                          std::shared_ptr<arrow::Int32Array> partitions) override {
-    if (stopping()) return Status::Cancelled("the pipeline is stopping");
-    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
-    QueueItem item{QueueItem::Kind::kBatch, index_, std::move(batch), std::move(partitions), {}};
-    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
-    return Status::OK();
+    return Enqueue(0, std::move(batch), std::move(partitions));
+  }
+
+  Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) override {
+    if (stream >= pipeline_->source_streams_[index_].size()) {
+      return Status::Invalid("source '", pipeline_->source_names_[index_], "' has no stream ",
+                             stream);
+    }
+    return Enqueue(stream, std::move(batch), nullptr);
   }
 
   bool WaitForRoom(std::chrono::milliseconds timeout) override {
@@ -86,11 +98,12 @@ class Pipeline::SourceChannel final : public SourceOutput {
 
   void AssignPartitions(std::vector<int32_t> partitions) override {
     queue_->Push(
-        QueueItem{QueueItem::Kind::kAssign, index_, nullptr, nullptr, std::move(partitions)});
+        QueueItem{QueueItem::Kind::kAssign, index_, 0, nullptr, nullptr, std::move(partitions)});
   }
 
   void EndPartition(int32_t partition) override {
-    queue_->Push(QueueItem{QueueItem::Kind::kEndPartition, index_, nullptr, nullptr, {partition}});
+    queue_->Push(
+        QueueItem{QueueItem::Kind::kEndPartition, index_, 0, nullptr, nullptr, {partition}});
   }
 
   void Reject(DeadLetter letter) override {
@@ -102,6 +115,16 @@ class Pipeline::SourceChannel final : public SourceOutput {
   bool stopping() const override { return pipeline_->stop_requested_.load(); }
 
  private:
+  Status Enqueue(size_t stream, std::shared_ptr<arrow::RecordBatch> batch,
+                 std::shared_ptr<arrow::Int32Array> partitions) {
+    if (stopping()) return Status::Cancelled("the pipeline is stopping");
+    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
+    QueueItem item{QueueItem::Kind::kBatch, index_, stream, std::move(batch),
+                   std::move(partitions),   {}};
+    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
+    return Status::OK();
+  }
+
   Pipeline* pipeline_;
   size_t index_;
   BoundedQueue<QueueItem>* queue_;
@@ -111,57 +134,324 @@ Pipeline::~Pipeline() = default;
 
 Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
   clocks_.resize(sources_.size());
-  std::string field;
   size_t first_with = sources_.size();
   for (size_t i = 0; i < sources_.size(); ++i) {
     const config::Options& options = config.sources[i].options;
     if (!options.Has("event_time")) continue;
     const config::Options& event_time = options.GetSection("event_time");
     std::string name = event_time.GetString("field");
-    auto source_field = sources_[i]->schema()->GetFieldByName(name);
-    if (source_field == nullptr) {
-      return config::ConfigError(event_time.LocationOf("field"),
-                                 fmt::format("source '{}' has no field '{}' for its event time",
-                                             config.sources[i].id, name),
-                                 SpellingHint(name, sources_[i]->schema()->field_names()));
+    // A source with several streams has the field in each of them.
+    for (size_t index : source_streams_[i]) {
+      Stream& stream = streams_[index];
+      int column = stream.schema->GetFieldIndex(name);
+      if (column < 0) {
+        return config::ConfigError(
+            event_time.LocationOf("field"),
+            fmt::format("source '{}' has no field '{}' for its event time", stream.name, name),
+            SpellingHint(name, stream.schema->field_names()));
+      }
+      const auto& type = stream.schema->field(column)->type();
+      if (type->id() != arrow::Type::TIMESTAMP ||
+          static_cast<const arrow::TimestampType&>(*type).unit() != arrow::TimeUnit::MICRO) {
+        return config::ConfigError(
+            event_time.LocationOf("field"),
+            fmt::format("event-time field '{}' is {}, not a timestamp", name, type->ToString()),
+            fmt::format("declare it in the source's schema: schema: {{{}: timestamp}}", name));
+      }
+      stream.event_time_field = name;
+      stream.event_time_index = column;
     }
-    const auto& type = source_field->type();
-    if (type->id() != arrow::Type::TIMESTAMP ||
-        static_cast<const arrow::TimestampType&>(*type).unit() != arrow::TimeUnit::MICRO) {
-      return config::ConfigError(
-          event_time.LocationOf("field"),
-          fmt::format("event-time field '{}' is {}, not a timestamp", name, type->ToString()),
-          fmt::format("declare it in the source's schema: schema: {{{}: timestamp}}", name));
+    if (first_with == sources_.size()) {
+      first_with = i;
+      processor_context_.event_time_field = name;
     }
-    if (!field.empty() && field != name) {
-      return config::ConfigError(
-          event_time.LocationOf("field"),
-          fmt::format("sources disagree on the event-time field: '{}' here, '{}' in source '{}'",
-                      name, field, config.sources[first_with].id),
-          "rename one of them in its schema so that both use the same name");
-    }
-    field = name;
-    first_with = std::min(first_with, i);
     clocks_[i].has_event_time = true;
     clocks_[i].delay_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               event_time.GetDuration("watermark_delay"))
                               .count();
     clocks_[i].idle_timeout = event_time.GetDuration("idle_timeout");
   }
-  if (field.empty()) return Status::OK();
+  if (first_with == sources_.size()) return Status::OK();
+  // One watermark orders the whole pipeline: it is event time only when every source has one.
   for (size_t i = 0; i < sources_.size(); ++i) {
     if (!clocks_[i].has_event_time) {
-      return config::ConfigError(
-          config.sources[i].options.where(),
-          fmt::format("source '{}' has no event_time, but source '{}' has", config.sources[i].id,
-                      config.sources[first_with].id),
-          fmt::format("give every source an event time, e.g. event_time: {}", field));
+      return config::ConfigError(config.sources[i].options.where(),
+                                 fmt::format("source '{}' has no event_time, but source '{}' has",
+                                             config.sources[i].id, config.sources[first_with].id),
+                                 fmt::format("give every source an event time, e.g. event_time: {}",
+                                             processor_context_.event_time_field));
     }
   }
-  processor_context_.event_time_field = field;
-  event_time_index_ = input_schema_->GetFieldIndex(field);
   return Status::OK();
 }
+
+/// Builds the graph of streams from a pipeline file: resolves every step's and sink's input,
+/// builds the processors for their input schemas, and wires consumers to streams.
+class Pipeline::Builder {
+ public:
+  Builder(Pipeline* pipeline, const config::PipelineConfig& config, const Registry& registry)
+      : pipeline_(pipeline), config_(config), registry_(registry) {}
+
+  Status Build() {
+    Pipeline& p = *pipeline_;
+    for (const auto& component : config_.sources) {
+      const SourceFactory* factory = registry_.FindSource(component.plugin);
+      if (factory == nullptr)
+        return Status::Invalid("no factory for source connector ", component.plugin);
+      SLUICE_ASSIGN_OR_RAISE(
+          auto source, (*factory)(ConnectorContext{config_.name, component.id}, component.options));
+      std::vector<size_t> indexes;
+      std::vector<SourceStream> streams = source->streams();
+      if (streams.empty()) {
+        indexes.push_back(AddStream(component.id, source->schema()));
+      } else {
+        for (const auto& stream : streams)
+          indexes.push_back(AddStream(component.id + "." + stream.name, stream.schema));
+      }
+      p.source_names_.push_back(component.id);
+      p.sources_.push_back(std::move(source));
+      p.source_streams_.push_back(std::move(indexes));
+    }
+    for (size_t i = 0; i < p.streams_.size(); ++i) names_[p.streams_[i].name] = i;
+    SLUICE_RETURN_NOT_OK(p.ConfigureEventTime(config_));
+    p.input_schema_ = p.streams_.front().schema;
+    if (MultiStreamSource() == nullptr) {
+      // The union's schema is known up front for callers; a type conflict only matters (and is
+      // only reported) when a step or sink reads the union.
+      auto unified = UnifiedSchema();
+      if (unified.ok()) p.input_schema_ = *unified;
+    }
+
+    std::optional<size_t> previous;
+    for (size_t i = 0; i < config_.processors.size(); ++i) {
+      SLUICE_ASSIGN_OR_RAISE(previous, AddStage(config_.processors[i], i, previous));
+    }
+    if (config_.emit) {
+      SLUICE_ASSIGN_OR_RAISE(size_t input, previous ? Result<size_t>(*previous)
+                                                    : UnionStream(config_.emit->options.where()));
+      SLUICE_ASSIGN_OR_RAISE(auto emit,
+                             processors::MakeEmit(config_.emit->options, p.streams_[input].schema));
+      previous = AddStageOutput("emit", "", std::move(emit), {input});
+    }
+    // Sinks without an input write the pipeline's output: the last step's.
+    std::optional<size_t> output = previous;
+    for (const auto& sink : config_.sinks) {
+      if (!sink.inputs.empty()) continue;
+      if (!output) {
+        SLUICE_ASSIGN_OR_RAISE(output, UnionStream(sink.where));
+      }
+      break;
+    }
+    p.output_schema_ = output ? p.streams_[*output].schema : p.input_schema_;
+    return BuildSinks(output);
+  }
+
+ private:
+  size_t AddStream(std::string name, std::shared_ptr<arrow::Schema> schema) {
+    Stream stream;
+    stream.name = std::move(name);
+    stream.schema = std::move(schema);
+    pipeline_->streams_.push_back(std::move(stream));
+    return pipeline_->streams_.size() - 1;
+  }
+
+  /// A source with several streams, which cannot be part of the sources' union.
+  const config::ComponentConfig* MultiStreamSource() const {
+    for (size_t i = 0; i < config_.sources.size(); ++i) {
+      if (pipeline_->source_streams_[i].size() > 1) return &config_.sources[i];
+    }
+    return nullptr;
+  }
+
+  Result<std::shared_ptr<arrow::Schema>> UnifiedSchema() const {
+    const Pipeline& p = *pipeline_;
+    arrow::FieldVector fields;
+    for (size_t i = 0; i < p.sources_.size(); ++i) {
+      for (const auto& field : p.streams_[p.source_streams_[i].front()].schema->fields()) {
+        auto existing = std::find_if(fields.begin(), fields.end(),
+                                     [&](const auto& f) { return f->name() == field->name(); });
+        if (existing == fields.end()) {
+          fields.push_back(field->WithNullable(true));
+        } else if (!(*existing)->type()->Equals(*field->type())) {
+          return config::ConfigError(
+              config_.sources[i].options.where(),
+              fmt::format(
+                  "source '{}' has field '{}' of type {}, but an earlier source has it as {}",
+                  config_.sources[i].id, field->name(), field->type()->ToString(),
+                  (*existing)->type()->ToString()),
+              "make the types agree with a 'schema' on the sources, or read each source in a "
+              "step of its own with 'input'");
+        }
+      }
+    }
+    return arrow::schema(std::move(fields));
+  }
+
+  /// The stream of every source's rows together, what a first step without `input` reads.
+  Result<size_t> UnionStream(const config::Location& reader) {
+    Pipeline& p = *pipeline_;
+    if (p.union_stream_) return *p.union_stream_;
+    if (const auto* source = MultiStreamSource()) {
+      std::vector<std::string> names;
+      for (size_t index : p.source_streams_[source - config_.sources.data()])
+        names.push_back(p.streams_[index].name);
+      return config::ConfigError(
+          reader,
+          fmt::format("source '{}' has several streams ({}); this step must say which it reads",
+                      source->id, fmt::join(names, ", ")),
+          fmt::format("add 'input: {}'", names.back()));
+    }
+    if (p.sources_.size() == 1) {
+      p.union_stream_ = p.source_streams_[0][0];
+      return *p.union_stream_;
+    }
+    SLUICE_ASSIGN_OR_RAISE(auto schema, UnifiedSchema());
+    size_t index = AddStream("sources", std::move(schema));
+    // With event time, the sources agree on its field (each source's rows carry it).
+    std::string field;
+    for (size_t i = 0; i < p.sources_.size(); ++i) {
+      const Stream& stream = p.streams_[p.source_streams_[i][0]];
+      if (i > 0 && stream.event_time_field != field) {
+        const config::Options& event_time = config_.sources[i].options.GetSection("event_time");
+        return config::ConfigError(
+            event_time.LocationOf("field"),
+            fmt::format("sources disagree on the event-time field: '{}' here, '{}' in source '{}'",
+                        stream.event_time_field, field, config_.sources[0].id),
+            "rename one of them in its schema so that both use the same name, or read each "
+            "source in a step of its own with 'input'");
+      }
+      field = stream.event_time_field;
+      p.streams_[p.source_streams_[i][0]].consumers.push_back(
+          Consumer{Consumer::Kind::kUnion, index, 0});
+    }
+    p.streams_[index].event_time_field = field;
+    p.streams_[index].event_time_index = p.streams_[index].schema->GetFieldIndex(field);
+    p.union_stream_ = index;
+    return index;
+  }
+
+  Result<size_t> Resolve(const config::StreamRef& ref, size_t step) const {
+    auto found = names_.find(ref.name);
+    if (found != names_.end()) return found->second;
+    for (size_t later = step; later < config_.processors.size(); ++later) {
+      if (config_.processors[later].output == ref.name) {
+        return config::ConfigError(
+            ref.where, fmt::format("stream '{}' is produced by a later step", ref.name),
+            "a step reads sources and the steps before it; move this step below that one");
+      }
+    }
+    for (size_t i = 0; i < config_.sources.size(); ++i) {
+      if (config_.sources[i].id != ref.name || pipeline_->source_streams_[i].size() < 2) continue;
+      std::vector<std::string> names;
+      for (size_t index : pipeline_->source_streams_[i])
+        names.push_back(pipeline_->streams_[index].name);
+      return config::ConfigError(
+          ref.where, fmt::format("source '{}' has several streams; name one: {}", ref.name,
+                                 fmt::join(names, ", ")));
+    }
+    std::vector<std::string> known;
+    for (const auto& [name, index] : names_) known.push_back(name);
+    std::string hint = SpellingHint(ref.name, known);
+    if (hint.empty()) hint = fmt::format("known streams: {}", fmt::join(known, ", "));
+    return config::ConfigError(ref.where, fmt::format("no stream named '{}'", ref.name), hint);
+  }
+
+  /// Builds step `i` and returns its output stream.
+  Result<size_t> AddStage(const config::ComponentConfig& component, size_t i,
+                          std::optional<size_t> previous) {
+    Pipeline& p = *pipeline_;
+    std::vector<size_t> inputs;
+    if (component.inputs.empty()) {
+      SLUICE_ASSIGN_OR_RAISE(size_t input,
+                             previous ? Result<size_t>(*previous) : UnionStream(component.where));
+      inputs.push_back(input);
+    }
+    for (const auto& ref : component.inputs) {
+      SLUICE_ASSIGN_OR_RAISE(size_t input, Resolve(ref, i));
+      inputs.push_back(input);
+    }
+    const ProcessorFactory* factory = registry_.FindProcessor(component.plugin);
+    if (factory == nullptr) return Status::Invalid("no factory for processor ", component.plugin);
+    ProcessorContext context = p.processor_context_;
+    context.event_time_field = p.streams_[inputs.front()].event_time_field;
+    for (size_t input : inputs) {
+      const Stream& stream = p.streams_[input];
+      context.inputs.push_back(InputStream{stream.name, stream.schema, stream.event_time_field});
+    }
+    SLUICE_ASSIGN_OR_RAISE(
+        auto processor, (*factory)(context, component.options, p.streams_[inputs.front()].schema));
+    if (!component.output.empty()) {
+      if (names_.count(component.output) > 0) {
+        return config::ConfigError(
+            component.where, fmt::format("a stream named '{}' already exists", component.output),
+            "give this step another name");
+      }
+    }
+    size_t output = AddStageOutput(component.id, component.output, std::move(processor), inputs);
+    if (!component.output.empty()) names_[component.output] = output;
+    return output;
+  }
+
+  size_t AddStageOutput(const std::string& id, const std::string& name,
+                        std::unique_ptr<Processor> processor, const std::vector<size_t>& inputs) {
+    Pipeline& p = *pipeline_;
+    size_t stage = p.stages_.size();
+    for (size_t port = 0; port < inputs.size(); ++port) {
+      p.streams_[inputs[port]].consumers.push_back(Consumer{Consumer::Kind::kStage, stage, port});
+    }
+    std::string field = OutputEventTime(*processor, p.streams_[inputs.front()].event_time_field);
+    size_t output = AddStream(name.empty() ? id : name, processor->output_schema());
+    p.streams_[output].event_time_field = field;
+    p.streams_[output].event_time_index =
+        field.empty() ? -1 : p.streams_[output].schema->GetFieldIndex(field);
+    p.stages_.push_back(Stage{id, std::move(processor), output});
+    return output;
+  }
+
+  Status BuildSinks(std::optional<size_t> output) {
+    Pipeline& p = *pipeline_;
+    ConnectorContext sink_context{config_.name, "", &p.dead_letters_};
+    for (const auto& component : config_.sources)
+      sink_context.source_connectors.push_back(component.plugin);
+    for (size_t i = 0; i < config_.processors.size(); ++i) {
+      if (!p.stages_[i].processor->stateless()) {
+        sink_context.stateful_stages.push_back(config_.processors[i].id);
+      }
+    }
+    for (const auto& component : config_.sinks) {
+      size_t input = 0;
+      if (component.inputs.empty()) {
+        input = *output;
+      } else {
+        SLUICE_ASSIGN_OR_RAISE(input, Resolve(component.inputs.front(), config_.processors.size()));
+      }
+      const SinkFactory* factory = registry_.FindSink(component.plugin);
+      if (factory == nullptr)
+        return Status::Invalid("no factory for sink connector ", component.plugin);
+      sink_context.name = component.id;
+      SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
+      p.streams_[input].consumers.push_back(Consumer{Consumer::Kind::kSink, p.sinks_.size(), 0});
+      p.streams_[input].feeds_sinks = true;
+      p.sinks_.push_back(NamedSink{component.id, std::move(sink)});
+      p.sink_inputs_.push_back(input);
+    }
+    if (config_.dead_letters) {
+      const SinkFactory* factory = registry_.FindSink(config_.dead_letters->plugin);
+      if (factory == nullptr)
+        return Status::Invalid("no factory for sink connector ", config_.dead_letters->plugin);
+      SLUICE_ASSIGN_OR_RAISE(p.dead_letter_sink_,
+                             (*factory)(ConnectorContext{config_.name, "dead_letters"},
+                                        config_.dead_letters->options));
+    }
+    return Status::OK();
+  }
+
+  Pipeline* pipeline_;
+  const config::PipelineConfig& config_;
+  const Registry& registry_;
+  /// Streams a step or sink can name: source streams and named steps defined so far.
+  std::map<std::string, size_t> names_;
+};
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config,
                                                  const Registry& registry) {
@@ -170,59 +460,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
   pipeline->name_ = config.name;
   pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};
-
-  for (const auto& component : config.sources) {
-    const SourceFactory* factory = registry.FindSource(component.plugin);
-    if (factory == nullptr)
-      return Status::Invalid("no factory for source connector ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(
-        auto source, (*factory)(ConnectorContext{config.name, component.id}, component.options));
-    pipeline->source_names_.push_back(component.id);
-    pipeline->sources_.push_back(std::move(source));
-  }
-  SLUICE_ASSIGN_OR_RAISE(pipeline->input_schema_, UnifySchemas(pipeline->sources_, config));
-  SLUICE_RETURN_NOT_OK(pipeline->ConfigureEventTime(config));
-
-  std::shared_ptr<arrow::Schema> schema = pipeline->input_schema_;
-  for (const auto& component : config.processors) {
-    const ProcessorFactory* factory = registry.FindProcessor(component.plugin);
-    if (factory == nullptr) return Status::Invalid("no factory for processor ", component.plugin);
-    SLUICE_ASSIGN_OR_RAISE(auto processor,
-                           (*factory)(pipeline->processor_context_, component.options, schema));
-    schema = processor->output_schema();
-    pipeline->stages_.push_back(Stage{component.id, std::move(processor)});
-  }
-  if (config.emit) {
-    SLUICE_ASSIGN_OR_RAISE(auto emit, processors::MakeEmit(config.emit->options, schema));
-    schema = emit->output_schema();
-    pipeline->stages_.push_back(Stage{"emit", std::move(emit)});
-  }
-  pipeline->output_schema_ = schema;
-
-  ConnectorContext sink_context{config.name, "", &pipeline->dead_letters_};
-  for (const auto& component : config.sources)
-    sink_context.source_connectors.push_back(component.plugin);
-  for (size_t i = 0; i < config.processors.size(); ++i) {
-    if (!pipeline->stages_[i].processor->stateless()) {
-      sink_context.stateful_stages.push_back(config.processors[i].id);
-    }
-  }
-  for (const auto& component : config.sinks) {
-    const SinkFactory* factory = registry.FindSink(component.plugin);
-    if (factory == nullptr)
-      return Status::Invalid("no factory for sink connector ", component.plugin);
-    sink_context.name = component.id;
-    SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
-    pipeline->sinks_.push_back(NamedSink{component.id, std::move(sink)});
-  }
-  if (config.dead_letters) {
-    const SinkFactory* factory = registry.FindSink(config.dead_letters->plugin);
-    if (factory == nullptr)
-      return Status::Invalid("no factory for sink connector ", config.dead_letters->plugin);
-    SLUICE_ASSIGN_OR_RAISE(
-        pipeline->dead_letter_sink_,
-        (*factory)(ConnectorContext{config.name, "dead_letters"}, config.dead_letters->options));
-  }
+  SLUICE_RETURN_NOT_OK(Builder(pipeline.get(), config, registry).Build());
   return pipeline;
 }
 
@@ -253,30 +491,11 @@ RunProgress Pipeline::progress() const {
   return progress;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::Conform(
-    const std::shared_ptr<arrow::RecordBatch>& batch) const {
-  if (batch->schema()->Equals(*input_schema_, /*check_metadata=*/false)) return batch;
-  std::vector<std::shared_ptr<arrow::Array>> columns;
-  columns.reserve(input_schema_->num_fields());
-  for (const auto& field : input_schema_->fields()) {
-    auto column = batch->GetColumnByName(field->name());
-    if (column == nullptr) {
-      SLUICE_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
-    } else if (!column->type()->Equals(*field->type())) {
-      return Status::TypeError("field '", field->name(), "' arrived as ",
-                               column->type()->ToString(), ", expected ",
-                               field->type()->ToString());
-    }
-    columns.push_back(std::move(column));
-  }
-  return arrow::RecordBatch::Make(input_schema_, batch->num_rows(), std::move(columns));
-}
-
-Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
+Status Pipeline::RunStageIsolating(Stage& stage, size_t port, const std::string& source,
                                    const std::shared_ptr<arrow::RecordBatch>& batch,
                                    std::optional<int64_t> first_row, Emitter& out) {
   CollectingEmitter attempt;
-  Status status = stage.processor->Process(batch, attempt);
+  Status status = stage.processor->ProcessInput(port, batch, attempt);
   if (status.ok()) {
     for (auto& emitted : attempt.batches()) SLUICE_RETURN_NOT_OK(out.Emit(std::move(emitted)));
     return Status::OK();
@@ -295,36 +514,56 @@ Status Pipeline::RunStageIsolating(Stage& stage, const std::string& source,
   int64_t half = batch->num_rows() / 2;
   std::optional<int64_t> second_row =
       first_row ? std::optional<int64_t>(*first_row + half) : std::nullopt;
-  SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, source, batch->Slice(0, half), first_row, out));
-  return RunStageIsolating(stage, source, batch->Slice(half), second_row, out);
+  SLUICE_RETURN_NOT_OK(
+      RunStageIsolating(stage, port, source, batch->Slice(0, half), first_row, out));
+  return RunStageIsolating(stage, port, source, batch->Slice(half), second_row, out);
 }
 
-Status Pipeline::RunStages(size_t first, const std::string& source,
-                           std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
-                           std::optional<int64_t> first_row) {
-  for (size_t i = first; i < stages_.size() && !batches.empty(); ++i) {
-    if (batches.size() != 1) first_row.reset();
-    int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
-    CollectingEmitter next;
-    for (const auto& batch : batches)
-      SLUICE_RETURN_NOT_OK(RunStageIsolating(stages_[i], source, batch, first_row, next));
-    batches = std::move(next.batches());
-    // Positions stay known only through stages that keep every row in place.
-    bool kept_in_place = stages_[i].processor->preserves_rows() && batches.size() == 1 &&
-                         batches[0]->num_rows() == rows_before;
-    if (!kept_in_place) first_row.reset();
+Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
+                         const std::string& source, std::optional<int64_t> first_row) {
+  if (batches.empty()) return Status::OK();
+  if (batches.size() != 1) first_row.reset();
+  for (const Consumer& consumer : streams_[stream].consumers) {
+    switch (consumer.kind) {
+      case Consumer::Kind::kSink:
+        for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(WriteSink(consumer.index, batch));
+        break;
+      case Consumer::Kind::kUnion: {
+        std::vector<std::shared_ptr<arrow::RecordBatch>> conformed;
+        for (const auto& batch : batches) {
+          SLUICE_ASSIGN_OR_RAISE(auto one, ConformTo(batch, streams_[consumer.index].schema));
+          conformed.push_back(std::move(one));
+        }
+        SLUICE_RETURN_NOT_OK(Deliver(consumer.index, std::move(conformed), source, first_row));
+        break;
+      }
+      case Consumer::Kind::kStage: {
+        Stage& stage = stages_[consumer.index];
+        int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
+        CollectingEmitter next;
+        for (const auto& batch : batches) {
+          SLUICE_RETURN_NOT_OK(
+              RunStageIsolating(stage, consumer.port, source, batch, first_row, next));
+        }
+        // Positions stay known only through stages that keep every row in place.
+        bool kept_in_place = stage.processor->preserves_rows() && next.batches().size() == 1 &&
+                             next.batches()[0]->num_rows() == rows_before;
+        SLUICE_RETURN_NOT_OK(Deliver(stage.output, std::move(next.batches()), source,
+                                     kept_in_place ? first_row : std::nullopt));
+        break;
+      }
+    }
   }
-  for (const auto& batch : batches) SLUICE_RETURN_NOT_OK(WriteOutput(batch));
+  if (streams_[stream].feeds_sinks) {
+    for (const auto& batch : batches) rows_out_ += batch->num_rows();
+  }
   return Status::OK();
 }
 
-Status Pipeline::WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch) {
+Status Pipeline::WriteSink(size_t sink, const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (batch->num_rows() == 0) return Status::OK();
-  for (auto& [name, sink] : sinks_) {
-    Status status = sink->Write(batch);
-    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
-  }
-  rows_out_ += batch->num_rows();
+  Status status = sinks_[sink].sink->Write(batch);
+  if (!status.ok()) return status.WithMessage("sink '", sinks_[sink].name, "': ", status.message());
   return Status::OK();
 }
 
@@ -356,28 +595,29 @@ Status Pipeline::WriteDeadLetters() {
   return Status::OK();
 }
 
-Status Pipeline::ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch,
+Status Pipeline::ProcessBatch(size_t source, size_t source_stream,
+                              std::shared_ptr<arrow::RecordBatch> batch,
                               const std::shared_ptr<arrow::Int32Array>& partitions) {
   ++batches_;
   rows_in_ += batch->num_rows();
-  int64_t first_row = source_rows_[source];
-  source_rows_[source] += batch->num_rows();
-  SLUICE_ASSIGN_OR_RAISE(batch, Conform(batch));
+  const size_t stream = source_streams_[source][source_stream];
+  int64_t first_row = stream_rows_[stream];
+  stream_rows_[stream] += batch->num_rows();
+  SLUICE_ASSIGN_OR_RAISE(batch, ConformTo(batch, streams_[stream].schema));
   std::optional<int64_t> position = first_row;
-  if (event_time_index_ >= 0) {
+  if (int column = streams_[stream].event_time_index; column >= 0) {
     // Observe before removing unusable rows, so that partition ids still line up; nulls and
     // absurd times are skipped there too.
-    ObserveEventTimes(source,
-                      static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_)),
+    ObserveEventTimes(source, static_cast<const arrow::TimestampArray&>(*batch->column(column)),
                       partitions.get());
     int64_t rows = batch->num_rows();
-    SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(source, first_row, std::move(batch)));
+    SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(stream, first_row, std::move(batch)));
     if (batch->num_rows() != rows) position.reset();
     if (batch->num_rows() == 0) return Status::OK();
   } else {
     clocks_[source].partitions[-1].last_data = std::chrono::steady_clock::now();
   }
-  SLUICE_RETURN_NOT_OK(RunStages(0, source_names_[source], {std::move(batch)}, position));
+  SLUICE_RETURN_NOT_OK(Deliver(stream, {std::move(batch)}, streams_[stream].name, position));
   return AdvanceWatermark();
 }
 
@@ -422,10 +662,11 @@ void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& tim
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(
-    size_t source, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch) {
-  const auto& times = static_cast<const arrow::TimestampArray&>(*batch->column(event_time_index_));
+    size_t stream, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch) {
+  const int column = streams_[stream].event_time_index;
+  const auto& times = static_cast<const arrow::TimestampArray&>(*batch->column(column));
   // One vectorised pass decides; only the (rare) bad rows are looked at one by one.
-  arrow::compute::Expression time = arrow::compute::field_ref(event_time_index_);
+  arrow::compute::Expression time = arrow::compute::field_ref(column);
   auto earliest = arrow::compute::literal(arrow::TimestampScalar(kEarliestEventTime, times.type()));
   auto latest = arrow::compute::literal(arrow::TimestampScalar(kLatestEventTime, times.type()));
   auto usable = arrow::compute::and_({arrow::compute::is_valid(time),
@@ -441,7 +682,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(
     std::string reason = times.IsNull(row)
                              ? "missing event time"
                              : "absurd event time " + FormatTimestamp(times.Value(row));
-    dead_letters_.Add(DeadLetter{std::move(reason), "source", source_names_[source],
+    dead_letters_.Add(DeadLetter{std::move(reason), "source", streams_[stream].name,
                                  fmt::format("row {}", first_row + row + 1),
                                  RowToJson(*batch, row)});
   }
@@ -477,7 +718,7 @@ Status Pipeline::AdvanceWatermark() {
     }
   }
   if (!all_ended && !any_active) return Status::OK();  // every live source is idle: hold
-  if (event_time_index_ < 0 && !all_ended) {
+  if (processor_context_.event_time_field.empty() && !all_ended) {
     // Ingest time: the watermark is the wall clock.
     candidate = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
@@ -492,7 +733,7 @@ Status Pipeline::PropagateWatermark(Timestamp watermark) {
   for (size_t i = 0; i < stages_.size(); ++i) {
     CollectingEmitter fired;
     SLUICE_RETURN_NOT_OK(stages_[i].processor->OnWatermark(watermark, fired));
-    SLUICE_RETURN_NOT_OK(RunStages(i + 1, "", std::move(fired.batches())));
+    SLUICE_RETURN_NOT_OK(Deliver(stages_[i].output, std::move(fired.batches()), ""));
   }
   SampleState();
   return Status::OK();
@@ -507,14 +748,14 @@ void Pipeline::SampleState() {
 Result<RunSummary> Pipeline::Run() {
   auto started = std::chrono::steady_clock::now();
   auto logger = ComponentLogger(name_);
-  for (auto& [name, sink] : sinks_) {
-    Status status = sink->Open(output_schema_);
-    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    Status status = sinks_[i].sink->Open(streams_[sink_inputs_[i]].schema);
+    if (!status.ok()) return status.WithMessage("sink '", sinks_[i].name, "': ", status.message());
   }
   if (dead_letter_sink_ != nullptr)
     SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
 
-  source_rows_.assign(sources_.size(), 0);
+  stream_rows_.assign(streams_.size(), 0);
   // Batches of each source processed, written and acknowledged (Source::OnBatchesDone).
   std::vector<int64_t> batches_done(sources_.size(), 0);
   BoundedQueue<QueueItem> queue(kQueueCapacity);
@@ -529,7 +770,7 @@ Result<RunSummary> Pipeline::Run() {
         source_status[i] = status;
         stop_requested_.store(true);
       }
-      queue.Push(QueueItem{QueueItem::Kind::kEnd, i, nullptr, nullptr, {}});
+      queue.Push(QueueItem{QueueItem::Kind::kEnd, i, 0, nullptr, nullptr, {}});
     });
   }
 
@@ -578,7 +819,8 @@ Result<RunSummary> Pipeline::Run() {
         failure = AdvanceWatermark();
         break;
       case QueueItem::Kind::kBatch:
-        failure = ProcessBatch(item->source, std::move(item->batch), item->partitions);
+        failure =
+            ProcessBatch(item->source, item->stream, std::move(item->batch), item->partitions);
         SampleState();
         if (failure.ok()) failure = WriteDeadLetters();
         if (failure.ok())
@@ -609,7 +851,7 @@ Result<RunSummary> Pipeline::Run() {
   for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
     CollectingEmitter flushed;
     failure = stages_[i].processor->Finish(flushed);
-    if (failure.ok()) failure = RunStages(i + 1, "", std::move(flushed.batches()));
+    if (failure.ok()) failure = Deliver(stages_[i].output, std::move(flushed.batches()), "");
   }
   if (failure.ok()) failure = WriteDeadLetters();
   for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,17 +71,47 @@ class Pipeline {
   /// Whether every source is bounded.
   bool bounded() const;
 
+  /// The schema of the sources' rows: their union when every source has one stream, else the
+  /// first source stream's.
   std::shared_ptr<arrow::Schema> input_schema() const { return input_schema_; }
-  /// The event-time field, or empty when the pipeline runs on ingest (processing) time.
+  /// The event-time field of the sources, or empty when the pipeline runs on ingest
+  /// (processing) time.
   const std::string& event_time_field() const { return processor_context_.event_time_field; }
+  /// The schema of the pipeline's output: the last step's (after `emit`), which sinks without
+  /// an `input` write.
   std::shared_ptr<arrow::Schema> output_schema() const { return output_schema_; }
 
  private:
   Pipeline() = default;
   class SourceChannel;
+  class Builder;
+  /// Where the batches of a stream go.
+  struct Consumer {
+    enum class Kind { kStage, kSink, kUnion };
+    Kind kind = Kind::kStage;
+    /// The stage or sink.
+    size_t index = 0;
+    /// The stage's input the stream feeds (a join's left is 0, its right 1).
+    size_t port = 0;
+  };
+  /// A stream of the pipeline's graph: a source's stream, the union of the sources' streams (what
+  /// a first step without `input` reads), or a stage's output. A stream can feed any number of
+  /// stages and sinks; stages only read streams defined before them, so the graph has no cycles
+  /// and `stages_` is in an order where every stage comes after its inputs.
+  struct Stream {
+    std::string name;
+    std::shared_ptr<arrow::Schema> schema;
+    /// The event-time field, empty without event time.
+    std::string event_time_field;
+    int event_time_index = -1;
+    std::vector<Consumer> consumers;
+    bool feeds_sinks = false;
+  };
   struct Stage {
     std::string id;
     std::unique_ptr<Processor> processor;
+    /// The stream it emits to.
+    size_t output = 0;
   };
   /// Event-time bookkeeping of one partition of a source (a source without partitions has one).
   struct PartitionClock {
@@ -101,46 +132,51 @@ class Pipeline {
   };
 
   Status ConfigureEventTime(const config::PipelineConfig& config);
-  Status ProcessBatch(size_t source, std::shared_ptr<arrow::RecordBatch> batch,
+  Status ProcessBatch(size_t source, size_t source_stream,
+                      std::shared_ptr<arrow::RecordBatch> batch,
                       const std::shared_ptr<arrow::Int32Array>& partitions);
   /// Raises each partition's latest event time from a batch's event-time column.
   void ObserveEventTimes(size_t source, const arrow::TimestampArray& times,
                          const arrow::Int32Array* partitions);
-  /// Runs stages [first, end) over `batches`, isolating bad rows of stateless stages.
-  /// `first_row` is the position in its source of the first row of a single input batch, when
-  /// known; it names the origin of dead letters.
-  Status RunStages(size_t first, const std::string& source,
-                   std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
-                   std::optional<int64_t> first_row = std::nullopt);
-  Status RunStageIsolating(Stage& stage, const std::string& source,
+  /// Hands `batches` of `stream` to everything that reads it, depth first: stages (isolating bad
+  /// rows of stateless ones), then their outputs' readers, and sinks. `first_row` is the position
+  /// in its source of the first row of a single batch, when known; it names the origin of dead
+  /// letters.
+  Status Deliver(size_t stream, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
+                 const std::string& source, std::optional<int64_t> first_row = std::nullopt);
+  Status RunStageIsolating(Stage& stage, size_t port, const std::string& source,
                            const std::shared_ptr<arrow::RecordBatch>& batch,
                            std::optional<int64_t> first_row, Emitter& out);
-  Status WriteOutput(const std::shared_ptr<arrow::RecordBatch>& batch);
+  Status WriteSink(size_t sink, const std::shared_ptr<arrow::RecordBatch>& batch);
   /// Lets every sink commit what it wrote for `done` (Sink::Commit).
   Status CommitSinks(const InputDone& done);
   /// Sends rows without a usable event time to the dead letters and returns the rest.
   Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(
-      size_t source, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch);
+      size_t stream, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch);
   /// Recomputes the pipeline's watermark (the minimum over active sources) and, when it moved
   /// forward, lets every stage fire.
   Status AdvanceWatermark();
   Status PropagateWatermark(Timestamp watermark);
   void SampleState();
   Status WriteDeadLetters();
-  Result<std::shared_ptr<arrow::RecordBatch>> Conform(
-      const std::shared_ptr<arrow::RecordBatch>& batch) const;
 
   std::string name_;
   std::vector<std::string> source_names_;
   std::vector<std::unique_ptr<Source>> sources_;
-  /// Rows received so far from each source.
-  std::vector<int64_t> source_rows_;
+  /// The streams of each source, as indexes into streams_ (one, or one per Source::streams()).
+  std::vector<std::vector<size_t>> source_streams_;
+  std::vector<Stream> streams_;
+  /// The union of the sources' streams, when a step or sink reads it.
+  std::optional<size_t> union_stream_;
+  /// Rows received so far on each stream (source streams only).
+  std::vector<int64_t> stream_rows_;
   std::vector<SourceClock> clocks_;
-  int event_time_index_ = -1;
   Timestamp watermark_ = kMinTimestamp;
   int64_t peak_state_bytes_ = 0;
   std::vector<Stage> stages_;
   std::vector<NamedSink> sinks_;
+  /// The stream each sink writes.
+  std::vector<size_t> sink_inputs_;
   std::unique_ptr<Sink> dead_letter_sink_;
   DeadLetterQueue dead_letters_;
   std::shared_ptr<arrow::Schema> input_schema_;

@@ -33,14 +33,27 @@ class CollectingEmitter : public Emitter {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
 };
 
-/// What a processor may use besides its batches. Owned by the pipeline; outlives processors.
+/// One input stream of a processor: a source's stream or another stage's output.
+struct InputStream {
+  /// The stream's name in the pipeline file (`quotes`, `nexmark.bid`, a step's `name`).
+  std::string name;
+  std::shared_ptr<arrow::Schema> schema;
+  /// The stream's event-time field (a timestamp[us, UTC] column), empty without event time.
+  std::string event_time_field;
+};
+
+/// What a processor may use besides its batches. Processors keep a copy.
 struct ProcessorContext {
   std::string pipeline_name;
   DeadLetterQueue* dead_letters = nullptr;
   /// The event-time field of the pipeline's input (a timestamp[us, UTC] column), as the
   /// sources declared it with `event_time`; empty when the sources use ingest time. Stages
-  /// that keep the field keep it under this name.
+  /// that keep the field keep it under this name. In a pipeline with several streams: the
+  /// field of this processor's (first) input stream.
   std::string event_time_field;
+  /// The processor's inputs, in order: one for most processors (its schema is also the factory's
+  /// `input_schema`), two for a join (left, then right; see PluginSpec::input_options).
+  std::vector<InputStream> inputs;
 };
 
 /// One stage of a pipeline: takes micro-batches and emits zero or more batches.
@@ -61,6 +74,19 @@ class Processor {
   /// the driver then re-runs it on smaller slices to isolate the offending rows, which become
   /// dead letters. Stateful processors must handle bad rows themselves (see `stateless()`).
   virtual Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) = 0;
+
+  /// Processes one micro-batch of input `input` (an index into ProcessorContext::inputs), for
+  /// processors with several inputs; the others have only input 0, which is Process().
+  virtual Status ProcessInput(size_t input, const std::shared_ptr<arrow::RecordBatch>& batch,
+                              Emitter& out) {
+    (void)input;
+    return Process(batch, out);
+  }
+
+  /// The event-time field of the rows this processor emits, when it is not the input's: a
+  /// window's rows stand at their `window_end`. Empty means the input's field, if the output
+  /// still has it; without one, later stages of the stream run on processing time.
+  virtual std::string output_event_time_field() const { return {}; }
 
   /// The event-time watermark advanced to `watermark`: no row with an earlier event time is
   /// expected any more (one that still comes is late). Windows whose end the watermark has

@@ -53,6 +53,10 @@ class SourceOutput {
   /// longer holds the watermark back.
   virtual void EndPartition(int32_t partition) = 0;
 
+  /// Hands one micro-batch of stream `stream` (an index into Source::streams()) to the pipeline,
+  /// for a source with several streams; blocks like Push().
+  virtual Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) = 0;
+
   /// Records a rejected input record.
   virtual void Reject(DeadLetter letter) = 0;
 
@@ -67,6 +71,13 @@ struct SourceProgress {
   std::optional<int64_t> bytes_total;
 };
 
+/// One of the typed streams of a source that produces several kinds of record (nexmark: person,
+/// auction, bid). A pipeline addresses it as `<source>.<name>`.
+struct SourceStream {
+  std::string name;
+  std::shared_ptr<arrow::Schema> schema;
+};
+
 /// Produces micro-batches from an external system or a generator.
 ///
 /// Lifecycle: built by its factory (which opens enough of the input to know the schema, so
@@ -77,8 +88,13 @@ class Source {
  public:
   virtual ~Source() = default;
 
-  /// The schema of every batch the source pushes.
+  /// The schema of every batch the source pushes (for a source with several streams, the
+  /// schema of its first one).
   virtual std::shared_ptr<arrow::Schema> schema() const = 0;
+
+  /// The streams of a source with several kinds of record, which it delivers with
+  /// SourceOutput::PushStream(); empty for a source with one stream (schema(), Push()).
+  virtual std::vector<SourceStream> streams() const { return {}; }
 
   /// Whether the input ends by itself (files, a counted generator).
   virtual bool bounded() const = 0;

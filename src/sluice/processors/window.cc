@@ -122,6 +122,10 @@ class WindowProcessor final : public exec::Processor {
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return output_; }
   bool stateless() const override { return false; }
+  /// A fired window's row stands at the window's end, the earliest time it can be emitted.
+  std::string output_event_time_field() const override {
+    return settings_.kind == WindowKind::kCount ? std::string() : "window_end";
+  }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override;
   Status OnWatermark(Timestamp watermark, exec::Emitter& out) override;

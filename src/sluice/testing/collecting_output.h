@@ -29,6 +29,10 @@ class CollectingOutput : public exec::SourceOutput {
     partitions_.push_back(std::move(partitions));
     return Push(std::move(batch));
   }
+  Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) override {
+    stream_of_batch_.push_back(stream);
+    return Push(std::move(batch));
+  }
   void AssignPartitions(std::vector<int32_t> partitions) override {
     assigned_ = std::move(partitions);
   }
@@ -54,11 +58,22 @@ class CollectingOutput : public exec::SourceOutput {
     return arrow::Table::FromRecordBatches(batches_).ValueOrDie();
   }
 
+  /// The batches a source with several streams pushed to `stream` (PushStream()).
+  std::vector<std::shared_ptr<arrow::RecordBatch>> StreamBatches(size_t stream) const {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    for (size_t i = 0; i < stream_of_batch_.size(); ++i) {
+      if (stream_of_batch_[i] == stream) batches.push_back(batches_[i]);
+    }
+    return batches;
+  }
+
  private:
   int64_t stop_after_;
   std::atomic<bool> stopping_{false};
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
   std::vector<std::shared_ptr<arrow::Int32Array>> partitions_;
+  /// For each batch pushed with PushStream(), its stream; empty when only Push() was used.
+  std::vector<size_t> stream_of_batch_;
   std::vector<int32_t> assigned_;
   std::vector<int32_t> ended_;
   std::vector<exec::DeadLetter> rejected_;
