@@ -23,10 +23,11 @@ using arrow::compute::Grouper;
 class TopNProcessor final : public exec::Processor {
  public:
   TopNProcessor(std::shared_ptr<arrow::Schema> schema, int64_t n, int by_column,
-                arrow::compute::SortOrder order, std::vector<int> per_columns,
+                arrow::compute::SortOrder order, bool with_ties, std::vector<int> per_columns,
                 std::unique_ptr<Grouper> grouper)
       : schema_(std::move(schema)),
         n_(n),
+        with_ties_(with_ties),
         by_column_(by_column),
         order_(order),
         per_columns_(std::move(per_columns)),
@@ -63,15 +64,25 @@ class TopNProcessor final : public exec::Processor {
 
     arrow::UInt64Builder kept;
     SLUICE_RETURN_NOT_OK(kept.Reserve(std::min(rows, n_)));
+    const arrow::Array& values = *batch->column(by_column_);
     uint32_t current = 0;
     int64_t taken = 0;
+    uint64_t last_kept = 0;
     for (int64_t i = 0; i < rows; ++i) {
       const uint32_t row_group = group[order[i]];
       if (i == 0 || row_group != current) {
         current = row_group;
         taken = 0;
       }
-      if (taken++ < n_) SLUICE_RETURN_NOT_OK(kept.Append(order[i]));
+      const bool keep =
+          taken < n_ || (with_ties_ && values.RangeEquals(static_cast<int64_t>(order[i]),
+                                                          static_cast<int64_t>(order[i]) + 1,
+                                                          static_cast<int64_t>(last_kept), values));
+      ++taken;
+      if (!keep) continue;
+      // A row past the n-th is kept only when it equals the n-th (rows are sorted, so it ties).
+      SLUICE_RETURN_NOT_OK(kept.Append(order[i]));
+      last_kept = order[i];
     }
     SLUICE_ASSIGN_OR_RAISE(auto indices, kept.Finish());
     SLUICE_ASSIGN_OR_RAISE(arrow::Datum result, arrow::compute::Take(batch, indices));
@@ -81,6 +92,8 @@ class TopNProcessor final : public exec::Processor {
  private:
   std::shared_ptr<arrow::Schema> schema_;
   int64_t n_;
+  /// Also keep the rows that tie with the n-th (SQL's FETCH FIRST n ROWS WITH TIES).
+  bool with_ties_;
   int by_column_;
   arrow::compute::SortOrder order_;
   std::vector<int> per_columns_;
@@ -117,7 +130,12 @@ void RegisterTopN(exec::Registry* registry) {
       "Fields whose values form the groups ranked separately; when left out, the whole batch "
       "is one group.",
       ""};
-  spec.options = {n, by, order, per};
+  config::OptionSpec with_ties = config::MakeOption(
+      "with_ties", config::OptionType::kBool,
+      "Also keep the rows whose value equals the n-th row's (SQL's WITH TIES), so a group can "
+      "keep more than n rows.",
+      "false");
+  spec.options = {n, by, order, per, with_ties};
   spec.example = "- top_n: {n: 3, by: volume_sum, order: desc, per: [window_start]}";
   registry->AddProcessor(
       std::move(spec),
@@ -167,7 +185,8 @@ void RegisterTopN(exec::Registry* registry) {
         auto order = options.GetString("order") == "asc" ? arrow::compute::SortOrder::Ascending
                                                          : arrow::compute::SortOrder::Descending;
         return std::make_unique<TopNProcessor>(input, options.GetInteger("n"), by_column, order,
-                                               std::move(per_columns), std::move(grouper));
+                                               options.GetBool("with_ties"), std::move(per_columns),
+                                               std::move(grouper));
       });
 }
 

@@ -63,6 +63,23 @@ TEST(TopNProcessorTest, KeepsTheLargestPerGroupTiesInInputOrder) {
   EXPECT_TRUE(out.batches()[0]->schema()->Equals(*WindowSchema()));
 }
 
+TEST(TopNProcessorTest, WithTiesKeepsEveryRowEqualToTheNth) {
+  auto processor = MakeTopN("top_n: {n: 1, by: volume_sum, per: [window_start], with_ties: true}",
+                            WindowSchema());
+  ASSERT_TRUE(processor.ok()) << processor.status().message();
+  exec::CollectingEmitter out;
+  ASSERT_TRUE((*processor)->Process(Windows(), out).ok());
+  // Window 10: H alone (9). Window 20: G and I tie at 2; E is 1, not a tie with I.
+  EXPECT_EQ(Symbols(out), (std::vector<std::string>{"H", "G", "I"}));
+  // Equal values further down a group are not ties with the n-th: A and D (5) stay out.
+  auto three = MakeTopN("top_n: {n: 2, by: volume_sum, per: [window_start], with_ties: true}",
+                        WindowSchema());
+  ASSERT_TRUE(three.ok());
+  exec::CollectingEmitter more;
+  ASSERT_TRUE((*three)->Process(Windows(), more).ok());
+  EXPECT_EQ(Symbols(more), (std::vector<std::string>{"H", "C", "G", "I"}));
+}
+
 TEST(TopNProcessorTest, AscendingKeepsTheSmallestAndNullsStayLast) {
   auto processor =
       MakeTopN("top_n: {n: 4, by: volume_sum, order: asc, per: window_start}", WindowSchema());
