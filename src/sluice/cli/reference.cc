@@ -120,7 +120,25 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
       "A pipeline file has the top-level keys `name`, `sources`, `pipeline`, `emit`, `sinks` and\n"
       "`dead_letters`. Durations are written `500ms`, `5s`, `2m`, `1h`. `${VAR}` and "
       "`${VAR:-default}`\n"
-      "are replaced from the environment, and `--set path.to.key=value` overrides any key.\n\n";
+      "are replaced from the environment, and `--set path.to.key=value` overrides any key.\n\n"
+      "## Streams\n\n"
+      "A pipeline is a graph of named streams. Each source is a stream named after it (a source\n"
+      "with several kinds of record, like `nexmark`, has one stream per kind: `nexmark.person`,\n"
+      "`nexmark.auction`, `nexmark.bid`). A step reads the previous step's output (the first step:\n"
+      "every source's rows together) unless it names its input with `input:`; `name:` makes its\n"
+      "output a stream of its own. A `join` reads the two streams named by `left` and `right`.\n"
+      "A sink writes the last step's output (after `emit`) unless it names a stream with\n"
+      "`input:`. A step reads only sources and the steps above it, so the graph has no cycles;\n"
+      "a stream may feed any number of steps and sinks.\n\n"
+      "```yaml\n"
+      "pipeline:\n"
+      "  - {name: big, input: trades, filter: \"volume > 1000\"}\n"
+      "  - {name: per_symbol, input: trades, window: {tumbling: 1m, group_by: [symbol]}}\n"
+      "  - join: {left: big, right: per_symbol, on: {symbol: symbol}, ttl: 5m}\n"
+      "sinks:\n"
+      "  alerts: {connector: console, input: big}\n"
+      "  joined: {connector: file, path: out/joined.parquet}\n"
+      "```\n\n";
   for (PluginKind kind : {PluginKind::kSource, PluginKind::kProcessor, PluginKind::kSink}) {
     out += fmt::format("## {}\n\n", KindHeading(kind));
     for (const PluginSpec* spec : registry.Specs(kind)) AppendMarkdown(*spec, &out);

@@ -10,12 +10,14 @@
 #include "sluice/connectors/generator/generator_source.h"
 #include "sluice/connectors/kafka/kafka_sink.h"
 #include "sluice/connectors/kafka/kafka_source.h"
+#include "sluice/connectors/nexmark/nexmark_source.h"
 #include "sluice/exec/registry.h"
 #include "sluice/processors/cast.h"
 #include "sluice/processors/cdc.h"
 #include "sluice/processors/dedup.h"
 #include "sluice/processors/derive.h"
 #include "sluice/processors/filter.h"
+#include "sluice/processors/join.h"
 #include "sluice/processors/projection.h"
 #include "sluice/processors/rule.h"
 #include "sluice/processors/sql.h"
@@ -34,6 +36,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterFileSource(&built);
     connectors::RegisterGeneratorSource(&built);
     connectors::RegisterKafkaSource(&built);
+    connectors::RegisterNexmarkSource(&built);
     // Processors.
     processors::RegisterFilter(&built);
     processors::RegisterDerive(&built);
@@ -47,6 +50,7 @@ const Registry& BuiltinRegistry() {
     processors::RegisterCdc(&built);
     processors::RegisterRule(&built);
     processors::RegisterTopN(&built);
+    processors::RegisterJoin(&built);
     // Sinks.
     connectors::RegisterFileSink(&built);
     connectors::RegisterConsoleSink(&built);
