@@ -22,7 +22,7 @@ apt_packages=(
   clang-14 libclang-rt-14-dev
   python3-venv
   librdkafka-dev libavro-dev
-  openjdk-17-jre-headless maven
+  openjdk-17-jdk-headless maven
 )
 missing=()
 for p in "${apt_packages[@]}"; do
