@@ -7,6 +7,8 @@
 #                           compared without their `rejected_at` column
 #   expected_error.txt      (instead) `sluice validate` must exit 2 and print exactly this first line
 #   args                    (optional) extra arguments for `sluice run`, e.g. --set ...
+#   unordered               (optional, empty) compare rows in any order: for cases with several
+#                           sources, whose threads deliver in no fixed order
 # usage: run_pipeline_case.sh SLUICE_BINARY CASE_DIR WORK_DIR
 set -euo pipefail
 sluice="$1" case_dir="$2" work="$3"
@@ -36,7 +38,9 @@ extra=()
 [ -f args ] && read -r -a extra < args
 "$sluice" run --no-progress pipeline.yaml "${extra[@]}" 2> "$work/stderr.txt" || {
   echo "sluice run failed:"; cat "$work/stderr.txt"; exit 1; }
-"$python" "$compare" expected.jsonl "$work/output.jsonl"
+order=()
+[ -f unordered ] && order=(--unordered)
+"$python" "$compare" "${order[@]}" expected.jsonl "$work/output.jsonl"
 if [ -f expected_dead_letters.jsonl ]; then
   "$python" "$compare" --ignore rejected_at expected_dead_letters.jsonl "$work/dead_letters.jsonl"
 fi
