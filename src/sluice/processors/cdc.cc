@@ -21,6 +21,7 @@ namespace {
 
 using arrow::compute::Grouper;
 using exec::Timestamp;
+using exec::WallClockNow;
 
 /// Below this many entries a grouper is never rebuilt: rebuilding costs more than it frees.
 constexpr uint32_t kCompactMinimum = 4096;
@@ -30,12 +31,6 @@ constexpr int64_t kBytesPerSlot = 24;
 
 /// Marks "no value id": a key whose last emitted row is unknown.
 constexpr uint32_t kNoValue = std::numeric_limits<uint32_t>::max();
-
-Timestamp WallClockNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// Maps rows of some columns to dense ids, exactly (whole values, NULL as a value), across
 /// batches; and can be rebuilt keeping only chosen ids, since an Arrow Grouper cannot forget.

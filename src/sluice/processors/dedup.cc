@@ -20,18 +20,13 @@ namespace {
 
 using arrow::compute::Grouper;
 using exec::Timestamp;
+using exec::WallClockNow;
 
 /// Below this many keys a grouper is never rebuilt: rebuilding costs more than it frees.
 constexpr uint32_t kCompactMinimum = 4096;
 
 /// Rough bytes a grouper spends per key besides the key itself (hash slot, row offsets).
 constexpr int64_t kBytesPerKeySlot = 24;
-
-Timestamp WallClockNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// Drops rows whose key was already seen within a span of event time.
 ///

@@ -25,7 +25,10 @@ namespace sluice::processors {
 namespace {
 
 using arrow::compute::Grouper;
+using exec::FloorTo;
+using exec::Micros;
 using exec::Timestamp;
+using exec::WallClockNow;
 
 /// The key id of a row with a NULL key field: it matches no row (as in SQL).
 constexpr uint32_t kNoKey = std::numeric_limits<uint32_t>::max();
@@ -71,23 +74,6 @@ struct JoinSettings {
   std::shared_ptr<arrow::Schema> output;
   std::string output_time_field;
 };
-
-Timestamp Micros(Duration duration) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
-}
-
-Timestamp WallClock() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-/// Rounds towards minus infinity, so that windows before 1970 align like the others.
-inline Timestamp FloorTo(Timestamp time, Timestamp unit) {
-  Timestamp quotient = time / unit;
-  if ((time % unit) != 0 && time < 0) --quotient;
-  return quotient * unit;
-}
 
 /// a + b, held within the timestamps short of kMaxTimestamp (which means "the end").
 inline Timestamp AddSaturating(Timestamp a, Timestamp b) {
@@ -334,7 +320,7 @@ class JoinProcessor : public exec::Processor {
                       exec::Emitter& out) final;
 
   Status OnWatermark(Timestamp watermark, exec::Emitter& out) final {
-    if (settings_.processing_time && watermark != exec::kMaxTimestamp) watermark = WallClock();
+    if (settings_.processing_time && watermark != exec::kMaxTimestamp) watermark = WallClockNow();
     if (watermark <= watermark_) return Status::OK();
     watermark_ = watermark;
     SLUICE_RETURN_NOT_OK(Advance(out));
@@ -413,7 +399,7 @@ Status JoinProcessor::ProcessInput(size_t input, const std::shared_ptr<arrow::Re
   std::vector<Timestamp> arrival;
   const Timestamp* times = nullptr;
   if (time_column < 0) {
-    arrival.assign(rows, WallClock());
+    arrival.assign(rows, WallClockNow());
     times = arrival.data();
   } else {
     times = static_cast<const arrow::TimestampArray&>(*batch->column(time_column)).raw_values();

@@ -20,7 +20,10 @@ namespace sluice::processors {
 namespace {
 
 using aggregates::kNoSlot;
+using exec::FloorTo;
+using exec::Micros;
 using exec::Timestamp;
+using exec::WallClockNow;
 
 enum class WindowKind { kTumbling, kSliding, kSession, kCount };
 
@@ -65,23 +68,6 @@ bool NeedsDoubles(aggregates::Function function) {
     default:
       return true;
   }
-}
-
-Timestamp Micros(Duration duration) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
-}
-
-Timestamp WallClock() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-/// Rounds towards minus infinity, so that windows before 1970 align like the others.
-inline Timestamp FloorTo(Timestamp time, Timestamp unit) {
-  Timestamp quotient = time / unit;
-  if ((time % unit) != 0 && time < 0) --quotient;
-  return quotient * unit;
 }
 
 /// Computes aggregates over windows of a keyed stream.
@@ -468,7 +454,7 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
   std::vector<Timestamp> arrival;
   const Timestamp* times = nullptr;
   if (settings_.time_index < 0 || settings_.processing_time) {
-    arrival.assign(rows, WallClock());
+    arrival.assign(rows, WallClockNow());
     times = arrival.data();
   } else {
     times = static_cast<const arrow::TimestampArray&>(*batch->column(settings_.time_index))
@@ -544,7 +530,7 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
 }
 
 Status WindowProcessor::OnWatermark(Timestamp watermark, exec::Emitter& out) {
-  if (settings_.processing_time && watermark != exec::kMaxTimestamp) watermark = WallClock();
+  if (settings_.processing_time && watermark != exec::kMaxTimestamp) watermark = WallClockNow();
   if (watermark <= watermark_) return Status::OK();
   watermark_ = watermark;
   bool early = false;
