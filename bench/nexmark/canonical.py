@@ -5,58 +5,64 @@ SHA-256 of its rows, each put in one canonical text form, sorted.
 Both engines write the same columns; this removes the differences of notation only: a number is
 written the same whether it came as 90800, 90800.000 or 90800.00000000001 (rounded to 6
 decimals), and a timestamp, ISO 8601 text or epoch milliseconds, becomes epoch milliseconds.
+DuckDB does the per-field work and the sort, so that results of millions of rows take seconds.
+
+usage: canonical.py RESULT.csv
 """
-import csv
-import datetime
 import hashlib
-import re
 import sys
 
-ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
-INTEGER = re.compile(r"^[+-]?\d+$")
+import duckdb
+
+INTEGER = r"^[+-]?[0-9]+$"
+TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 
 
-def canonical(value: str) -> str:
-    if value == "":
-        return ""
-    if INTEGER.match(value):
-        return str(int(value))
-    if ISO.match(value):
-        text = value.replace(" ", "T")
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        moment = datetime.datetime.fromisoformat(_pad_fraction(text))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
-        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-        return str((moment - epoch) // datetime.timedelta(milliseconds=1))
-    try:
-        number = round(float(value), 6)
-    except ValueError:
-        return value
-    return str(int(number)) if number.is_integer() else repr(number)
-
-
-def _pad_fraction(text: str) -> str:
-    """fromisoformat() in Python 3.10 wants 3 or 6 fraction digits."""
-    match = re.match(r"^(.*?\.)(\d+)(.*)$", text)
-    if not match:
-        return text
-    digits = (match.group(2) + "000000")[:6]
-    return match.group(1) + digits + match.group(3)
+def canonical_field(column: str) -> str:
+    """A SQL expression: the canonical text of one VARCHAR column."""
+    rounded = f"round(TRY_CAST({column} AS DOUBLE), 6)"
+    return f"""CASE
+        WHEN {column} IS NULL THEN ''
+        WHEN regexp_matches({column}, '{INTEGER}') THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR)
+        WHEN regexp_matches({column}, '{TIMESTAMP}')
+          THEN CAST(epoch_ms(CAST(replace({column}, 'Z', '+00:00') AS TIMESTAMPTZ)) AS VARCHAR)
+        WHEN {rounded} IS NOT NULL AND isfinite({rounded}) AND {rounded} = trunc({rounded})
+          THEN CAST(CAST({rounded} AS HUGEINT) AS VARCHAR)
+        WHEN {rounded} IS NOT NULL THEN CAST({rounded} AS VARCHAR)
+        ELSE {column} END"""
 
 
 def main() -> None:
-    rows = []
-    with open(sys.argv[1], newline="", encoding="utf-8") as handle:
-        for record in csv.reader(handle):
-            rows.append("\x1f".join(canonical(field) for field in record))
-    rows.sort()
+    path = sys.argv[1]
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
     digest = hashlib.sha256()
-    for row in rows:
-        digest.update(row.encode("utf-8"))
-        digest.update(b"\n")
-    print(len(rows), digest.hexdigest())
+    rows = 0
+    try:
+        columns = connection.execute(
+            "DESCRIBE SELECT * FROM read_csv(?, header = false, all_varchar = true, quote = '\"', "
+            "escape = '\"', sample_size = -1)",
+            [path],
+        ).fetchall()
+    except duckdb.InvalidInputException:
+        columns = []  # an empty result
+    if columns:
+        fields = ", ".join(canonical_field(f'"{name}"') for name, *_ in columns)
+        result = connection.execute(
+            f"SELECT concat_ws(chr(31), {fields}) AS line "
+            "FROM read_csv(?, header = false, all_varchar = true, quote = '\"', escape = '\"', "
+            "sample_size = -1) ORDER BY line",
+            [path],
+        )
+        while True:
+            chunk = result.fetchmany(100_000)
+            if not chunk:
+                break
+            for (line,) in chunk:
+                digest.update(line.encode("utf-8"))
+                digest.update(b"\n")
+            rows += len(chunk)
+    print(rows, digest.hexdigest())
 
 
 if __name__ == "__main__":
