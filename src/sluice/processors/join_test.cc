@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -712,6 +713,11 @@ struct RandomCase {
   std::string step;  // the bound, e.g. "window: 10s"
   std::string type;
 };
+
+/// How GoogleTest shows a case in messages and test listings.
+void PrintTo(const RandomCase& random_case, std::ostream* out) {
+  *out << random_case.step << ", type " << random_case.type;
+}
 
 class JoinRandomTest : public ::testing::TestWithParam<RandomCase> {};
 
