@@ -9,6 +9,7 @@
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
 #include "sluice/exec/registry.h"
+#include "sluice/testing/in_memory_pipeline.h"
 
 namespace sluice::exec {
 namespace {
@@ -115,7 +116,7 @@ class DagTest : public ::testing::Test {
     registry_.AddSink({config::PluginKind::kSink, "recording", "test", {}},
                       [this](const ConnectorContext& context,
                              const config::Options&) -> Result<std::unique_ptr<Sink>> {
-                        return std::make_unique<RecordingSink>(&outputs_[context.name]);
+                        return std::make_unique<testing::RecordingSink>(&outputs_[context.name]);
                       });
   }
 
@@ -140,21 +141,6 @@ class DagTest : public ::testing::Test {
     }
     return values;
   }
-
-  class RecordingSink : public Sink {
-   public:
-    explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output)
-        : output_(output) {}
-    Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
-    Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-      output_->push_back(batch);
-      return Status::OK();
-    }
-    Status Close() override { return Status::OK(); }
-
-   private:
-    std::vector<std::shared_ptr<arrow::RecordBatch>>* output_;
-  };
 
   Registry registry_;
   std::map<std::string, std::vector<std::shared_ptr<arrow::RecordBatch>>> outputs_;

@@ -18,6 +18,22 @@
 
 namespace sluice::testing {
 
+/// A sink that keeps every batch written to it in `output` (owned by the test).
+class RecordingSink : public exec::Sink {
+ public:
+  explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output)
+      : output_(output) {}
+  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    output_->push_back(batch);
+    return Status::OK();
+  }
+  Status Close() override { return Status::OK(); }
+
+ private:
+  std::vector<std::shared_ptr<arrow::RecordBatch>>* output_;
+};
+
 class InMemoryPipelineTest : public ::testing::Test {
  protected:
   explicit InMemoryPipelineTest(std::shared_ptr<arrow::Schema> schema)
@@ -71,21 +87,6 @@ class InMemoryPipelineTest : public ::testing::Test {
    private:
     std::shared_ptr<arrow::Schema> schema_;
     const std::vector<std::shared_ptr<arrow::RecordBatch>>* input_;
-  };
-
-  class RecordingSink : public exec::Sink {
-   public:
-    explicit RecordingSink(std::vector<std::shared_ptr<arrow::RecordBatch>>* output)
-        : output_(output) {}
-    Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
-    Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-      output_->push_back(batch);
-      return Status::OK();
-    }
-    Status Close() override { return Status::OK(); }
-
-   private:
-    std::vector<std::shared_ptr<arrow::RecordBatch>>* output_;
   };
 };
 
