@@ -297,7 +297,7 @@ class Pipeline::Builder {
         names.push_back(p.streams_[index].name);
       return config::ConfigError(
           reader,
-          fmt::format("source '{}' has several streams ({}); this step must say which it reads",
+          fmt::format("source '{}' has several streams ({}); say which one is read here",
                       source->id, fmt::join(names, ", ")),
           fmt::format("add 'input: {}'", names.back()));
     }
