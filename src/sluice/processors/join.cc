@@ -20,6 +20,7 @@
 #include <set>
 
 #include "sluice/common/spelling.h"
+#include "sluice/processors/window.h"
 
 namespace sluice::processors {
 namespace {
@@ -1089,15 +1090,6 @@ Status ReadBound(const config::Options& options, JoinSettings* settings) {
                     bounds[1]),
         "keep one of them");
   }
-  auto positive = [](const config::Options& where, std::string_view name,
-                     Timestamp* out) -> Status {
-    *out = Micros(where.GetDuration(name));
-    if (*out <= 0) {
-      return config::ConfigError(where.LocationOf(name),
-                                 fmt::format("'{}' must be longer than 0", name), "e.g. 10s");
-    }
-    return Status::OK();
-  };
   if (bounds[0] == "window") {
     settings->bound = Bound::kWindow;
     const config::Options& window = options.GetSection("window");
@@ -1110,22 +1102,11 @@ Status ReadBound(const config::Options& options, JoinSettings* settings) {
           "e.g. window: {tumbling: 10s} or window: {sliding: {size: 10s, slide: 2s}}");
     }
     if (tumbling) {
-      SLUICE_RETURN_NOT_OK(positive(window, "tumbling", &settings->size));
+      SLUICE_RETURN_NOT_OK(ReadPositiveDuration(window, "tumbling", &settings->size));
       settings->slide = settings->size;
     } else {
-      const config::Options& section = window.GetSection("sliding");
-      SLUICE_RETURN_NOT_OK(positive(section, "size", &settings->size));
-      SLUICE_RETURN_NOT_OK(positive(section, "slide", &settings->slide));
-      if (settings->slide > settings->size) {
-        return config::ConfigError(section.LocationOf("slide"),
-                                   "a window's slide cannot be longer than its size",
-                                   "for windows with gaps between them, filter the rows first");
-      }
-      if (settings->size / std::gcd(settings->size, settings->slide) > 100000) {
-        return config::ConfigError(section.LocationOf("slide"),
-                                   "size and slide split each window into more than 100000 panes",
-                                   "make the size a multiple of the slide");
-      }
+      SLUICE_RETURN_NOT_OK(
+          ReadSliding(window.GetSection("sliding"), &settings->size, &settings->slide));
     }
   } else if (bounds[0] == "interval") {
     settings->bound = Bound::kInterval;
@@ -1140,7 +1121,7 @@ Status ReadBound(const config::Options& options, JoinSettings* settings) {
     }
   } else {
     settings->bound = Bound::kTtl;
-    SLUICE_RETURN_NOT_OK(positive(options, "ttl", &settings->ttl));
+    SLUICE_RETURN_NOT_OK(ReadPositiveDuration(options, "ttl", &settings->ttl));
   }
   settings->delete_on_match = options.GetString("on_match") == "delete";
   if (settings->delete_on_match && settings->bound != Bound::kTtl) {
@@ -1340,18 +1321,7 @@ void RegisterJoin(exec::Registry* registry) {
                            "Window join: rows of both streams in the same window join when the "
                            "watermark passes its end. Short form: window: 10s (tumbling).");
   window.short_field = "tumbling";
-  auto sliding = MakeOption("sliding", OptionType::kSection,
-                            "Overlapping windows of `size`, one starting every `slide` (aligned "
-                            "to the epoch); a row belongs to size/slide windows.");
-  auto size = MakeOption("size", OptionType::kDuration, "The length of each window.");
-  size.required = true;
-  auto slide = MakeOption("slide", OptionType::kDuration, "How far apart windows start.");
-  slide.required = true;
-  sliding.fields = {size, slide};
-  window.fields = {MakeOption("tumbling", OptionType::kDuration,
-                              "Fixed, non-overlapping windows of this length, aligned to the "
-                              "epoch."),
-                   sliding};
+  window.fields = {TumblingOption(), SlidingOption()};
   auto interval = MakeOption(
       "interval", OptionType::kSection,
       "Interval join: a right row joins a left row when right.time is within [left.time + "

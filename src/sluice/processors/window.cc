@@ -787,37 +787,17 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context,
         "keep one of them");
   }
   const std::string& kind = kinds[0];
-  auto positive = [&](std::string_view option, const config::Options& where, std::string_view name,
-                      Timestamp* out) -> Status {
-    *out = Micros(where.GetDuration(name));
-    if (*out <= 0) {
-      return config::ConfigError(where.LocationOf(name),
-                                 fmt::format("'{}' must be longer than 0", option), "e.g. 5s");
-    }
-    return Status::OK();
-  };
   if (kind == "tumbling") {
     settings.kind = WindowKind::kTumbling;
-    SLUICE_RETURN_NOT_OK(positive("tumbling", options, "tumbling", &settings.size));
+    SLUICE_RETURN_NOT_OK(ReadPositiveDuration(options, "tumbling", &settings.size));
   } else if (kind == "sliding") {
     settings.kind = WindowKind::kSliding;
-    const config::Options& sliding = options.GetSection("sliding");
-    SLUICE_RETURN_NOT_OK(positive("size", sliding, "size", &settings.size));
-    SLUICE_RETURN_NOT_OK(positive("slide", sliding, "slide", &settings.slide));
-    if (settings.slide > settings.size) {
-      return config::ConfigError(sliding.LocationOf("slide"),
-                                 "a window's slide cannot be longer than its size",
-                                 "for windows with gaps between them, filter the rows first");
-    }
-    if (settings.size / std::gcd(settings.size, settings.slide) > 100000) {
-      return config::ConfigError(sliding.LocationOf("slide"),
-                                 "size and slide split each window into more than 100000 panes",
-                                 "make the size a multiple of the slide");
-    }
+    SLUICE_RETURN_NOT_OK(
+        ReadSliding(options.GetSection("sliding"), &settings.size, &settings.slide));
   } else if (kind == "session") {
     settings.kind = WindowKind::kSession;
     const config::Options& session = options.GetSection("session");
-    SLUICE_RETURN_NOT_OK(positive("gap", session, "gap", &settings.gap));
+    SLUICE_RETURN_NOT_OK(ReadPositiveDuration(session, "gap", &settings.gap));
   } else {
     settings.kind = WindowKind::kCount;
     YAML::Node node = options.GetNode("count");
@@ -1005,6 +985,52 @@ std::shared_ptr<arrow::Schema> OutputSchema(const WindowSettings& settings,
 
 }  // namespace
 
+config::OptionSpec TumblingOption() {
+  return config::MakeOption("tumbling", config::OptionType::kDuration,
+                            "Fixed, non-overlapping windows of this length, aligned to the epoch.");
+}
+
+config::OptionSpec SlidingOption() {
+  config::OptionSpec sliding = config::MakeOption(
+      "sliding", config::OptionType::kSection,
+      "Overlapping windows of `size`, one starting every `slide` (aligned to the epoch); a row "
+      "belongs to size/slide windows.");
+  config::OptionSpec size =
+      config::MakeOption("size", config::OptionType::kDuration, "The length of each window.");
+  size.required = true;
+  config::OptionSpec slide = config::MakeOption("slide", config::OptionType::kDuration,
+                                                "How far apart windows start; at most size.");
+  slide.required = true;
+  sliding.fields = {size, slide};
+  return sliding;
+}
+
+Status ReadPositiveDuration(const config::Options& where, std::string_view name,
+                            exec::Timestamp* out) {
+  *out = Micros(where.GetDuration(name));
+  if (*out <= 0) {
+    return config::ConfigError(where.LocationOf(name),
+                               fmt::format("'{}' must be longer than 0", name), "e.g. 5s");
+  }
+  return Status::OK();
+}
+
+Status ReadSliding(const config::Options& sliding, exec::Timestamp* size, exec::Timestamp* slide) {
+  SLUICE_RETURN_NOT_OK(ReadPositiveDuration(sliding, "size", size));
+  SLUICE_RETURN_NOT_OK(ReadPositiveDuration(sliding, "slide", slide));
+  if (*slide > *size) {
+    return config::ConfigError(sliding.LocationOf("slide"),
+                               "a window's slide cannot be longer than its size",
+                               "for windows with gaps between them, filter the rows first");
+  }
+  if (*size / std::gcd(*size, *slide) > 100000) {
+    return config::ConfigError(sliding.LocationOf("slide"),
+                               "size and slide split each window into more than 100000 panes",
+                               "make the size a multiple of the slide");
+  }
+  return Status::OK();
+}
+
 void RegisterWindow(exec::Registry* registry) {
   using config::OptionSpec;
   using config::OptionType;
@@ -1017,16 +1043,8 @@ void RegisterWindow(exec::Registry* registry) {
       "<field>_<function> per "
       "aggregate, count (and final with allowed_lateness or emit_every).";
 
-  OptionSpec tumbling{"tumbling", OptionType::kDuration,
-                      "Fixed, non-overlapping windows of this length, aligned to the epoch."};
-  OptionSpec sliding{"sliding", OptionType::kSection,
-                     "Overlapping windows of `size`, one starting every `slide` (aligned to the "
-                     "epoch); a row belongs to "
-                     "size/slide windows."};
-  sliding.fields = {
-      OptionSpec{"size", OptionType::kDuration, "The length of each window.", "", true},
-      OptionSpec{"slide", OptionType::kDuration, "How far apart windows start; at most size.", "",
-                 true}};
+  OptionSpec tumbling = TumblingOption();
+  OptionSpec sliding = SlidingOption();
   OptionSpec session{"session", OptionType::kSection,
                      "Per-key windows of activity, closed after `gap` without rows; window_end is "
                      "the last row's time "
