@@ -71,6 +71,16 @@ std::vector<DeadLetter> DeadLetterQueue::Drain() {
   return drained;
 }
 
+size_t DeadLetterQueue::pending() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
+}
+
+void DeadLetterQueue::Locate(size_t first, const std::function<void(DeadLetter&)>& locate) {
+  std::lock_guard lock(mutex_);
+  for (size_t i = first; i < pending_.size(); ++i) locate(pending_[i]);
+}
+
 int64_t DeadLetterQueue::total() const {
   std::lock_guard lock(mutex_);
   return total_;

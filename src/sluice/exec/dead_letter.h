@@ -4,6 +4,7 @@
 #include <arrow/type.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,9 @@ struct DeadLetter {
   std::string origin;
   /// The record itself: the raw text for undecodable input, a JSON object for decoded rows.
   std::string record;
+  /// For a row a processor rejects: its index in the batch the processor was given. The
+  /// pipeline, which knows where that batch's rows came from, then fills `source` and `origin`.
+  int64_t row = -1;
 };
 
 /// The schema of the dead-letter output: one row per DeadLetter plus the time it was rejected.
@@ -44,6 +48,11 @@ class DeadLetterQueue {
   void Add(DeadLetter letter);
   /// Moves out everything collected so far.
   std::vector<DeadLetter> Drain();
+  /// How many dead letters are waiting to be drained.
+  size_t pending() const;
+  /// Calls `locate` on each waiting dead letter from the `first`-th on (an earlier pending()),
+  /// so that the caller can fill in where its rows came from.
+  void Locate(size_t first, const std::function<void(DeadLetter&)>& locate);
   /// All dead letters ever added.
   int64_t total() const;
   /// Those of them rejected as late (reason "late ...").

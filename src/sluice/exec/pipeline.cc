@@ -27,7 +27,7 @@ constexpr int64_t kDeadLettersLogged = 20;
 
 /// What travels from a source thread to the pipeline thread, in order.
 struct QueueItem {
-  enum class Kind { kBatch, kEnd, kAssign, kEndPartition };
+  enum class Kind { kBatch, kEnd, kAssign, kEndPartition, kNamePartition };
   Kind kind = Kind::kBatch;
   size_t source = 0;
   /// For a source with several streams: which one the batch belongs to.
@@ -37,6 +37,13 @@ struct QueueItem {
   std::shared_ptr<arrow::Int32Array> partitions;
   /// For kAssign: the partitions now assigned; for kEndPartition: the one that ended.
   std::vector<int32_t> partition_ids;
+  /// For a batch wholly from one partition (PushFromPartition): that partition, else -1.
+  int32_t partition = -1;
+  /// For a batch from PushFromPartition: the file its rows came from and the first one's row.
+  std::string origin;
+  int64_t first_row = 0;
+  /// For a batch from PushPartitionedAt: each row's offset in its partition.
+  std::shared_ptr<arrow::Int64Array> offsets;
 };
 
 /// A stream's event-time field: the one its stage declares, else its input's. A field the stage
@@ -81,6 +88,35 @@ class Pipeline::SourceChannel final : public SourceOutput {
   Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                          std::shared_ptr<arrow::Int32Array> partitions) override {
     return Enqueue(0, std::move(batch), std::move(partitions));
+  }
+
+  Status PushPartitionedAt(std::shared_ptr<arrow::RecordBatch> batch,
+                           std::shared_ptr<arrow::Int32Array> partitions,
+                           std::shared_ptr<arrow::Int64Array> offsets) override {
+    if (stopping()) return Status::Cancelled("the pipeline is stopping");
+    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
+    QueueItem item{QueueItem::Kind::kBatch, index_, 0, std::move(batch), std::move(partitions), {}};
+    item.offsets = std::move(offsets);
+    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
+    return Status::OK();
+  }
+
+  void NamePartition(int32_t partition, std::string name) override {
+    QueueItem item{QueueItem::Kind::kNamePartition, index_, 0, nullptr, nullptr, {partition}};
+    item.origin = std::move(name);
+    queue_->Push(std::move(item));
+  }
+
+  Status PushFromPartition(std::shared_ptr<arrow::RecordBatch> batch, int32_t partition,
+                           std::string origin, int64_t first_row) override {
+    if (stopping()) return Status::Cancelled("the pipeline is stopping");
+    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
+    QueueItem item{QueueItem::Kind::kBatch, index_, 0, std::move(batch), nullptr, {}};
+    item.partition = partition;
+    item.origin = std::move(origin);
+    item.first_row = first_row;
+    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
+    return Status::OK();
   }
 
   Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) override {
@@ -460,6 +496,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
   pipeline->name_ = config.name;
   pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};
+  pipeline->processor_context_.row_watermarks = &pipeline->row_watermarks_;
   SLUICE_RETURN_NOT_OK(Builder(pipeline.get(), config, registry).Build());
   return pipeline;
 }
@@ -493,9 +530,19 @@ RunProgress Pipeline::progress() const {
 
 Status Pipeline::RunStageIsolating(Stage& stage, size_t port, const std::string& source,
                                    const std::shared_ptr<arrow::RecordBatch>& batch,
-                                   std::optional<int64_t> first_row, Emitter& out) {
+                                   const RowOrigins& origins, Emitter& out) {
   CollectingEmitter attempt;
+  const size_t letters_before = dead_letters_.pending();
+  // Rows behind their partition's watermark are late against it (LatenessWatermark()).
+  row_watermarks_ = origins.RowWatermarks(batch->num_rows());
   Status status = stage.processor->ProcessInput(port, batch, attempt);
+  row_watermarks_.clear();
+  // Rows the stage rejected (late, without event time) get the origin the stage cannot know.
+  dead_letters_.Locate(letters_before, [&](DeadLetter& letter) {
+    if (letter.stage.empty()) letter.stage = stage.id;
+    if (letter.source.empty()) letter.source = source;
+    if (letter.origin.empty() && letter.row >= 0) letter.origin = origins.Describe(letter.row);
+  });
   if (status.ok()) {
     for (auto& emitted : attempt.batches()) SLUICE_RETURN_NOT_OK(out.Emit(std::move(emitted)));
     return Status::OK();
@@ -504,25 +551,23 @@ Status Pipeline::RunStageIsolating(Stage& stage, size_t port, const std::string&
     return status;
   if (batch->num_rows() <= 1) {
     if (batch->num_rows() == 1) {
-      std::string origin = first_row ? fmt::format("row {}", *first_row + 1) : std::string();
-      dead_letters_.Add(
-          DeadLetter{status.message(), stage.id, source, std::move(origin), RowToJson(*batch, 0)});
+      dead_letters_.Add(DeadLetter{status.message(), stage.id, source, origins.Describe(0),
+                                   RowToJson(*batch, 0)});
     }
     return Status::OK();
   }
   // Bisect: the bad rows are found in O(bad * log(rows)) calls and the good ones go on.
   int64_t half = batch->num_rows() / 2;
-  std::optional<int64_t> second_row =
-      first_row ? std::optional<int64_t>(*first_row + half) : std::nullopt;
-  SLUICE_RETURN_NOT_OK(
-      RunStageIsolating(stage, port, source, batch->Slice(0, half), first_row, out));
-  return RunStageIsolating(stage, port, source, batch->Slice(half), second_row, out);
+  SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, port, source, batch->Slice(0, half), origins, out));
+  return RunStageIsolating(stage, port, source, batch->Slice(half), origins.Slice(half), out);
 }
 
 Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
-                         const std::string& source, std::optional<int64_t> first_row) {
+                         const std::string& source, RowOrigins origins) {
   if (batches.empty()) return Status::OK();
-  if (batches.size() != 1) first_row.reset();
+  if (batches.size() != 1) origins = origins.WithoutRows();
+  // Rows a stage emits on its own (a fired window) are named by the stream they are on.
+  const std::string& from = source.empty() ? streams_[stream].name : source;
   for (const Consumer& consumer : streams_[stream].consumers) {
     switch (consumer.kind) {
       case Consumer::Kind::kSink:
@@ -534,7 +579,7 @@ Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::Recor
           SLUICE_ASSIGN_OR_RAISE(auto one, ConformTo(batch, streams_[consumer.index].schema));
           conformed.push_back(std::move(one));
         }
-        SLUICE_RETURN_NOT_OK(Deliver(consumer.index, std::move(conformed), source, first_row));
+        SLUICE_RETURN_NOT_OK(Deliver(consumer.index, std::move(conformed), from, origins));
         break;
       }
       case Consumer::Kind::kStage: {
@@ -542,14 +587,21 @@ Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::Recor
         int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
         CollectingEmitter next;
         for (const auto& batch : batches) {
-          SLUICE_RETURN_NOT_OK(
-              RunStageIsolating(stage, consumer.port, source, batch, first_row, next));
+          SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, consumer.port, from, batch, origins, next));
         }
-        // Positions stay known only through stages that keep every row in place.
-        bool kept_in_place = stage.processor->preserves_rows() && next.batches().size() == 1 &&
-                             next.batches()[0]->num_rows() == rows_before;
-        SLUICE_RETURN_NOT_OK(Deliver(stage.output, std::move(next.batches()), source,
-                                     kept_in_place ? first_row : std::nullopt));
+        // Rows stay traceable through stages that keep them in place and through filters.
+        RowOrigins next_origins = origins.WithoutRows();
+        if (batches.size() == 1 && next.batches().size() == 1) {
+          const Processor& processor = *stage.processor;
+          if (processor.preserves_rows() && next.batches()[0]->num_rows() == rows_before) {
+            next_origins = origins;
+          } else if (processor.filters_rows()) {
+            auto kept = processor.kept_rows();
+            next_origins = kept == nullptr ? origins : origins.Select(std::move(kept));
+          }
+        }
+        SLUICE_RETURN_NOT_OK(
+            Deliver(stage.output, std::move(next.batches()), from, std::move(next_origins)));
         break;
       }
     }
@@ -597,72 +649,131 @@ Status Pipeline::WriteDeadLetters() {
 
 Status Pipeline::ProcessBatch(size_t source, size_t source_stream,
                               std::shared_ptr<arrow::RecordBatch> batch,
-                              const std::shared_ptr<arrow::Int32Array>& partitions) {
+                              std::shared_ptr<arrow::Int32Array> partitions, int32_t partition,
+                              std::string origin, int64_t first_row,
+                              std::shared_ptr<arrow::Int64Array> offsets) {
   ++batches_;
   rows_in_ += batch->num_rows();
   const size_t stream = source_streams_[source][source_stream];
-  int64_t first_row = stream_rows_[stream];
+  const std::string& name = streams_[stream].name;
+  // Rows are named by their file when the source says which, else by their row in the stream.
+  RowOrigins origins = offsets != nullptr && partitions != nullptr
+                           ? RowOrigins(partitions, offsets, &clocks_[source].partition_names)
+                       : origin.empty() ? RowOrigins("", stream_rows_[stream])
+                                        : RowOrigins(std::move(origin), first_row);
   stream_rows_[stream] += batch->num_rows();
   SLUICE_ASSIGN_OR_RAISE(batch, ConformTo(batch, streams_[stream].schema));
-  std::optional<int64_t> position = first_row;
-  if (int column = streams_[stream].event_time_index; column >= 0) {
-    // Observe before removing unusable rows, so that partition ids still line up; nulls and
-    // absurd times are skipped there too.
-    ObserveEventTimes(source, static_cast<const arrow::TimestampArray&>(*batch->column(column)),
-                      partitions.get());
-    int64_t rows = batch->num_rows();
-    SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(stream, first_row, std::move(batch)));
-    if (batch->num_rows() != rows) position.reset();
-    if (batch->num_rows() == 0) return Status::OK();
-  } else {
-    clocks_[source].partitions[-1].last_data = std::chrono::steady_clock::now();
+  if (streams_[stream].event_time_index < 0) {
+    clocks_[source].partitions[partitions == nullptr ? partition : -1].last_data =
+        std::chrono::steady_clock::now();
+    SLUICE_RETURN_NOT_OK(Deliver(stream, {std::move(batch)}, name, std::move(origins)));
+    return AdvanceWatermark();
   }
-  SLUICE_RETURN_NOT_OK(Deliver(stream, {std::move(batch)}, streams_[stream].name, position));
+  SLUICE_ASSIGN_OR_RAISE(batch, CheckEventTimes(stream, &origins, std::move(batch), &partitions));
+  if (batch->num_rows() == 0) return Status::OK();
+  return DeliverInOrder(source, stream, batch, partitions.get(), partition, origins);
+}
+
+Status Pipeline::DeliverInOrder(size_t source, size_t stream,
+                                const std::shared_ptr<arrow::RecordBatch>& batch,
+                                const arrow::Int32Array* partitions, int32_t partition,
+                                RowOrigins origins) {
+  SourceClock& clock = clocks_[source];
+  const auto& column =
+      static_cast<const arrow::TimestampArray&>(*batch->column(streams_[stream].event_time_index));
+  const Timestamp* times = column.raw_values();
+  const int64_t rows = batch->num_rows();
+  const Timestamp delay = clock.delay_us;
+  const auto now = std::chrono::steady_clock::now();
+  const std::string& name = streams_[stream].name;
+  // A row is behind when it is earlier than the watermark formed by the rows before it in its
+  // partition: their latest time minus the delay.
+  auto behind = [delay](Timestamp time, Timestamp latest) {
+    return latest != kMinTimestamp && time < latest - delay;
+  };
+  if (partitions == nullptr) {
+    // The common case: one running maximum finds that no row is behind, and the batch goes on
+    // whole.
+    PartitionClock& own = clock.partitions[partition];
+    own.last_data = now;
+    Timestamp latest = own.max_event;
+    int64_t row = 0;
+    for (; row < rows && !behind(times[row], latest); ++row) latest = std::max(latest, times[row]);
+    if (row == rows) {
+      own.max_event = latest;
+      SLUICE_RETURN_NOT_OK(Deliver(stream, {batch}, name, origins));
+      return AdvanceWatermark();
+    }
+  }
+  // Rows of several partitions, or some rows are behind. Whether a row is late must not depend on
+  // where the source cut its batches, nor on how far the other partitions have got: each behind
+  // row is judged against the watermark of the rows before it in its own partition, which later
+  // stages read through LatenessWatermark().
+  //
+  // Before each run of behind rows, the rows before it are delivered and the watermark they form
+  // is applied, as if the batch had been cut there: for a source with one partition,
+  // the stages' own watermark then equals the row's, so that even state that only the stages'
+  // watermark frees (the windows of a sliding window a row is partly late for) is the same as
+  // with one row per batch. Cuts happen only where the watermark actually moves.
+  auto partition_of = [&](int64_t row) {
+    return partitions == nullptr ? partition
+                                 : (partitions->IsNull(row) ? -1 : partitions->Value(row));
+  };
+  // First pass: each behind row's partition watermark, on copies of the partitions' maxima.
+  std::vector<Timestamp> watermarks(static_cast<size_t>(rows), kMinTimestamp);
+  bool any_behind = false;
+  {
+    std::map<int32_t, Timestamp> latest;
+    int32_t current_id = 0;
+    Timestamp* current = nullptr;
+    for (int64_t row = 0; row < rows; ++row) {
+      int32_t id = partition_of(row);
+      if (current == nullptr || id != current_id) {
+        auto [it, inserted] = latest.try_emplace(id, clock.partitions[id].max_event);
+        current = &it->second;
+        current_id = id;
+      }
+      if (behind(times[row], *current)) {
+        watermarks[row] = *current - delay;
+        any_behind = true;
+      }
+      *current = std::max(*current, times[row]);
+    }
+  }
+  if (any_behind) origins = origins.WithWatermarks(watermarks);
+  // Second pass: the partitions' maxima, cutting before each run of behind rows.
+  int64_t start = 0;
+  bool previous_behind = false;
+  int32_t current_id = 0;
+  PartitionClock* current = nullptr;
+  for (int64_t row = 0; row < rows; ++row) {
+    int32_t id = partition_of(row);
+    if (current == nullptr || id != current_id) {
+      current = &clock.partitions[id];
+      current->last_data = now;
+      current_id = id;
+    }
+    const bool is_behind = watermarks[row] != kMinTimestamp;
+    if (is_behind && !previous_behind && row > start) {
+      std::optional<Timestamp> next = ComputeWatermark();
+      if (next && *next > watermark_) {
+        SLUICE_RETURN_NOT_OK(
+            Deliver(stream, {batch->Slice(start, row - start)}, name, origins.Slice(start)));
+        SLUICE_RETURN_NOT_OK(AdvanceWatermark());
+        start = row;
+      }
+    }
+    current->max_event = std::max(current->max_event, times[row]);
+    previous_behind = is_behind;
+  }
+  SLUICE_RETURN_NOT_OK(
+      Deliver(stream, {start == 0 ? batch : batch->Slice(start)}, name, origins.Slice(start)));
   return AdvanceWatermark();
 }
 
-void Pipeline::ObserveEventTimes(size_t source, const arrow::TimestampArray& times,
-                                 const arrow::Int32Array* partitions) {
-  auto now = std::chrono::steady_clock::now();
-  SourceClock& clock = clocks_[source];
-  auto usable = [&](int64_t row) {
-    return times.IsValid(row) && times.Value(row) >= kEarliestEventTime &&
-           times.Value(row) <= kLatestEventTime;
-  };
-  if (partitions == nullptr) {
-    PartitionClock& partition = clock.partitions[-1];
-    partition.last_data = now;
-    // The common case: no nulls, so the latest time is one vectorised kernel call.
-    auto extremes = arrow::compute::MinMax(times);
-    if (extremes.ok() && times.null_count() == 0) {
-      const auto& pair = extremes->scalar_as<arrow::StructScalar>();
-      Timestamp latest = std::static_pointer_cast<arrow::TimestampScalar>(pair.value[1])->value;
-      if (latest <= kLatestEventTime) {
-        partition.max_event = std::max(partition.max_event, latest);
-        return;
-      }
-    }
-    for (int64_t row = 0; row < times.length(); ++row) {
-      if (usable(row)) partition.max_event = std::max(partition.max_event, times.Value(row));
-    }
-    return;
-  }
-  // Partitioned: one pass keeping the latest time of each partition seen in the batch.
-  std::map<int32_t, Timestamp> latest;
-  for (int64_t row = 0; row < times.length(); ++row) {
-    if (!usable(row) || partitions->IsNull(row)) continue;
-    auto [it, inserted] = latest.emplace(partitions->Value(row), times.Value(row));
-    if (!inserted) it->second = std::max(it->second, times.Value(row));
-  }
-  for (const auto& [id, time] : latest) {
-    PartitionClock& partition = clock.partitions[id];
-    partition.max_event = std::max(partition.max_event, time);
-    partition.last_data = now;
-  }
-}
-
 Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(
-    size_t stream, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch) {
+    size_t stream, RowOrigins* origins, std::shared_ptr<arrow::RecordBatch> batch,
+    std::shared_ptr<arrow::Int32Array>* partitions) {
   const int column = streams_[stream].event_time_index;
   const auto& times = static_cast<const arrow::TimestampArray&>(*batch->column(column));
   // One vectorised pass decides; only the (rare) bad rows are looked at one by one.
@@ -683,17 +794,19 @@ Result<std::shared_ptr<arrow::RecordBatch>> Pipeline::CheckEventTimes(
                              ? "missing event time"
                              : "absurd event time " + FormatTimestamp(times.Value(row));
     dead_letters_.Add(DeadLetter{std::move(reason), "source", streams_[stream].name,
-                                 fmt::format("row {}", first_row + row + 1),
-                                 RowToJson(*batch, row)});
+                                 origins->Describe(row), RowToJson(*batch, row)});
   }
-  SLUICE_ASSIGN_OR_RAISE(
-      arrow::Datum kept,
-      arrow::compute::Filter(batch, mask,
-                             arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP)));
+  auto drop = arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP);
+  if (*partitions != nullptr) {
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept_ids, arrow::compute::Filter(*partitions, flags, drop));
+    *partitions = std::static_pointer_cast<arrow::Int32Array>(kept_ids.make_array());
+  }
+  *origins = origins->Select(flags);
+  SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(batch, flags, drop));
   return kept.record_batch();
 }
 
-Status Pipeline::AdvanceWatermark() {
+std::optional<Timestamp> Pipeline::ComputeWatermark() const {
   auto now = std::chrono::steady_clock::now();
   Timestamp candidate = kMaxTimestamp;
   bool all_ended = true;
@@ -717,23 +830,26 @@ Status Pipeline::AdvanceWatermark() {
       candidate = std::min(candidate, watermark);
     }
   }
-  if (!all_ended && !any_active) return Status::OK();  // every live source is idle: hold
+  if (!all_ended && !any_active) return std::nullopt;  // every live source is idle: hold
   if (processor_context_.event_time_field.empty() && !all_ended) {
     // Ingest time: the watermark is the wall clock.
-    candidate = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    candidate = WallClockNow();
   }
-  if (candidate <= watermark_) return Status::OK();
-  watermark_ = candidate;
-  return PropagateWatermark(candidate);
+  return candidate;
+}
+
+Status Pipeline::AdvanceWatermark() {
+  std::optional<Timestamp> candidate = ComputeWatermark();
+  if (!candidate || *candidate <= watermark_) return Status::OK();
+  watermark_ = *candidate;
+  return PropagateWatermark(*candidate);
 }
 
 Status Pipeline::PropagateWatermark(Timestamp watermark) {
   for (size_t i = 0; i < stages_.size(); ++i) {
     CollectingEmitter fired;
     SLUICE_RETURN_NOT_OK(stages_[i].processor->OnWatermark(watermark, fired));
-    SLUICE_RETURN_NOT_OK(Deliver(stages_[i].output, std::move(fired.batches()), ""));
+    SLUICE_RETURN_NOT_OK(Deliver(stages_[i].output, std::move(fired.batches()), "", RowOrigins()));
   }
   SampleState();
   return Status::OK();
@@ -814,13 +930,17 @@ Result<RunSummary> Pipeline::Run() {
         failure = AdvanceWatermark();
         break;
       }
+      case QueueItem::Kind::kNamePartition:
+        clock.partition_names[item->partition_ids.front()] = std::move(item->origin);
+        break;
       case QueueItem::Kind::kEndPartition:
         clock.partitions.erase(item->partition_ids.front());
         failure = AdvanceWatermark();
         break;
       case QueueItem::Kind::kBatch:
-        failure =
-            ProcessBatch(item->source, item->stream, std::move(item->batch), item->partitions);
+        failure = ProcessBatch(item->source, item->stream, std::move(item->batch),
+                               std::move(item->partitions), item->partition,
+                               std::move(item->origin), item->first_row, std::move(item->offsets));
         SampleState();
         if (failure.ok()) failure = WriteDeadLetters();
         if (failure.ok())
@@ -851,7 +971,8 @@ Result<RunSummary> Pipeline::Run() {
   for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
     CollectingEmitter flushed;
     failure = stages_[i].processor->Finish(flushed);
-    if (failure.ok()) failure = Deliver(stages_[i].output, std::move(flushed.batches()), "");
+    if (failure.ok())
+      failure = Deliver(stages_[i].output, std::move(flushed.batches()), "", RowOrigins());
   }
   if (failure.ok()) failure = WriteDeadLetters();
   for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {

@@ -13,6 +13,7 @@
 #include "sluice/exec/dead_letter.h"
 #include "sluice/exec/processor.h"
 #include "sluice/exec/registry.h"
+#include "sluice/exec/row_origins.h"
 #include "sluice/exec/sink.h"
 #include "sluice/exec/source.h"
 #include "sluice/exec/time.h"
@@ -124,6 +125,8 @@ class Pipeline {
     int64_t delay_us = 0;
     std::chrono::nanoseconds idle_timeout{0};
     std::map<int32_t, PartitionClock> partitions;
+    /// Names of partitions, for dead-letter origins (SourceOutput::NamePartition).
+    std::map<int32_t, std::string> partition_names;
     bool ended = false;
   };
   struct NamedSink {
@@ -132,27 +135,41 @@ class Pipeline {
   };
 
   Status ConfigureEventTime(const config::PipelineConfig& config);
+  /// Takes in one batch of a source: checks its event times and delivers it in order.
+  /// `partitions` gives each row's partition; without it every row is from `partition`. `origin`
+  /// names the file the rows came from (row `first_row` first), when the source says; `offsets`,
+  /// when given, each row's offset in its partition.
   Status ProcessBatch(size_t source, size_t source_stream,
                       std::shared_ptr<arrow::RecordBatch> batch,
-                      const std::shared_ptr<arrow::Int32Array>& partitions);
-  /// Raises each partition's latest event time from a batch's event-time column.
-  void ObserveEventTimes(size_t source, const arrow::TimestampArray& times,
-                         const arrow::Int32Array* partitions);
+                      std::shared_ptr<arrow::Int32Array> partitions, int32_t partition,
+                      std::string origin, int64_t first_row,
+                      std::shared_ptr<arrow::Int64Array> offsets);
+  /// Delivers a source batch so that whether a row is late depends only on the rows before it
+  /// in its partition, never on where the batch was cut or on other partitions: a row behind
+  /// the watermark formed by the rows before it in its partition carries that watermark to the
+  /// stages (ProcessorContext::row_watermarks). Raises each partition's latest event time.
+  Status DeliverInOrder(size_t source, size_t stream,
+                        const std::shared_ptr<arrow::RecordBatch>& batch,
+                        const arrow::Int32Array* partitions, int32_t partition, RowOrigins origins);
   /// Hands `batches` of `stream` to everything that reads it, depth first: stages (isolating bad
-  /// rows of stateless ones), then their outputs' readers, and sinks. `first_row` is the position
-  /// in its source of the first row of a single batch, when known; it names the origin of dead
-  /// letters.
+  /// rows of stateless ones), then their outputs' readers, and sinks. `origins` says where the
+  /// rows of a single batch came from; it names the origin of dead letters.
   Status Deliver(size_t stream, std::vector<std::shared_ptr<arrow::RecordBatch>> batches,
-                 const std::string& source, std::optional<int64_t> first_row = std::nullopt);
+                 const std::string& source, RowOrigins origins);
   Status RunStageIsolating(Stage& stage, size_t port, const std::string& source,
                            const std::shared_ptr<arrow::RecordBatch>& batch,
-                           std::optional<int64_t> first_row, Emitter& out);
+                           const RowOrigins& origins, Emitter& out);
   Status WriteSink(size_t sink, const std::shared_ptr<arrow::RecordBatch>& batch);
   /// Lets every sink commit what it wrote for `done` (Sink::Commit).
   Status CommitSinks(const InputDone& done);
-  /// Sends rows without a usable event time to the dead letters and returns the rest.
+  /// Sends rows without a usable event time to the dead letters and returns the rest (with
+  /// their origins and partitions).
   Result<std::shared_ptr<arrow::RecordBatch>> CheckEventTimes(
-      size_t stream, int64_t first_row, std::shared_ptr<arrow::RecordBatch> batch);
+      size_t stream, RowOrigins* origins, std::shared_ptr<arrow::RecordBatch> batch,
+      std::shared_ptr<arrow::Int32Array>* partitions);
+  /// The pipeline's watermark now (the minimum over active sources), or nothing when every live
+  /// source is idle and it must hold.
+  std::optional<Timestamp> ComputeWatermark() const;
   /// Recomputes the pipeline's watermark (the minimum over active sources) and, when it moved
   /// forward, lets every stage fire.
   Status AdvanceWatermark();
@@ -179,6 +196,9 @@ class Pipeline {
   std::vector<size_t> sink_inputs_;
   std::unique_ptr<Sink> dead_letter_sink_;
   DeadLetterQueue dead_letters_;
+  /// During a stage's Process(): the watermark of each row's own partition for rows behind it,
+  /// kMinTimestamp for the others; empty when no row is behind (ProcessorContext::row_watermarks).
+  std::vector<Timestamp> row_watermarks_;
   std::shared_ptr<arrow::Schema> input_schema_;
   std::shared_ptr<arrow::Schema> output_schema_;
   ProcessorContext processor_context_;

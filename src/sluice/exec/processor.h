@@ -3,6 +3,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,7 +55,22 @@ struct ProcessorContext {
   /// The processor's inputs, in order: one for most processors (its schema is also the factory's
   /// `input_schema`), two for a join (left, then right; see PluginSpec::input_options).
   std::vector<InputStream> inputs;
+  /// During Process(): for each row of the batch, the watermark formed by the rows before it in
+  /// its own source partition when the row is behind it, else kMinTimestamp; empty when no row of
+  /// the batch is behind. Read it through LatenessWatermark(). Owned by the pipeline.
+  const std::vector<Timestamp>* row_watermarks = nullptr;
 };
+
+/// The watermark that decides whether row `row` of the batch being processed is late: the
+/// processor's own (`watermark`, from its last OnWatermark()), or — for a row behind the rows
+/// before it in its partition — that partition's watermark when later. Deciding against it makes
+/// results independent of batch boundaries, file layout and how partitions interleave.
+inline Timestamp LatenessWatermark(const ProcessorContext& context, Timestamp watermark,
+                                   int64_t row) {
+  const std::vector<Timestamp>* rows = context.row_watermarks;
+  if (rows == nullptr || rows->empty()) return watermark;
+  return std::max(watermark, (*rows)[static_cast<size_t>(row)]);
+}
 
 /// One stage of a pipeline: takes micro-batches and emits zero or more batches.
 ///
@@ -114,6 +130,12 @@ class Processor {
   /// Whether Process() emits exactly one row per input row, in order (derive, cast, select):
   /// then a row's position in its source stays known downstream, for dead-letter origins.
   virtual bool preserves_rows() const { return false; }
+
+  /// For a stage that only drops rows and keeps the others in order (filter): the mask of the
+  /// rows its last Process() call kept (true: kept; null or false: dropped), or null when it
+  /// kept them all. Lets the dead letters of later stages name where their rows came from.
+  virtual std::shared_ptr<arrow::Array> kept_rows() const { return nullptr; }
+  virtual bool filters_rows() const { return false; }
 };
 
 }  // namespace sluice::exec

@@ -33,6 +33,28 @@ class SourceOutput {
   virtual Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                                  std::shared_ptr<arrow::Int32Array> partitions) = 0;
 
+  /// Like PushPartitioned(), with each row's offset in its partition (a Kafka offset), so that
+  /// dead letters of later stages name a row `<partition name>@<offset>` (NamePartition()).
+  virtual Status PushPartitionedAt(std::shared_ptr<arrow::RecordBatch> batch,
+                                   std::shared_ptr<arrow::Int32Array> partitions,
+                                   std::shared_ptr<arrow::Int64Array> offsets) {
+    (void)offsets;
+    return PushPartitioned(std::move(batch), std::move(partitions));
+  }
+
+  /// Names a partition for dead-letter origins (`orders/3`: topic and partition), before the
+  /// first batch that uses it.
+  virtual void NamePartition(int32_t partition, std::string name) {
+    (void)partition;
+    (void)name;
+  }
+
+  /// Like Push(), for a source whose partitions each deliver whole batches (the files of a
+  /// glob): every row of `batch` is from `partition`, and row i is row `first_row + i` of
+  /// `origin` (a file name), which dead letters of later stages name.
+  virtual Status PushFromPartition(std::shared_ptr<arrow::RecordBatch> batch, int32_t partition,
+                                   std::string origin, int64_t first_row) = 0;
+
   /// Waits up to `timeout` for room in the pipeline's queue. True when a Push() now would not
   /// block (or only briefly, if another source takes the room first), or when the run is
   /// stopping (Push() then returns Cancelled at once). For a source that must keep serving its

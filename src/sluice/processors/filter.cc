@@ -15,19 +15,29 @@ class FilterProcessor final : public exec::Processor {
       : condition_(std::move(condition)), schema_(std::move(schema)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  bool filters_rows() const override { return true; }
+  std::shared_ptr<arrow::Array> kept_rows() const override { return kept_; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
+    kept_.reset();
     SLUICE_ASSIGN_OR_RAISE(auto mask, expr::Evaluate(condition_, *batch));
     if (mask->null_count() == 0 && mask->type_id() == arrow::Type::BOOL) {
       const auto& flags = static_cast<const arrow::BooleanArray&>(*mask);
       if (flags.true_count() == batch->num_rows()) return out.Emit(batch);
       if (flags.true_count() == 0) return Status::OK();
     }
+    if (mask->type_id() != arrow::Type::BOOL) {
+      // A condition of type NULL keeps nothing.
+      SLUICE_ASSIGN_OR_RAISE(mask, arrow::MakeArrayOfNull(arrow::boolean(), batch->num_rows()));
+    }
+    kept_ = mask;
     SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(batch, mask));
     return out.Emit(kept.record_batch());
   }
 
  private:
+  /// The mask of the last batch, when it dropped rows.
+  std::shared_ptr<arrow::Array> kept_;
   expr::CompiledExpression condition_;
   std::shared_ptr<arrow::Schema> schema_;
 };

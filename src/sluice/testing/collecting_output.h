@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "sluice/exec/source.h"
@@ -29,6 +31,12 @@ class CollectingOutput : public exec::SourceOutput {
     partitions_.push_back(std::move(partitions));
     return Push(std::move(batch));
   }
+  Status PushFromPartition(std::shared_ptr<arrow::RecordBatch> batch, int32_t partition,
+                           std::string origin, int64_t first_row) override {
+    partition_of_batch_.push_back(partition);
+    origins_.push_back({std::move(origin), first_row});
+    return Push(std::move(batch));
+  }
   Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) override {
     stream_of_batch_.push_back(stream);
     return Push(std::move(batch));
@@ -47,6 +55,9 @@ class CollectingOutput : public exec::SourceOutput {
   const std::vector<exec::DeadLetter>& rejected() const { return rejected_; }
   const std::vector<int32_t>& assigned() const { return assigned_; }
   const std::vector<int32_t>& ended() const { return ended_; }
+  /// For each batch pushed with PushFromPartition(): its partition, origin and first row.
+  const std::vector<int32_t>& partition_of_batch() const { return partition_of_batch_; }
+  const std::vector<std::pair<std::string, int64_t>>& origins() const { return origins_; }
 
   int64_t num_rows() const {
     int64_t rows = 0;
@@ -76,6 +87,8 @@ class CollectingOutput : public exec::SourceOutput {
   std::vector<size_t> stream_of_batch_;
   std::vector<int32_t> assigned_;
   std::vector<int32_t> ended_;
+  std::vector<int32_t> partition_of_batch_;
+  std::vector<std::pair<std::string, int64_t>> origins_;
   std::vector<exec::DeadLetter> rejected_;
 };
 

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <numeric>
 
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
+#include "sluice/exec/time.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_reader.h"
 #include "sluice/formats/type_names.h"
@@ -21,15 +23,21 @@ namespace {
 using formats::Format;
 using formats::RecordReader;
 
-/// Reads its files one after another on the source thread. The first file is opened by the
-/// factory (to know the schema before the run); every later file is conformed to that schema,
-/// so a value that does not fit becomes a dead letter rather than a schema change mid-run.
+/// Reads the files of a glob. Each file is a partition of the source with a watermark of its own
+/// (PushFromPartition), as a Kafka partition is: a file not read yet holds the watermark back,
+/// so that rows of a later file are never late just because an earlier file moved time on.
+/// Without event time the files are read one after another, in sorted order. With event time
+/// they are read side by side, in event-time order: the next batch always comes from the file
+/// that is furthest behind, so the window state stays bounded by the time the files overlap
+/// (plus up to one batch per file), not by the input. The first file is opened by the factory
+/// (to know the schema before the run); every later file is conformed to that schema, so a value
+/// that does not fit becomes a dead letter rather than a schema change mid-run.
 /// progress() may be called from any thread.
 class FileSource final : public exec::Source {
  public:
   FileSource(std::string name, std::vector<std::string> paths, Format format,
              formats::ReadOptions read_options, int64_t batch_size,
-             std::unique_ptr<RecordReader> first, int64_t bytes_total)
+             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time)
       : name_(std::move(name)),
         paths_(std::move(paths)),
         format_(format),
@@ -37,7 +45,8 @@ class FileSource final : public exec::Source {
         batch_size_(batch_size),
         first_(std::move(first)),
         schema_(first_->schema()),
-        bytes_total_(bytes_total) {
+        bytes_total_(bytes_total),
+        event_time_index_(event_time.empty() ? -1 : schema_->GetFieldIndex(event_time)) {
     read_options_.schema = schema_;
   }
 
@@ -45,25 +54,30 @@ class FileSource final : public exec::Source {
   bool bounded() const override { return true; }
 
   Status Run(exec::SourceOutput& out) override {
-    for (size_t i = 0; i < paths_.size(); ++i) {
-      if (out.stopping()) return Status::OK();
-      std::unique_ptr<RecordReader> reader;
-      if (i == 0 && first_) {
-        reader = std::move(first_);
-      } else {
-        auto opened = RecordReader::Open(paths_[i], format_, read_options_);
-        if (!opened.ok()) {
-          // A file that cannot be read is lost input, reported like any other rejected record.
-          Reject(out, {opened.status().message(), "", "", paths_[i], ""});
-          bytes_done_ += FileSize(paths_[i]);
-          continue;
+    std::vector<int32_t> partitions(paths_.size());
+    std::iota(partitions.begin(), partitions.end(), 0);
+    out.AssignPartitions(partitions);
+    files_.resize(paths_.size());
+    if (event_time_index_ < 0) {
+      for (size_t i = 0; i < paths_.size(); ++i) {
+        while (true) {
+          SLUICE_ASSIGN_OR_RAISE(bool more, ReadNext(i, out));
+          if (!more) break;
         }
-        reader = *std::move(opened);
+        if (out.stopping()) return Status::OK();
       }
-      SLUICE_ASSIGN_OR_RAISE(bool finished, ReadFile(*reader, paths_[i], out));
-      bytes_done_ += reader->bytes_total();
-      current_bytes_ = 0;
-      if (!finished) return Status::OK();
+      return Status::OK();
+    }
+    // Side by side: files not started yet come first (they hold the watermark back), then
+    // always the one whose latest event time is the earliest.
+    std::vector<size_t> open(paths_.size());
+    std::iota(open.begin(), open.end(), 0);
+    while (!open.empty() && !out.stopping()) {
+      auto next = std::min_element(open.begin(), open.end(), [&](size_t a, size_t b) {
+        return files_[a].latest < files_[b].latest;
+      });
+      SLUICE_ASSIGN_OR_RAISE(bool more, ReadNext(*next, out));
+      if (!more) open.erase(next);
     }
     return Status::OK();
   }
@@ -73,28 +87,83 @@ class FileSource final : public exec::Source {
   }
 
  private:
-  /// Reads one file to its end; false when the run is stopping.
-  Result<bool> ReadFile(RecordReader& reader, const std::string& path, exec::SourceOutput& out) {
-    std::vector<exec::DeadLetter> rejected;
-    while (!out.stopping()) {
-      rejected.clear();
-      auto batch = reader.Next(&rejected);
+  /// A file being read: its reader, the batch being sliced, and where it stands.
+  struct OpenFile {
+    std::unique_ptr<RecordReader> reader;
+    std::shared_ptr<arrow::RecordBatch> batch;
+    int64_t offset = 0;
+    /// Rows delivered so far, which names the next row's origin.
+    int64_t rows = 0;
+    /// The latest event time delivered (kMinTimestamp before the first batch).
+    exec::Timestamp latest = exec::kMinTimestamp;
+    int64_t bytes_read = 0;
+    bool done = false;
+  };
+
+  /// Delivers the next batch of file `index`; false when the file has ended (or the run is
+  /// stopping).
+  Result<bool> ReadNext(size_t index, exec::SourceOutput& out) {
+    OpenFile& file = files_[index];
+    const std::string& path = paths_[index];
+    const auto partition = static_cast<int32_t>(index);
+    if (out.stopping()) return false;
+    if (file.reader == nullptr && !file.done) {
+      if (index == 0 && first_) {
+        file.reader = std::move(first_);
+      } else {
+        auto opened = RecordReader::Open(path, format_, read_options_);
+        if (!opened.ok()) {
+          // A file that cannot be read is lost input, reported like any other rejected record.
+          Reject(out, {opened.status().message(), "", "", path, ""});
+          return EndFile(index, FileSize(path), out);
+        }
+        file.reader = *std::move(opened);
+      }
+    }
+    while (file.batch == nullptr || file.offset >= file.batch->num_rows()) {
+      if (file.done) return false;
+      std::vector<exec::DeadLetter> rejected;
+      auto batch = file.reader->Next(&rejected);
       for (auto& letter : rejected) Reject(out, std::move(letter));
       if (!batch.ok()) {
         Reject(out,
                {fmt::format("the rest of the file is unreadable: {}", batch.status().message()), "",
                 "", path, ""});
-        return true;
+        return EndFile(index, file.reader->bytes_total(), out);
       }
-      current_bytes_ = reader.bytes_read();
-      if (*batch == nullptr) return true;
-      for (int64_t offset = 0; offset < (*batch)->num_rows(); offset += batch_size_) {
-        if (out.stopping()) return false;
-        Status pushed = out.Push((*batch)->Slice(offset, batch_size_));
-        if (pushed.IsCancelled()) return false;
-        SLUICE_RETURN_NOT_OK(pushed);
+      // Progress: the files done plus what the open ones have read.
+      current_bytes_ += file.reader->bytes_read() - file.bytes_read;
+      file.bytes_read = file.reader->bytes_read();
+      if (*batch == nullptr) return EndFile(index, file.reader->bytes_total(), out);
+      file.batch = *std::move(batch);
+      file.offset = 0;
+    }
+    auto slice = file.batch->Slice(file.offset, batch_size_);
+    file.offset += slice->num_rows();
+    if (event_time_index_ >= 0) {
+      const auto& times =
+          static_cast<const arrow::TimestampArray&>(*slice->column(event_time_index_));
+      for (int64_t row = 0; row < times.length(); ++row) {
+        if (times.IsValid(row)) file.latest = std::max(file.latest, times.Value(row));
       }
     }
+    Status pushed = out.PushFromPartition(slice, partition, path, file.rows);
+    file.rows += slice->num_rows();
+    if (pushed.IsCancelled()) return false;
+    SLUICE_RETURN_NOT_OK(pushed);
+    return true;
+  }
+
+  /// File `index` is read to its end (or given up): it no longer holds the watermark back.
+  Result<bool> EndFile(size_t index, int64_t bytes, exec::SourceOutput& out) {
+    OpenFile& file = files_[index];
+    file.done = true;
+    file.reader.reset();
+    file.batch.reset();
+    current_bytes_ -= file.bytes_read;
+    file.bytes_read = 0;
+    bytes_done_ += bytes;
+    out.EndPartition(static_cast<int32_t>(index));
     return false;
   }
 
@@ -118,6 +187,9 @@ class FileSource final : public exec::Source {
   std::unique_ptr<RecordReader> first_;
   std::shared_ptr<arrow::Schema> schema_;
   int64_t bytes_total_;
+  /// The event-time column, or -1 without event time.
+  int event_time_index_;
+  std::vector<OpenFile> files_;
   std::atomic<int64_t> bytes_done_{0};
   std::atomic<int64_t> current_bytes_{0};
 };
@@ -189,9 +261,11 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
     auto size = std::filesystem::file_size(path, error);
     if (!error) bytes_total += static_cast<int64_t>(size);
   }
+  std::string event_time;
+  if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
   return std::make_unique<FileSource>(context.name, std::move(paths), format,
                                       std::move(read_options), batch_size, *std::move(first),
-                                      bytes_total);
+                                      bytes_total, std::move(event_time));
 }
 
 config::PluginSpec FileSourceSpec() {

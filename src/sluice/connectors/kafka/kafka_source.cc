@@ -507,6 +507,7 @@ class KafkaSource final : public exec::Source,
         }
       }
       SLUICE_RETURN_NOT_OK(row_partitions_.Append(PartitionId(partition)));
+      SLUICE_RETURN_NOT_OK(row_offsets_.Append(offset));
     }
     if (rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
     rows_ += added;
@@ -617,6 +618,9 @@ class KafkaSource final : public exec::Source,
   /// A small stable number for a topic's partition, for the pipeline's per-partition watermarks.
   int32_t PartitionId(const PartitionKey& partition) {
     auto [it, inserted] = partition_ids_.emplace(partition, static_cast<int32_t>(partition_ids_.size()));
+    // Dead letters of later stages name the partition as a decode error does: topic/partition.
+    if (inserted && out_ != nullptr)
+      out_->NamePartition(it->second, fmt::format("{}/{}", partition.first, partition.second));
     return it->second;
   }
 
@@ -701,7 +705,11 @@ class KafkaSource final : public exec::Source,
     rows_ = 0;
     std::shared_ptr<arrow::Int32Array> partitions;
     SLUICE_RETURN_NOT_OK(row_partitions_.Finish(&partitions));
-    Status pushed = out.PushPartitioned(arrow::RecordBatch::Make(schema_, rows, std::move(columns)), std::move(partitions));
+    std::shared_ptr<arrow::Int64Array> offsets;
+    SLUICE_RETURN_NOT_OK(row_offsets_.Finish(&offsets));
+    Status pushed =
+        out.PushPartitionedAt(arrow::RecordBatch::Make(schema_, rows, std::move(columns)),
+                              std::move(partitions), std::move(offsets));
     if (pushed.IsCancelled()) return false;
     SLUICE_RETURN_NOT_OK(pushed);
     // Partitions whose last message was in this batch end after it (not before: their rows
@@ -744,6 +752,8 @@ class KafkaSource final : public exec::Source,
   std::map<PartitionKey, int32_t> partition_ids_;
   /// The partition id of each row of the batch being built.
   arrow::Int32Builder row_partitions_;
+  /// Each row's offset in its partition, for dead-letter origins.
+  arrow::Int64Builder row_offsets_;
   /// Where Run() delivers; set for the rebalance callback, which runs inside consume().
   exec::SourceOutput* out_ = nullptr;
   bool assigned_once_ = false;
