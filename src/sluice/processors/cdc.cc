@@ -175,8 +175,8 @@ class CdcProcessor final : public exec::Processor {
       const uint32_t id = key[row];
       if (settings_.ttl > 0) {
         if (times != nullptr && times->IsNull(row)) {
-          context_.dead_letters->Add(
-              exec::DeadLetter{"missing event time", "cdc", "", "", exec::RowToJson(*batch, row)});
+          context_.dead_letters->Add(exec::DeadLetter{"missing event time", "cdc", "", "",
+                                                      exec::RowToJson(*batch, row), row});
           continue;
         }
         const Timestamp time = times != nullptr ? times->Value(row) : now;

@@ -75,13 +75,19 @@ class DedupProcessor final : public exec::Processor {
     int64_t kept = 0;
     for (int64_t row = 0; row < rows; ++row) {
       if (times != nullptr && times->IsNull(row)) {
-        context_.dead_letters->Add(
-            exec::DeadLetter{"missing event time", "dedup", "", "", exec::RowToJson(*batch, row)});
+        context_.dead_letters->Add(exec::DeadLetter{"missing event time", "dedup", "", "",
+                                                    exec::RowToJson(*batch, row), row});
         continue;
       }
       const Timestamp time = times != nullptr ? times->Value(row) : now;
       const uint32_t id = key[row];
-      if (alive_[id] && time < first_seen_[id] + within_) {
+      // An occurrence whose span ended before the watermark this row is judged against is as
+      // good as forgotten, whether or not the watermark has freed it yet: so a row behind its
+      // partition's watermark meets the same state whatever the batch boundaries were.
+      const Timestamp limit = times != nullptr
+                                  ? exec::LatenessWatermark(context_, exec::kMinTimestamp, row)
+                                  : exec::kMinTimestamp;
+      if (alive_[id] && time < first_seen_[id] + within_ && first_seen_[id] + within_ >= limit) {
         ++dropped_;
         continue;
       }

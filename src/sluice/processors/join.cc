@@ -356,8 +356,9 @@ class JoinProcessor : public exec::Processor {
   /// Sends row `row` of `batch` (input `side`) to the dead letters.
   void Reject(int side, const arrow::RecordBatch& batch, int64_t row, std::string reason) {
     if (context_.dead_letters == nullptr) return;
-    context_.dead_letters->Add(exec::DeadLetter{
-        std::move(reason), "join", settings_.stream_names[side], "", exec::RowToJson(batch, row)});
+    context_.dead_letters->Add(exec::DeadLetter{std::move(reason), "join",
+                                                settings_.stream_names[side], "",
+                                                exec::RowToJson(batch, row), row});
   }
 
   /// Emits rows: left row left[i] beside right row right[i] (kNoRow: that side's columns are
@@ -578,14 +579,14 @@ Status WindowJoin::Accept(int side, const arrow::RecordBatch& batch, uint32_t sl
   for (int64_t i = 0; i < rows; ++i) {
     const Timestamp time = times[i];
     const Timestamp start = FloorTo(time, pane_size_);
-    if (pane == nullptr || start != pane_start) {
+    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    if (pane == nullptr || start != pane_start || limit != watermark_) {
       // The latest window holding the row decides whether it is late.
       const Timestamp latest = FloorTo(time, slide);
-      if (latest + size <= watermark_) {
+      if (latest + size <= limit) {
         Reject(side, batch, i,
-               fmt::format("late: window [{}, {}) closed at watermark {}",
-                           exec::FormatTimestamp(latest), exec::FormatTimestamp(latest + size),
-                           exec::FormatTimestamp(watermark_)));
+               fmt::format("late: window [{}, {}) has closed", exec::FormatTimestamp(latest),
+                           exec::FormatTimestamp(latest + size)));
         pane = nullptr;
         continue;
       }
@@ -899,16 +900,16 @@ Status ProbeJoin::Accept(int side, const arrow::RecordBatch& batch, uint32_t slo
   int64_t held = 0;
   for (int64_t i = 0; i < rows; ++i) {
     const Timestamp time = times[i];
+    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
     // Interval join: a row behind the watermark may have lost its partners already.
     // Regular join: a row whose time-to-live ran out before it came would expire at once.
-    if (interval ? time < watermark_ : KeptUntil(side, time) < watermark_) {
+    if (interval ? time < limit : KeptUntil(side, time) < limit) {
       Reject(side, batch, i,
-             interval ? fmt::format("late: event time {} is behind the watermark {}",
-                                    exec::FormatTimestamp(time), exec::FormatTimestamp(watermark_))
-                      : fmt::format("late: event time {} plus ttl {} is behind the watermark {}",
+             interval ? fmt::format("late: event time {} is behind the watermark",
+                                    exec::FormatTimestamp(time))
+                      : fmt::format("late: event time {} plus ttl {} is behind the watermark",
                                     exec::FormatTimestamp(time),
-                                    FormatDuration(std::chrono::microseconds(settings_.ttl)),
-                                    exec::FormatTimestamp(watermark_)));
+                                    FormatDuration(std::chrono::microseconds(settings_.ttl))));
       continue;
     }
     const uint64_t row = RowRef(slot, i);

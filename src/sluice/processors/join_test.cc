@@ -294,8 +294,7 @@ TEST(JoinWindowTest, LateRowsOfFiredWindowsAreDeadLetters) {
   EXPECT_EQ(letters[0].stage, "join");
   EXPECT_EQ(letters[0].source, "persons");
   EXPECT_EQ(letters[0].reason,
-            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) closed at watermark "
-            "1970-01-01T00:00:10Z");
+            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) has closed");
   EXPECT_NE(letters[0].record.find("\"bob\""), std::string::npos);
   EXPECT_EQ(letters[1].source, "auctions");
   h.End();
@@ -422,8 +421,7 @@ TEST(JoinIntervalTest, RowsBehindTheWatermarkAreLate) {
   EXPECT_EQ(h.dead_letters.late(), 1);
   auto letters = h.dead_letters.Drain();
   ASSERT_EQ(letters.size(), 1u);
-  EXPECT_EQ(letters[0].reason,
-            "late: event time 1970-01-01T00:00:08Z is behind the watermark 1970-01-01T00:00:09Z");
+  EXPECT_EQ(letters[0].reason, "late: event time 1970-01-01T00:00:08Z is behind the watermark");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -563,8 +561,7 @@ TEST(JoinTtlTest, RowsThatWouldExpireOnArrivalAreLate) {
   auto letters = h.dead_letters.Drain();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason,
-            "late: event time 1970-01-01T00:00:10Z plus ttl 10s is behind the watermark "
-            "1970-01-01T00:00:20Z");
+            "late: event time 1970-01-01T00:00:10Z plus ttl 10s is behind the watermark");
 }
 
 TEST(JoinTtlTest, StateIsFreedAsRowsExpire) {

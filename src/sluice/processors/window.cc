@@ -169,7 +169,11 @@ class WindowProcessor final : public exec::Processor {
                      std::vector<uint32_t>* slots);
   void AssignCount(const uint32_t* keys, int64_t rows, std::vector<uint32_t>* slots);
   void RegisterPaneWindows(Timestamp pane_start);
+  /// A row whose window [start, end) has closed. The reason names no watermark: it is the same
+  /// whatever the batch boundaries and the file layout were.
   void Late(const arrow::RecordBatch& batch, int64_t row, Timestamp start, Timestamp end);
+  /// A row of a sliding window that `closed` of its `windows` windows no longer take.
+  void LatePartly(const arrow::RecordBatch& batch, int64_t row, int64_t closed, int64_t windows);
 
   // Firing.
   Status FireTime(Timestamp watermark, bool early, exec::Emitter& out);
@@ -203,6 +207,10 @@ class WindowProcessor final : public exec::Processor {
   std::map<Timestamp, Pane> panes_;
   std::map<Timestamp, WindowState> windows_;
   std::vector<std::vector<Session>> sessions_;
+  /// Per key id: the end of the latest session emitted and dropped, before which a row would
+  /// reopen it (kMinTimestamp: none); emitted_keys_ counts the keys that have one.
+  std::vector<Timestamp> emitted_until_;
+  uint32_t emitted_keys_ = 0;
   std::vector<CountKey> count_keys_;
 
   // Scratch of the current firing.
@@ -264,7 +272,7 @@ void WindowProcessor::ReleaseSlots(const std::vector<uint32_t>& slots) {
 }
 
 void WindowProcessor::ClearIfEmpty(bool forget_counts) {
-  if (live_slots_ != 0) return;
+  if (live_slots_ != 0 || emitted_keys_ != 0) return;
   if (settings_.kind == WindowKind::kCount && !forget_counts) return;
   for (auto& accumulator : accumulators_) accumulator->Clear();
   capacity_ = 0;
@@ -276,6 +284,7 @@ void WindowProcessor::ClearIfEmpty(bool forget_counts) {
   panes_.clear();
   windows_.clear();
   std::vector<std::vector<Session>>().swap(sessions_);
+  std::vector<Timestamp>().swap(emitted_until_);
   std::vector<CountKey>().swap(count_keys_);
   std::vector<uint32_t>().swap(slot_of_key_scratch_);
   // Key ids restart: nothing refers to them any more.
@@ -294,15 +303,23 @@ uint32_t WindowProcessor::Combine(const std::vector<uint32_t>& slots) {
 void WindowProcessor::Late(const arrow::RecordBatch& batch, int64_t row, Timestamp start,
                            Timestamp end) {
   if (context_.dead_letters == nullptr) return;
-  std::string reason =
-      fmt::format("late: window [{}, {}) closed at watermark {}", exec::FormatTimestamp(start),
-                  exec::FormatTimestamp(end), exec::FormatTimestamp(watermark_));
+  std::string reason = fmt::format("late: window [{}, {}) has closed", exec::FormatTimestamp(start),
+                                   exec::FormatTimestamp(end));
   if (settings_.allowed_lateness > 0) {
     reason += fmt::format(" (allowed lateness {})",
                           FormatDuration(std::chrono::microseconds(settings_.allowed_lateness)));
   }
   context_.dead_letters->Add(
-      exec::DeadLetter{std::move(reason), "window", "", "", exec::RowToJson(batch, row)});
+      exec::DeadLetter{std::move(reason), "window", "", "", exec::RowToJson(batch, row), row});
+}
+
+void WindowProcessor::LatePartly(const arrow::RecordBatch& batch, int64_t row, int64_t closed,
+                                 int64_t windows) {
+  if (context_.dead_letters == nullptr) return;
+  std::string reason =
+      fmt::format("late for {} of {} windows: counted only in the open ones", closed, windows);
+  context_.dead_letters->Add(
+      exec::DeadLetter{std::move(reason), "window", "", "", exec::RowToJson(batch, row), row});
 }
 
 void WindowProcessor::RegisterPaneWindows(Timestamp pane_start) {
@@ -324,22 +341,36 @@ void WindowProcessor::AssignTime(const arrow::RecordBatch& batch, const Timestam
                   lateness = settings_.allowed_lateness;
   Pane* pane = nullptr;
   Timestamp pane_start = 0;
+  // Of the windows holding the current pane: how many there are, and how many have closed.
+  int64_t pane_windows = 0, closed_windows = 0;
   uint32_t* out = slots->data();
+  Timestamp pane_limit = watermark_;
   for (int64_t i = 0; i < rows; ++i) {
     Timestamp time = times[i];
     Timestamp start = FloorTo(time, pane_size_);
-    if (pane == nullptr || start != pane_start) {
+    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    if (pane == nullptr || start != pane_start || limit != pane_limit) {
       // The latest window holding the row decides whether it is late.
       Timestamp latest = FloorTo(time, slide);
-      if (latest + size + lateness <= watermark_) {
+      if (latest + size + lateness <= limit) {
         out[i] = kNoSlot;
         Late(batch, i, latest, latest + size);
         pane = nullptr;
         continue;
       }
       pane_start = start;
+      pane_limit = limit;
       pane = &panes_[start];
       RegisterPaneWindows(start);
+      pane_windows = closed_windows = 0;
+      for (Timestamp window = latest; window + size >= start + pane_size_; window -= slide) {
+        ++pane_windows;
+        if (window + size + lateness <= limit) ++closed_windows;
+      }
+    }
+    if (closed_windows > 0) {
+      // A sliding window's row counts in its open windows; the closed ones are not silent.
+      LatePartly(batch, i, closed_windows, pane_windows);
     }
     uint32_t key = keys[i];
     if (pane->slot_of_key.size() <= key) pane->slot_of_key.resize(num_keys_, kNoSlot);
@@ -358,22 +389,47 @@ void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Times
   const int64_t rows = batch.num_rows();
   const Timestamp gap = settings_.gap;
   if (sessions_.size() < num_keys_) sessions_.resize(num_keys_);
+  if (emitted_until_.size() < num_keys_) emitted_until_.resize(num_keys_, exec::kMinTimestamp);
   std::vector<uint32_t> merged_from, merged_into;
   std::unordered_map<uint32_t, uint32_t> redirect;
+  const Timestamp lateness = settings_.allowed_lateness;
   for (int64_t i = 0; i < rows; ++i) {
     Timestamp time = times[i];
+    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    // Late when its own window [time, time + gap) has closed — whatever sessions it might
+    // touch, which would depend on which other rows happened to arrive first — or when it would
+    // extend or bridge into a session that was emitted and is gone (never the start of a second
+    // session over the same span).
+    if (time + gap + lateness <= limit) {
+      (*slots)[i] = kNoSlot;
+      Late(batch, i, time, time + gap);
+      continue;
+    }
+    if (time < emitted_until_[keys[i]]) {
+      (*slots)[i] = kNoSlot;
+      if (context_.dead_letters != nullptr) {
+        context_.dead_letters->Add(
+            exec::DeadLetter{"late: it would extend a session that was already emitted", "window",
+                             "", "", exec::RowToJson(batch, i), i});
+      }
+      continue;
+    }
     auto& list = sessions_[keys[i]];
     // The sessions [start, last + gap) that the row's own window [time, time + gap) overlaps.
     size_t first = 0;
     while (first < list.size() && list[first].last + gap <= time) ++first;
     size_t end = first;
     while (end < list.size() && list[end].start < time + gap) ++end;
+    // A session that closed for this row (behind its partition's watermark) but has not fired
+    // yet takes it no more than one already gone would.
+    size_t closed = first;
+    while (closed < end && list[closed].last + gap + lateness > limit) ++closed;
+    if (closed < end) {
+      (*slots)[i] = kNoSlot;
+      Late(batch, i, time, time + gap);
+      continue;
+    }
     if (first == end) {
-      if (time + gap + settings_.allowed_lateness <= watermark_) {
-        (*slots)[i] = kNoSlot;
-        Late(batch, i, time, time + gap);
-        continue;
-      }
       Session session{time, time, AllocateSlot(keys[i]), false, false};
       list.insert(list.begin() + static_cast<std::ptrdiff_t>(first), session);
       (*slots)[i] = session.slot;
@@ -391,14 +447,9 @@ void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Times
     }
     list.erase(list.begin() + static_cast<std::ptrdiff_t>(first + 1),
                list.begin() + static_cast<std::ptrdiff_t>(end));
-    if (kept.fired) {
-      // Extended past the watermark: it fires again at its new end. Otherwise a late update.
-      if (kept.last + gap > watermark_) {
-        kept.fired = false;
-      } else {
-        kept.dirty = true;
-      }
-    }
+    // A session already emitted (kept for allowed_lateness) is updated: it is emitted again,
+    // as an update, once its (possibly later) end has passed.
+    if (kept.fired) kept.dirty = true;
     (*slots)[i] = kept.slot;
   }
   if (merged_from.empty()) return;
@@ -441,7 +492,7 @@ Status WindowProcessor::Process(const std::shared_ptr<arrow::RecordBatch>& batch
     for (int64_t i = 0; i < rows; ++i) {
       if (column.IsNull(i) && context_.dead_letters != nullptr) {
         context_.dead_letters->Add(
-            exec::DeadLetter{"no event time", "window", "", "", exec::RowToJson(*batch, i)});
+            exec::DeadLetter{"no event time", "window", "", "", exec::RowToJson(*batch, i), i});
       }
     }
     SLUICE_ASSIGN_OR_RAISE(auto valid,
@@ -630,10 +681,23 @@ Status WindowProcessor::FireSessions(Timestamp watermark, bool early, exec::Emit
     }
   }
   SLUICE_RETURN_NOT_OK(EmitFirings(out));
-  for (auto& list : sessions_) {
+  if (emitted_until_.size() < sessions_.size())
+    emitted_until_.resize(sessions_.size(), exec::kMinTimestamp);
+  for (size_t key = 0; key < sessions_.size(); ++key) {
+    auto& list = sessions_[key];
+    Timestamp& until = emitted_until_[key];
+    // What a gone session leaves: its end, until no row before it could be on time anyway.
+    if (until != exec::kMinTimestamp && until + gap + lateness <= watermark) {
+      until = exec::kMinTimestamp;
+      --emitted_keys_;
+    }
     auto kept = std::remove_if(list.begin(), list.end(), [&](const Session& session) {
       if (session.last + gap + lateness > watermark) return false;
       released.push_back(session.slot);
+      if (watermark != exec::kMaxTimestamp) {
+        if (until == exec::kMinTimestamp) ++emitted_keys_;
+        until = std::max(until, session.last + gap);
+      }
       return true;
     });
     list.erase(kept, list.end());

@@ -377,6 +377,88 @@ TEST(WindowTest, SessionsSplitBySilence) {
   EXPECT_EQ(h.Take(), expected);
 }
 
+TEST(WindowTest, ARowThatWouldExtendAnEmittedSessionIsLateNotASecondSession) {
+  Harness h;
+  ASSERT_TRUE(h.Make("window: {session: 5s, aggregate: {n: [sum]}}").ok());
+  h.Process({{"a", 1, 1, 1 * kSecond}, {"a", 1, 2, 3 * kSecond}});
+  h.Watermark(9 * kSecond);  // the session [1s, 8s) fires and is gone
+  ASSERT_EQ(h.Take().size(), 1u);
+  // 6s would extend [1s, 8s): late, not the start of a session [6s, 11s) over the same span.
+  h.Process({{"a", 1, 4, 6 * kSecond}});
+  auto letters = h.dead_letters.Drain();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason, "late: it would extend a session that was already emitted");
+  // A row past the emitted session's end starts a new one.
+  h.Process({{"a", 1, 8, 8 * kSecond}});
+  h.End();
+  std::vector<std::string> expected = {
+      R"({"window_start":"1970-01-01T00:00:08Z","window_end":"1970-01-01T00:00:13Z","n_sum":8,"count":1})"};
+  EXPECT_EQ(h.Take(), expected);
+  EXPECT_EQ(h.processor->state_bytes(), 0);
+}
+
+TEST(WindowTest, ASessionUpdatedWithinAllowedLatenessIsEmittedAsAnUpdateNotTwice) {
+  Harness h;
+  ASSERT_TRUE(h.Make("window: {session: 5s, allowed_lateness: 10s, aggregate: {n: [sum]}}").ok());
+  h.Process({{"a", 1, 1, 1 * kSecond}});
+  h.Watermark(7 * kSecond);
+  ASSERT_EQ(h.Take().size(), 1u);  // [1s, 6s) final
+  // 4s extends it to [1s, 9s): an update of the same session, once its new end has passed.
+  h.Process({{"a", 1, 2, 4 * kSecond}});
+  EXPECT_TRUE(h.Take().empty());
+  h.Watermark(10 * kSecond);
+  std::vector<std::string> expected = {
+      R"({"window_start":"1970-01-01T00:00:01Z","window_end":"1970-01-01T00:00:09Z","n_sum":3,"count":2,"final":true})"};
+  EXPECT_EQ(h.Take(), expected);
+  h.End();
+  EXPECT_TRUE(h.Take().empty());
+}
+
+TEST(WindowTest, ARowLateForSomeSlidingWindowsCountsInTheOthersAndIsReported) {
+  Harness h;
+  ASSERT_TRUE(h.Make("window: {sliding: {size: 10s, slide: 2s}, aggregate: {n: [sum]}}").ok());
+  h.Process({{"a", 1, 1, 11 * kSecond}});
+  h.Watermark(13 * kSecond);  // windows ending at 12s and earlier have fired
+  h.Take();
+  // 9s is in the windows starting at 0, 2, 4, 6 and 8s: those ending at 10s and 12s have closed.
+  h.Process({{"a", 1, 100, 9 * kSecond}});
+  auto letters = h.dead_letters.Drain();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason, "late for 2 of 5 windows: counted only in the open ones");
+  EXPECT_EQ(letters[0].row, 0);
+  EXPECT_EQ(h.dead_letters.late(), 1);
+  h.End();
+  // Windows [4s, 14s), [6s, 16s), [8s, 18s) hold both rows; [10s, 20s) only the first.
+  int64_t with_both = 0;
+  for (const auto& line : h.Take()) {
+    if (line.find("\"n_sum\":101") != std::string::npos) ++with_both;
+  }
+  EXPECT_EQ(with_both, 3);
+}
+
+TEST(WindowTest, ARowBehindItsPartitionIsJudgedAgainstThatPartitionsWatermark) {
+  Harness h;
+  std::vector<exec::Timestamp> row_watermarks;
+  ASSERT_TRUE(h.Make("window: {tumbling: 10s, aggregate: {n: [sum]}}").ok());
+  // Built with a context that has no row watermarks: rebuild with one.
+  exec::ProcessorContext context{"test", &h.dead_letters, "ts"};
+  context.row_watermarks = &row_watermarks;
+  auto processor = testing::ProcessorFromYaml(
+      "window", "window: {tumbling: 10s, aggregate: {n: [sum]}}", InputSchema(), context);
+  ASSERT_TRUE(processor.ok()) << processor.status().ToString();
+  h.processor = *std::move(processor);
+  // The processor's own watermark has not moved, but the second row is behind its partition's
+  // watermark of 15s: its window [0s, 10s) has closed for it.
+  row_watermarks = {exec::kMinTimestamp, 15 * kSecond};
+  h.Process({{"a", 1, 1, 12 * kSecond}, {"a", 1, 2, 3 * kSecond}});
+  row_watermarks.clear();
+  EXPECT_EQ(h.dead_letters.late(), 1);
+  h.End();
+  std::vector<std::string> expected = {
+      R"({"window_start":"1970-01-01T00:00:10Z","window_end":"1970-01-01T00:00:20Z","n_sum":1,"count":1})"};
+  EXPECT_EQ(h.Take(), expected);
+}
+
 TEST(WindowTest, LateRowsAreDeadLetters) {
   Harness h;
   ASSERT_TRUE(h.Make("window: {tumbling: 10s, aggregate: {n: [sum]}}").ok());
@@ -388,8 +470,7 @@ TEST(WindowTest, LateRowsAreDeadLetters) {
   auto letters = h.dead_letters.Drain();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason,
-            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) closed at watermark "
-            "1970-01-01T00:00:12Z");
+            "late: window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z) has closed");
   EXPECT_EQ(letters[0].stage, "window");
   EXPECT_EQ(letters[0].record, R"({"key":"a","v":1.0,"n":2,"ts":"1970-01-01T00:00:03Z"})");
   EXPECT_EQ(h.dead_letters.late(), 1);
