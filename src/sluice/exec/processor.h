@@ -54,6 +54,10 @@ struct ProcessorContext {
   /// The processor's inputs, in order: one for most processors (its schema is also the factory's
   /// `input_schema`), two for a join (left, then right; see PluginSpec::input_options).
   std::vector<InputStream> inputs;
+  /// Whether the pipeline's input ends (every source is bounded), so that Finish() comes at its
+  /// end; when it does not, only a graceful stop calls Finish(). A processor whose state would
+  /// grow for as long as the input lasts refuses to be built on an unbounded input.
+  bool bounded = true;
 };
 
 /// One stage of a pipeline: takes micro-batches and emits zero or more batches.
