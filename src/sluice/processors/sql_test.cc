@@ -252,6 +252,13 @@ TEST(SqlProcessorTest, FailedCastFailsTheBatchAsADataError) {
 // ---------------------------------------------------------------------------------------
 // Row-wise statements run per batch; every other one over a window or the whole input.
 
+/// `text` as a double-quoted YAML scalar.
+std::string Quoted(const std::string& text) {
+  YAML::Emitter quoted;
+  quoted << YAML::DoubleQuoted << text;
+  return quoted.c_str();
+}
+
 struct ShapeCase {
   std::string query;
   bool row_wise;
@@ -303,9 +310,7 @@ TEST(SqlProcessorTest, DuckDBsPlanTellsRowWiseStatementsFromTheOthers) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.query);
-    YAML::Emitter quoted;
-    quoted << YAML::DoubleQuoted << c.query;
-    const std::string step = std::string("sql: ") + quoted.c_str();
+    const std::string step = "sql: " + Quoted(c.query);
     auto processor = MakeSql(step, QuoteSchema());
     ASSERT_TRUE(processor.ok()) << processor.status().ToString();
     EXPECT_EQ((*processor)->stateless(), c.row_wise);
@@ -442,9 +447,7 @@ TEST(SqlProcessorTest, WholeInputResultDoesNotDependOnBatchSizes) {
     ASSERT_FALSE(expected.empty());
     for (int64_t rows_per_batch : {1, 7, 64, 65536}) {
       SCOPED_TRACE(rows_per_batch);
-      YAML::Emitter quoted;
-      quoted << YAML::DoubleQuoted << c.query;
-      auto processor = MakeOrFail(std::string("sql: ") + quoted.c_str(), QuoteSchema());
+      auto processor = MakeOrFail("sql: " + Quoted(c.query), QuoteSchema());
       ASSERT_NE(processor, nullptr);
       EXPECT_EQ(Rows(Drive(processor.get(), input, rows_per_batch), !c.ordered), expected);
     }
@@ -484,11 +487,8 @@ TEST(SqlProcessorTest, WindowedStatementsMatchDuckDBOverEachWindow) {
       for (int64_t rows_per_batch : {1, 7, 64, 65536}) {
         SCOPED_TRACE(rows_per_batch);
         exec::DeadLetterQueue dead_letters;
-        YAML::Emitter quoted;
-        quoted << YAML::DoubleQuoted << query;
-        auto processor = MakeSql(
-            std::string("sql: {query: ") + quoted.c_str() + ", window: " + window.yaml + "}",
-            QuoteSchema(), {"test", &dead_letters, "ts"});
+        auto processor = MakeSql("sql: {query: " + Quoted(query) + ", window: " + window.yaml + "}",
+                                 QuoteSchema(), {"test", &dead_letters, "ts"});
         ASSERT_TRUE(processor.ok()) << processor.status().ToString();
         EXPECT_FALSE((*processor)->stateless());
         EXPECT_EQ(Rows(Drive(processor->get(), input, rows_per_batch), true), expected);
