@@ -491,7 +491,7 @@ Status WindowedSql::OnWatermark(exec::Timestamp watermark, exec::Emitter& out) {
 Status WindowedSql::Fire(exec::Timestamp start, exec::Emitter& out) {
   const exec::Timestamp end = start + window_.size;
   const auto type = WindowBoundType();
-  std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> window_rows;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   const auto schema = query_->input_schema();
   for (auto it = panes_.lower_bound(start); it != panes_.end() && it->first < end; ++it) {
@@ -505,14 +505,14 @@ Status WindowedSql::Fire(exec::Timestamp start, exec::Emitter& out) {
       columns.push_back(std::move(starts));
       columns.push_back(std::move(ends));
       batches.push_back(arrow::RecordBatch::Make(schema, length, std::move(columns)));
-      rows.push_back(batch);
+      window_rows.push_back(batch);
     }
   }
   if (batches.empty()) return Status::OK();
   auto result = query_->Run(std::move(batches));
   if (!result.ok()) {
     return DeadLetterRows(
-        context_, rows, result.status(),
+        context_, window_rows, result.status(),
         fmt::format("window [{}, {})", exec::FormatTimestamp(start), exec::FormatTimestamp(end)));
   }
   return EmitResult(std::move(*result), kResultBatchRows, out);
