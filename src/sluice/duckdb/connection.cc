@@ -1,8 +1,11 @@
 #include "sluice/duckdb/connection.h"
 
+#include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
+#include <simdjson.h>
 
+#include <cctype>
 #include <string>
 #include <utility>
 
@@ -29,6 +32,63 @@ std::string QuoteLiteral(std::string_view text) {
     quoted += c;
   }
   return quoted + '\'';
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+/// One operator of `EXPLAIN (FORMAT json)`: {"name": ..., "children": [...], "extra_info": {...}}.
+Result<PlanNode> ReadPlanNode(const simdjson::dom::element& element,
+                              const std::string& scan_function) {
+  simdjson::dom::object object;
+  if (element.get_object().get(object) != simdjson::SUCCESS)
+    return Status::UnknownError("DuckDB: an EXPLAIN operator is not a JSON object");
+  PlanNode node;
+  std::string_view name;
+  if (object["name"].get_string().get(name) == simdjson::SUCCESS) node.name = std::string(name);
+  // DuckDB pads some names ("SEQ_SCAN ") in the physical plan.
+  while (!node.name.empty() && node.name.back() == ' ') node.name.pop_back();
+  simdjson::dom::object info;
+  if (object["extra_info"].get_object().get(info) == simdjson::SUCCESS) {
+    for (auto [key, value] : info) {
+      std::string text;
+      std::string_view scalar;
+      simdjson::dom::array list;
+      if (value.get_string().get(scalar) == simdjson::SUCCESS) {
+        text = std::string(scalar);
+      } else if (value.get_array().get(list) == simdjson::SUCCESS) {
+        for (auto item : list) {
+          if (item.get_string().get(scalar) != simdjson::SUCCESS) continue;
+          if (!text.empty()) text += ", ";
+          text += std::string(scalar);
+        }
+      } else {
+        text = simdjson::minify(value);
+      }
+      node.info.emplace(std::string(key), std::move(text));
+    }
+  }
+  // A table function's scan is named after the function, with its name in "Function" too in
+  // some versions.
+  auto function = node.info.find("Function");
+  node.scans_registered_data =
+      EqualsIgnoringCase(node.name, scan_function) ||
+      (function != node.info.end() && EqualsIgnoringCase(function->second, scan_function));
+  simdjson::dom::array children;
+  if (object["children"].get_array().get(children) == simdjson::SUCCESS) {
+    for (auto child : children) {
+      SLUICE_ASSIGN_OR_RAISE(PlanNode read, ReadPlanNode(child, scan_function));
+      node.children.push_back(std::move(read));
+    }
+  }
+  return node;
 }
 
 }  // namespace
@@ -85,6 +145,36 @@ Result<std::shared_ptr<arrow::Table>> Connection::Query(std::string_view sql) {
   SLUICE_ASSIGN_OR_RAISE(auto schema, internal::ResultSchema(result.get()));
   SLUICE_ASSIGN_OR_RAISE(auto batches, internal::ReadResult(result.get(), schema));
   return arrow::Table::FromRecordBatches(schema, std::move(batches));
+}
+
+Result<PlanNode> Connection::LogicalPlan(std::string_view sql) {
+  // `all` lists the unoptimised logical plan besides the optimised and physical ones.
+  SLUICE_RETURN_NOT_OK(Execute("SET explain_output = 'all'"));
+  auto explained = Query("EXPLAIN (FORMAT json) " + std::string(sql));
+  SLUICE_RETURN_NOT_OK(Execute("RESET explain_output"));
+  SLUICE_RETURN_NOT_OK(explained.status());
+  const std::shared_ptr<arrow::Table>& table = *explained;
+  auto keys = table->GetColumnByName("explain_key");
+  auto values = table->GetColumnByName("explain_value");
+  if (keys == nullptr || values == nullptr)
+    return Status::UnknownError("DuckDB: EXPLAIN returned no explain_key and explain_value");
+  for (int64_t row = 0; row < table->num_rows(); ++row) {
+    SLUICE_ASSIGN_OR_RAISE(auto key, keys->GetScalar(row));
+    if (!key->is_valid || key->ToString() != "logical_plan") continue;
+    SLUICE_ASSIGN_OR_RAISE(auto value, values->GetScalar(row));
+    const std::string json = value->ToString();
+    simdjson::dom::parser parser;
+    simdjson::dom::element document;
+    if (parser.parse(json).get(document) != simdjson::SUCCESS)
+      return Status::UnknownError("DuckDB: EXPLAIN returned a plan that is not JSON");
+    simdjson::dom::array roots;
+    simdjson::dom::element root;
+    if (document.get_array().get(roots) != simdjson::SUCCESS || roots.size() != 1 ||
+        roots.at(0).get(root) != simdjson::SUCCESS)
+      return Status::UnknownError("DuckDB: EXPLAIN returned no single plan");
+    return ReadPlanNode(root, scan_function_);
+  }
+  return Status::UnknownError("DuckDB: EXPLAIN returned no logical plan");
 }
 
 Result<std::shared_ptr<arrow::Schema>> Connection::Describe(std::string_view sql) {

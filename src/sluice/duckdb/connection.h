@@ -11,6 +11,7 @@
 
 #include "sluice/common/status.h"
 #include "sluice/duckdb/database.h"
+#include "sluice/duckdb/plan.h"
 #include "sluice/duckdb/prepared_statement.h"
 
 namespace sluice::duckdb {
@@ -50,6 +51,10 @@ class Connection {
   /// The schema a statement's result would have, found by binding it, without running it.
   /// A statement that refers to an unknown table or column fails here with DuckDB's message.
   Result<std::shared_ptr<arrow::Schema>> Describe(std::string_view sql);
+
+  /// The logical plan of one statement, bound but not optimised (see PlanNode), found with
+  /// `EXPLAIN (FORMAT json)` and without running the statement.
+  Result<PlanNode> LogicalPlan(std::string_view sql);
 
   /// Binds and plans one statement once, for running many times (see PreparedStatement).
   Result<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);

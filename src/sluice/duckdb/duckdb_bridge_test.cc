@@ -123,6 +123,44 @@ TEST(DuckdbBridgeTest, FiltersApplyToRegisteredData) {
   EXPECT_EQ(sum->ToString(), "4499500");
 }
 
+/// The plan as an indented outline: one line per operator, its name and, for a scan of
+/// registered data, "(registered)".
+std::string Outline(const PlanNode& node, int depth = 0) {
+  std::string text = std::string(static_cast<size_t>(depth) * 2, ' ') + node.name +
+                     (node.scans_registered_data ? " (registered)" : "") + "\n";
+  for (const auto& child : node.children) text += Outline(child, depth + 1);
+  return text;
+}
+
+TEST(DuckdbBridgeTest, LogicalPlanIsTheBoundPlanBeforeOptimisation) {
+  auto connection = OpenConnection();
+  SLUICE_ASSERT_OK(connection->RegisterBatch("quotes", MixedBatch()));
+  // The optimiser would fold ORDER BY and LIMIT into a TOP_N and drop the projections.
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      PlanNode plan, connection->LogicalPlan(
+                         "SELECT symbol, max(ask) AS top FROM quotes WHERE volume > 0 GROUP BY "
+                         "symbol ORDER BY top DESC LIMIT 2"));
+  const std::string outline = Outline(plan);
+  EXPECT_NE(outline.find("LIMIT\n  ORDER_BY\n"), std::string::npos) << outline;
+  EXPECT_NE(outline.find("AGGREGATE\n"), std::string::npos) << outline;
+  EXPECT_NE(outline.find("FILTER\n"), std::string::npos) << outline;
+  EXPECT_EQ(outline.find("TOP_N"), std::string::npos) << outline;
+  EXPECT_NE(outline.find("(registered)"), std::string::npos) << outline;
+
+  SLUICE_ASSERT_OK_AND_ASSIGN(
+      PlanNode join, connection->LogicalPlan("SELECT * FROM quotes LEFT JOIN (VALUES ('A')) v(s) "
+                                             "ON s = symbol"));
+  ASSERT_EQ(join.children.size(), 1u);
+  EXPECT_EQ(join.children[0].info["Join Type"], "LEFT") << Outline(join);
+
+  // The setting that shows the logical plan is put back.
+  SLUICE_ASSERT_OK_AND_ASSIGN(auto setting,
+                              connection->Query("SELECT current_setting('explain_output') AS s"));
+  SLUICE_ASSERT_OK_AND_ASSIGN(auto value, setting->GetColumnByName("s")->GetScalar(0));
+  EXPECT_EQ(value->ToString(), "physical_only");
+  EXPECT_FALSE(connection->LogicalPlan("SELECT * FROM nowhere").ok());
+}
+
 TEST(DuckdbBridgeTest, RegisteredBatchesCanBeScannedManyTimes) {
   auto connection = OpenConnection();
   auto schema =

@@ -249,6 +249,7 @@ class Pipeline::Builder {
       p.source_streams_.push_back(std::move(indexes));
     }
     for (size_t i = 0; i < p.streams_.size(); ++i) names_[p.streams_[i].name] = i;
+    p.processor_context_.bounded = p.bounded();
     SLUICE_RETURN_NOT_OK(p.ConfigureEventTime(config_));
     p.input_schema_ = p.streams_.front().schema;
     if (MultiStreamSource() == nullptr) {

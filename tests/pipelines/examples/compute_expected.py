@@ -1,11 +1,13 @@
 """Computes expected.jsonl of the example cases independently of Sluice.
 
-tumbling-quote-analytics: DuckDB SQL over the example's CSV. sliding-window-analytics: plain
+tumbling-quote-analytics: DuckDB SQL over the example's CSV. clean-quotes: DuckDB SQL over both
+of the example's CSV files, the rows DuckDB cannot read skipped as Sluice keeps them aside; one
+row per symbol, in any order. sliding-window-analytics: plain
 Python from the definitions of ema, zscore and minmax. Windows are epoch-aligned with exclusive
 ends; floating-point results are rounded to 9 decimals, as the case pipelines round them (the
 engines may sum in different orders). Rows are sorted by window start, then symbol.
 
-usage: compute_expected.py   (with pyarrow and duckdb installed; rewrites both expected.jsonl)
+usage: compute_expected.py   (with pyarrow and duckdb installed; rewrites every expected.jsonl)
 """
 import csv
 import datetime
@@ -67,6 +69,22 @@ def tumbling():
     write("tumbling-quote-analytics", rows)
 
 
+def clean_quotes():
+    connection = duckdb.connect()
+    path = os.path.join(EXAMPLES, "clean-quotes", "data", "quotes-*.csv")
+    result = connection.execute(f"""
+        SELECT symbol, avg(ask - bid) AS avg_spread, sum(volume) AS volume
+        FROM read_csv('{path}', columns = {{'symbol': 'VARCHAR', 'bid': 'DOUBLE', 'ask': 'DOUBLE',
+                                             'volume': 'BIGINT', 'ts': 'TIMESTAMPTZ'}},
+                      header = true, ignore_errors = true)
+        -- DuckDB reads the invalid time as NULL, where Sluice keeps the row aside.
+        WHERE ask > bid AND symbol <> 'A' AND ts IS NOT NULL
+        GROUP BY symbol ORDER BY symbol""").fetchall()
+    rows = [{"symbol": symbol, "avg_spread": spread, "volume": None if volume is None else int(volume)}
+            for symbol, spread, volume in result]
+    write(os.path.join("clean-quotes", "default"), rows)
+
+
 def ema(values):
     alpha = 2 / (len(values) + 1)
     average = values[0]
@@ -113,4 +131,5 @@ def sliding(size=10_000_000, slide=5_000_000):
 
 if __name__ == "__main__":
     tumbling()
+    clean_quotes()
     sliding()
