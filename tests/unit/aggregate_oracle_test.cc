@@ -25,68 +25,32 @@ constexpr int64_t kRows = 2000;
 constexpr uint32_t kSeeds[] = {5, 977, 31337};
 constexpr int64_t kBatchSizes[] = {1, 7, 64, 65536};
 
-/// The aggregates checked, with the SQL that computes each over the view `input`, whose
-/// `arrival` column is a row's position in the stream.
-struct Aggregate {
-  const char* field;
-  const char* function;
-  const char* sql;
-};
-constexpr Aggregate kAggregates[] = {
-    {"v", "count", "count(v)"},
-    {"v", "sum", "sum(v)"},
-    {"v", "min", "min(v)"},
-    {"v", "max", "max(v)"},
-    {"v", "avg", "avg(v)"},
-    {"v", "count_distinct", "count(DISTINCT v)"},
-    {"v", "stddev", "stddev_samp(v)"},
-    {"v", "variance", "var_samp(v)"},
-    {"v", "stddev_pop", "stddev_pop(v)"},
-    {"v", "var_pop", "var_pop(v)"},
-    {"v", "median", "quantile_cont(v, 0.5)"},
-    {"v", "p95", "quantile_cont(v, 0.95)"},
-    {"v", "first", "arg_min(v, arrival) FILTER (WHERE v IS NOT NULL)"},
-    {"v", "last", "arg_max(v, arrival) FILTER (WHERE v IS NOT NULL)"},
-    {"v", "zscore",
-     "CASE WHEN stddev_samp(v) > 0 THEN (arg_max(v, arrival) FILTER (WHERE v IS NOT NULL) - "
-     "avg(v)) / stddev_samp(v) END"},
-    {"v", "minmax",
-     "CASE WHEN max(v) > min(v) THEN (arg_max(v, arrival) FILTER (WHERE v IS NOT NULL) - "
-     "min(v)) / (max(v) - min(v)) END"},
-    {"w", "harmonic_mean", "count(w) / sum(1 / w)"},
-    {"w", "geometric_mean", "exp(avg(ln(w)))"},
-    {"w", "first", "arg_min(w, arrival) FILTER (WHERE w IS NOT NULL)"},
-    {"w", "last", "arg_max(w, arrival) FILTER (WHERE w IS NOT NULL)"},
-};
+/// The aggregates checked, over the view `input`, whose `arrival` column is a row's position
+/// in the stream: first and last by arrival, also of w.
+std::vector<OracleAggregate> Checked() {
+  auto aggregates = OracleAggregates("arrival");
+  aggregates.push_back({"w", "first", "arg_min(w, arrival) FILTER (WHERE w IS NOT NULL)"});
+  aggregates.push_back({"w", "last", "arg_max(w, arrival) FILTER (WHERE w IS NOT NULL)"});
+  return aggregates;
+}
 
 /// The functions without a DuckDB equivalent, checked only for not depending on the batch size.
 constexpr const char* kUncheckedFunctions[] = {"approx_count_distinct", "ema"};
 
-/// The `aggregate` option: every function of kAggregates, and with `with_unchecked` those of
+/// The `aggregate` option: the checked functions, and with `with_unchecked` those of
 /// kUncheckedFunctions on v.
 std::string AggregateList(bool with_unchecked) {
-  std::string list;
-  for (const char* field : {"v", "w"}) {
-    std::vector<std::string> names;
-    for (const auto& aggregate : kAggregates) {
-      if (std::string_view(aggregate.field) == field) names.push_back(aggregate.function);
-    }
-    if (with_unchecked && std::string_view(field) == "v") {
-      for (const char* function : kUncheckedFunctions) names.emplace_back(function);
-    }
-    list += fmt::format("{}{}: [{}]", list.empty() ? "" : ", ", field, fmt::join(names, ", "));
+  auto aggregates = Checked();
+  if (with_unchecked) {
+    for (const char* function : kUncheckedFunctions) aggregates.push_back({"v", function, ""});
   }
-  return "{" + list + "}";
+  return AggregateOption(aggregates);
 }
 
 std::string OracleSql(const std::string& group_by) {
-  std::string sql = group_by.empty() ? "SELECT " : "SELECT " + group_by + ", ";
-  for (const auto& aggregate : kAggregates) {
-    sql += fmt::format("{} AS {}_{}, ", aggregate.sql, aggregate.field, aggregate.function);
-  }
-  sql += "count(*) AS count FROM input";
-  if (!group_by.empty()) sql += " GROUP BY " + group_by;
-  return sql;
+  return fmt::format("SELECT {}{} FROM input{}", group_by.empty() ? "" : group_by + ", ",
+                     AggregateSelectList(Checked()),
+                     group_by.empty() ? "" : " GROUP BY " + group_by);
 }
 
 /// A random arrival order: rows come far out of event-time order, so that first and last by
