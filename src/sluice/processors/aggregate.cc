@@ -14,6 +14,7 @@
 
 #include "sluice/processors/aggregates/accumulator.h"
 #include "sluice/processors/aggregates/aggregate_options.h"
+#include "sluice/processors/grouper_rebuild.h"
 
 namespace sluice::processors {
 namespace {
@@ -306,22 +307,10 @@ Status AggregateProcessor::Compact() {
   if (grouper_ == nullptr) return Status::OK();
   const uint32_t groups = grouper_->num_groups();
   if (groups < kCompactMinimum || live_slots_ * 2 >= groups) return Status::OK();
-  SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch uniques, grouper_->GetUniques());
-  arrow::BooleanBuilder mask;
-  SLUICE_RETURN_NOT_OK(mask.Reserve(groups));
-  for (uint32_t key = 0; key < groups; ++key) mask.UnsafeAppend(slot_of_key_[key] != kNoSlot);
-  SLUICE_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
-  std::vector<arrow::Datum> live_keys;
-  for (const auto& column : uniques.values) {
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(column, mask_array));
-    live_keys.push_back(std::move(kept));
-  }
-  arrow::compute::ExecBatch live_batch(std::move(live_keys), live_slots_);
-  SLUICE_ASSIGN_OR_RAISE(auto fresh,
-                         Grouper::Make(key_types_, arrow::compute::default_exec_context()));
-  SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids,
-                         fresh->Consume(arrow::compute::ExecSpan(live_batch)));
-  const uint32_t* new_id = new_ids.array()->GetValues<uint32_t>(1);
+  std::vector<uint8_t> live(groups);
+  for (uint32_t key = 0; key < groups; ++key) live[key] = slot_of_key_[key] != kNoSlot;
+  SLUICE_ASSIGN_OR_RAISE(auto rebuilt, RebuildGrouper(*grouper_, key_types_, live, live_slots_));
+  const uint32_t* new_id = rebuilt.new_ids.data();
   // Slots stay where they are; only the key ids that name them change.
   std::vector<uint32_t> slot_of_key(live_slots_, kNoSlot);
   int64_t next = 0;
@@ -332,7 +321,7 @@ Status AggregateProcessor::Compact() {
     slot_key_[slot] = new_id[next];
     ++next;
   }
-  grouper_ = std::move(fresh);
+  grouper_ = std::move(rebuilt.grouper);
   slot_of_key_ = std::move(slot_of_key);
   return Status::OK();
 }
