@@ -22,57 +22,9 @@ constexpr int64_t kRows = 2000;
 constexpr int64_t kDelay = 2 * kMicrosPerSecond;
 constexpr uint32_t kSeeds[] = {11, 2024, 65537, 8};
 
-/// The aggregates checked, with the SQL that computes each. first and last are by event time
-/// (unique in these streams) among non-null values; zscore and minmax normalise the last value.
-struct Aggregate {
-  const char* field;
-  const char* function;
-  const char* sql;
-};
-constexpr Aggregate kAggregates[] = {
-    {"v", "count", "count(v)"},
-    {"v", "sum", "sum(v)"},
-    {"v", "min", "min(v)"},
-    {"v", "max", "max(v)"},
-    {"v", "avg", "avg(v)"},
-    {"v", "count_distinct", "count(DISTINCT v)"},
-    {"v", "stddev", "stddev_samp(v)"},
-    {"v", "variance", "var_samp(v)"},
-    {"v", "stddev_pop", "stddev_pop(v)"},
-    {"v", "var_pop", "var_pop(v)"},
-    {"v", "median", "quantile_cont(v, 0.5)"},
-    {"v", "p95", "quantile_cont(v, 0.95)"},
-    {"v", "first", "arg_min(v, ts) FILTER (WHERE v IS NOT NULL)"},
-    {"v", "last", "arg_max(v, ts) FILTER (WHERE v IS NOT NULL)"},
-    {"v", "zscore",
-     "CASE WHEN stddev_samp(v) > 0 THEN (arg_max(v, ts) FILTER (WHERE v IS NOT NULL) - avg(v)) / "
-     "stddev_samp(v) END"},
-    {"v", "minmax",
-     "CASE WHEN max(v) > min(v) THEN (arg_max(v, ts) FILTER (WHERE v IS NOT NULL) - min(v)) / "
-     "(max(v) - min(v)) END"},
-    {"w", "harmonic_mean", "count(w) / sum(1 / w)"},
-    {"w", "geometric_mean", "exp(avg(ln(w)))"},
-};
-
-std::string AggregateList() {
-  std::string list;
-  for (const char* field : {"v", "w"}) {
-    std::vector<std::string> names;
-    for (const auto& aggregate : kAggregates) {
-      if (std::string_view(aggregate.field) == field) names.push_back(aggregate.function);
-    }
-    list += fmt::format("{}{}: [{}]", list.empty() ? "" : ", ", field, fmt::join(names, ", "));
-  }
-  return "{" + list + "}";
-}
-
-std::string AggregateSql() {
-  std::string sql;
-  for (const auto& aggregate : kAggregates) {
-    sql += fmt::format("{} AS {}_{}, ", aggregate.sql, aggregate.field, aggregate.function);
-  }
-  return sql + "count(*) AS count";
-}
+/// The `aggregate` option and the SQL of the aggregates checked, first and last by event time.
+std::string AggregateList() { return AggregateOption(OracleAggregates("ts")); }
+std::string AggregateSql() { return AggregateSelectList(OracleAggregates("ts")); }
 
 /// An arrival order with bounded disorder in which about `late_percent` % of the rows are
 /// held back by the delay plus up to `max_extra_seconds` more, so that some of them come after

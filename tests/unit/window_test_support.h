@@ -89,6 +89,69 @@ inline std::vector<int64_t> ShuffleWithinDelay(const std::vector<Event>& events,
   return order;
 }
 
+/// An aggregate the oracle tests check, with the DuckDB SQL that computes it.
+struct OracleAggregate {
+  std::string field;
+  std::string function;
+  std::string sql;
+};
+
+/// The aggregates the oracle tests check on `v` and `w` (see EventBatch). first and last are
+/// the non-null values at the least and greatest `order_by` (unique in these streams); zscore
+/// and minmax normalise the last value.
+inline std::vector<OracleAggregate> OracleAggregates(const std::string& order_by) {
+  std::string first = fmt::format("arg_min(v, {}) FILTER (WHERE v IS NOT NULL)", order_by);
+  std::string last = fmt::format("arg_max(v, {}) FILTER (WHERE v IS NOT NULL)", order_by);
+  return {
+      {"v", "count", "count(v)"},
+      {"v", "sum", "sum(v)"},
+      {"v", "min", "min(v)"},
+      {"v", "max", "max(v)"},
+      {"v", "avg", "avg(v)"},
+      {"v", "count_distinct", "count(DISTINCT v)"},
+      {"v", "stddev", "stddev_samp(v)"},
+      {"v", "variance", "var_samp(v)"},
+      {"v", "stddev_pop", "stddev_pop(v)"},
+      {"v", "var_pop", "var_pop(v)"},
+      {"v", "median", "quantile_cont(v, 0.5)"},
+      {"v", "p95", "quantile_cont(v, 0.95)"},
+      {"v", "first", first},
+      {"v", "last", last},
+      {"v", "zscore",
+       fmt::format("CASE WHEN stddev_samp(v) > 0 THEN ({} - avg(v)) / stddev_samp(v) END", last)},
+      {"v", "minmax",
+       fmt::format("CASE WHEN max(v) > min(v) THEN ({} - min(v)) / (max(v) - min(v)) END", last)},
+      {"w", "harmonic_mean", "count(w) / sum(1 / w)"},
+      {"w", "geometric_mean", "exp(avg(ln(w)))"},
+  };
+}
+
+/// The `aggregate` option that computes `aggregates`: {v: [count, sum, ...], w: [...]}.
+inline std::string AggregateOption(const std::vector<OracleAggregate>& aggregates) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> fields;
+  for (const auto& aggregate : aggregates) {
+    auto it = std::find_if(fields.begin(), fields.end(),
+                           [&](const auto& field) { return field.first == aggregate.field; });
+    if (it == fields.end()) it = fields.insert(fields.end(), {aggregate.field, {}});
+    it->second.push_back(aggregate.function);
+  }
+  std::string option;
+  for (const auto& [field, functions] : fields) {
+    option +=
+        fmt::format("{}{}: [{}]", option.empty() ? "" : ", ", field, fmt::join(functions, ", "));
+  }
+  return "{" + option + "}";
+}
+
+/// The SELECT list that computes `aggregates` as columns <field>_<function>, and count(*).
+inline std::string AggregateSelectList(const std::vector<OracleAggregate>& aggregates) {
+  std::string sql;
+  for (const auto& aggregate : aggregates) {
+    sql += fmt::format("{} AS {}_{}, ", aggregate.sql, aggregate.field, aggregate.function);
+  }
+  return sql + "count(*) AS count";
+}
+
 /// Columns key (string), v, w (double), ts (timestamp[us, UTC]) of `events` in `order`.
 inline std::shared_ptr<arrow::RecordBatch> EventBatch(const std::vector<Event>& events,
                                                       const std::vector<int64_t>& order) {

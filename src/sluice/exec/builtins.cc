@@ -12,6 +12,7 @@
 #include "sluice/connectors/kafka/kafka_source.h"
 #include "sluice/connectors/nexmark/nexmark_source.h"
 #include "sluice/exec/registry.h"
+#include "sluice/processors/aggregate.h"
 #include "sluice/processors/cast.h"
 #include "sluice/processors/cdc.h"
 #include "sluice/processors/dedup.h"
@@ -46,6 +47,7 @@ const Registry& BuiltinRegistry() {
     processors::RegisterCast(&built);
     processors::RegisterSql(&built);
     processors::RegisterWindow(&built);
+    processors::RegisterAggregate(&built);
     processors::RegisterDedup(&built);
     processors::RegisterCdc(&built);
     processors::RegisterRule(&built);

@@ -14,6 +14,7 @@
 
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
+#include "sluice/processors/grouper_rebuild.h"
 
 namespace sluice::processors {
 namespace {
@@ -175,21 +176,8 @@ class DedupProcessor final : public exec::Processor {
       return Status::OK();
     }
     if (groups < kCompactMinimum || live_ * 2 >= static_cast<int64_t>(groups)) return Status::OK();
-    SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch uniques, grouper_->GetUniques());
-    arrow::BooleanBuilder mask;
-    SLUICE_RETURN_NOT_OK(mask.AppendValues(alive_.data(), groups));
-    SLUICE_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
-    std::vector<arrow::Datum> live_keys;
-    for (const auto& column : uniques.values) {
-      SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(column, mask_array));
-      live_keys.push_back(std::move(kept));
-    }
-    arrow::compute::ExecBatch live_batch(std::move(live_keys), live_);
-    SLUICE_ASSIGN_OR_RAISE(auto fresh,
-                           Grouper::Make(key_types_, arrow::compute::default_exec_context()));
-    SLUICE_ASSIGN_OR_RAISE(arrow::Datum new_ids,
-                           fresh->Consume(arrow::compute::ExecSpan(live_batch)));
-    const uint32_t* new_id = new_ids.array()->GetValues<uint32_t>(1);
+    SLUICE_ASSIGN_OR_RAISE(auto rebuilt, RebuildGrouper(*grouper_, key_types_, alive_, live_));
+    const uint32_t* new_id = rebuilt.new_ids.data();
     std::vector<Timestamp> first_seen(live_);
     std::vector<Expiry> expiries;
     expiries.reserve(live_);
@@ -200,7 +188,7 @@ class DedupProcessor final : public exec::Processor {
       expiries.push_back(Expiry{first_seen_[id] + within_, new_id[next]});
       ++next;
     }
-    grouper_ = std::move(fresh);
+    grouper_ = std::move(rebuilt.grouper);
     first_seen_ = std::move(first_seen);
     alive_.assign(live_, 1);
     expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(expiries));

@@ -15,24 +15,20 @@
 
 #include "sluice/common/spelling.h"
 #include "sluice/processors/aggregates/accumulator.h"
+#include "sluice/processors/aggregates/aggregate_options.h"
 
 namespace sluice::processors {
 namespace {
 
+using aggregates::AggregateColumn;
 using aggregates::kNoSlot;
+using aggregates::NeedsDoubles;
 using exec::FloorTo;
 using exec::Micros;
 using exec::Timestamp;
 using exec::WallClockNow;
 
 enum class WindowKind { kTumbling, kSliding, kSession, kCount };
-
-/// One output column `<field>_<function>`.
-struct AggregateColumn {
-  int field_index = -1;
-  aggregates::Aggregate aggregate;
-  std::string output_name;
-};
 
 /// The validated configuration of one window stage. Times are in microseconds.
 struct WindowSettings {
@@ -51,24 +47,6 @@ struct WindowSettings {
   Timestamp emit_every = 0;
   bool has_final_column = false;
 };
-
-/// Whether a function reads its input as doubles (the others keep the input's own storage).
-bool NeedsDoubles(aggregates::Function function) {
-  using aggregates::Function;
-  switch (function) {
-    case Function::kCount:
-    case Function::kSum:
-    case Function::kMin:
-    case Function::kMax:
-    case Function::kFirst:
-    case Function::kLast:
-    case Function::kCountDistinct:
-    case Function::kApproxCountDistinct:
-      return false;
-    default:
-      return true;
-  }
-}
 
 /// Computes aggregates over windows of a keyed stream.
 ///
@@ -956,77 +934,14 @@ Result<WindowSettings> ReadSettings(const exec::ProcessorContext& context,
   settings.has_final_column = settings.allowed_lateness > 0 || settings.emit_every > 0;
 
   // Columns.
-  std::set<std::string> names;
-  auto claim = [&](const std::string& name, const config::Location& where) -> Status {
-    if (!names.insert(name).second) {
-      return config::ConfigError(
-          where, fmt::format("the window would produce two columns named '{}'", name),
-          "rename the field first, or drop the duplicate");
-    }
-    return Status::OK();
-  };
-  std::vector<std::string> group_by = options.GetStringList("group_by");
-  for (const auto& name : group_by) {
-    int index = input.GetFieldIndex(name);
-    if (index < 0) {
-      return config::ConfigError(options.LocationOf("group_by"),
-                                 fmt::format("unknown field '{}' in group_by", name),
-                                 SpellingHint(name, input.field_names()));
-    }
-    settings.key_indices.push_back(index);
-    SLUICE_RETURN_NOT_OK(claim(name, options.LocationOf("group_by")));
-  }
-  SLUICE_RETURN_NOT_OK(claim("window_start", options.LocationOf("group_by")));
-  SLUICE_RETURN_NOT_OK(claim("window_end", options.LocationOf("group_by")));
-
-  if (options.Has("aggregate")) {
-    YAML::Node node = options.GetNode("aggregate");
-    if (!node.IsMap()) {
-      return config::ConfigError(options.LocationOf("aggregate"),
-                                 "aggregate must map fields to lists of functions",
-                                 "e.g. aggregate: {ask: [min, max], volume: [sum]}");
-    }
-    for (const auto& entry : node) {
-      std::string field = entry.first.Scalar();
-      int index = input.GetFieldIndex(field);
-      if (index < 0) {
-        return config::ConfigError(config::LocationOfNode(entry.first, file),
-                                   fmt::format("unknown field '{}' in aggregate", field),
-                                   SpellingHint(field, input.field_names()));
-      }
-      std::vector<YAML::Node> functions;
-      if (entry.second.IsSequence()) {
-        for (const auto& function : entry.second) functions.push_back(function);
-      } else {
-        functions.push_back(entry.second);
-      }
-      for (const auto& function : functions) {
-        config::Location where = config::LocationOfNode(function, file);
-        if (!function.IsScalar()) {
-          return config::ConfigError(where,
-                                     fmt::format("the functions of '{}' must be names", field),
-                                     "e.g. [min, max, avg]");
-        }
-        std::string name = function.Scalar();
-        auto aggregate = aggregates::ParseFunction(name);
-        if (!aggregate) {
-          return config::ConfigError(where, fmt::format("unknown aggregate function '{}'", name),
-                                     SpellingHint(name, aggregates::FunctionNames()));
-        }
-        if (auto problem = aggregates::CheckInputType(*aggregate, *input.field(index)->type())) {
-          return config::ConfigError(
-              where, fmt::format("'{}' is {}: {}", field, input.field(index)->type()->ToString(),
-                                 *problem));
-        }
-        AggregateColumn column{index, *aggregate, field + "_" + name};
-        SLUICE_RETURN_NOT_OK(claim(column.output_name, where));
-        settings.aggregates.push_back(std::move(column));
-      }
-    }
-  }
-  SLUICE_RETURN_NOT_OK(claim("count", options.LocationOf("aggregate")));
+  aggregates::ColumnNames names("window");
+  SLUICE_ASSIGN_OR_RAISE(settings.key_indices, aggregates::ReadGroupBy(options, input, &names));
+  SLUICE_RETURN_NOT_OK(names.Claim("window_start", options.LocationOf("group_by")));
+  SLUICE_RETURN_NOT_OK(names.Claim("window_end", options.LocationOf("group_by")));
+  SLUICE_ASSIGN_OR_RAISE(settings.aggregates, aggregates::ReadAggregates(options, input, &names));
+  SLUICE_RETURN_NOT_OK(names.Claim("count", options.LocationOf("aggregate")));
   if (settings.has_final_column)
-    SLUICE_RETURN_NOT_OK(claim("final", options.LocationOf("aggregate")));
+    SLUICE_RETURN_NOT_OK(names.Claim("final", options.LocationOf("aggregate")));
   return settings;
 }
 
@@ -1037,11 +952,8 @@ std::shared_ptr<arrow::Schema> OutputSchema(const WindowSettings& settings,
   auto time_type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   fields.push_back(arrow::field("window_start", time_type, false));
   fields.push_back(arrow::field("window_end", time_type, false));
-  for (const auto& column : settings.aggregates) {
-    fields.push_back(arrow::field(
-        column.output_name,
-        aggregates::OutputType(column.aggregate, input.field(column.field_index)->type())));
-  }
+  for (auto& field : aggregates::AggregateFields(settings.aggregates, input))
+    fields.push_back(std::move(field));
   fields.push_back(arrow::field("count", arrow::int64(), false));
   if (settings.has_final_column) fields.push_back(arrow::field("final", arrow::boolean(), false));
   return arrow::schema(std::move(fields));
@@ -1122,16 +1034,9 @@ void RegisterWindow(exec::Registry* registry) {
                    "they fire when full, and the unfilled ones at the end of the input. "
                    "window_start/window_end are the "
                    "times of their first and last rows."};
-  OptionSpec group_by{"group_by", OptionType::kStringList,
-                      "Fields that key the windows; each key has its own windows.", "[]"};
-  OptionSpec aggregate{
-      "aggregate", OptionType::kAny,
-      "A map from field to functions, each giving a column <field>_<function>: count, sum, min, "
-      "max, "
-      "avg, first, last, variance (stddev, var_samp, stddev_samp: sample), var_pop, stddev_pop, "
-      "median, "
-      "p<N> (exact), count_distinct, approx_count_distinct (HyperLogLog, ~1.6%), harmonic_mean, "
-      "geometric_mean, ema, zscore, minmax. Nulls are ignored."};
+  OptionSpec group_by =
+      aggregates::GroupByOption("Fields that key the windows; each key has its own windows.");
+  OptionSpec aggregate = aggregates::AggregateOption();
   OptionSpec time{"time", OptionType::kEnum,
                   "event: window by the rows' event time; processing: by their arrival (wall "
                   "clock). Default: event "
