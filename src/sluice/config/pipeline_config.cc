@@ -145,19 +145,6 @@ Status ApplyOverride(YAML::Node root, const Override& override_value, const std:
   return Status::OK();
 }
 
-/// The lines of `text`, without their ends of line.
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
 /// The plain YAML value around line[at], as far as a flow collection's separators.
 std::string_view PlainValueAround(std::string_view line, size_t at) {
   size_t start = at;
@@ -174,7 +161,9 @@ std::string_view PlainValueAround(std::string_view line, size_t at) {
 /// and `${VAR}` unquoted inside `{...}`, where YAML reads its braces as a nested map.
 Status YamlSyntaxError(std::string_view text, const std::string& file,
                        const YAML::Exception& error) {
-  const std::vector<std::string_view> lines = SplitLines(text);
+  std::vector<std::string> lines;
+  std::istringstream stream{std::string(text)};
+  for (std::string line; std::getline(stream, line);) lines.push_back(std::move(line));
   const int error_line = error.mark.is_null() ? -1 : error.mark.line;
   const int last_line = error_line >= 0 && error_line < static_cast<int>(lines.size())
                             ? error_line
