@@ -78,6 +78,108 @@ TEST_F(CliTest, SetOverridesAKey) {
   EXPECT_NE(run.output.find(": 7 rows in, 7 rows out"), std::string::npos) << run.output;
 }
 
+TEST_F(CliTest, SummaryCountsRowsPerSinkInWords) {
+  std::string pipeline = Write("p.yaml",
+                               "name: two\nsources: {q: {connector: generator, count: 100}}\n"
+                               "pipeline: [{name: big, filter: \"volume > 5000\"}]\n"
+                               "sinks: {screen: {connector: blackhole},\n"
+                               "        archive: {connector: blackhole, input: q}}\n");
+  Outcome run = Shell(binary_ + " run " + pipeline);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  // The filter keeps some of the 100 rows; the archive writes them all.
+  size_t at = run.output.find("sluice: pipeline 'two' finished: 100 rows in, ");
+  ASSERT_NE(at, std::string::npos) << run.output;
+  int64_t out = 0, screen = 0, archive = 0, dead = -1;
+  ASSERT_EQ(std::sscanf(run.output.c_str() + at,
+                        "sluice: pipeline 'two' finished: 100 rows in, %ld rows out (screen: %ld, "
+                        "archive: %ld), %ld dead letters",
+                        &out, &screen, &archive, &dead),
+            4)
+      << run.output;
+  EXPECT_EQ(archive, 100);
+  EXPECT_GT(screen, 0);
+  EXPECT_LT(screen, 100);
+  EXPECT_EQ(out, screen + archive);
+  EXPECT_EQ(dead, 0);
+
+  std::string one = Write("one.yaml",
+                          "name: one\nsources: {q: {connector: generator, count: 1}}\n"
+                          "sinks: {a: {connector: blackhole}, b: {connector: blackhole}}\n");
+  run = Shell(binary_ + " run " + one);
+  EXPECT_NE(run.output.find("sluice: pipeline 'one' finished: 1 row in, 1 row out (a: 1, b: 1), "
+                            "0 dead letters, "),
+            std::string::npos)
+      << run.output;
+}
+
+TEST_F(CliTest, SetErrorsNameTheArgument) {
+  std::string pipeline = Write("p.yaml",
+                               "name: small\nsources: {quotes: {connector: generator, count: 10}}\n"
+                               "sinks: {b: {connector: blackhole}}\n");
+  Outcome bad_value = Shell(binary_ + " run " + pipeline + " --set sources.quotes.count=abc");
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_EQ(bad_value.output,
+            "--set sources.quotes.count=abc: error: count must be a whole number, not 'abc'\n");
+  Outcome misspelled = Shell(binary_ + " validate " + pipeline + " --set sources.quote.count=5");
+  EXPECT_EQ(misspelled.exit_code, 2);
+  EXPECT_EQ(misspelled.output,
+            "--set sources.quote.count=5: error: no 'quote' in sources\n"
+            "  hint: did you mean 'quotes'?\n");
+}
+
+TEST_F(CliTest, ValidateReportsEveryErrorAndWarnings) {
+  std::string pipeline = Write("bad.yaml",
+                               "sources: {q: {connector: generator}}\n"
+                               "pipeline:\n"
+                               "  - window: {tumbling: 1m, aggregate: {n: count()}, lateness: 1s}\n"
+                               "  - filter: {condition: \"n > 1\", when: 1}\n"
+                               "sinks: {b: {connector: blackhole}}\n");
+  Outcome outcome = Shell(binary_ + " validate " + pipeline);
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find(pipeline + ":3:"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find(pipeline + ":4:"), std::string::npos) << outcome.output;
+  size_t errors = 0;
+  for (size_t at = outcome.output.find(": error: "); at != std::string::npos;
+       at = outcome.output.find(": error: ", at + 1))
+    ++errors;
+  EXPECT_EQ(errors, 2u) << outcome.output;
+
+  std::string unread = Write("unread.yaml",
+                             "sources: {q: {connector: generator}}\n"
+                             "pipeline:\n"
+                             "  - {name: big, filter: \"volume > 5000\"}\n"
+                             "  - {input: q, filter: \"volume < 10\"}\n"
+                             "sinks: {b: {connector: blackhole}}\n");
+  outcome = Shell(binary_ + " validate " + unread);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_EQ(outcome.output.rfind(unread + ":3:5: warning: nothing reads the stream 'big'", 0), 0u)
+      << outcome.output;
+  EXPECT_NE(outcome.output.find(": ok"), std::string::npos) << outcome.output;
+}
+
+TEST_F(CliTest, UnknownCommandSuggestsTheClosest) {
+  Outcome outcome = Shell(binary_ + " rnu p.yaml");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_EQ(outcome.output, "sluice: unknown command 'rnu'\n  hint: did you mean 'run'?\n");
+  outcome = Shell(binary_ + " --log-level warn valdiate p.yaml");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.output.find("did you mean 'validate'?"), std::string::npos) << outcome.output;
+}
+
+TEST_F(CliTest, LogLevelMayFollowTheSubcommand) {
+  std::string pipeline = Write(
+      "p.yaml",
+      "sources: {q: {connector: generator, count: 10}}\nsinks: {b: {connector: blackhole}}\n");
+  Outcome before = Shell(binary_ + " --log-level debug run " + pipeline);
+  Outcome after = Shell(binary_ + " run " + pipeline + " --log-level debug");
+  Outcome quiet = Shell(binary_ + " run " + pipeline);
+  EXPECT_EQ(before.exit_code, 0) << before.output;
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_NE(after.output.find("debug"), std::string::npos) << after.output;
+  EXPECT_NE(before.output.find("debug"), std::string::npos) << before.output;
+  EXPECT_EQ(quiet.output.find("debug"), std::string::npos) << quiet.output;
+}
+
 TEST_F(CliTest, InvalidConfigurationExitsTwoWithAPosition) {
   std::string pipeline = Write(
       "bad.yaml",
@@ -124,6 +226,36 @@ TEST_F(CliTest, PluginsListsEveryOption) {
   Outcome one = Shell(binary_ + " plugins generator");
   EXPECT_NE(one.output.find("seed"), std::string::npos);
   EXPECT_EQ(Shell(binary_ + " plugins nosuchplugin").exit_code, 2);
+  Outcome misspelled = Shell(binary_ + " plugins generatr");
+  EXPECT_EQ(misspelled.exit_code, 2);
+  EXPECT_EQ(misspelled.output,
+            "sluice: no plugin called 'generatr'\n  hint: did you mean 'generator'?\n");
+}
+
+TEST_F(CliTest, PluginsListHasOneLinePerPlugin) {
+  Outcome list = Shell(binary_ + " plugins --list");
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  // As many lines as the full reference has plugin headings ("source file", ...).
+  Outcome all = Shell(binary_ + " plugins");
+  size_t headings = 0;
+  std::istringstream reference(all.output);
+  for (std::string line; std::getline(reference, line);) {
+    for (const char* kind : {"source ", "processor ", "sink "}) {
+      if (line.rfind(kind, 0) == 0) ++headings;
+    }
+  }
+  size_t lines = 0;
+  std::istringstream listed(list.output);
+  for (std::string line; std::getline(listed, line);) {
+    ++lines;
+    std::istringstream words(line);
+    std::string kind, name, first_word;
+    words >> kind >> name >> first_word;
+    EXPECT_TRUE(kind == "source" || kind == "processor" || kind == "sink") << line;
+    EXPECT_FALSE(first_word.empty()) << "no description: " << line;
+  }
+  EXPECT_EQ(lines, headings) << list.output;
+  EXPECT_NE(list.output.find("source    generator "), std::string::npos) << list.output;
 }
 
 TEST_F(CliTest, ShowsProgressOnATerminal) {
@@ -135,7 +267,18 @@ TEST_F(CliTest, ShowsProgressOnATerminal) {
   Outcome outcome = Shell("script -qec '" + binary_ + " run " + pipeline + "' /dev/null");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_NE(outcome.output.find("rows/s"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("rows out, 0 dead letters"), std::string::npos) << outcome.output;
   EXPECT_NE(outcome.output.find("\r"), std::string::npos);
+  // With event time the line shows the watermark.
+  std::string timed =
+      Write("timed.yaml",
+            "sources: {q: {connector: generator, count: 20000, rate: 20000, batch_size: 500,\n"
+            "              start: '2024-01-01T00:00:00Z', event_time: ts}}\n"
+            "sinks: {b: {connector: blackhole}}\n");
+  Outcome watermark = Shell("script -qec '" + binary_ + " run " + timed + "' /dev/null");
+  EXPECT_EQ(watermark.exit_code, 0) << watermark.output;
+  EXPECT_NE(watermark.output.find(", watermark 2024-01-01T"), std::string::npos)
+      << watermark.output;
   Outcome plain = Shell(binary_ + " run " + pipeline);
   EXPECT_EQ(plain.output.find("\r"), std::string::npos);
 }

@@ -226,6 +226,106 @@ TEST(PipelineConfigTest, OverridesApplyBeforeValidation) {
   EXPECT_EQ(ParseOverride("a.b=c=d")->value, "c=d");
 }
 
+TEST(PipelineConfigTest, SetErrorsNameTheArgument) {
+  // The value's error points at the argument, not at a place in the file.
+  EXPECT_EQ(ErrorOf(kValid, {{"sources.quotes.count", "abc"}}),
+            "--set sources.quotes.count=abc: error: count must be a whole number, not 'abc'");
+  // So does an unknown option that the argument adds.
+  EXPECT_EQ(ErrorOf(kValid, {{"sources.quotes.cuont", "5"}}),
+            "--set sources.quotes.cuont=5: error: unknown option 'cuont' for source generator\n"
+            "  hint: did you mean 'count'?");
+  // An expression given with --set: its error names the argument too.
+  EXPECT_EQ(ErrorOf(kValid, {{"sources.quotes", "{connector: generator, linger: 5}"}}),
+            "--set sources.quotes={connector: generator, linger: 5}: error: linger: '5' needs a "
+            "unit (ns, us, ms, s, m, h or d), e.g. 5s");
+  EXPECT_EQ(ErrorOf(kValid, {{"pipeline.7.filter", "x"}}),
+            "--set pipeline.7.filter=x: error: '7' is not an index of the list\n"
+            "  hint: the list has 3 item(s), numbered from 0");
+  EXPECT_EQ(ErrorOf(kValid, {{"sources.quotes.count.x", "1"}}),
+            "--set sources.quotes.count.x=1: error: 'sources.quotes.count' is a single value, so "
+            "it has no 'x'");
+  EXPECT_EQ(ParseOverride("novalue").status().message(),
+            "--set novalue: error: --set expects KEY=VALUE\n"
+            "  hint: e.g. --set sources.quotes.path=data.csv");
+}
+
+TEST(PipelineConfigTest, SetPathWithAMisspelledNameIsAnError) {
+  EXPECT_EQ(ErrorOf(kValid, {{"sources.quote.count", "5"}}),
+            "--set sources.quote.count=5: error: no 'quote' in sources\n"
+            "  hint: did you mean 'quotes'?");
+  EXPECT_EQ(ErrorOf(kValid, {{"source.quotes.count", "5"}}),
+            "--set source.quotes.count=5: error: no 'source' in the file\n"
+            "  hint: did you mean 'sources'?");
+  // A name unlike any in the file is new: a --set may add a section.
+  auto config = Load(kValid, {{"sinks.archive.connector", "console"}});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->sinks.size(), 2u);
+}
+
+TEST(PipelineConfigTest, ReportsEveryErrorInOnePass) {
+  std::string text = kValid;
+  text.replace(text.find("count: 10"), 9, "count: ten");
+  text.replace(text.find("- filter: \"count > 1\""), 21,
+               "- filter: {condition: \"count > 1\", extra: 1}");
+  text.replace(text.find("- select: [a, c]"), 16, "- select: {fields: [a], more: 2}");
+  text.replace(text.find("format: jsonl"), 13, "format: jsnl");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:5:12: error: count must be a whole number, not 'ten'\n"
+            "p.yaml:7:38: error: unknown option 'extra' for processor filter\n"
+            "  hint: expected one of: condition\n"
+            "p.yaml:9:27: error: unknown option 'more' for processor select\n"
+            "  hint: expected one of: fields\n"
+            "p.yaml:11:40: error: 'jsnl' is not a valid format\n"
+            "  hint: did you mean 'jsonl'?");
+}
+
+TEST(PipelineConfigTest, TabIndentationIsNamed) {
+  std::string text = kValid;
+  text.replace(text.find("    count: 10"), 4, "\t");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:5:1: error: invalid YAML: a tab indents this line, but YAML is indented "
+            "with spaces only (tabs cannot indent YAML)\n"
+            "  hint: replace the tab with spaces");
+}
+
+TEST(PipelineConfigTest, VariableInAFlowMappingGetsAQuotingHint) {
+  std::string text = kValid;
+  text.replace(text.find("format: jsonl}"), 14, "format: jsonl, path: ${OUT}/x.jsonl}");
+  EXPECT_EQ(ErrorOf(text),
+            "p.yaml:11:53: error: invalid YAML: end of map flow not found\n"
+            "  hint: inside {...} or [...], YAML reads the braces of ${...} as a nested map: "
+            "quote the value, \"${OUT}/x.jsonl\"");
+}
+
+TEST(PipelineConfigTest, WarnsAboutAStepNothingReads) {
+  std::string text = kValid;
+  text.replace(text.find("  - filter"), 10, "  - name: kept\n    filter");
+  text.replace(text.find("  - derive"), 10, "  - input: kept\n    derive");
+  auto config = Load(text);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  // The derive reads `kept` by name, the select reads the derive, the sink the select.
+  EXPECT_TRUE(PipelineWarnings(*config).empty());
+
+  text = kValid;
+  text.replace(text.find("  - select"), 10, "  - input: quotes\n    select");
+  config = Load(text);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  // The derive's output goes nowhere: the select reads the source instead.
+  EXPECT_EQ(PipelineWarnings(*config),
+            (std::vector<std::string>{
+                "p.yaml:8:5: warning: nothing reads the output of this step\n"
+                "  hint: the next step names its own 'input'; give this step a 'name' and read "
+                "it with 'input:', or remove it"}));
+  text.replace(text.find("  - derive"), 10, "  - name: doubled\n    derive");
+  config = Load(text);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(PipelineWarnings(*config),
+            (std::vector<std::string>{
+                "p.yaml:8:5: warning: nothing reads the stream 'doubled' of this step\n"
+                "  hint: read it with 'input: doubled' in a later step or a sink, or remove the "
+                "step"}));
+}
+
 TEST(DurationTest, ParsesAndFormats) {
   EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
   EXPECT_EQ(*ParseDuration("5s"), std::chrono::seconds(5));

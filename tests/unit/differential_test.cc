@@ -264,6 +264,77 @@ TEST_F(DifferentialTest, RandomExpressionsAgree) {
   EXPECT_EQ(compared_, 600);
 }
 
+/// round(x, digits) must give DuckDB's double bit for bit, not merely within a tolerance: on
+/// prices with two decimals, the midpoint (241.47 + 241.49) / 2 is 241.48000000000002 and
+/// round(..., 4) must print 241.48.
+TEST(DifferentialRoundTest, RoundIsExactlyDuckDbs) {
+  std::mt19937 random(99);
+  arrow::Int64Builder id;
+  arrow::DoubleBuilder p, q;
+  for (int row = 0; row <= 5000; ++row) ASSERT_TRUE(id.Append(row).ok());
+  for (int row = 0; row < 5000; ++row) {
+    // Values as a CSV file would give them: decimal text read as a double.
+    auto price = [&] {
+      return std::stod(fmt::format("{}.{:02}", random() % 2000, random() % 100));
+    };
+    ASSERT_TRUE(p.Append(row % 11 == 0 ? -price() : price()).ok());
+    ASSERT_TRUE((row % 17 == 0 ? q.AppendNull() : q.Append(price())).ok());
+  }
+  ASSERT_TRUE(p.Append(241.47).ok());
+  ASSERT_TRUE(q.Append(241.49).ok());
+  std::shared_ptr<arrow::Array> ids, p_values, q_values;
+  ASSERT_TRUE(id.Finish(&ids).ok());
+  ASSERT_TRUE(p.Finish(&p_values).ok());
+  ASSERT_TRUE(q.Finish(&q_values).ok());
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("p", arrow::float64()),
+                     arrow::field("q", arrow::float64())}),
+      p_values->length(), {ids, p_values, q_values});
+  auto database = duckdb::Database::Open();
+  ASSERT_TRUE(database.ok()) << database.status().message();
+  auto connection = duckdb::Connection::Open(*database);
+  ASSERT_TRUE(connection.ok()) << connection.status().message();
+  ASSERT_TRUE((*connection)->RegisterBatch("input", batch).ok());
+
+  int compared = 0;
+  for (const char* value : {"(p + q) / 2", "p * q / 7", "p / 3", "p", "q * 1.1", "p * 1e300"}) {
+    for (int digits : {-3, -1, 1, 2, 3, 4, 6, 10}) {
+      std::string text = fmt::format("round({}, {})", value, digits);
+      SCOPED_TRACE(text);
+      auto compiled = expr::Compile(config::LocatedText{text, {"test", 1, 1}}, *batch->schema());
+      ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+      auto ours = expr::Evaluate(*compiled, *batch);
+      ASSERT_TRUE(ours.ok()) << ours.status().message();
+      auto table = (*connection)->Query(fmt::format("SELECT {} AS v FROM input ORDER BY id", text));
+      ASSERT_TRUE(table.ok()) << table.status().message();
+      auto theirs = Flatten((*table)->column(0));
+      ASSERT_EQ((*ours)->length(), theirs->length());
+      const auto& left = static_cast<const arrow::DoubleArray&>(**ours);
+      const auto& right = static_cast<const arrow::DoubleArray&>(*theirs);
+      for (int64_t row = 0; row < left.length(); ++row) {
+        ASSERT_EQ(left.IsNull(row), right.IsNull(row)) << "row " << row;
+        if (left.IsNull(row)) continue;
+        ASSERT_TRUE(left.Value(row) == right.Value(row) ||
+                    (std::isnan(left.Value(row)) && std::isnan(right.Value(row))))
+            << fmt::format("row {} (p={}): Sluice {}, DuckDB {}", row,
+                           (*p_values->GetScalar(row))->ToString(), left.Value(row),
+                           right.Value(row));
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 48);
+
+  auto midpoint = expr::Compile(
+      config::LocatedText{"round((241.47 + 241.49) / 2, 4)", {"test", 1, 1}}, *batch->schema());
+  ASSERT_TRUE(midpoint.ok()) << midpoint.status().message();
+  auto one = expr::Evaluate(*midpoint, *batch->Slice(0, 1));
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  auto scalar = (*one)->GetScalar(0);
+  ASSERT_TRUE(scalar.ok());
+  EXPECT_EQ(static_cast<const arrow::DoubleScalar&>(**scalar).value, 241.48);
+}
+
 /// filter + derive + select as a pipeline would run them, against one SQL query.
 TEST_F(DifferentialTest, FilterDeriveSelectMatchesAQuery) {
   ExpressionGenerator generator(11);

@@ -12,9 +12,11 @@
 
 #include "sluice/cli/reference.h"
 #include "sluice/common/logging.h"
+#include "sluice/common/spelling.h"
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
 #include "sluice/exec/registry.h"
+#include "sluice/exec/time.h"
 
 namespace sluice::cli {
 namespace {
@@ -37,13 +39,40 @@ std::string HumanCount(double value) {
   return fmt::format("{:.0f} ", value);
 }
 
+/// "1 row", "2 rows": `count` with the noun in the number it needs.
+std::string Counted(int64_t count, std::string_view singular, std::string_view plural) {
+  return fmt::format("{} {}", count, count == 1 ? singular : plural);
+}
+
+/// The subcommands, for the "did you mean" of a mistyped one.
+const std::vector<std::string> kCommands = {"run", "validate", "plugins"};
+
+/// The first argument that is not an option (nor an option's value): the subcommand the user
+/// meant, or empty.
+std::string CommandWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view argument = argv[i];
+    if (argument == "--log-level") {
+      ++i;  // its value
+      continue;
+    }
+    if (!argument.empty() && argument.front() == '-') continue;
+    return std::string(argument);
+  }
+  return {};
+}
+
+/// Loads the pipeline with its --set overrides and prints the warnings about it.
 Result<config::PipelineConfig> Load(const std::string& path, const std::vector<std::string>& sets) {
   std::vector<config::Override> overrides;
   for (const auto& set : sets) {
     SLUICE_ASSIGN_OR_RAISE(auto parsed, config::ParseOverride(set));
     overrides.push_back(std::move(parsed));
   }
-  return config::LoadPipelineFile(path, overrides, exec::BuiltinRegistry());
+  SLUICE_ASSIGN_OR_RAISE(auto config,
+                         config::LoadPipelineFile(path, overrides, exec::BuiltinRegistry()));
+  for (const auto& warning : config::PipelineWarnings(config)) std::cerr << warning << "\n";
+  return config;
 }
 
 int Validate(const std::string& path, const std::vector<std::string>& sets) {
@@ -64,8 +93,27 @@ int Validate(const std::string& path, const std::vector<std::string>& sets) {
   return kExitOk;
 }
 
-/// Prints "rows, rows/s, share of input read" on one refreshed stderr line while a bounded run
-/// goes.
+/// The text of the progress line.
+std::string ProgressText(const exec::RunProgress& progress, double seconds) {
+  std::string text =
+      fmt::format("{}rows in ({}rows/s)", HumanCount(static_cast<double>(progress.rows_in)),
+                  HumanCount(static_cast<double>(progress.rows_in) / std::max(seconds, 1e-9)));
+  if (progress.bytes_total && *progress.bytes_total > 0) {
+    text += fmt::format(", {}B of {}B read ({:.1f}%)",
+                        HumanCount(static_cast<double>(progress.bytes_read)),
+                        HumanCount(static_cast<double>(*progress.bytes_total)),
+                        100.0 * static_cast<double>(progress.bytes_read) /
+                            static_cast<double>(*progress.bytes_total));
+  }
+  text += fmt::format(", {}rows out, {}", HumanCount(static_cast<double>(progress.rows_out)),
+                      Counted(progress.dead_letters, "dead letter", "dead letters"));
+  if (progress.watermark) text += ", watermark " + exec::FormatTimestamp(*progress.watermark);
+  return text;
+}
+
+/// Prints rows in and their rate, how much of the input is read (when its size is known), rows
+/// out, dead letters and the watermark (with event time) on one refreshed stderr line while a
+/// bounded run goes.
 class ProgressLine {
  public:
   explicit ProgressLine(const exec::Pipeline& pipeline) : pipeline_(pipeline) {
@@ -86,12 +134,7 @@ class ProgressLine {
       exec::RunProgress progress = pipeline_.progress();
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::string share;
-      if (progress.bytes_total && *progress.bytes_total > 0) {
-        share = fmt::format("  {:5.1f}% read", 100.0 * progress.bytes_read / *progress.bytes_total);
-      }
-      std::fprintf(stderr, "\r\033[K%srows in  %srows/s%s", HumanCount(progress.rows_in).c_str(),
-                   HumanCount(progress.rows_in / std::max(seconds, 1e-9)).c_str(), share.c_str());
+      std::fprintf(stderr, "\r\033[K%s", ProgressText(progress, seconds).c_str());
       std::fflush(stderr);
     }
   }
@@ -148,12 +191,19 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
           ? fmt::format(", peak state {}B, final state {}B", HumanCount(summary->peak_state_bytes),
                         HumanCount(summary->final_state_bytes))
           : "";
+  // With several sinks, what each wrote: they may read different streams.
+  std::string per_sink;
+  if (summary->sink_rows.size() > 1) {
+    for (const auto& [name, rows] : summary->sink_rows)
+      per_sink += fmt::format("{}{}: {}", per_sink.empty() ? " (" : ", ", name, rows);
+    per_sink += ")";
+  }
   std::cerr << fmt::format(
-      "sluice: pipeline '{}' {}: {} rows in, {} rows out, {} dead letters{}{}, {:.3f} s "
-      "({}rows/s)\n",
-      config->name, summary->stopped ? "stopped" : "finished", summary->rows_in, summary->rows_out,
-      summary->dead_letters, late, state, summary->seconds,
-      HumanCount(summary->rows_in / std::max(summary->seconds, 1e-9)));
+      "sluice: pipeline '{}' {}: {} in, {} out{}, {}{}{}, {:.3f} s ({}rows/s)\n", config->name,
+      summary->stopped ? "stopped" : "finished", Counted(summary->rows_in, "row", "rows"),
+      Counted(summary->rows_out, "row", "rows"), per_sink,
+      Counted(summary->dead_letters, "dead letter", "dead letters"), late, state, summary->seconds,
+      HumanCount(static_cast<double>(summary->rows_in) / std::max(summary->seconds, 1e-9)));
   return kExitOk;
 }
 
@@ -173,6 +223,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  // Options of the whole command (--log-level) may also follow the subcommand.
+  app.fallthrough();
 
   std::string pipeline_path;
   std::vector<std::string> sets;
@@ -194,7 +246,16 @@ int main(int argc, char** argv) {
       app.add_subcommand("plugins", "List the processors and connectors with their options");
   plugins->add_option("name", plugin_name, "Show only this plugin");
   plugins->add_flag("--markdown", markdown, "Print the reference as Markdown");
+  bool list = false;
+  plugins->add_flag("--list", list, "Print one line per plugin: kind, name and what it does");
 
+  // CLI11 would say only "The following arguments were not expected".
+  if (std::string word = CommandWord(argc, argv);
+      !word.empty() && std::find(kCommands.begin(), kCommands.end(), word) == kCommands.end()) {
+    std::cerr << fmt::format("sluice: unknown command '{}'\n  hint: {}\n", word,
+                             sluice::SpellingHint(word, kCommands));
+    return kExitInvalidConfig;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -207,10 +268,12 @@ int main(int argc, char** argv) {
   if (*validate) return Validate(pipeline_path, sets);
   if (*plugins) {
     const auto& registry = sluice::exec::BuiltinRegistry();
-    std::string text =
-        markdown ? PluginReferenceMarkdown(registry) : PluginReferenceText(registry, plugin_name);
+    std::string text = markdown ? PluginReferenceMarkdown(registry)
+                       : list   ? PluginList(registry)
+                                : PluginReferenceText(registry, plugin_name);
     if (text.empty()) {
-      std::cerr << "sluice: no plugin called '" << plugin_name << "'\n";
+      std::cerr << fmt::format("sluice: no plugin called '{}'\n  hint: {}\n", plugin_name,
+                               sluice::SpellingHint(plugin_name, PluginNames(registry)));
       return kExitInvalidConfig;
     }
     std::cout << text;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sluice/config/pipeline_config.h"
 
 namespace sluice::cli {
@@ -99,16 +101,51 @@ void AppendMarkdown(const PluginSpec& spec, std::string* out) {
   }
 }
 
+/// The first sentence of `doc` (without its full stop).
+std::string_view FirstSentence(std::string_view doc) {
+  size_t end = doc.find(". ");
+  if (end == std::string_view::npos) end = doc.find('\n');
+  if (end == std::string_view::npos) end = doc.size();
+  std::string_view sentence = doc.substr(0, end);
+  if (!sentence.empty() && sentence.back() == '.') sentence.remove_suffix(1);
+  return sentence;
+}
+
+/// Every plugin's declaration, sources first, then processors, sinks and the emit section.
+std::vector<const PluginSpec*> AllSpecs(const exec::Registry& registry) {
+  std::vector<const PluginSpec*> specs;
+  for (PluginKind kind : {PluginKind::kSource, PluginKind::kProcessor, PluginKind::kSink}) {
+    for (const PluginSpec* spec : registry.Specs(kind)) specs.push_back(spec);
+  }
+  specs.push_back(&config::EmitSpec());
+  return specs;
+}
+
 }  // namespace
+
+std::string PluginList(const exec::Registry& registry) {
+  std::string out;
+  for (const PluginSpec* spec : AllSpecs(registry)) {
+    out += fmt::format("{:<9} {:<16} {}\n", config::PluginKindName(spec->kind), spec->name,
+                       FirstSentence(spec->doc));
+  }
+  return out;
+}
+
+std::vector<std::string> PluginNames(const exec::Registry& registry) {
+  std::vector<std::string> names;
+  for (const PluginSpec* spec : AllSpecs(registry)) {
+    if (std::find(names.begin(), names.end(), spec->name) == names.end())
+      names.push_back(spec->name);
+  }
+  return names;
+}
 
 std::string PluginReferenceText(const exec::Registry& registry, const std::string& name) {
   std::string out;
-  for (PluginKind kind : {PluginKind::kSource, PluginKind::kProcessor, PluginKind::kSink}) {
-    for (const PluginSpec* spec : registry.Specs(kind)) {
-      if (name.empty() || spec->name == name) AppendText(*spec, &out);
-    }
+  for (const PluginSpec* spec : AllSpecs(registry)) {
+    if (name.empty() || spec->name == name) AppendText(*spec, &out);
   }
-  if (name.empty() || name == "emit") AppendText(config::EmitSpec(), &out);
   return out;
 }
 
@@ -124,7 +161,8 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
       "## Streams\n\n"
       "A pipeline is a graph of named streams. Each source is a stream named after it (a source\n"
       "with several kinds of record, like `nexmark`, has one stream per kind: `nexmark.person`,\n"
-      "`nexmark.auction`, `nexmark.bid`). A step reads the previous step's output (the first step:\n"
+      "`nexmark.auction`, `nexmark.bid`). A step reads the previous step's output (the first "
+      "step:\n"
       "every source's rows together) unless it names its input with `input:`; `name:` makes its\n"
       "output a stream of its own. A `join` reads the two streams named by `left` and `right`.\n"
       "A sink writes the last step's output (after `emit`) unless it names a stream with\n"

@@ -122,11 +122,134 @@ bool IsShortForm(const PluginSpec& spec, const YAML::Node& node) {
   return true;
 }
 
+std::shared_ptr<PluginSpec> SectionSpec(const PluginSpec& spec, const OptionSpec& option) {
+  auto section_spec = std::make_shared<PluginSpec>();
+  section_spec->kind = spec.kind;
+  section_spec->name = fmt::format("{}.{}", spec.name, option.name);
+  section_spec->options = option.fields;
+  return section_spec;
+}
+
 }  // namespace
+
+Status Options::AddValue(const PluginSpec& spec, const OptionSpec& option,
+                         const Location& key_where, const YAML::Node& value_node,
+                         const std::string& file) {
+  const std::string& key = option.name;
+  Value value;
+  value.node = value_node;
+  Location value_where = LocationOfNode(value_node, file);
+  if (!value_where.known()) value_where = key_where;
+  value.scalar.where = value_where;
+  const std::string expected = std::string(OptionTypeName(option.type));
+
+  if (option.type == OptionType::kSection) {
+    auto section_spec = SectionSpec(spec, option);
+    // A short form (`event_time: ts`) stands for a map of its one field. (A new node, not an
+    // assignment: yaml-cpp nodes alias, so assigning to a copy would rewrite the original.)
+    YAML::Node short_form(YAML::NodeType::Map);
+    bool is_short = value_node.IsScalar() && !option.short_field.empty();
+    if (is_short) {
+      short_form[option.short_field] = value_node;
+    } else if (!value_node.IsMap()) {
+      return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key,
+                                                  ShapeName(value_node)));
+    }
+    SLUICE_ASSIGN_OR_RAISE(
+        Options section, ValidateOptions(*section_spec, is_short ? short_form : value_node, file));
+    section.where_ = value_where;
+    value.section = std::make_shared<const Options>(std::move(section));
+    section_specs_[key] = section_spec;
+  } else if (IsScalarType(option.type)) {
+    if (!value_node.IsScalar()) {
+      return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected,
+                                                  ShapeName(value_node)));
+    }
+    SLUICE_ASSIGN_OR_RAISE(value.scalar, InterpolatedScalar(value_node, file));
+    value.scalar.where = value_where;
+    SLUICE_RETURN_NOT_OK(CheckScalar(option, value.scalar));
+  } else if (option.type == OptionType::kStringList) {
+    if (value_node.IsScalar()) {
+      SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(value_node, file));
+      value.list.push_back(std::move(item));
+    } else if (value_node.IsSequence()) {
+      for (const auto& element : value_node) {
+        if (!element.IsScalar()) {
+          return ConfigError(LocationOfNode(element, file),
+                             fmt::format("{} must be a list of strings, but an element is {}", key,
+                                         ShapeName(element)));
+        }
+        SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(element, file));
+        value.list.push_back(std::move(item));
+      }
+    } else {
+      return ConfigError(value_where,
+                         fmt::format("{} must be a list, not {}", key, ShapeName(value_node)));
+    }
+  } else if (option.type == OptionType::kStringMap || option.type == OptionType::kExpressionMap) {
+    if (!value_node.IsMap()) {
+      return ConfigError(value_where,
+                         fmt::format("{} must be a map, not {}", key, ShapeName(value_node)));
+    }
+    for (auto it = value_node.begin(); it != value_node.end(); ++it) {
+      if (!it->second.IsScalar()) {
+        return ConfigError(
+            LocationOfNode(it->second, file),
+            fmt::format("the value of '{}' must be a single {}, not {}", it->first.Scalar(),
+                        option.type == OptionType::kExpressionMap ? "expression" : "string",
+                        ShapeName(it->second)));
+      }
+      for (const auto& [existing, unused] : value.map) {
+        if (existing == it->first.Scalar()) {
+          return ConfigError(LocationOfNode(it->first, file),
+                             fmt::format("'{}' is given twice", existing));
+        }
+      }
+      SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(it->second, file));
+      value.map.emplace_back(it->first.Scalar(), std::move(item));
+    }
+  }
+  values_.emplace(key, std::move(value));
+  return Status::OK();
+}
+
+namespace {
+thread_local CommandLineValues* current_command_line_values = nullptr;
+}  // namespace
+
+CommandLineValues::CommandLineValues() : enclosing_(current_command_line_values) {
+  current_command_line_values = this;
+}
+
+CommandLineValues::~CommandLineValues() { current_command_line_values = enclosing_; }
+
+void CommandLineValues::Add(const YAML::Node& node, const std::string& argument) {
+  nodes_.emplace_back(node, argument);
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      Add(it->first, argument);
+      Add(it->second, argument);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& element : node) Add(element, argument);
+  }
+}
+
+const std::string* CommandLineValues::ArgumentOf(const YAML::Node& node) {
+  if (current_command_line_values == nullptr) return nullptr;
+  for (const auto& [known, argument] : current_command_line_values->nodes_) {
+    if (known.is(node)) return &argument;
+  }
+  return nullptr;
+}
 
 Location LocationOfNode(const YAML::Node& node, const std::string& file) {
   const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return Location{file, 0, 0};
+  if (mark.is_null()) {
+    if (const std::string* argument = CommandLineValues::ArgumentOf(node))
+      return Location{file, 0, 0, *argument};
+    return Location{file, 0, 0};
+  }
   return Location{file, mark.line + 1, mark.column + 1};
 }
 
@@ -210,6 +333,9 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node,
   std::vector<std::string> known;
   for (const auto& option : spec.options) known.push_back(option.name);
 
+  // Every option is checked, so that one pass reports all the bad ones.
+  ConfigErrors errors;
+  std::vector<std::string> seen;
   for (auto& [key_node, value_node] : entries) {
     const std::string key = key_node.Scalar();
     Location key_where = LocationOfNode(key_node, file);
@@ -217,101 +343,23 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node,
     if (std::find(ignored_keys.begin(), ignored_keys.end(), key) != ignored_keys.end()) continue;
     const OptionSpec* option = spec.FindOption(key);
     if (option == nullptr) {
-      return ConfigError(
+      errors.Keep(ConfigError(
           key_where,
           fmt::format("unknown option '{}' for {} {}", key, PluginKindName(spec.kind), spec.name),
-          SpellingHint(key, known));
+          SpellingHint(key, known)));
+      continue;
     }
-    if (options.values_.count(key)) {
-      return ConfigError(key_where, fmt::format("option '{}' is given twice", key));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      errors.Keep(ConfigError(key_where, fmt::format("option '{}' is given twice", key)));
+      continue;
     }
-    Options::Value value;
-    value.node = value_node;
-    Location value_where = LocationOfNode(value_node, file);
-    if (!value_where.known()) value_where = key_where;
-    value.scalar.where = value_where;
-    const std::string expected = std::string(OptionTypeName(option->type));
-
-    if (option->type == OptionType::kSection) {
-      auto section_spec = std::make_shared<PluginSpec>();
-      section_spec->kind = spec.kind;
-      section_spec->name = fmt::format("{}.{}", spec.name, key);
-      section_spec->options = option->fields;
-      // A short form (`event_time: ts`) stands for a map of its one field. (A new node, not an
-      // assignment: yaml-cpp nodes alias, so assigning to a copy would rewrite the original.)
-      YAML::Node short_form(YAML::NodeType::Map);
-      bool is_short = value_node.IsScalar() && !option->short_field.empty();
-      if (is_short) {
-        short_form[option->short_field] = value_node;
-      } else if (!value_node.IsMap()) {
-        return ConfigError(value_where, fmt::format("{} must be a map of options, not {}", key,
-                                                    ShapeName(value_node)));
-      }
-      SLUICE_ASSIGN_OR_RAISE(
-          Options section,
-          ValidateOptions(*section_spec, is_short ? short_form : value_node, file));
-      section.where_ = value_where;
-      value.section = std::make_shared<const Options>(std::move(section));
-      options.section_specs_[key] = section_spec;
-    } else if (IsScalarType(option->type)) {
-      if (!value_node.IsScalar()) {
-        return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected,
-                                                    ShapeName(value_node)));
-      }
-      SLUICE_ASSIGN_OR_RAISE(value.scalar, InterpolatedScalar(value_node, file));
-      value.scalar.where = value_where;
-      SLUICE_RETURN_NOT_OK(CheckScalar(*option, value.scalar));
-    } else if (option->type == OptionType::kStringList) {
-      if (value_node.IsScalar()) {
-        SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(value_node, file));
-        value.list.push_back(std::move(item));
-      } else if (value_node.IsSequence()) {
-        for (const auto& element : value_node) {
-          if (!element.IsScalar()) {
-            return ConfigError(LocationOfNode(element, file),
-                               fmt::format("{} must be a list of strings, but an element is {}",
-                                           key, ShapeName(element)));
-          }
-          SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(element, file));
-          value.list.push_back(std::move(item));
-        }
-      } else {
-        return ConfigError(value_where,
-                           fmt::format("{} must be a list, not {}", key, ShapeName(value_node)));
-      }
-    } else if (option->type == OptionType::kStringMap ||
-               option->type == OptionType::kExpressionMap) {
-      if (!value_node.IsMap()) {
-        return ConfigError(value_where,
-                           fmt::format("{} must be a map, not {}", key, ShapeName(value_node)));
-      }
-      for (auto it = value_node.begin(); it != value_node.end(); ++it) {
-        if (!it->second.IsScalar()) {
-          return ConfigError(
-              LocationOfNode(it->second, file),
-              fmt::format("the value of '{}' must be a single {}, not {}", it->first.Scalar(),
-                          option->type == OptionType::kExpressionMap ? "expression" : "string",
-                          ShapeName(it->second)));
-        }
-        for (const auto& [existing, unused] : value.map) {
-          if (existing == it->first.Scalar()) {
-            return ConfigError(LocationOfNode(it->first, file),
-                               fmt::format("'{}' is given twice", existing));
-          }
-        }
-        SLUICE_ASSIGN_OR_RAISE(auto item, InterpolatedScalar(it->second, file));
-        value.map.emplace_back(it->first.Scalar(), std::move(item));
-      }
-    }
-    options.values_.emplace(key, std::move(value));
+    seen.push_back(key);
+    errors.Keep(options.AddValue(spec, *option, key_where, value_node, file));
   }
 
   for (const auto& option : spec.options) {
     if (option.type == OptionType::kSection && !options.values_.count(option.name)) {
-      auto section_spec = std::make_shared<PluginSpec>();
-      section_spec->kind = spec.kind;
-      section_spec->name = fmt::format("{}.{}", spec.name, option.name);
-      section_spec->options = option.fields;
+      auto section_spec = SectionSpec(spec, option);
       Options section;
       section.spec_ = section_spec.get();
       section.plugin_ = section_spec->name;
@@ -319,12 +367,13 @@ Result<Options> ValidateOptions(const PluginSpec& spec, const YAML::Node& node,
       options.section_specs_[option.name] = section_spec;
       options.default_sections_[option.name] = std::make_shared<const Options>(std::move(section));
     }
-    if (option.required && !options.values_.count(option.name)) {
-      return ConfigError(options.where_,
-                         fmt::format("{} {} needs option '{}' ({})", PluginKindName(spec.kind),
-                                     spec.name, option.name, option.doc));
+    if (option.required && std::find(seen.begin(), seen.end(), option.name) == seen.end()) {
+      errors.Keep(ConfigError(options.where_,
+                              fmt::format("{} {} needs option '{}' ({})", PluginKindName(spec.kind),
+                                          spec.name, option.name, option.doc)));
     }
   }
+  SLUICE_RETURN_NOT_OK(errors.ToStatus());
   return options;
 }
 

@@ -58,6 +58,9 @@ class Options {
     YAML::Node node;
     std::shared_ptr<const Options> section;
   };
+  /// Validates the value of `option` and keeps it; `key_where` is where its key stands.
+  Status AddValue(const PluginSpec& spec, const OptionSpec& option, const Location& key_where,
+                  const YAML::Node& value_node, const std::string& file);
   const Value* Find(std::string_view name) const;
   const OptionSpec* Spec(std::string_view name) const;
 
@@ -70,8 +73,32 @@ class Options {
   std::map<std::string, Value, std::less<>> values_;
 };
 
-/// The location of a YAML node in `file`.
+/// The location of a YAML node in `file`, or the command-line argument that gave it (see
+/// CommandLineValues).
 Location LocationOfNode(const YAML::Node& node, const std::string& file);
+
+/// The YAML nodes that `--set` arguments put into a pipeline's tree, with the argument each
+/// came from, so that errors about them name the argument rather than a place in the file.
+/// While one lives, LocationOfNode on its thread consults it (the newest one, when they nest).
+/// Not copyable; the loader holds one for the time it validates a file.
+class CommandLineValues {
+ public:
+  CommandLineValues();
+  ~CommandLineValues();
+  CommandLineValues(const CommandLineValues&) = delete;
+  CommandLineValues& operator=(const CommandLineValues&) = delete;
+
+  /// Records `node` and everything under it as given by `argument`. The nodes must have no
+  /// mark (built in code, not parsed): their marks would otherwise point into the argument.
+  void Add(const YAML::Node& node, const std::string& argument);
+
+  /// The argument that gave `node`, from the innermost live CommandLineValues, or null.
+  static const std::string* ArgumentOf(const YAML::Node& node);
+
+ private:
+  std::vector<std::pair<YAML::Node, std::string>> nodes_;
+  CommandLineValues* enclosing_;
+};
 
 /// Replaces ${VAR} and ${VAR:-default} from the environment. An unset variable without a
 /// default is a configuration error at `where`. "$${" stands for a literal "${".

@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "sluice/common/spelling.h"
 
@@ -15,47 +19,182 @@ namespace {
 const std::vector<std::string> kTopLevelKeys = {"name", "sources", "pipeline",
                                                 "emit", "sinks",   "dead_letters"};
 
-Status ApplyOverride(YAML::Node root, const Override& override_value) {
+/// A copy of `node` built in code, so that it has no marks: a value parsed from a --set
+/// argument would otherwise carry positions inside the argument, which read as positions in the
+/// file.
+YAML::Node CopyWithoutMarks(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      YAML::Node copy(node.Scalar());
+      copy.SetTag(node.Tag());
+      return copy;
+    }
+    case YAML::NodeType::Sequence: {
+      YAML::Node copy(YAML::NodeType::Sequence);
+      for (const auto& element : node) copy.push_back(CopyWithoutMarks(element));
+      return copy;
+    }
+    case YAML::NodeType::Map: {
+      YAML::Node copy(YAML::NodeType::Map);
+      for (auto it = node.begin(); it != node.end(); ++it)
+        copy[CopyWithoutMarks(it->first)] = CopyWithoutMarks(it->second);
+      return copy;
+    }
+    default:
+      return YAML::Node(YAML::NodeType::Null);
+  }
+}
+
+/// The key node of `map` whose text is `key`, if it has one.
+std::optional<YAML::Node> KeyNode(const YAML::Node& map, const std::string& key) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == key) return it->first;
+  }
+  return std::nullopt;
+}
+
+Result<size_t> ListIndex(const YAML::Node& list, const std::string& part, const Location& where) {
+  size_t index = 0;
+  auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), index);
+  if (error != std::errc() || end != part.data() + part.size() || index >= list.size()) {
+    return ConfigError(where, fmt::format("'{}' is not an index of the list", part),
+                       fmt::format("the list has {} item(s), numbered from 0", list.size()));
+  }
+  return index;
+}
+
+/// Applies one --set to the YAML tree. A key that the path walks through (not the last one) and
+/// that the file lacks is created, unless it looks like a misspelling of a key the file has:
+/// `sources.quote.count` with a source `quotes` is an error, not a new source.
+Status ApplyOverride(YAML::Node root, const Override& override_value, const std::string& file,
+                     CommandLineValues& command_line) {
+  const std::string argument =
+      fmt::format("--set {}={}", override_value.path, override_value.value);
+  const Location where{file, 0, 0, argument};
   std::vector<std::string> parts;
   std::stringstream stream(override_value.path);
   for (std::string part; std::getline(stream, part, '.');) {
-    if (part.empty()) return Status::Invalid("--set ", override_value.path, ": empty key in path");
+    if (part.empty()) return ConfigError(where, "empty key in the path");
     parts.push_back(part);
   }
-  if (parts.empty())
-    return Status::Invalid("--set needs a key path, e.g. --set sources.quotes.path=data.csv");
-  // yaml-cpp nodes are handles: walking with operator[] on a non-const node creates the path.
-  std::vector<YAML::Node> chain{root};
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    YAML::Node current = chain.back();
-    const std::string& part = parts[i];
-    if (current.IsSequence()) {
-      size_t index = 0;
-      auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), index);
-      if (error != std::errc() || end != part.data() + part.size() || index >= current.size()) {
-        return Status::Invalid("--set ", override_value.path, ": '", part,
-                               "' is not an index of the list");
-      }
-      chain.push_back(current[index]);
-    } else {
-      chain.push_back(current[part]);
-    }
+  if (parts.empty()) {
+    return ConfigError(where, "--set needs a key path", "e.g. --set sources.quotes.path=data.csv");
   }
-  YAML::Node parent = chain.back();
-  YAML::Node value = YAML::Load(override_value.value);
-  if (parent.IsSequence()) {
-    size_t index = 0;
-    auto [end, error] =
-        std::from_chars(parts.back().data(), parts.back().data() + parts.back().size(), index);
-    if (error != std::errc() || index >= parent.size()) {
-      return Status::Invalid("--set ", override_value.path, ": '", parts.back(),
-                             "' is not an index of the list");
+  YAML::Node value;
+  try {
+    value = CopyWithoutMarks(YAML::Load(override_value.value));
+  } catch (const YAML::Exception& error) {
+    return ConfigError(where, fmt::format("the value is not valid YAML: {}", error.msg),
+                       "quote it for the shell and for YAML, e.g. --set 'a.b=\"x: y\"'");
+  }
+  // yaml-cpp nodes are handles: walking with operator[] on a non-const node creates the path.
+  // (Walk with reset(): assigning one Node to another rewrites what the first refers to.)
+  YAML::Node current = root;
+  std::string walked;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    const bool last = i + 1 == parts.size();
+    if (current.IsSequence()) {
+      SLUICE_ASSIGN_OR_RAISE(size_t index, ListIndex(current, part, where));
+      if (last) {
+        current[index] = value;
+      } else {
+        current.reset(current[index]);
+      }
+    } else {
+      if (current.IsDefined() && !current.IsNull() && !current.IsMap()) {
+        return ConfigError(where,
+                           fmt::format("'{}' is a single value, so it has no '{}'", walked, part));
+      }
+      if (!last && current.IsMap() && !KeyNode(current, part)) {
+        std::vector<std::string> keys;
+        for (auto it = current.begin(); it != current.end(); ++it) {
+          if (it->first.IsScalar()) keys.push_back(it->first.Scalar());
+        }
+        if (auto closest = ClosestSpelling(part, keys)) {
+          return ConfigError(
+              where, fmt::format("no '{}' in {}", part, walked.empty() ? "the file" : walked),
+              fmt::format("did you mean '{}'?", *closest));
+        }
+      }
+      if (last) {
+        current[part] = value;
+      } else {
+        current.reset(current[part]);
+      }
     }
-    parent[index] = value;
-  } else {
-    parent[parts.back()] = value;
+    walked += (walked.empty() ? "" : ".") + part;
+  }
+  command_line.Add(value, argument);
+  // Keys the argument created have no mark either: errors about them name the argument too.
+  YAML::Node node = root;
+  for (const auto& part : parts) {
+    if (!node.IsMap()) {
+      if (!node.IsSequence()) break;
+      node.reset(node[std::stoul(part)]);
+      continue;
+    }
+    std::optional<YAML::Node> key = KeyNode(node, part);
+    if (key && key->Mark().is_null()) {
+      command_line.Add(*key, argument);
+      command_line.Add(node[part], argument);
+      break;
+    }
+    node.reset(node[part]);
   }
   return Status::OK();
+}
+
+/// The plain YAML value around line[at], as far as a flow collection's separators.
+std::string_view PlainValueAround(std::string_view line, size_t at) {
+  size_t start = at;
+  while (start > 0 && std::string_view(" \t,[{").find(line[start - 1]) == std::string_view::npos)
+    --start;
+  size_t end = line.find('}', at);
+  end = end == std::string_view::npos ? line.size() : end + 1;
+  while (end < line.size() && std::string_view(" \t,]}").find(line[end]) == std::string_view::npos)
+    ++end;
+  return line.substr(start, end - start);
+}
+
+/// A YAML syntax error, with advice for the mistakes people make most: indenting with tabs,
+/// and `${VAR}` unquoted inside `{...}`, where YAML reads its braces as a nested map.
+Status YamlSyntaxError(std::string_view text, const std::string& file,
+                       const YAML::Exception& error) {
+  std::vector<std::string> lines;
+  std::istringstream stream{std::string(text)};
+  for (std::string line; std::getline(stream, line);) lines.push_back(std::move(line));
+  const int error_line = error.mark.is_null() ? -1 : error.mark.line;
+  const int last_line = error_line >= 0 && error_line < static_cast<int>(lines.size())
+                            ? error_line
+                            : static_cast<int>(lines.size()) - 1;
+  // A tab in the indentation of a line up to the error. yaml-cpp says so only sometimes: often
+  // it reports what the tab broke ("illegal map value").
+  const bool about_tabs = error.msg.find("tab") != std::string::npos;
+  for (int number = 0; number <= last_line; ++number) {
+    std::string_view line = lines[number];
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string_view::npos || line[indent] != '\t') continue;
+    if (indent > 0 && !about_tabs) continue;  // maybe a tab inside a block of text
+    return ConfigError(Location{file, number + 1, static_cast<int>(indent) + 1},
+                       "invalid YAML: a tab indents this line, but YAML is indented with spaces "
+                       "only (tabs cannot indent YAML)",
+                       "replace the tab with spaces");
+  }
+  Location where{file, error_line + 1, error.mark.is_null() ? 0 : error.mark.column + 1};
+  if (error_line >= 0 && error_line < static_cast<int>(lines.size())) {
+    std::string_view line = lines[error_line];
+    size_t variable = line.find("${");
+    size_t flow = line.find_first_of("{[");
+    if (variable != std::string_view::npos && flow < variable) {
+      return ConfigError(Location{file, error_line + 1, static_cast<int>(variable) + 1},
+                         fmt::format("invalid YAML: {}", error.msg),
+                         fmt::format("inside {{...}} or [...], YAML reads the braces of ${{...}} "
+                                     "as a nested map: quote the value, \"{}\"",
+                                     PlainValueAround(line, variable)));
+    }
+  }
+  return ConfigError(where, fmt::format("invalid YAML: {}", error.msg));
 }
 
 std::string RequireScalarOrEmpty(const YAML::Node& node) {
@@ -122,89 +261,107 @@ Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id,
   // A sink may read a named stream instead of the pipeline's output.
   std::vector<std::string> reserved = {"connector"};
   if (kind == PluginKind::kSink) reserved.push_back(kInputKey);
-  SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, node, file, reserved));
-  ComponentConfig component{id, name, std::move(options)};
+  ConfigErrors errors;
+  auto options = ValidateOptions(*spec, node, file, reserved);
+  errors.Keep(options.status());
+  ComponentConfig component{id, name, options.ok() ? std::move(*options) : Options()};
   component.where = where;
   if (kind == PluginKind::kSink) {
-    SLUICE_ASSIGN_OR_RAISE(component.inputs, LoadInput(node, file));
+    auto inputs = LoadInput(node, file);
+    if (errors.Keep(inputs.status())) component.inputs = std::move(*inputs);
   }
+  SLUICE_RETURN_NOT_OK(errors.ToStatus());
   return component;
 }
 
-Result<std::vector<ComponentConfig>> LoadConnectorMap(PluginKind kind, const YAML::Node& node,
-                                                      const std::string& file,
-                                                      const SpecCatalog& catalog) {
+/// Loads every entry of `sources` or `sinks`; the errors of each go to `errors`, and the
+/// entries without errors are returned.
+std::vector<ComponentConfig> LoadConnectorMap(PluginKind kind, const YAML::Node& node,
+                                              const std::string& file, const SpecCatalog& catalog,
+                                              ConfigErrors& errors) {
   std::vector<ComponentConfig> components;
   if (!node.IsDefined() || node.IsNull()) return components;
   if (!node.IsMap()) {
-    return ConfigError(LocationOfNode(node, file),
-                       fmt::format("'{}s' must be a map of names to {} definitions",
-                                   PluginKindName(kind), PluginKindName(kind)));
+    errors.Keep(ConfigError(LocationOfNode(node, file),
+                            fmt::format("'{}s' must be a map of names to {} definitions",
+                                        PluginKindName(kind), PluginKindName(kind))));
+    return components;
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
-    SLUICE_ASSIGN_OR_RAISE(auto component,
-                           LoadConnector(kind, it->first.Scalar(), it->second, file, catalog));
-    components.push_back(std::move(component));
+    auto component = LoadConnector(kind, it->first.Scalar(), it->second, file, catalog);
+    if (errors.Keep(component.status())) components.push_back(std::move(*component));
   }
   return components;
 }
 
-Result<std::vector<ComponentConfig>> LoadProcessors(const YAML::Node& node, const std::string& file,
-                                                    const SpecCatalog& catalog) {
+/// Loads step `i` of `pipeline`.
+Result<ComponentConfig> LoadStep(const YAML::Node& entry, size_t i, const std::string& file,
+                                 const SpecCatalog& catalog) {
+  Location where = LocationOfNode(entry, file);
+  // A step is one processor key, optionally with `input` (the stream it reads) and `name`
+  // (the name of the stream it produces).
+  std::optional<YAML::const_iterator> processor;
+  size_t processor_keys = 0;
+  if (entry.IsMap()) {
+    for (auto it = entry.begin(); it != entry.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (key == kInputKey || key == kNameKey) continue;
+      ++processor_keys;
+      if (!processor) processor = it;
+    }
+  }
+  if (!entry.IsMap() || processor_keys != 1) {
+    return ConfigError(where,
+                       "each pipeline step must be a map with exactly one processor key (and "
+                       "optionally 'input' and 'name')",
+                       "e.g. '- filter: \"x > 1\"' or '- {input: quotes, derive: {y: \"x * 2\"}}'");
+  }
+  auto it = *processor;
+  const std::string name = it->first.Scalar();
+  const PluginSpec* spec = catalog.FindSpec(PluginKind::kProcessor, name);
+  if (spec == nullptr) {
+    return ConfigError(LocationOfNode(it->first, file), fmt::format("unknown processor '{}'", name),
+                       SpellingHint(name, catalog.Names(PluginKind::kProcessor)));
+  }
+  ConfigErrors errors;
+  auto options = ValidateOptions(*spec, it->second, file);
+  errors.Keep(options.status());
+  ComponentConfig step{fmt::format("pipeline[{}] {}", i, name), name,
+                       options.ok() ? std::move(*options) : Options()};
+  step.where = where;
+  auto inputs = LoadInput(entry, file);
+  if (errors.Keep(inputs.status())) step.inputs = std::move(*inputs);
+  auto output = LoadStreamName(entry, file);
+  if (errors.Keep(output.status())) step.output = std::move(*output);
+  SLUICE_RETURN_NOT_OK(errors.ToStatus());
+  if (!spec->input_options.empty()) {
+    // A processor with several inputs (join) names them in its own options.
+    if (!step.inputs.empty()) {
+      return ConfigError(step.inputs.front().where,
+                         fmt::format("'{}' reads the streams named by {}, not 'input'", name,
+                                     fmt::join(spec->input_options, " and ")));
+    }
+    for (const auto& option : spec->input_options) {
+      step.inputs.push_back(
+          StreamRef{step.options.GetString(option), step.options.LocationOf(option)});
+    }
+  }
+  return step;
+}
+
+/// Loads every step of `pipeline`; as LoadConnectorMap, errors go to `errors`.
+std::vector<ComponentConfig> LoadProcessors(const YAML::Node& node, const std::string& file,
+                                            const SpecCatalog& catalog, ConfigErrors& errors) {
   std::vector<ComponentConfig> processors;
   if (!node.IsDefined() || node.IsNull()) return processors;
   if (!node.IsSequence()) {
-    return ConfigError(LocationOfNode(node, file), "'pipeline' must be a list of processors",
-                       "write each processor as a list item, e.g. '- filter: \"x > 1\"'");
+    errors.Keep(ConfigError(LocationOfNode(node, file), "'pipeline' must be a list of processors",
+                            "write each processor as a list item, e.g. '- filter: \"x > 1\"'"));
+    return processors;
   }
   for (size_t i = 0; i < node.size(); ++i) {
-    YAML::Node entry = node[i];
-    Location where = LocationOfNode(entry, file);
-    // A step is one processor key, optionally with `input` (the stream it reads) and `name`
-    // (the name of the stream it produces).
-    std::optional<YAML::const_iterator> processor;
-    size_t processor_keys = 0;
-    if (entry.IsMap()) {
-      for (auto it = entry.begin(); it != entry.end(); ++it) {
-        const std::string key = it->first.Scalar();
-        if (key == kInputKey || key == kNameKey) continue;
-        ++processor_keys;
-        if (!processor) processor = it;
-      }
-    }
-    if (!entry.IsMap() || processor_keys != 1) {
-      return ConfigError(
-          where,
-          "each pipeline step must be a map with exactly one processor key (and "
-          "optionally 'input' and 'name')",
-          "e.g. '- filter: \"x > 1\"' or '- {input: quotes, derive: {y: \"x * 2\"}}'");
-    }
-    auto it = *processor;
-    const std::string name = it->first.Scalar();
-    const PluginSpec* spec = catalog.FindSpec(PluginKind::kProcessor, name);
-    if (spec == nullptr) {
-      return ConfigError(LocationOfNode(it->first, file),
-                         fmt::format("unknown processor '{}'", name),
-                         SpellingHint(name, catalog.Names(PluginKind::kProcessor)));
-    }
-    SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(*spec, it->second, file));
-    ComponentConfig step{fmt::format("pipeline[{}] {}", i, name), name, std::move(options)};
-    step.where = where;
-    SLUICE_ASSIGN_OR_RAISE(step.inputs, LoadInput(entry, file));
-    SLUICE_ASSIGN_OR_RAISE(step.output, LoadStreamName(entry, file));
-    if (!spec->input_options.empty()) {
-      // A processor with several inputs (join) names them in its own options.
-      if (!step.inputs.empty()) {
-        return ConfigError(step.inputs.front().where,
-                           fmt::format("'{}' reads the streams named by {}, not 'input'", name,
-                                       fmt::join(spec->input_options, " and ")));
-      }
-      for (const auto& option : spec->input_options) {
-        step.inputs.push_back(
-            StreamRef{step.options.GetString(option), step.options.LocationOf(option)});
-      }
-    }
-    processors.push_back(std::move(step));
+    auto step = LoadStep(node[i], i, file, catalog);
+    if (errors.Keep(step.status())) processors.push_back(std::move(*step));
   }
   return processors;
 }
@@ -214,7 +371,8 @@ Result<std::vector<ComponentConfig>> LoadProcessors(const YAML::Node& node, cons
 Result<Override> ParseOverride(const std::string& text) {
   size_t equals = text.find('=');
   if (equals == std::string::npos || equals == 0) {
-    return Status::Invalid("--set expects key.path=value, got '", text, "'");
+    return ConfigError(Location{"", 0, 0, "--set " + text}, "--set expects KEY=VALUE",
+                       "e.g. --set sources.quotes.path=data.csv");
   }
   return Override{text.substr(0, equals), text.substr(equals + 1)};
 }
@@ -257,24 +415,27 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1,
-                   error.mark.is_null() ? 0 : error.mark.column + 1};
-    return ConfigError(where, fmt::format("invalid YAML: {}", error.msg));
+    return YamlSyntaxError(text, file, error);
   }
   if (!root.IsMap()) {
     return ConfigError(Location{file, 1, 1},
                        "a pipeline file must be a map with 'sources', 'pipeline' and 'sinks'");
   }
+  CommandLineValues command_line;
   try {
+    ConfigErrors errors;
     for (const auto& override_value : overrides)
-      SLUICE_RETURN_NOT_OK(ApplyOverride(root, override_value));
+      errors.Keep(ApplyOverride(root, override_value, file, command_line));
+    // A failed --set leaves the tree unlike what the user asked for: checking it would report
+    // errors that are not theirs.
+    SLUICE_RETURN_NOT_OK(errors.ToStatus());
 
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-        return ConfigError(LocationOfNode(it->first, file),
-                           fmt::format("unknown top-level key '{}'", key),
-                           SpellingHint(key, kTopLevelKeys));
+        errors.Keep(ConfigError(LocationOfNode(it->first, file),
+                                fmt::format("unknown top-level key '{}'", key),
+                                SpellingHint(key, kTopLevelKeys)));
       }
     }
 
@@ -283,34 +444,80 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
     config.name = RequireScalarOrEmpty(root["name"]);
     if (config.name.empty()) config.name = "pipeline";
 
-    SLUICE_ASSIGN_OR_RAISE(config.sources,
-                           LoadConnectorMap(PluginKind::kSource, root["sources"], file, catalog));
-    if (config.sources.empty()) {
-      return ConfigError(Location{file, 1, 1}, "the pipeline has no sources",
-                         "add e.g. 'sources: {quotes: {connector: generator, count: 1000}}'");
+    // "No sources" only when none was given, not when every one given is wrong.
+    size_t errors_before = errors.size();
+    config.sources = LoadConnectorMap(PluginKind::kSource, root["sources"], file, catalog, errors);
+    if (config.sources.empty() && errors.size() == errors_before) {
+      errors.Keep(ConfigError(Location{file, 1, 1}, "the pipeline has no sources",
+                              "add e.g. 'sources: {quotes: {connector: generator, count: 1000}}'"));
     }
-    SLUICE_ASSIGN_OR_RAISE(config.processors, LoadProcessors(root["pipeline"], file, catalog));
+    config.processors = LoadProcessors(root["pipeline"], file, catalog, errors);
     if (YAML::Node emit = root["emit"]; emit.IsDefined() && !emit.IsNull()) {
-      SLUICE_ASSIGN_OR_RAISE(Options options, ValidateOptions(EmitSpec(), emit, file));
-      config.emit = ComponentConfig{"emit", "emit", std::move(options)};
+      auto options = ValidateOptions(EmitSpec(), emit, file);
+      if (errors.Keep(options.status()))
+        config.emit = ComponentConfig{"emit", "emit", std::move(*options)};
     }
-    SLUICE_ASSIGN_OR_RAISE(config.sinks,
-                           LoadConnectorMap(PluginKind::kSink, root["sinks"], file, catalog));
-    if (config.sinks.empty()) {
-      return ConfigError(Location{file, 1, 1}, "the pipeline has no sinks",
-                         "add e.g. 'sinks: {screen: {connector: console}}'");
+    errors_before = errors.size();
+    config.sinks = LoadConnectorMap(PluginKind::kSink, root["sinks"], file, catalog, errors);
+    if (config.sinks.empty() && errors.size() == errors_before) {
+      errors.Keep(ConfigError(Location{file, 1, 1}, "the pipeline has no sinks",
+                              "add e.g. 'sinks: {screen: {connector: console}}'"));
     }
     if (YAML::Node dead = root["dead_letters"]; dead.IsDefined() && !dead.IsNull()) {
-      SLUICE_ASSIGN_OR_RAISE(auto component,
-                             LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog));
-      config.dead_letters = std::move(component);
+      auto component = LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog);
+      if (errors.Keep(component.status())) config.dead_letters = std::move(*component);
     }
+    SLUICE_RETURN_NOT_OK(errors.ToStatus());
     return config;
   } catch (const YAML::Exception& error) {
     Location where{file, error.mark.is_null() ? 0 : error.mark.line + 1,
                    error.mark.is_null() ? 0 : error.mark.column + 1};
     return ConfigError(where, fmt::format("invalid pipeline structure: {}", error.msg));
   }
+}
+
+std::vector<std::string> PipelineWarnings(const PipelineConfig& config) {
+  std::vector<std::string> warnings;
+  const auto& steps = config.processors;
+  auto read_by_name = [&](const std::string& stream) {
+    for (const auto& step : steps) {
+      for (const auto& input : step.inputs) {
+        if (input.name == stream) return true;
+      }
+    }
+    for (const auto& sink : config.sinks) {
+      for (const auto& input : sink.inputs) {
+        if (input.name == stream) return true;
+      }
+    }
+    return false;
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    // The next step reads a step's output unless it names its own input; after the last step,
+    // `emit` and the sinks without an `input` do.
+    bool read_next = false;
+    if (i + 1 < steps.size()) {
+      read_next = steps[i + 1].inputs.empty();
+    } else {
+      read_next = config.emit.has_value();
+      for (const auto& sink : config.sinks) read_next |= sink.inputs.empty();
+    }
+    const std::string& name = steps[i].output;
+    if (read_next || (!name.empty() && read_by_name(name))) continue;
+    if (!name.empty()) {
+      warnings.push_back(ConfigWarning(
+          steps[i].where, fmt::format("nothing reads the stream '{}' of this step", name),
+          fmt::format("read it with 'input: {}' in a later step or a sink, or remove the step",
+                      name)));
+    } else {
+      warnings.push_back(ConfigWarning(
+          steps[i].where, "nothing reads the output of this step",
+          i + 1 < steps.size() ? "the next step names its own 'input'; give this step a 'name' "
+                                 "and read it with 'input:', or remove it"
+                               : "every sink names its own 'input'; remove the step, or read it"));
+    }
+  }
+  return warnings;
 }
 
 }  // namespace sluice::config

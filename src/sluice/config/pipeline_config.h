@@ -61,9 +61,14 @@ const PluginSpec& EmitSpec();
 Result<PipelineConfig> LoadPipelineFile(const std::string& path,
                                         const std::vector<Override>& overrides,
                                         const SpecCatalog& catalog);
-/// The same from text; `file` names it in error messages.
+/// The same from text; `file` names it in error messages. All the errors found in one pass are
+/// reported together, one per line (each "file:line:col: error: ...", maybe with a hint line).
 Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::string& file,
                                         const std::vector<Override>& overrides,
                                         const SpecCatalog& catalog);
+
+/// Warnings about a valid pipeline that probably does not do what was meant: a step whose
+/// output nothing reads. Each is "file:line:col: warning: ..." (with a hint line).
+std::vector<std::string> PipelineWarnings(const PipelineConfig& config);
 
 }  // namespace sluice::config

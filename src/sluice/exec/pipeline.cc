@@ -526,6 +526,11 @@ RunProgress Pipeline::progress() const {
     }
   }
   if (total_known && !sources_.empty()) progress.bytes_total = total;
+  const Timestamp watermark = progress_watermark_.load();
+  if (!processor_context_.event_time_field.empty() && watermark != kMinTimestamp &&
+      watermark != kMaxTimestamp) {
+    progress.watermark = watermark;
+  }
   return progress;
 }
 
@@ -617,6 +622,7 @@ Status Pipeline::WriteSink(size_t sink, const std::shared_ptr<arrow::RecordBatch
   if (batch->num_rows() == 0) return Status::OK();
   Status status = sinks_[sink].sink->Write(batch);
   if (!status.ok()) return status.WithMessage("sink '", sinks_[sink].name, "': ", status.message());
+  sink_rows_[sink] += batch->num_rows();
   return Status::OK();
 }
 
@@ -847,6 +853,7 @@ Status Pipeline::AdvanceWatermark() {
 }
 
 Status Pipeline::PropagateWatermark(Timestamp watermark) {
+  progress_watermark_.store(watermark);
   for (size_t i = 0; i < stages_.size(); ++i) {
     CollectingEmitter fired;
     SLUICE_RETURN_NOT_OK(stages_[i].processor->OnWatermark(watermark, fired));
@@ -873,6 +880,7 @@ Result<RunSummary> Pipeline::Run() {
     SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
 
   stream_rows_.assign(streams_.size(), 0);
+  sink_rows_.assign(sinks_.size(), 0);
   // Batches of each source processed, written and acknowledged (Source::OnBatchesDone).
   std::vector<int64_t> batches_done(sources_.size(), 0);
   BoundedQueue<QueueItem> queue(kQueueCapacity);
@@ -995,6 +1003,8 @@ Result<RunSummary> Pipeline::Run() {
   RunSummary summary;
   summary.rows_in = rows_in_.load();
   summary.rows_out = rows_out_.load();
+  for (size_t i = 0; i < sinks_.size(); ++i)
+    summary.sink_rows.emplace_back(sinks_[i].name, sink_rows_[i]);
   summary.dead_letters = dead_letters_.total();
   summary.batches = batches_;
   summary.late = dead_letters_.late();

@@ -24,6 +24,9 @@ namespace sluice::exec {
 struct RunSummary {
   int64_t rows_in = 0;
   int64_t rows_out = 0;
+  /// The rows each sink wrote, by sink name, in the order of the file's `sinks` (a row that two
+  /// sinks write counts once in rows_out and once for each sink here).
+  std::vector<std::pair<std::string, int64_t>> sink_rows;
   int64_t dead_letters = 0;
   int64_t batches = 0;
   /// Dead letters rejected as late (included in dead_letters).
@@ -45,6 +48,8 @@ struct RunProgress {
   int64_t bytes_read = 0;
   /// Total bytes of all bounded sources, when every one of them knows it.
   std::optional<int64_t> bytes_total;
+  /// The event-time watermark, once the pipeline has one (never on ingest time).
+  std::optional<Timestamp> watermark;
 };
 
 /// A built pipeline: sources, the processor chain, the emit stage and sinks.
@@ -194,6 +199,8 @@ class Pipeline {
   std::vector<NamedSink> sinks_;
   /// The stream each sink writes.
   std::vector<size_t> sink_inputs_;
+  /// Rows each sink has written (pipeline thread only).
+  std::vector<int64_t> sink_rows_;
   std::unique_ptr<Sink> dead_letter_sink_;
   DeadLetterQueue dead_letters_;
   /// During a stage's Process(): the watermark of each row's own partition for rows behind it,
@@ -206,6 +213,8 @@ class Pipeline {
   std::atomic<bool> stop_requested_{false};
   std::atomic<int64_t> rows_in_{0};
   std::atomic<int64_t> rows_out_{0};
+  /// The last watermark handed to the stages, for progress().
+  std::atomic<Timestamp> progress_watermark_{kMinTimestamp};
   int64_t batches_ = 0;
   int64_t dead_letters_logged_ = 0;
 };

@@ -134,6 +134,30 @@ Result<Bound> BindAbs(Binder& binder, const Node& call, std::vector<Bound> argum
   return binder.Call(call, integer ? "abs_checked" : "abs", {std::move(value)});
 }
 
+/// round(x, digits) of a double as DuckDB computes it: scale by 10^digits, round to a whole
+/// number, scale back. The last step divides an exact whole number by an exact power of ten,
+/// so the result is the double nearest to the decimal (241.48, not Arrow's 241.48000000000002,
+/// which it keeps when the scaled value is already whole). A result that overflows is the input
+/// for digits > 0 and 0 for digits < 0, as in DuckDB.
+Result<Bound> RoundDoubleToDigits(Binder& binder, const Node& call, Bound value, int64_t digits) {
+  auto constant = [](double number) {
+    return Binder::Constant(std::make_shared<arrow::DoubleScalar>(number));
+  };
+  const double scale = std::pow(10.0, static_cast<double>(digits > 0 ? digits : -digits));
+  const bool more_digits = digits > 0;
+  SLUICE_ASSIGN_OR_RAISE(Bound scaled, binder.Call(call, more_digits ? "multiply" : "divide",
+                                                   {value, constant(scale)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound whole,
+                         binder.Call(call, "round", {std::move(scaled)},
+                                     std::make_shared<compute::RoundOptions>(
+                                         0, compute::RoundMode::HALF_TOWARDS_INFINITY)));
+  SLUICE_ASSIGN_OR_RAISE(Bound rounded, binder.Call(call, more_digits ? "divide" : "multiply",
+                                                    {std::move(whole), constant(scale)}));
+  SLUICE_ASSIGN_OR_RAISE(Bound finite, binder.Call(call, "is_finite", {rounded}));
+  Bound fallback = more_digits ? std::move(value) : constant(0);
+  return binder.Call(call, "if_else", {std::move(finite), std::move(rounded), std::move(fallback)});
+}
+
 Result<Bound> BindRound(Binder& binder, const Node& call, std::vector<Bound> arguments) {
   SLUICE_ASSIGN_OR_RAISE(Bound value, NumericArgument(binder, call, arguments, 0));
   int64_t digits = 0;
@@ -144,6 +168,9 @@ Result<Bound> BindRound(Binder& binder, const Node& call, std::vector<Bound> arg
   }
   // An integer already has no digits after the point; only negative digit counts change it.
   if (IsIntegerType(*value.type) && digits >= 0) return value;
+  if (value.type->id() == arrow::Type::DOUBLE && digits != 0) {
+    return RoundDoubleToDigits(binder, call, std::move(value), digits);
+  }
   // DuckDB rounds halves away from zero: round(2.5) = 3, round(-2.5) = -3.
   return binder.Call(
       call, "round", {std::move(value)},
