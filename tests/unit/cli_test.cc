@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -314,3 +316,142 @@ TEST_F(CliTest, SigtermDrainsFlushesAndCommits) {
 }
 
 }  // namespace
+
+// Standard input and output: every format through real pipes between `sluice` processes.
+class StdioCliTest : public CliTest {
+ protected:
+  /// Runs `command` (whose stderr goes to a file, so that only data is captured) and returns
+  /// its standard output; the exit code goes to `exit_code`.
+  std::string Stdout(const std::string& command, int* exit_code) {
+    std::string errors = (directory_ / "stderr.txt").string();
+    Outcome outcome = Shell("{ { " + command + "; } 2>" + errors + "; }");
+    *exit_code = outcome.exit_code;
+    std::ifstream file(errors);
+    std::stringstream text;
+    text << file.rdbuf();
+    errors_ = text.str();
+    return outcome.output;
+  }
+
+  std::string errors_;
+};
+
+TEST_F(StdioCliTest, StdinToStdoutConvertsCsvToJsonLines) {
+  std::string pipeline = Write("p.yaml",
+                               "name: pipe\n"
+                               "sources: {in: {connector: stdin, format: csv,"
+                               " schema: {id: int64, name: string}}}\n"
+                               "sinks: {out: {connector: stdout, format: jsonl}}\n");
+  int code = -1;
+  std::string output =
+      Stdout("printf 'id,name\\n1,a\\n2,b\\nx,c\\n' | " + binary_ + " run " + pipeline, &code);
+  EXPECT_EQ(code, 0) << errors_;
+  EXPECT_EQ(output, "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n");
+  // The summary and the bad row's count are on stderr, not mixed into the data.
+  EXPECT_NE(errors_.find("2 rows in, 2 rows out, 1 dead letters"), std::string::npos) << errors_;
+}
+
+TEST_F(StdioCliTest, EveryFormatGoesThroughAPipeBetweenTwoRuns) {
+  std::string input =
+      Write("in.csv", "id,price,ts\n1,1.5,2024-03-01T00:00:00Z\n2,,2024-03-01T00:00:01Z\n");
+  std::string expected =
+      "{\"id\":1,\"price\":1.5,\"ts\":\"2024-03-01T00:00:00Z\"}\n"
+      "{\"id\":2,\"price\":null,\"ts\":\"2024-03-01T00:00:01Z\"}\n";
+  for (const char* format : {"csv", "jsonl", "arrow"}) {
+    // The writer's stdout is a file sink with path: -, the reader's stdin a file source with
+    // path: -, and the other way round, so that both spellings are used.
+    std::string writer =
+        Write(std::string("w-") + format + ".yaml",
+              "name: writer\nsources: {in: {connector: file, path: '" + input +
+                  "'}}\nsinks: {out: {connector: stdout, format: " + format + "}}\n");
+    std::string reader = Write(
+        std::string("r-") + format + ".yaml",
+        "name: reader\nsources: {in: {connector: file, path: '-', format: " + std::string(format) +
+            "}}\nsinks: {out: {connector: file, path: '-', format: jsonl}}\n");
+    int code = -1;
+    std::string output =
+        Stdout(binary_ + " run " + writer + " | " + binary_ + " run " + reader, &code);
+    EXPECT_EQ(code, 0) << format << ": " << errors_;
+    EXPECT_EQ(output, expected) << format;
+  }
+  // Parquet goes to stdout too (it needs no seeking to write); a file of it reads back.
+  std::string parquet = (directory_ / "out.parquet").string();
+  std::string writer =
+      Write("w-parquet.yaml", "name: writer\nsources: {in: {connector: file, path: '" + input +
+                                  "'}}\nsinks: {out: {connector: stdout, format: parquet}}\n");
+  std::string reader =
+      Write("r-parquet.yaml", "name: reader\nsources: {in: {connector: file, path: '" + parquet +
+                                  "'}}\nsinks: {out: {connector: stdout, format: jsonl}}\n");
+  int code = -1;
+  Stdout(binary_ + " run " + writer + " > " + parquet, &code);
+  EXPECT_EQ(code, 0) << errors_;
+  EXPECT_EQ(Stdout(binary_ + " run " + reader, &code), expected);
+}
+
+TEST_F(StdioCliTest, ParquetFromStdinIsAConfigurationError) {
+  for (const char* source :
+       {"{connector: stdin, format: parquet}", "{connector: file, path: '-', format: parquet}"}) {
+    std::string pipeline = Write("p.yaml", std::string("sources: {in: ") + source +
+                                               "}\nsinks: {out: {connector: blackhole}}\n");
+    Outcome outcome = Shell("true | " + binary_ + " run " + pipeline);
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("Parquet cannot be read from standard input"), std::string::npos)
+        << outcome.output;
+  }
+  std::string no_format =
+      Write("p.yaml",
+            "sources: {in: {connector: file, path: '-'}}\nsinks: {out: {connector: "
+            "blackhole}}\n");
+  Outcome outcome = Shell("true | " + binary_ + " run " + no_format);
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("add format: csv, jsonl or arrow"), std::string::npos)
+      << outcome.output;
+}
+
+TEST_F(StdioCliTest, TimeFormatsAndEpochUnitsFromThePipelineFile) {
+  std::string pipeline =
+      Write("p.yaml",
+            "name: times\n"
+            "sources:\n"
+            "  in:\n"
+            "    connector: stdin\n"
+            "    format: csv\n"
+            "    schema: {when: timestamp, ms: timestamp_ms, s: timestamp_s, guessed: timestamp}\n"
+            "    time_format: {when: \"%d/%m/%Y %H:%M\"}\n"
+            "sinks: {out: {connector: stdout, format: jsonl}}\n");
+  int code = -1;
+  // 1709251200 is guessed to be seconds; as milliseconds it is early 1970.
+  std::string output = Stdout(
+      "printf 'when,ms,s,guessed\\n01/03/2024 13:45,1709251200,1709251200,1709251200\\n' | " +
+          binary_ + " run " + pipeline,
+      &code);
+  EXPECT_EQ(code, 0) << errors_;
+  EXPECT_EQ(output,
+            "{\"when\":\"2024-03-01T13:45:00Z\",\"ms\":\"1970-01-20T18:47:31.2Z\","
+            "\"s\":\"2024-03-01T00:00:00Z\",\"guessed\":\"2024-03-01T00:00:00Z\"}\n");
+
+  // One format for every timestamp field.
+  std::string shared = Write("shared.yaml",
+                             "sources: {in: {connector: stdin, format: jsonl, schema: {a: "
+                             "timestamp, b: date}, time_format: \"%Y%m%d\"}}\n"
+                             "sinks: {out: {connector: stdout, format: jsonl}}\n");
+  output = Stdout(
+      "printf '{\"a\":\"20240301\",\"b\":\"20240302\"}\\n' | " + binary_ + " run " + shared, &code);
+  EXPECT_EQ(code, 0) << errors_;
+  EXPECT_EQ(output, "{\"a\":\"2024-03-01T00:00:00Z\",\"b\":\"2024-03-02\"}\n");
+
+  // Mistakes are configuration errors at their place.
+  for (const auto& [time_format, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{id: \"%Y\"}", "time_format is for timestamp and date fields; 'id' is int64"},
+           {"{nope: \"%Y\"}", "time_format names 'nope', which is not in the schema"},
+           {"{a: \"%Q\"}", "unknown directive '%Q'"}}) {
+    std::string bad = Write(
+        "bad.yaml", "sources: {in: {connector: file, path: '" + Write("x.csv", "id,a\n1,2024\n") +
+                        "', schema: {id: int64, a: timestamp}, time_format: " + time_format +
+                        "}}\nsinks: {b: {connector: blackhole}}\n");
+    Outcome outcome = Shell(binary_ + " validate " + bad);
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find(message), std::string::npos) << outcome.output;
+    EXPECT_NE(outcome.output.find("bad.yaml:1:"), std::string::npos) << outcome.output;
+  }
+}

@@ -11,6 +11,8 @@
 #include "sluice/connectors/kafka/kafka_sink.h"
 #include "sluice/connectors/kafka/kafka_source.h"
 #include "sluice/connectors/nexmark/nexmark_source.h"
+#include "sluice/connectors/stdio/stdin_source.h"
+#include "sluice/connectors/stdio/stdout_sink.h"
 #include "sluice/exec/registry.h"
 #include "sluice/processors/aggregate.h"
 #include "sluice/processors/cast.h"
@@ -38,6 +40,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterGeneratorSource(&built);
     connectors::RegisterKafkaSource(&built);
     connectors::RegisterNexmarkSource(&built);
+    connectors::RegisterStdinSource(&built);
     // Processors.
     processors::RegisterFilter(&built);
     processors::RegisterDerive(&built);
@@ -58,6 +61,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterConsoleSink(&built);
     connectors::RegisterBlackholeSink(&built);
     connectors::RegisterKafkaSink(&built);
+    connectors::RegisterStdoutSink(&built);
     return built;
   }();
   return registry;

@@ -60,9 +60,10 @@ Result<std::shared_ptr<arrow::Array>> ConvertTextToTime(
   return builder->Finish();
 }
 
-/// Epoch numbers to timestamp[us] by magnitude (see EpochToMicros).
+/// Epoch numbers to timestamp[us] in `unit`, or by magnitude (see EpochToMicros).
 Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(
-    const std::shared_ptr<arrow::Array>& values, const std::shared_ptr<arrow::DataType>& type) {
+    const std::shared_ptr<arrow::Array>& values, const std::shared_ptr<arrow::DataType>& type,
+    std::optional<arrow::TimeUnit::type> unit) {
   bool floating = arrow::is_floating(values->type_id());
   SLUICE_ASSIGN_OR_RAISE(
       auto widened, arrow::compute::Cast(*values, floating ? arrow::float64() : arrow::int64()));
@@ -74,8 +75,8 @@ Result<std::shared_ptr<arrow::Array>> ConvertNumbersToTimestamp(
       continue;
     }
     std::optional<int64_t> micros =
-        floating ? EpochToMicros(checked_cast<const arrow::DoubleArray&>(*widened).Value(i))
-                 : EpochToMicros(checked_cast<const arrow::Int64Array&>(*widened).Value(i));
+        floating ? EpochToMicros(checked_cast<const arrow::DoubleArray&>(*widened).Value(i), unit)
+                 : EpochToMicros(checked_cast<const arrow::Int64Array&>(*widened).Value(i), unit);
     if (!micros) return Status::Invalid("epoch time out of range");
     SLUICE_RETURN_NOT_OK(builder.Append(*micros));
   }
@@ -111,29 +112,30 @@ std::string ShortText(const std::shared_ptr<arrow::Array>& column, int64_t row) 
 
 /// Appends to `bad` the rows of values[offset, offset + length) that do not convert.
 void FindBadRows(const std::shared_ptr<arrow::Array>& values,
-                 const std::shared_ptr<arrow::DataType>& type, int64_t offset, int64_t length,
-                 std::vector<int64_t>* bad) {
-  if (length == 0 || ConvertColumn(values->Slice(offset, length), type).ok()) return;
+                 const std::shared_ptr<arrow::DataType>& type, const TimeReading& time,
+                 int64_t offset, int64_t length, std::vector<int64_t>* bad) {
+  if (length == 0 || ConvertColumn(values->Slice(offset, length), type, time).ok()) return;
   if (length == 1) {
     bad->push_back(offset);
     return;
   }
   int64_t half = length / 2;
-  FindBadRows(values, type, offset, half, bad);
-  FindBadRows(values, type, offset + half, length - half, bad);
+  FindBadRows(values, type, time, offset, half, bad);
+  FindBadRows(values, type, time, offset + half, length - half, bad);
 }
 
 }  // namespace
 
 Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow::Array>& values,
-                                                    const std::shared_ptr<arrow::DataType>& type) {
+                                                    const std::shared_ptr<arrow::DataType>& type,
+                                                    const TimeReading& time) {
   if (values->type()->Equals(*type)) return values;
   arrow::Type::type from = values->type_id();
-  if (IsBinary(from) && !IsText(type->id())) return ConvertColumn(AsText(values), type);
+  if (IsBinary(from) && !IsText(type->id())) return ConvertColumn(AsText(values), type, time);
   if (IsText(from) && type->id() == arrow::Type::TIMESTAMP) {
     const auto& timestamp = checked_cast<const arrow::TimestampType&>(*type);
     auto micros_type = arrow::timestamp(arrow::TimeUnit::MICRO, timestamp.timezone());
-    auto parse = [](std::string_view text) { return ParseTimestampText(text); };
+    auto parse = [&time](std::string_view text) { return ParseTimestampText(text, time); };
     std::shared_ptr<arrow::Array> converted;
     if (from == arrow::Type::STRING) {
       SLUICE_ASSIGN_OR_RAISE(converted,
@@ -145,7 +147,7 @@ Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow:
     return ConvertColumn(converted, type);
   }
   if (IsText(from) && type->id() == arrow::Type::DATE32) {
-    auto parse = [](std::string_view text) { return ParseDateText(text); };
+    auto parse = [&time](std::string_view text) { return ParseDateText(text, time); };
     if (from == arrow::Type::STRING)
       return ConvertTextToTime<arrow::StringArray>(*values, type, parse);
     return ConvertTextToTime<arrow::LargeStringArray>(*values, type, parse);
@@ -154,7 +156,8 @@ Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow:
       type->id() == arrow::Type::TIMESTAMP) {
     const auto& timestamp = checked_cast<const arrow::TimestampType&>(*type);
     auto micros_type = arrow::timestamp(arrow::TimeUnit::MICRO, timestamp.timezone());
-    SLUICE_ASSIGN_OR_RAISE(auto converted, ConvertNumbersToTimestamp(values, micros_type));
+    SLUICE_ASSIGN_OR_RAISE(auto converted,
+                           ConvertNumbersToTimestamp(values, micros_type, time.epoch_unit));
     return ConvertColumn(converted, type);
   }
   SLUICE_ASSIGN_OR_RAISE(auto cast,
@@ -193,8 +196,10 @@ std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Arra
   return arrow::utf8();
 }
 
-BatchConformer::BatchConformer(std::shared_ptr<arrow::Schema> target)
-    : target_(std::move(target)) {}
+BatchConformer::BatchConformer(std::shared_ptr<arrow::Schema> target, TimeReadings times)
+    : target_(std::move(target)) {
+  for (const auto& field : target_->fields()) times_.push_back(times.For(field->name()));
+}
 
 Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(
     const std::shared_ptr<arrow::RecordBatch>& batch, const RowOrigin& origin,
@@ -217,13 +222,14 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(
       continue;
     }
     sources[static_cast<size_t>(i)] = batch->column(index);
-    auto converted = ConvertColumn(batch->column(index), field->type());
+    const TimeReading& time = times_[static_cast<size_t>(i)];
+    auto converted = ConvertColumn(batch->column(index), field->type(), time);
     if (converted.ok()) {
       columns[static_cast<size_t>(i)] = *std::move(converted);
       continue;
     }
     std::vector<int64_t> bad;
-    FindBadRows(batch->column(index), field->type(), 0, num_rows, &bad);
+    FindBadRows(batch->column(index), field->type(), time, 0, num_rows, &bad);
     if (bad.empty()) return converted.status();  // fails as a whole only: not a per-value problem
     for (int64_t row : bad) {
       std::string reason =
@@ -260,7 +266,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(
     columns[i] = filtered.make_array();
     if (!columns[i]->type()->Equals(*target_->field(static_cast<int>(i))->type())) {
       SLUICE_ASSIGN_OR_RAISE(
-          columns[i], ConvertColumn(columns[i], target_->field(static_cast<int>(i))->type()));
+          columns[i],
+          ConvertColumn(columns[i], target_->field(static_cast<int>(i))->type(), times_[i]));
     }
   }
   int64_t kept = num_rows - static_cast<int64_t>(bad_rows.size());

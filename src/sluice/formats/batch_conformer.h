@@ -10,6 +10,7 @@
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
+#include "sluice/formats/time_text.h"
 
 namespace sluice::formats {
 
@@ -17,10 +18,12 @@ namespace sluice::formats {
 using RowOrigin = std::function<std::string(int64_t row)>;
 
 /// Converts a whole column to `type`. Beyond Arrow's casts, text and epoch numbers convert to
-/// timestamps and dates with Sluice's own rules (time_text.h), and binary converts to text only
-/// when it is valid UTF-8. Fails (Status::Invalid) when any value does not convert.
+/// timestamps and dates with Sluice's own rules (time_text.h), read as `time` says, and binary
+/// converts to text only when it is valid UTF-8. Fails (Status::Invalid) when any value does
+/// not convert.
 Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow::Array>& values,
-                                                    const std::shared_ptr<arrow::DataType>& type);
+                                                    const std::shared_ptr<arrow::DataType>& type,
+                                                    const TimeReading& time = {});
 
 /// The narrowest type every non-null value of a text column (string or binary) converts to,
 /// tried in order: int64, double, bool, date, timestamp, and string when nothing else fits.
@@ -29,12 +32,13 @@ std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Arra
 /// Brings batches to one target schema, field by field (by name; a missing field becomes
 /// nulls, extra fields are dropped), converting types with ConvertColumn. A row with a value
 /// that does not convert becomes a dead letter naming the field, the value and the target type,
-/// and the other rows go on: a bad value never costs its neighbours.
+/// and the other rows go on: a bad value never costs its neighbours. Timestamp and date fields
+/// are read as `times` says for each (a text format, an epoch unit).
 ///
 /// Immutable after construction; safe to share between threads.
 class BatchConformer {
  public:
-  explicit BatchConformer(std::shared_ptr<arrow::Schema> target);
+  explicit BatchConformer(std::shared_ptr<arrow::Schema> target, TimeReadings times = {});
 
   const std::shared_ptr<arrow::Schema>& schema() const { return target_; }
 
@@ -48,6 +52,8 @@ class BatchConformer {
 
  private:
   std::shared_ptr<arrow::Schema> target_;
+  /// The TimeReading of each target field, by index.
+  std::vector<TimeReading> times_;
 };
 
 }  // namespace sluice::formats

@@ -33,7 +33,7 @@ class CsvReader final : public RecordReader {
   CsvReader(std::string name, int64_t size, const ReadOptions& options)
       : name_(std::move(name)), bytes_total_(size), header_lines_(options.header ? 1 : 0) {}
 
-  Status Init(std::shared_ptr<arrow::io::RandomAccessFile> file, const ReadOptions& options) {
+  Status Init(std::shared_ptr<arrow::io::InputStream> input, const ReadOptions& options) {
     if (bytes_total_ == 0) {
       // Arrow refuses an empty file; it is simply no rows.
       schema_ = options.schema ? options.schema : arrow::schema({});
@@ -72,7 +72,7 @@ class CsvReader final : public RecordReader {
     // `""` is an empty string and an empty field is null, so both survive a round trip.
     convert_options.quoted_strings_can_be_null = false;
     auto reader =
-        arrow::csv::StreamingReader::Make(arrow::io::default_io_context(), std::move(file),
+        arrow::csv::StreamingReader::Make(arrow::io::default_io_context(), std::move(input),
                                           read_options, parse_options, convert_options);
     if (!reader.ok())
       return Status::Invalid(fmt::format("{}: {}", name_, reader.status().message()));
@@ -93,7 +93,7 @@ class CsvReader final : public RecordReader {
       has_first_batch_ = true;
     }
     schema_ = target;
-    conformer_ = std::make_unique<BatchConformer>(target);
+    conformer_ = std::make_unique<BatchConformer>(target, options.times);
     return Status::OK();
   }
 
@@ -110,7 +110,7 @@ class CsvReader final : public RecordReader {
       auto status = reader_->ReadNext(&batch);
       if (!status.ok()) return Status::Invalid(fmt::format("{}: {}", name_, status.message()));
     }
-    bytes_read_ = batch ? reader_->bytes_read() : bytes_total_;
+    bytes_read_ = batch || bytes_total_ == kUnknownSize ? reader_->bytes_read() : bytes_total_;
     std::vector<int64_t> invalid_lines;
     std::vector<std::pair<int64_t, exec::DeadLetter>> skipped;
     {
@@ -175,12 +175,11 @@ class CsvReader final : public RecordReader {
 
 }  // namespace
 
-Result<std::unique_ptr<RecordReader>> OpenCsvReader(
-    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
-    const ReadOptions& options) {
-  SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
+Result<std::unique_ptr<RecordReader>> OpenCsvReader(std::shared_ptr<arrow::io::InputStream> input,
+                                                    int64_t size, std::string name,
+                                                    const ReadOptions& options) {
   auto reader = std::make_unique<CsvReader>(std::move(name), size, options);
-  SLUICE_RETURN_NOT_OK(reader->Init(std::move(file), options));
+  SLUICE_RETURN_NOT_OK(reader->Init(std::move(input), options));
   return reader;
 }
 

@@ -35,6 +35,8 @@ struct FieldDecoder {
   int64_t max = std::numeric_limits<int64_t>::max();
   uint64_t unsigned_max = std::numeric_limits<uint64_t>::max();
   std::unique_ptr<arrow::ArrayBuilder> builder;
+  /// How a kTimestamp or kDate field's text and numbers are read.
+  TimeReading time;
   /// Holds a non-string value's JSON text for a string field until it is appended.
   std::string scratch;
 };
@@ -174,11 +176,11 @@ bool Convert(FieldDecoder& field, const simdjson::dom::element& element, Value* 
     case Slot::kTimestamp: {
       std::optional<int64_t> micros;
       if (type == element_type::STRING) {
-        micros = ParseTimestampText(element.get_string().value_unsafe());
+        micros = ParseTimestampText(element.get_string().value_unsafe(), field.time);
       } else if (type == element_type::INT64) {
-        micros = EpochToMicros(element.get_int64().value_unsafe());
+        micros = EpochToMicros(element.get_int64().value_unsafe(), field.time.epoch_unit);
       } else if (type == element_type::UINT64 || type == element_type::DOUBLE) {
-        micros = EpochToMicros(element.get_double().value_unsafe());
+        micros = EpochToMicros(element.get_double().value_unsafe(), field.time.epoch_unit);
       }
       if (!micros) return false;
       value->integer = *micros;
@@ -186,7 +188,7 @@ bool Convert(FieldDecoder& field, const simdjson::dom::element& element, Value* 
     }
     case Slot::kDate: {
       if (type != element_type::STRING) return false;
-      auto days = ParseDateText(element.get_string().value_unsafe());
+      auto days = ParseDateText(element.get_string().value_unsafe(), field.time);
       if (!days) return false;
       value->integer = *days;
       return true;
@@ -217,9 +219,10 @@ Status AppendValue(FieldDecoder& field, const Value& value) {
   return Status::OK();
 }
 
-Result<FieldDecoder> MakeFieldDecoder(const arrow::Field& field) {
+Result<FieldDecoder> MakeFieldDecoder(const arrow::Field& field, TimeReading time) {
   FieldDecoder decoder;
   decoder.name = field.name();
+  decoder.time = std::move(time);
   decoder.type = field.type();
   std::shared_ptr<arrow::DataType> build_type;
   auto signed_range = [&](int64_t min, int64_t max) {
@@ -380,10 +383,10 @@ JsonLinesDecoder::JsonLinesDecoder(std::unique_ptr<State> state) : state_(std::m
 JsonLinesDecoder::~JsonLinesDecoder() = default;
 
 Result<std::unique_ptr<JsonLinesDecoder>> JsonLinesDecoder::Make(
-    std::shared_ptr<arrow::Schema> schema) {
+    std::shared_ptr<arrow::Schema> schema, const TimeReadings& times) {
   auto state = std::make_unique<State>();
   for (const auto& field : schema->fields()) {
-    SLUICE_ASSIGN_OR_RAISE(auto decoder, MakeFieldDecoder(*field));
+    SLUICE_ASSIGN_OR_RAISE(auto decoder, MakeFieldDecoder(*field, times.For(field->name())));
     state->index.emplace(field->name(), state->fields.size());
     state->fields.push_back(std::move(decoder));
   }

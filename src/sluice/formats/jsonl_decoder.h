@@ -11,6 +11,7 @@
 
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
+#include "sluice/formats/time_text.h"
 
 namespace sluice::formats {
 
@@ -22,7 +23,8 @@ namespace sluice::formats {
 /// JSON text. Numbers convert to any numeric field when they fit (3.0 is a fine int64, 3.5 is
 /// not), and quoted numbers are accepted for numeric fields because many producers quote them.
 /// A timestamp field takes ISO 8601 text or an epoch number whose unit is chosen by magnitude
-/// (see EpochToMicros). A record that is not valid JSON, not an object, or has a value that does
+/// (see EpochToMicros), unless `times` says how that field is read (a text format, an epoch
+/// unit). A record that is not valid JSON, not an object, or has a value that does
 /// not fit its field is rejected as a whole, with the reason, and appends nothing.
 ///
 /// Owns its parser and builders; use from one thread at a time.
@@ -32,7 +34,8 @@ class JsonLinesDecoder {
 
   /// A decoder for `schema`. Supported field types: bool, signed and unsigned integers,
   /// float32/float64, string, large_string, binary, timestamp (any unit) and date32.
-  static Result<std::unique_ptr<JsonLinesDecoder>> Make(std::shared_ptr<arrow::Schema> schema);
+  static Result<std::unique_ptr<JsonLinesDecoder>> Make(std::shared_ptr<arrow::Schema> schema,
+                                                        const TimeReadings& times = {});
 
   /// Infers a schema from sample records: fields in order of first appearance; integers as
   /// int64, any fractional number as double, booleans as bool, ISO 8601 text as timestamp (or

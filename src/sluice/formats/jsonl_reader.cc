@@ -22,7 +22,7 @@ bool IsBlank(std::string_view line) {
 
 class JsonLinesReader final : public RecordReader {
  public:
-  JsonLinesReader(std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name, int64_t size,
+  JsonLinesReader(std::shared_ptr<arrow::io::InputStream> file, std::string name, int64_t size,
                   const ReadOptions& options)
       : file_(std::move(file)),
         name_(std::move(name)),
@@ -53,7 +53,7 @@ class JsonLinesReader final : public RecordReader {
       }
       SLUICE_ASSIGN_OR_RAISE(schema, OutputSchema(JsonLinesDecoder::InferSchema(sample), options));
     }
-    SLUICE_ASSIGN_OR_RAISE(decoder_, JsonLinesDecoder::Make(schema));
+    SLUICE_ASSIGN_OR_RAISE(decoder_, JsonLinesDecoder::Make(schema, options.times));
     return Status::OK();
   }
 
@@ -125,7 +125,7 @@ class JsonLinesReader final : public RecordReader {
     rejected->push_back(std::move(letter));
   }
 
-  std::shared_ptr<arrow::io::RandomAccessFile> file_;
+  std::shared_ptr<arrow::io::InputStream> file_;
   std::string name_;
   int64_t bytes_total_;
   int64_t block_size_;
@@ -142,10 +142,9 @@ class JsonLinesReader final : public RecordReader {
 }  // namespace
 
 Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(
-    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    std::shared_ptr<arrow::io::InputStream> input, int64_t size, std::string name,
     const ReadOptions& options) {
-  SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
-  auto reader = std::make_unique<JsonLinesReader>(std::move(file), std::move(name), size, options);
+  auto reader = std::make_unique<JsonLinesReader>(std::move(input), std::move(name), size, options);
   SLUICE_RETURN_NOT_OK(reader->Init(options));
   return reader;
 }

@@ -63,7 +63,7 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
                : static_cast<int64_t>(static_cast<double>(size) * *rows_read / total_rows);
   };
   return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
-                                             std::move(bytes_read));
+                                             std::move(bytes_read), options.times);
 }
 
 }  // namespace sluice::formats::internal

@@ -14,11 +14,16 @@
 
 namespace sluice::formats::internal {
 
-Result<std::unique_ptr<RecordReader>> OpenCsvReader(
-    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
-    const ReadOptions& options);
+// The text readers and the Arrow stream reader read front to back, so they take any stream;
+// `size` is its length in bytes, or RecordReader::kUnknownSize.
+Result<std::unique_ptr<RecordReader>> OpenCsvReader(std::shared_ptr<arrow::io::InputStream> input,
+                                                    int64_t size, std::string name,
+                                                    const ReadOptions& options);
 Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(
-    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    std::shared_ptr<arrow::io::InputStream> input, int64_t size, std::string name,
+    const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenArrowStreamReader(
+    std::shared_ptr<arrow::io::InputStream> input, int64_t size, std::string name,
     const ReadOptions& options);
 Result<std::unique_ptr<RecordReader>> OpenParquetReader(
     std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
@@ -27,8 +32,10 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
     std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
     const ReadOptions& options);
 
-/// The schema a reader outputs: the declared one, or `file_schema` narrowed to `columns`.
-/// An unknown column in `columns` is Status::Invalid.
+/// The schema a reader outputs: the declared one, or `file_schema` narrowed to `columns`, with
+/// the fields that have a text format of their own in `options.times` made timestamps (unless
+/// they are dates or timestamps already). An unknown column in `columns` or field in
+/// `options.times` is Status::Invalid.
 Result<std::shared_ptr<arrow::Schema>> OutputSchema(
     const std::shared_ptr<arrow::Schema>& file_schema, const ReadOptions& options);
 
@@ -43,7 +50,7 @@ class BatchSourceReader final : public RecordReader {
   using BytesRead = std::function<int64_t()>;
 
   BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size,
-                    NextBatch next, BytesRead bytes_read);
+                    NextBatch next, BytesRead bytes_read, TimeReadings times);
 
   std::shared_ptr<arrow::Schema> schema() const override { return conformer_.schema(); }
   Result<std::shared_ptr<arrow::RecordBatch>> Next(

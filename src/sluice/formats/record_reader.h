@@ -11,6 +11,7 @@
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
 #include "sluice/formats/format.h"
+#include "sluice/formats/time_text.h"
 
 namespace sluice::formats {
 
@@ -35,6 +36,10 @@ struct ReadOptions {
   int64_t batch_rows = 65536;
   /// JSON lines: how many lines schema inference looks at.
   int64_t infer_rows = 1000;
+  /// How timestamp and date fields are read from text and numbers where the default rules
+  /// (ISO 8601, epoch unit guessed by magnitude) do not fit. A field with a text format of its
+  /// own is a timestamp even when the schema is inferred.
+  TimeReadings times;
 };
 
 /// Reads one file (or in-memory buffer) as a sequence of record batches with bounded memory,
@@ -55,6 +60,17 @@ class RecordReader {
       std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name, Format format,
       const ReadOptions& options);
 
+  /// Reads from a stream that cannot seek, such as standard input, as it arrives: CSV, JSON
+  /// lines and Arrow IPC (the stream format, or the file format read front to back). Parquet
+  /// keeps its metadata at the end of the file and is Status::Invalid. bytes_total() is
+  /// kUnknownSize.
+  static Result<std::unique_ptr<RecordReader>> OpenStream(
+      std::shared_ptr<arrow::io::InputStream> stream, std::string name, Format format,
+      const ReadOptions& options);
+
+  /// bytes_total() of a stream whose length is not known in advance.
+  static constexpr int64_t kUnknownSize = -1;
+
   /// The schema of every batch Next() returns.
   virtual std::shared_ptr<arrow::Schema> schema() const = 0;
 
@@ -67,7 +83,7 @@ class RecordReader {
 
   /// Bytes of the input consumed so far, for progress reporting.
   virtual int64_t bytes_read() const = 0;
-  /// The input's size in bytes.
+  /// The input's size in bytes, or kUnknownSize.
   virtual int64_t bytes_total() const = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
 #include <arrow/ipc/writer.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -281,6 +282,133 @@ TEST(ArrowReaderTest, ReadsStreamFormatToo) {
   auto result = ReadAll(path, Format::kArrow);
   EXPECT_EQ(result.table->num_rows(), 6);
   EXPECT_EQ(result.batches, 2);
+}
+
+/// Reads `text` as a non-seekable stream in `format` to its end.
+ReadResult ReadStream(const std::string& text, Format format, const ReadOptions& options = {}) {
+  ReadResult result;
+  auto buffer = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(text));
+  // A BufferReader could seek; reading it as a plain InputStream shows that none is needed.
+  std::shared_ptr<arrow::io::InputStream> stream = buffer;
+  auto reader = RecordReader::OpenStream(stream, "stdin", format, options);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return result;
+  EXPECT_EQ((*reader)->bytes_total(), text.empty() ? 0 : RecordReader::kUnknownSize);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  while (true) {
+    auto batch = (*reader)->Next(&result.rejected);
+    EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+    if (!batch.ok() || *batch == nullptr) break;
+    batches.push_back(*batch);
+    ++result.batches;
+  }
+  result.table = *arrow::Table::FromRecordBatches((*reader)->schema(), batches);
+  result.table = *result.table->CombineChunks();
+  return result;
+}
+
+TEST(StreamReaderTest, ReadsCsvJsonLinesAndArrowFromAStream) {
+  auto csv = ReadStream("symbol,bid\nAAPL,1.5\nMSFT,x\n", Format::kCsv);
+  ASSERT_EQ(csv.table->num_rows(), 2);
+  EXPECT_EQ(Column<arrow::StringArray>(csv, "bid")->GetString(1), "x");
+  auto jsonl = ReadStream("{\"id\":1}\nnot json\n{\"id\":3}\n", Format::kJsonLines);
+  EXPECT_EQ(jsonl.table->num_rows(), 2);
+  ASSERT_EQ(jsonl.rejected.size(), 1u);
+  EXPECT_EQ(jsonl.rejected[0].origin, "stdin:line 2");
+  // An empty stream is no rows, not an error.
+  ReadOptions declared;
+  declared.schema = arrow::schema({arrow::field("id", arrow::int64())});
+  EXPECT_EQ(ReadStream("", Format::kCsv, declared).table->num_rows(), 0);
+
+  // Arrow: the stream format, and the file format read front to back.
+  auto batch = SmallBatch();
+  for (bool file_format : {false, true}) {
+    auto sink = *arrow::io::BufferOutputStream::Create();
+    WriteOptions options;
+    options.arrow_stream = !file_format;
+    auto writer = *RecordWriter::Open(sink, Format::kArrow, batch->schema(), options);
+    ASSERT_TRUE(writer->Write(*batch).ok());
+    ASSERT_TRUE(writer->Write(*batch).ok());
+    ASSERT_TRUE(writer->Close().ok());
+    auto bytes = (*sink->Finish())->ToString();
+    EXPECT_EQ(bytes.compare(0, 6, "ARROW1") == 0, file_format);
+    auto arrow = ReadStream(bytes, Format::kArrow);
+    EXPECT_EQ(arrow.table->num_rows(), 6) << file_format;
+    EXPECT_TRUE(arrow.table->schema()->Equals(*batch->schema())) << file_format;
+  }
+}
+
+TEST(StreamReaderTest, ParquetNeedsAFile) {
+  auto stream = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString("PAR1"));
+  auto reader = RecordReader::OpenStream(stream, "stdin", Format::kParquet, {});
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("Parquet cannot be read from a stream"),
+            std::string::npos);
+}
+
+TEST(TimeReadingTest, FormatsAndEpochUnitsPerFieldInCsvJsonLinesAndParquet) {
+  constexpr int64_t kMarch1 = 1709251200LL * 1000000;
+  ScratchDirectory dir;
+  ReadOptions options;
+  options.schema =
+      arrow::schema({arrow::field("when", TimestampType()), arrow::field("ms", TimestampType()),
+                     arrow::field("day", arrow::date32())});
+  options.times.fields["when"].format = "%d/%m/%Y %H:%M";
+  options.times.fields["ms"].epoch_unit = arrow::TimeUnit::MILLI;
+  options.times.format = "%d.%m.%Y";  // every other time field: `day`
+  std::string csv = dir.File("t.csv");
+  WriteText(csv,
+            "when,ms,day\n01/03/2024 01:30,1709251200000,01.03.2024\n"
+            "2024-03-01T01:30:00Z,5,01.03.2024\n");
+  auto read = ReadAll(csv, Format::kCsv, options);
+  ASSERT_EQ(read.table->num_rows(), 1);
+  EXPECT_EQ(Column<arrow::TimestampArray>(read, "when")->Value(0), kMarch1 + 5400000000LL);
+  EXPECT_EQ(Column<arrow::TimestampArray>(read, "ms")->Value(0), kMarch1);
+  EXPECT_EQ(Column<arrow::Date32Array>(read, "day")->Value(0), 19783);
+  // ISO text does not match the declared layout: a dead letter naming the field.
+  ASSERT_EQ(read.rejected.size(), 1u);
+  EXPECT_NE(read.rejected[0].reason.find("field 'when'"), std::string::npos);
+
+  std::string jsonl = dir.File("t.jsonl");
+  WriteText(jsonl, "{\"when\":\"01/03/2024 01:30\",\"ms\":1709251200000,\"day\":\"01.03.2024\"}\n");
+  auto decoded = ReadAll(jsonl, Format::kJsonLines, options);
+  ASSERT_EQ(decoded.table->num_rows(), 1);
+  EXPECT_EQ(Column<arrow::TimestampArray>(decoded, "when")->Value(0), kMarch1 + 5400000000LL);
+  EXPECT_EQ(Column<arrow::TimestampArray>(decoded, "ms")->Value(0), kMarch1);
+  EXPECT_EQ(Column<arrow::Date32Array>(decoded, "day")->Value(0), 19783);
+
+  // Parquet holding text and numbers converts the same way.
+  std::string parquet = dir.File("t.parquet");
+  auto text =
+      arrow::schema({arrow::field("when", arrow::utf8()), arrow::field("ms", arrow::int64()),
+                     arrow::field("day", arrow::utf8())});
+  arrow::StringBuilder when, day;
+  arrow::Int64Builder ms;
+  ASSERT_TRUE(when.Append("01/03/2024 01:30").ok());
+  ASSERT_TRUE(ms.Append(1709251200000).ok());
+  ASSERT_TRUE(day.Append("01.03.2024").ok());
+  auto batch = arrow::RecordBatch::Make(text, 1, {*when.Finish(), *ms.Finish(), *day.Finish()});
+  auto writer = *RecordWriter::Open(parquet, Format::kParquet, text);
+  ASSERT_TRUE(writer->Write(*batch).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  auto columnar = ReadAll(parquet, Format::kParquet, options);
+  ASSERT_EQ(columnar.table->num_rows(), 1);
+  EXPECT_EQ(Column<arrow::TimestampArray>(columnar, "when")->Value(0), kMarch1 + 5400000000LL);
+  EXPECT_EQ(Column<arrow::TimestampArray>(columnar, "ms")->Value(0), kMarch1);
+}
+
+TEST(TimeReadingTest, AFormattedFieldIsATimestampInAnInferredSchema) {
+  ScratchDirectory dir;
+  std::string csv = dir.File("t.csv");
+  WriteText(csv, "id,when\n1,01/03/2024 00:00\n2,02/03/2024 00:00\n");
+  ReadOptions options;
+  options.times.fields["when"].format = "%d/%m/%Y %H:%M";
+  auto read = ReadAll(csv, Format::kCsv, options);
+  ASSERT_EQ(read.table->num_rows(), 2);
+  EXPECT_TRUE(read.table->schema()->GetFieldByName("when")->type()->Equals(*TimestampType()));
+  EXPECT_EQ(Column<arrow::TimestampArray>(read, "when")->Value(1), 1709337600LL * 1000000);
+  options.times.fields["absent"].format = "%Y";
+  EXPECT_FALSE(RecordReader::Open(csv, Format::kCsv, options).ok());
 }
 
 TEST(FormatTest, NamesAndExtensions) {

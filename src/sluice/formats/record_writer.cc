@@ -42,10 +42,10 @@ class ParquetWriter final : public RecordWriter {
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
 };
 
-class ArrowFileWriter final : public RecordWriter {
+class ArrowWriter final : public RecordWriter {
  public:
-  ArrowFileWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                  std::shared_ptr<arrow::ipc::RecordBatchWriter> writer)
+  ArrowWriter(std::shared_ptr<arrow::io::OutputStream> stream,
+              std::shared_ptr<arrow::ipc::RecordBatchWriter> writer)
       : stream_(std::move(stream)), writer_(std::move(writer)) {}
 
   Status Write(const arrow::RecordBatch& batch) override {
@@ -101,8 +101,13 @@ Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(
     case Format::kParquet:
       return OpenParquetWriter(std::move(stream), schema);
     case Format::kArrow: {
-      SLUICE_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeFileWriter(stream, schema));
-      return std::make_unique<ArrowFileWriter>(std::move(stream), std::move(writer));
+      std::shared_ptr<arrow::ipc::RecordBatchWriter> writer;
+      if (options.arrow_stream) {
+        SLUICE_ASSIGN_OR_RAISE(writer, arrow::ipc::MakeStreamWriter(stream, schema));
+      } else {
+        SLUICE_ASSIGN_OR_RAISE(writer, arrow::ipc::MakeFileWriter(stream, schema));
+      }
+      return std::make_unique<ArrowWriter>(std::move(stream), std::move(writer));
     }
   }
   return Status::Invalid("unknown format");

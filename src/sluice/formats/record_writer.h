@@ -17,6 +17,9 @@ struct WriteOptions {
   char delimiter = ',';
   /// CSV: whether to write a header line with the field names.
   bool header = true;
+  /// Arrow: the IPC stream format rather than the file format, for a pipe whose reader takes
+  /// batches as they come (the file format's footer comes only at the end).
+  bool arrow_stream = false;
 };
 
 /// Writes batches of one schema to a file or stream in a format.

@@ -66,6 +66,38 @@ Result<std::shared_ptr<arrow::DataType>> ParseTypeName(std::string_view name) {
       fmt::format("unknown type '{}': {}", name, SpellingHint(lowered, TypeNames())));
 }
 
+namespace {
+
+constexpr std::pair<std::string_view, arrow::TimeUnit::type> kEpochUnitTypes[] = {
+    {"timestamp_s", arrow::TimeUnit::SECOND},
+    {"timestamp_ms", arrow::TimeUnit::MILLI},
+    {"timestamp_us", arrow::TimeUnit::MICRO},
+    {"timestamp_ns", arrow::TimeUnit::NANO},
+};
+
+}  // namespace
+
+Result<DeclaredType> ParseDeclaredType(std::string_view name) {
+  std::string lowered(name);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& [type_name, unit] : kEpochUnitTypes) {
+    if (type_name == lowered) return DeclaredType{TimestampType(), unit};
+  }
+  auto type = ParseTypeName(name);
+  if (!type.ok()) {
+    return Status::Invalid(
+        fmt::format("unknown type '{}': {}", name, SpellingHint(lowered, DeclaredTypeNames())));
+  }
+  return DeclaredType{*std::move(type), std::nullopt};
+}
+
+std::vector<std::string> DeclaredTypeNames() {
+  std::vector<std::string> names = TypeNames();
+  for (const auto& [type_name, unit] : kEpochUnitTypes) names.emplace_back(type_name);
+  return names;
+}
+
 std::string TypeName(const arrow::DataType& type) {
   if (type.Equals(*TimestampType())) return "timestamp";
   switch (type.id()) {

@@ -1,8 +1,9 @@
 #pragma once
 
-#include <arrow/type_fwd.h>
+#include <arrow/type.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,21 @@ namespace sluice::formats {
 /// UTC keeps results independent of the machine's zone. `date` is date32.
 /// An unknown name is Status::Invalid whose message lists or suggests the known names.
 Result<std::shared_ptr<arrow::DataType>> ParseTypeName(std::string_view name);
+
+/// A field type as declared in a source's `schema:` map, with how its epoch numbers are read.
+struct DeclaredType {
+  std::shared_ptr<arrow::DataType> type;
+  /// Set by timestamp_s, timestamp_ms, timestamp_us and timestamp_ns: numbers are epoch times in
+  /// that unit rather than of a unit guessed by magnitude. The type is still timestamp[us, UTC].
+  std::optional<arrow::TimeUnit::type> epoch_unit;
+};
+
+/// Parses a type of a source's `schema:` map: ParseTypeName's names, and the timestamp_<unit>
+/// names that fix the unit of epoch numbers.
+Result<DeclaredType> ParseDeclaredType(std::string_view name);
+
+/// The canonical names ParseDeclaredType takes, for hints.
+std::vector<std::string> DeclaredTypeNames();
 
 /// The name a user would write for `type` (the inverse of ParseTypeName where one exists,
 /// Arrow's ToString() otherwise), for messages and `sluice plugins`.

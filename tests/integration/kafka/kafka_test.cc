@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "kafka_test_support.h"
+#include "sluice/common/logging.h"
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/pipeline.h"
 #include "sluice/exec/registry.h"
@@ -233,6 +235,101 @@ sinks:
   ASSERT_EQ(values->length(), 3);
   EXPECT_EQ(values->GetString(0), "after 1");
   EXPECT_EQ(values->GetString(2), "after 3");
+}
+
+/// Runs a bounded job over `topic` in consumer group `group` with the given `start` option
+/// (none when empty) and returns the values it read and the source's warnings that it read
+/// nothing.
+struct BoundedRun {
+  std::vector<std::string> values;
+  std::vector<std::string> warnings;
+};
+BoundedRun RunBoundedJob(const std::string& topic, const std::string& group,
+                         const std::string& start) {
+  BoundedRun run;
+  std::string source_name = UniqueName("rerun");
+  auto logger = ComponentLogger("source " + source_name);
+  auto captured = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  captured->set_level(spdlog::level::warn);
+  logger->sinks().push_back(captured);
+  auto consumed = RunPipeline(fmt::format(R"(
+name: rerun
+sources:
+  {}: {{connector: kafka, brokers: ["{}"], topics: ["{}"], group: "{}", until: end, format: raw{}}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                          source_name, Bootstrap(), topic, group,
+                                          start.empty() ? "" : ", start: " + start));
+  logger->sinks().pop_back();
+  EXPECT_TRUE(consumed.ok()) << consumed.status().ToString();
+  if (!consumed.ok()) return run;
+  for (const auto& line : captured->last_formatted()) {
+    if (line.find("read nothing") != std::string::npos) run.warnings.push_back(line);
+  }
+  auto out = consumed->tables.find("out");
+  if (out == consumed->tables.end() || out->second->num_rows() == 0) return run;
+  auto values = Column<arrow::StringArray>(*out->second, "value");
+  for (int64_t i = 0; i < values->length(); ++i) run.values.push_back(values->GetString(i));
+  return run;
+}
+
+TEST_F(KafkaTest, ABoundedRerunOfTheSameGroupReadsNothingAndSaysWhyUnlessStartIsExplicit) {
+  std::string topic = UniqueName("rerun");
+  std::string group = UniqueName("rerun-group");
+  CreateTopic(topic, 2);
+  ProduceRaw(topic, {"a", "b", "c", "d"});
+
+  // The default start is the group's committed offsets, earliest for a new group: all of it.
+  BoundedRun first = RunBoundedJob(topic, group, "");
+  EXPECT_EQ(first.values.size(), 4u);
+  EXPECT_TRUE(first.warnings.empty()) << first.warnings.front();
+
+  // Again with the same group: it has committed the end of both partitions, so nothing is
+  // read, and a warning names the group and each partition's committed offset.
+  BoundedRun second = RunBoundedJob(topic, group, "");
+  EXPECT_TRUE(second.values.empty());
+  ASSERT_EQ(second.warnings.size(), 1u);
+  const std::string& warning = second.warnings.front();
+  EXPECT_NE(warning.find("read nothing"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("'" + group + "'"), std::string::npos) << warning;
+  int64_t committed_total = 0;
+  for (int partition = 0; partition < 2; ++partition) {
+    std::string prefix = fmt::format("{}/{}@", topic, partition);
+    size_t at = warning.find(prefix);
+    ASSERT_NE(at, std::string::npos) << warning;
+    // A partition that got no message has no committed offset: "none".
+    std::string offset = warning.substr(at + prefix.size());
+    if (offset.rfind("none", 0) != 0) committed_total += std::stoll(offset);
+  }
+  EXPECT_EQ(committed_total, 4) << warning;
+  EXPECT_NE(warning.find("start: earliest"), std::string::npos) << warning;
+
+  // An explicit start ignores the committed offsets: everything again, and no warning.
+  BoundedRun again = RunBoundedJob(topic, group, "earliest");
+  std::multiset<std::string> values(again.values.begin(), again.values.end());
+  EXPECT_EQ(values, (std::multiset<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(again.warnings.empty()) << again.warnings.front();
+
+  // start: latest reads nothing by design; the warning still says so, without the hint.
+  BoundedRun latest = RunBoundedJob(topic, group, "latest");
+  EXPECT_TRUE(latest.values.empty());
+  ASSERT_EQ(latest.warnings.size(), 1u);
+  EXPECT_NE(latest.warnings.front().find("start: latest"), std::string::npos);
+}
+
+TEST_F(KafkaTest, ResetAppliesOnlyToStartGroup) {
+  Status built = Build(fmt::format(R"(
+name: bad
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: [t], start: earliest, reset: latest, format: raw}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                   Bootstrap()));
+  ASSERT_FALSE(built.ok());
+  EXPECT_NE(built.message().find("reset applies to start: group"), std::string::npos)
+      << built.ToString();
 }
 
 TEST_F(KafkaTest, UnreachableBrokerFailsABoundedRunClearlyWithinTheTimeout) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "sluice/config/location.h"
+#include "sluice/connectors/file/format_options.h"
+#include "sluice/connectors/stdio/stdout_sink.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_writer.h"
 
@@ -73,31 +75,12 @@ class FileSink final : public exec::Sink {
   std::unique_ptr<formats::RecordWriter> writer_;
 };
 
-Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext&,
+Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext& context,
                                                  const config::Options& options) {
   std::string path = options.GetString("path");
-  Format format;
-  if (options.Has("format")) {
-    SLUICE_ASSIGN_OR_RAISE(format, formats::ParseFormatName(options.GetString("format")));
-  } else if (auto inferred = formats::FormatFromPath(path)) {
-    format = *inferred;
-  } else {
-    return config::ConfigError(
-        options.LocationOf("path"),
-        fmt::format("cannot tell the format of '{}' from its extension", path),
-        "add format: csv, jsonl, parquet or arrow");
-  }
-  formats::WriteOptions write_options;
-  std::string delimiter = options.GetString("delimiter");
-  if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
-  if (delimiter.size() != 1 || delimiter == "\"" || delimiter == "\n" || delimiter == "\r") {
-    return config::ConfigError(
-        options.LocationOf("delimiter"),
-        fmt::format("delimiter must be one character other than a quote, not '{}'", delimiter),
-        "write tab as \"\\t\"");
-  }
-  write_options.delimiter = delimiter[0];
-  write_options.header = options.GetBool("header");
+  if (path == "-") return MakeStdoutSink(context, options);
+  SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, path));
+  SLUICE_ASSIGN_OR_RAISE(formats::WriteOptions write_options, WriteOptionsFromConfig(options));
   return std::make_unique<FileSink>(std::move(path), format, write_options);
 }
 
@@ -111,19 +94,14 @@ config::PluginSpec FileSinkSpec() {
       "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a temporary file "
       "renamed into place "
       "when the run ends, so a reader never sees half a file; parent directories are created.";
-  OptionSpec path = config::MakeOption("path", OptionType::kString,
-                                       "The file to write; replaced when the run completes.");
+  OptionSpec path = config::MakeOption(
+      "path", OptionType::kString,
+      "The file to write; replaced when the run completes. - writes to standard output, as the "
+      "stdout sink does.");
   path.required = true;
-  OptionSpec format = config::MakeOption(
-      "format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
-  format.choices = formats::FormatNames();
-  OptionSpec delimiter =
-      config::MakeOption("delimiter", OptionType::kString,
-                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header =
-      config::MakeOption("header", OptionType::kBool,
-                         "CSV: whether to write a first line naming the columns.", "true");
-  spec.options = {path, format, delimiter, header};
+  spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
+                                         "left out (and required for -).")};
+  for (auto& option : WriteFormatOptionSpecs()) spec.options.push_back(std::move(option));
   spec.example =
       "sinks:\n"
       "  archive: {connector: file, path: out/analytics.parquet}\n";

@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <numeric>
 
-#include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/file/format_options.h"
+#include "sluice/connectors/stdio/stdin_source.h"
 #include "sluice/exec/time.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_reader.h"
-#include "sluice/formats/type_names.h"
 
 namespace sluice::connectors {
 namespace {
@@ -194,36 +194,10 @@ class FileSource final : public exec::Source {
   std::atomic<int64_t> current_bytes_{0};
 };
 
-Result<std::shared_ptr<arrow::Schema>> DeclaredSchema(const config::Options& options) {
-  if (!options.Has("schema")) return nullptr;
-  arrow::FieldVector fields;
-  for (const auto& [name, type_name] : options.GetMap("schema")) {
-    auto type = formats::ParseTypeName(type_name.text);
-    if (!type.ok()) {
-      return config::ConfigError(
-          type_name.where, fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
-          SpellingHint(type_name.text, formats::TypeNames()));
-    }
-    fields.push_back(arrow::field(name, *type));
-  }
-  return arrow::schema(std::move(fields));
-}
-
-Result<char> Delimiter(const config::Options& options) {
-  std::string text = options.GetString("delimiter");
-  if (text == "\\t" || text == "tab") return '\t';
-  if (text.size() != 1 || text == "\"" || text == "\n" || text == "\r") {
-    return config::ConfigError(
-        options.LocationOf("delimiter"),
-        fmt::format("delimiter must be one character other than a quote, not '{}'", text),
-        "write tab as \"\\t\"");
-  }
-  return text[0];
-}
-
 Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContext& context,
                                                      const config::Options& options) {
   std::string pattern = options.GetString("path");
+  if (pattern == "-") return MakeStdinSource(context, options);
   std::vector<std::string> paths = ExpandFilePattern(pattern);
   if (paths.empty()) {
     return config::ConfigError(options.LocationOf("path"),
@@ -231,23 +205,9 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
                                fmt::format("paths are relative to the working directory ({})",
                                            std::filesystem::current_path().string()));
   }
-  Format format;
-  if (options.Has("format")) {
-    SLUICE_ASSIGN_OR_RAISE(format, formats::ParseFormatName(options.GetString("format")));
-  } else if (auto inferred = formats::FormatFromPath(paths.front())) {
-    format = *inferred;
-  } else {
-    return config::ConfigError(
-        options.LocationOf("path"),
-        fmt::format("cannot tell the format of '{}' from its extension", paths.front()),
-        "add format: csv, jsonl, parquet or arrow");
-  }
-  formats::ReadOptions read_options;
-  SLUICE_ASSIGN_OR_RAISE(read_options.schema, DeclaredSchema(options));
-  SLUICE_ASSIGN_OR_RAISE(read_options.delimiter, Delimiter(options));
-  read_options.header = options.GetBool("header");
-  int64_t batch_size = exec::BatchingOptions::FromOptions(options).batch_size;
-  read_options.batch_rows = batch_size;
+  SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, paths.front()));
+  SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
+  int64_t batch_size = read_options.batch_rows;
 
   auto first = RecordReader::Open(paths.front(), format, read_options);
   if (!first.ok()) {
@@ -280,21 +240,12 @@ config::PluginSpec FileSourceSpec() {
       "memory. Records that cannot be decoded become dead letters with their file and line.";
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
-      "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order.");
+      "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order; "
+      "- reads standard input, as the stdin source does.");
   path.required = true;
-  OptionSpec format = config::MakeOption(
-      "format", OptionType::kEnum, "The file format; inferred from the extension when left out.");
-  format.choices = formats::FormatNames();
-  OptionSpec schema = config::MakeOption(
-      "schema", OptionType::kStringMap,
-      "Field → type (bool, int32, int64, double, string, timestamp, date, ...); values that do not "
-      "convert become dead letters. Inferred from the data when left out.");
-  OptionSpec delimiter =
-      config::MakeOption("delimiter", OptionType::kString,
-                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ",");
-  OptionSpec header = config::MakeOption("header", OptionType::kBool,
-                                         "CSV: whether the first line names the columns.", "true");
-  spec.options = {path, format, schema, delimiter, header};
+  spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
+                                         "left out (and required for -).")};
+  for (auto& option : ReadFormatOptionSpecs()) spec.options.push_back(std::move(option));
   spec.example =
       "sources:\n"
       "  quotes:\n"

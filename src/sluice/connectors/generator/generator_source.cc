@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -51,6 +52,12 @@ constexpr int64_t kMaxVolume = 10000;
 constexpr double kLongestWaitSeconds = 1e9;
 /// How long a paced source sleeps at most before it checks again whether a stop was requested.
 constexpr Clock::duration kStopCheckInterval = std::chrono::milliseconds(50);
+
+int64_t WallClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 /// SplitMix64's finaliser: a bijective mix of 64 bits. Hashing a row counter with it gives a
 /// counter-based random stream, so row i's random numbers do not depend on how rows are
@@ -203,25 +210,34 @@ class QuoteGenerator {
 /// The `generator` source. Run() is called once, on the source's own thread.
 class GeneratorSource : public exec::Source {
  public:
-  GeneratorSource(const QuoteSettings& settings, int64_t count, double rate,
+  /// With `start_now`, the first row's event time is the wall clock when Run() starts, the
+  /// instant pacing counts from, so that each row's event time is the moment it is due.
+  GeneratorSource(const QuoteSettings& settings, bool start_now, int64_t count, double rate,
                   exec::BatchingOptions batching)
-      : generator_(settings), count_(count), rate_(rate), batching_(batching) {}
+      : settings_(settings),
+        start_now_(start_now),
+        count_(count),
+        rate_(rate),
+        batching_(batching) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return QuoteSchema(); }
   bool bounded() const override { return count_ > 0; }
 
   Status Run(exec::SourceOutput& out) override {
+    QuoteSettings settings = settings_;
+    if (start_now_) settings.start_micros = WallClockMicros();
+    generator_.emplace(settings);
     return rate_ > 0 ? RunPaced(out) : RunFlatOut(out);
   }
 
  private:
   /// The exclusive end of the next batch: batch_size rows on, or fewer at the end of `count`.
   int64_t NextBatchEnd() const {
-    int64_t end = generator_.next_row() + batching_.batch_size;
+    int64_t end = generator_->next_row() + batching_.batch_size;
     return count_ > 0 ? std::min(end, count_) : end;
   }
 
-  bool Finished() const { return count_ > 0 && generator_.next_row() >= count_; }
+  bool Finished() const { return count_ > 0 && generator_->next_row() >= count_; }
 
   /// Pushes a batch; a cancelled push means the run is stopping, which ends Run() quietly.
   static Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch,
@@ -237,7 +253,7 @@ class GeneratorSource : public exec::Source {
   Status RunFlatOut(exec::SourceOutput& out) {
     bool stop = false;
     while (!stop && !Finished() && !out.stopping()) {
-      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_.Next(NextBatchEnd() - generator_.next_row()));
+      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_->Next(NextBatchEnd() - generator_->next_row()));
       SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
     }
     return Status::OK();
@@ -256,7 +272,7 @@ class GeneratorSource : public exec::Source {
     };
     bool stop = false;
     while (!stop && !Finished() && !out.stopping()) {
-      const int64_t first = generator_.next_row();
+      const int64_t first = generator_->next_row();
       const int64_t end = NextBatchEnd();
       const Clock::time_point send_at =
           std::min(due_at(end - 1),
@@ -269,13 +285,15 @@ class GeneratorSource : public exec::Source {
       const auto due_rows =
           static_cast<int64_t>(std::min(elapsed * rate_ + 1.0, static_cast<double>(end)));
       const int64_t num_rows = std::clamp<int64_t>(due_rows - first, 1, end - first);
-      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_.Next(num_rows));
+      SLUICE_ASSIGN_OR_RAISE(auto batch, generator_->Next(num_rows));
       SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
     }
     return Status::OK();
   }
 
-  QuoteGenerator generator_;
+  const QuoteSettings settings_;
+  const bool start_now_;
+  std::optional<QuoteGenerator> generator_;
   const int64_t count_;
   const double rate_;
   const exec::BatchingOptions batching_;
@@ -303,7 +321,11 @@ config::PluginSpec GeneratorSpec() {
                                         "Rows to generate; 0 runs until stopped.", "0");
   count.min = 0;
   OptionSpec rate = config::MakeOption(
-      "rate", OptionType::kDouble, "Rows per second to pace generation at; 0 runs flat out.", "0");
+      "rate", OptionType::kDouble,
+      "Rows per second to pace generation at; 0 runs flat out. With start: now it defaults to "
+      "1 s / interval, and interval to 1 s / rate, so that event time keeps up with the wall "
+      "clock.",
+      "0");
   rate.min = 0;
   OptionSpec seed =
       config::MakeOption("seed", OptionType::kInteger,
@@ -314,16 +336,60 @@ config::PluginSpec GeneratorSpec() {
       "Distinct symbols quoted: AAPL, MSFT, ... for the first ten, then SYM010, SYM011, ...", "10");
   symbols.min = 1;
   symbols.max = static_cast<double>(kMaxSymbols);
-  OptionSpec start = config::MakeOption("start", OptionType::kString,
-                                        "Event time (ts) of the first row: ISO 8601 or epoch (UTC "
-                                        "unless a zone is given), or `now` for live data.",
-                                        std::string(kDefaultStart));
+  OptionSpec start = config::MakeOption(
+      "start", OptionType::kString,
+      "Event time (ts) of the first row: ISO 8601 or epoch (UTC "
+      "unless a zone is given), or `now` for live data: the wall clock when the run starts, "
+      "each row's ts then being the moment it is due.",
+      std::string(kDefaultStart));
   OptionSpec interval =
       config::MakeOption("interval", OptionType::kDuration,
-                         "Event time between consecutive rows (microsecond precision).", "1ms");
+                         "Event time between consecutive rows (microsecond precision). A "
+                         "fixed start keeps it whatever the rate, so rows stay reproducible.",
+                         "1ms");
   interval.min = 0;
   spec.options = {count, rate, seed, symbols, start, interval};
   return spec;
+}
+
+/// The pace of a `start: now` generator, setting `*interval_micros` to match: from `rate` when
+/// given (the interval is then 1 s / rate, to the microsecond), from `interval` otherwise. Both
+/// given must agree, or event time would drift from the wall clock.
+Result<double> LiveRate(const config::Options& options, int64_t* interval_micros) {
+  constexpr double kMicrosPerSecond = 1e6;
+  if (!options.Has("rate")) {
+    if (*interval_micros <= 0) {
+      return config::ConfigError(options.LocationOf("interval"),
+                                 "a live generator (start: now) needs an interval above 0",
+                                 "event time advances by the interval at each row");
+    }
+    return kMicrosPerSecond / static_cast<double>(*interval_micros);
+  }
+  const double rate = options.GetDouble("rate");
+  if (rate <= 0) {
+    return config::ConfigError(options.LocationOf("rate"),
+                               "a live generator (start: now) cannot run flat out (rate: 0)",
+                               "leave rate out to pace at one row per interval");
+  }
+  const double implied = kMicrosPerSecond / rate;
+  if (implied < 1) {
+    return config::ConfigError(
+        options.LocationOf("rate"),
+        fmt::format("rate {} is more than one row per microsecond, the finest event-time step",
+                    rate),
+        "use a fixed start to generate faster than 1,000,000 rows/s");
+  }
+  const auto rounded = static_cast<int64_t>(std::llround(implied));
+  if (options.Has("interval") && *interval_micros != rounded) {
+    return config::ConfigError(
+        options.LocationOf("interval"),
+        fmt::format("interval {}us and rate {}/s disagree: with start: now event time would run "
+                    "at {:.3g}x the wall clock",
+                    *interval_micros, rate, static_cast<double>(*interval_micros) / implied),
+        "leave out interval or rate; the other follows (interval = 1s / rate)");
+  }
+  *interval_micros = rounded;
+  return rate;
 }
 
 Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorContext&,
@@ -332,26 +398,26 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
   settings.seed = static_cast<uint64_t>(options.GetInteger("seed"));
   settings.num_symbols = options.GetInteger("symbols");
   const std::string start = options.GetString("start");
-  std::optional<int64_t> start_micros;
-  if (start == "now") {
-    // Live data: event times follow the wall clock from the moment the pipeline is built.
-    start_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  } else {
-    start_micros = formats::ParseTimestampText(start);
+  const bool start_now = start == "now";
+  if (!start_now) {
+    std::optional<int64_t> start_micros = formats::ParseTimestampText(start);
+    if (!start_micros) {
+      return config::ConfigError(options.LocationOf("start"),
+                                 fmt::format("'{}' is not an ISO 8601 timestamp", start),
+                                 fmt::format("write e.g. {} or now", kDefaultStart));
+    }
+    settings.start_micros = *start_micros;
   }
-  if (!start_micros) {
-    return config::ConfigError(options.LocationOf("start"),
-                               fmt::format("'{}' is not an ISO 8601 timestamp", start),
-                               fmt::format("write e.g. {}", kDefaultStart));
-  }
-  settings.start_micros = *start_micros;
   settings.interval_micros =
       std::chrono::duration_cast<std::chrono::microseconds>(options.GetDuration("interval"))
           .count();
-  return std::make_unique<GeneratorSource>(settings, options.GetInteger("count"),
-                                           options.GetDouble("rate"),
+  double rate = options.GetDouble("rate");
+  if (start_now) {
+    // Live data: event time must advance with the wall clock, so the pace and the event-time
+    // step are one setting seen two ways (rate = 1 s / interval); either one implies the other.
+    SLUICE_ASSIGN_OR_RAISE(rate, LiveRate(options, &settings.interval_micros));
+  }
+  return std::make_unique<GeneratorSource>(settings, start_now, options.GetInteger("count"), rate,
                                            exec::BatchingOptions::FromOptions(options));
 }
 

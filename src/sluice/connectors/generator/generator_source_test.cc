@@ -198,5 +198,74 @@ TEST(GeneratorSource, RatePacesRowsAndLingerCutsBatches) {
   EXPECT_LE(out.batches().size(), 10u);
 }
 
+int64_t WallClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// With start: now, each row's event time must be the wall-clock moment it was due, for
+/// whichever of rate and interval was given: every delivered row's ts lies between the run's
+/// start and the moment its batch arrived, and the step between rows is 1 s / rate.
+void ExpectEventTimeFollowsTheWallClock(const std::string& yaml, int64_t step_micros) {
+  auto source = MakeSource(yaml);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  /// Notes the wall clock at each push.
+  class TimingOutput : public CollectingOutput {
+   public:
+    Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
+      arrived.push_back(WallClockMicros());
+      return CollectingOutput::Push(std::move(batch));
+    }
+    std::vector<int64_t> arrived;
+  } out;
+  const int64_t started = WallClockMicros();
+  ASSERT_TRUE((*source)->Run(out).ok());
+  const int64_t finished = WallClockMicros();
+  ASSERT_EQ(out.num_rows(), 40);
+  int64_t previous = 0;
+  for (size_t i = 0; i < out.batches().size(); ++i) {
+    const auto& times = static_cast<const arrow::TimestampArray&>(*out.batches()[i]->column(4));
+    for (int64_t row = 0; row < times.length(); ++row) {
+      const int64_t ts = times.Value(row);
+      EXPECT_GE(ts, started);
+      // A row is never sent before it is due, so its event time is not in the future.
+      EXPECT_LE(ts, out.arrived[i]) << "batch " << i << " row " << row;
+      if (previous != 0) EXPECT_EQ(ts - previous, step_micros);
+      previous = ts;
+    }
+  }
+  // 40 rows at 200/s span about 195 ms of event time, as they span that much wall time.
+  EXPECT_GE(finished - started, 39 * step_micros);
+}
+
+TEST(GeneratorSource, LiveEventTimeAdvancesWithTheWallClockFromTheRate) {
+  ExpectEventTimeFollowsTheWallClock("{count: 40, rate: 200, start: now, linger: 20ms}", 5000);
+}
+
+TEST(GeneratorSource, LiveEventTimeAdvancesWithTheWallClockFromTheInterval) {
+  ExpectEventTimeFollowsTheWallClock("{count: 40, interval: 5ms, start: now, linger: 20ms}", 5000);
+  // Both given and agreeing is fine too.
+  ExpectEventTimeFollowsTheWallClock(
+      "{count: 40, rate: 200, interval: 5ms, start: now, linger: 20ms}", 5000);
+}
+
+TEST(GeneratorSource, LiveRateAndIntervalThatDisagreeAreRejected) {
+  auto source = MakeSource("{count: 10, rate: 100, interval: 1ms, start: now}");
+  ASSERT_FALSE(source.ok());
+  EXPECT_NE(source.status().message().find("disagree"), std::string::npos)
+      << source.status().ToString();
+  EXPECT_NE(source.status().message().find("test.yaml:1:"), std::string::npos);
+  EXPECT_FALSE(MakeSource("{count: 10, rate: 0, start: now}").ok());
+  EXPECT_FALSE(MakeSource("{count: 10, interval: 0s, start: now}").ok());
+}
+
+TEST(GeneratorSource, FixedStartKeepsItsIntervalWhateverTheRate) {
+  auto table = Generate("{count: 3, rate: 1000, interval: 1s}");
+  ASSERT_NE(table, nullptr);
+  auto times = std::static_pointer_cast<arrow::TimestampArray>(table->column(4)->chunk(0));
+  EXPECT_EQ(times->Value(2) - times->Value(0), 2000000);
+}
+
 }  // namespace
 }  // namespace sluice::connectors

@@ -21,8 +21,10 @@
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/connectors/kafka/start_position.h"
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/jsonl_decoder.h"
 #include "sluice/formats/record_reader.h"
@@ -60,14 +62,6 @@ const char* ValueFormatName(ValueFormat format) {
   return "json";
 }
 
-/// Where a consumer starts in a partition its group has no committed offset for.
-struct StartPosition {
-  /// "earliest" or "latest"; empty when starting at a timestamp.
-  std::string reset = "earliest";
-  /// Milliseconds since the epoch, when starting at a timestamp.
-  int64_t timestamp_ms = -1;
-};
-
 /// What the factory validated; the consumer itself is created by Run(), so that building a
 /// pipeline (and `sluice validate`) never contacts a broker.
 struct SourceSettings {
@@ -76,11 +70,15 @@ struct SourceSettings {
   std::vector<std::string> topics;
   ValueFormat format = ValueFormat::kJson;
   std::shared_ptr<arrow::Schema> value_schema;
+  /// The epoch units the schema declares (timestamp_ms, ...).
+  formats::TimeReadings value_times;
   /// avro: decodes the messages with the schema of the `avro_schema` file.
   std::shared_ptr<kafka::AvroCodec> avro;
   bool metadata = false;
   bool until_end = false;
-  StartPosition start;
+  kafka::StartPosition start;
+  /// The consumer group (group.id), for messages.
+  std::string group;
   std::chrono::nanoseconds connect_timeout{std::chrono::seconds(30)};
   exec::BatchingOptions batching;
 };
@@ -138,10 +136,12 @@ class KafkaSource final : public exec::Source,
     consumer_.reset(RdKafka::KafkaConsumer::create(conf_.get(), error));
     if (consumer_ == nullptr) return Status::IOError("cannot create a Kafka consumer: ", error);
     if (settings_.format == ValueFormat::kJson) {
-      SLUICE_ASSIGN_OR_RAISE(decoder_, formats::JsonLinesDecoder::Make(settings_.value_schema));
+      SLUICE_ASSIGN_OR_RAISE(decoder_, formats::JsonLinesDecoder::Make(settings_.value_schema,
+                                                                        settings_.value_times));
     }
     if (settings_.format == ValueFormat::kArrow) {
-      conformer_ = std::make_unique<formats::BatchConformer>(settings_.value_schema);
+      conformer_ = std::make_unique<formats::BatchConformer>(settings_.value_schema,
+                                                            settings_.value_times);
     }
     SLUICE_RETURN_NOT_OK(ResetBuilders());
     if (settings_.until_end) {
@@ -181,6 +181,7 @@ class KafkaSource final : public exec::Source,
       SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
       if (!pushed) return Status::OK();
     }
+    if (settings_.until_end && !out.stopping()) WarnIfNothingRead();
     std::lock_guard<std::mutex> lock(mutex_);
     // Messages rejected after the last batch: committed once the whole run is done.
     for (const auto& [partition, offset] : pending_offsets_) trailing_offsets_[partition] = offset;
@@ -259,7 +260,10 @@ class KafkaSource final : public exec::Source,
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode code,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     if (code == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      if (settings_.start.timestamp_ms >= 0) StartAtTimestamp(consumer, partitions);
+      // An explicit start places the first assignment; partitions that reach this consumer in
+      // a later rebalance go on from where the group got to, never back to the start.
+      if (!assigned_once_)
+        kafka::PlaceAtStart(consumer, settings_.start, partitions, events_.get());
       RdKafka::ErrorCode assigned = consumer->assign(partitions);
       if (assigned != RdKafka::ERR_NO_ERROR)
         events_->Report(assigned, "cannot take the assigned partitions");
@@ -283,33 +287,23 @@ class KafkaSource final : public exec::Source,
   }
 
  private:
-  /// Partitions the group has no committed offset for start at the first message at or after
-  /// the `start` timestamp (or at the end when there is none).
-  void StartAtTimestamp(RdKafka::KafkaConsumer* consumer,
-                        std::vector<RdKafka::TopicPartition*>& partitions) {
-    RdKafka::ErrorCode code = consumer->committed(partitions, 10000);
-    if (code != RdKafka::ERR_NO_ERROR)
-      events_->Report(code, "cannot read the group's committed offsets");
-    std::vector<RdKafka::TopicPartition*> lookup;
-    for (auto* partition : partitions) {
-      if (partition->offset() < 0) {
-        lookup.push_back(RdKafka::TopicPartition::create(partition->topic(), partition->partition(),
-                                                         settings_.start.timestamp_ms));
-      }
+  /// A bounded run that read nothing says why, so that re-running a job whose group has read
+  /// everything before is never silently empty.
+  void WarnIfNothingRead() {
+    if (messages_read_ > 0) return;
+    kafka::PartitionOffsets ends;
+    for (const auto& [partition, end] : end_offsets_) {
+      if (assigned_.empty() || assigned_.count(partition) > 0) ends[partition] = end;
     }
-    if (lookup.empty()) return;
-    code = consumer->offsetsForTimes(lookup, 10000);
-    if (code != RdKafka::ERR_NO_ERROR)
-      events_->Report(code, "cannot look up offsets for the start timestamp");
-    for (auto* found : lookup) {
-      for (auto* partition : partitions) {
-        if (partition->topic() == found->topic() && partition->partition() == found->partition()) {
-          partition->set_offset(found->offset() >= 0 ? found->offset()
-                                                     : RdKafka::Topic::OFFSET_END);
-        }
-      }
-    }
-    RdKafka::TopicPartition::destroy(lookup);
+    std::string hint = settings_.start.kind == kafka::StartPosition::Kind::kGroup
+                           ? "; the group had read up to the end before, start: earliest reads "
+                             "the topic again"
+                           : "";
+    logger_->warn(
+        "read nothing up to the end offsets (start: {}): consumer group '{}' has committed "
+        "offsets {}{}",
+        settings_.start.Describe(), settings_.group,
+        kafka::DescribeCommittedOffsets(consumer_.get(), ends), hint);
   }
 
   /// Reads the end offset of every partition of the topics, retrying while the brokers cannot
@@ -414,6 +408,7 @@ class KafkaSource final : public exec::Source,
       }
       if (offset + 1 >= end) ends_after_this_.insert(partition);
     }
+    ++messages_read_;
     pending_offsets_[partition] = offset + 1;
     std::string_view value(static_cast<const char*>(message.payload()), message.len());
     const std::string* key = message.key();
@@ -524,6 +519,7 @@ class KafkaSource final : public exec::Source,
         arrow::Buffer::FromString(std::string(value)));
     formats::ReadOptions options;
     options.schema = settings_.value_schema;
+    options.times = settings_.value_times;
     options.header = false;
     auto reader = formats::RecordReader::Open(std::move(input), "message", formats::Format::kCsv,
                                               options);
@@ -743,6 +739,8 @@ class KafkaSource final : public exec::Source,
   std::unique_ptr<arrow::Int64Builder> offsets_;
   std::unique_ptr<arrow::TimestampBuilder> timestamps_;
   int64_t rows_ = 0;
+  /// Messages taken in this run, decoded or rejected.
+  int64_t messages_read_ = 0;
   std::chrono::steady_clock::time_point batch_started_;
   std::map<PartitionKey, int64_t> end_offsets_;
   std::set<PartitionKey> assigned_;
@@ -807,35 +805,7 @@ Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& option
         fmt::format("format {} needs a schema", ValueFormatName(format)),
         "declare the fields, e.g. schema: {id: int64, name: string, ts: timestamp}");
   }
-  arrow::FieldVector fields;
-  for (const auto& [name, type_name] : options.GetMap("schema")) {
-    auto type = formats::ParseTypeName(type_name.text);
-    if (!type.ok()) {
-      return config::ConfigError(
-          type_name.where, fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
-          SpellingHint(type_name.text, formats::TypeNames()));
-    }
-    fields.push_back(arrow::field(name, *type));
-  }
-  return arrow::schema(std::move(fields));
-}
-
-Result<StartPosition> ParseStart(const config::Options& options) {
-  StartPosition start;
-  std::string text = options.GetString("start");
-  if (text == "earliest" || text == "latest") {
-    start.reset = text;
-    return start;
-  }
-  auto micros = formats::ParseTimestampText(text);
-  if (!micros) {
-    return config::ConfigError(
-        options.LocationOf("start"),
-        fmt::format("start must be earliest, latest or a timestamp, not '{}'", text),
-        "e.g. start: 2024-03-01T00:00:00Z");
-  }
-  start.timestamp_ms = *micros / 1000;
-  return start;
+  return DeclaredSchema(options, &settings->value_times);
 }
 
 Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorContext& context,
@@ -863,7 +833,7 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
   SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format, &settings));
   settings.metadata = options.GetBool("metadata");
   settings.until_end = options.GetString("until") == "end";
-  SLUICE_ASSIGN_OR_RAISE(settings.start, ParseStart(options));
+  SLUICE_ASSIGN_OR_RAISE(settings.start, kafka::ParseStartPosition(options));
   settings.connect_timeout = options.GetDuration("connect_timeout");
   settings.batching = exec::BatchingOptions::FromOptions(options);
 
@@ -888,13 +858,14 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
   auto events = std::make_unique<ClientEvents>(logger);
   std::string group = options.Has("group") ? options.GetString("group")
                                            : fmt::format("sluice-{}", context.pipeline_name);
+  settings.group = group;
   std::map<std::string, std::string> defaults = {
       {"group.id", group},
       {"client.id", fmt::format("sluice-{}-{}", context.pipeline_name, context.name)},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", settings.until_end ? "true" : "false"},
-      {"auto.offset.reset", settings.start.timestamp_ms >= 0 ? "earliest" : settings.start.reset},
+      {"auto.offset.reset", settings.start.AutoOffsetReset()},
       {"isolation.level", options.GetString("isolation")},
       {"queued.max.messages.kbytes", "16384"},
       {"reconnect.backoff.ms", "100"},
@@ -927,11 +898,6 @@ config::PluginSpec KafkaSourceSpec() {
   topics.required = true;
   OptionSpec group{"group", OptionType::kString,
                    "The consumer group (group.id); sluice-<pipeline name> when left out."};
-  OptionSpec start{"start", OptionType::kString,
-                   "Where to start in a partition the group has no committed offset for: earliest, "
-                   "latest, or an "
-                   "ISO 8601 timestamp (the first message at or after it).",
-                   "earliest"};
   OptionSpec until{
       "until", OptionType::kEnum,
       "none: read until stopped; end: stop at the end offsets seen at start (bounded).", "none"};
@@ -952,7 +918,8 @@ config::PluginSpec KafkaSourceSpec() {
       "used."};
   OptionSpec schema{
       "schema", OptionType::kStringMap,
-      "field → type (bool, int64, double, string, timestamp, ...); required for json, csv and "
+      "field → type (bool, int64, double, string, timestamp, ...; timestamp_ms and the other "
+      "timestamp_<unit> types read epoch numbers in that unit); required for json, csv and "
       "arrow, where it also gives the csv field order; not used with avro."};
   OptionSpec metadata{
       "metadata", OptionType::kBool,
@@ -972,9 +939,12 @@ config::PluginSpec KafkaSourceSpec() {
       "read_committed"};
   isolation.choices = {"read_committed", "read_uncommitted"};
   for (auto& option :
-       {topics, group, start, until, format, avro_schema, schema, metadata, connect_timeout,
+       {topics, group, until, format, avro_schema, schema, metadata, connect_timeout,
         isolation}) {
     spec.options.push_back(option);
+    if (option.name == "group") {
+      for (auto& start : kafka::StartOptions()) spec.options.push_back(std::move(start));
+    }
   }
   spec.example =
       "sources:\n"

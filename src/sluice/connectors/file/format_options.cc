@@ -1,0 +1,170 @@
+#include "sluice/connectors/file/format_options.h"
+
+#include <arrow/type.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "sluice/common/spelling.h"
+#include "sluice/config/location.h"
+#include "sluice/exec/registry.h"
+#include "sluice/formats/time_text.h"
+#include "sluice/formats/type_names.h"
+
+namespace sluice::connectors {
+namespace {
+
+Result<char> Delimiter(const config::Options& options) {
+  std::string text = options.GetString("delimiter");
+  if (text == "\\t" || text == "tab") return '\t';
+  if (text.size() != 1 || text == "\"" || text == "\n" || text == "\r") {
+    return config::ConfigError(
+        options.LocationOf("delimiter"),
+        fmt::format("delimiter must be one character other than a quote, not '{}'", text),
+        "write tab as \"\\t\"");
+  }
+  return text[0];
+}
+
+Status CheckFormat(const std::string& format, const config::Location& where) {
+  Status valid = formats::CheckTimeFormat(format);
+  if (valid.ok()) return valid;
+  return config::ConfigError(where, fmt::format("time format '{}': {}", format, valid.message()),
+                             "e.g. \"%d/%m/%Y %H:%M\" or \"%Y%m%dT%H%M%S%z\"");
+}
+
+/// `time_format`: one format for every timestamp and date field, or a map of field → format.
+Status ReadTimeFormats(const config::Options& options, const arrow::Schema* schema,
+                       formats::TimeReadings* times) {
+  if (!options.Has("time_format")) return Status::OK();
+  const std::string& file = options.where().file;
+  YAML::Node node = options.GetNode("time_format");
+  if (node.IsScalar()) {
+    SLUICE_RETURN_NOT_OK(CheckFormat(node.Scalar(), options.LocationOf("time_format")));
+    times->format = node.Scalar();
+    return Status::OK();
+  }
+  if (!node.IsMap()) {
+    return config::ConfigError(options.LocationOf("time_format"),
+                               "time_format is a format or a map of field to format",
+                               "e.g. time_format: {ts: \"%d/%m/%Y %H:%M\"}");
+  }
+  for (const auto& entry : node) {
+    const std::string field = entry.first.Scalar();
+    if (!entry.second.IsScalar()) {
+      return config::ConfigError(config::LocationOfNode(entry.second, file),
+                                 fmt::format("the time format of '{}' must be a string", field));
+    }
+    if (schema != nullptr) {
+      auto declared = schema->GetFieldByName(field);
+      if (declared == nullptr) {
+        return config::ConfigError(
+            config::LocationOfNode(entry.first, file),
+            fmt::format("time_format names '{}', which is not in the schema", field),
+            SpellingHint(field, schema->field_names()));
+      }
+      auto id = declared->type()->id();
+      if (id != arrow::Type::TIMESTAMP && id != arrow::Type::DATE32) {
+        return config::ConfigError(
+            config::LocationOfNode(entry.first, file),
+            fmt::format("time_format is for timestamp and date fields; '{}' is {}", field,
+                        formats::TypeName(*declared->type())),
+            fmt::format("declare it in the schema as {}: timestamp", field));
+      }
+    }
+    SLUICE_RETURN_NOT_OK(
+        CheckFormat(entry.second.Scalar(), config::LocationOfNode(entry.second, file)));
+    times->fields[field].format = entry.second.Scalar();
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::Schema>> DeclaredSchema(const config::Options& options,
+                                                      formats::TimeReadings* times) {
+  if (!options.Has("schema")) return nullptr;
+  arrow::FieldVector fields;
+  for (const auto& [name, type_name] : options.GetMap("schema")) {
+    auto declared = formats::ParseDeclaredType(type_name.text);
+    if (!declared.ok()) {
+      return config::ConfigError(
+          type_name.where, fmt::format("unknown type '{}' for field '{}'", type_name.text, name),
+          SpellingHint(type_name.text, formats::DeclaredTypeNames()));
+    }
+    if (declared->epoch_unit) times->fields[name].epoch_unit = declared->epoch_unit;
+    fields.push_back(arrow::field(name, declared->type));
+  }
+  return arrow::schema(std::move(fields));
+}
+
+config::OptionSpec FormatOptionSpec(std::string doc) {
+  config::OptionSpec format =
+      config::MakeOption("format", config::OptionType::kEnum, std::move(doc));
+  format.choices = formats::FormatNames();
+  return format;
+}
+
+std::vector<config::OptionSpec> ReadFormatOptionSpecs() {
+  using config::OptionType;
+  return {
+      config::MakeOption(
+          "schema", OptionType::kStringMap,
+          "Field → type (bool, int32, int64, double, string, timestamp, date, ...); values that "
+          "do not convert become dead letters. timestamp_s, timestamp_ms, timestamp_us and "
+          "timestamp_ns read epoch numbers in that unit (still a timestamp[us, UTC] column) "
+          "instead of guessing the unit by magnitude. Inferred from the data when left out."),
+      config::MakeOption(
+          "time_format", OptionType::kAny,
+          "How timestamp and date text is laid out when it is not ISO 8601: a map of field → "
+          "strptime-style format ({ts: \"%d/%m/%Y %H:%M\"}; a field named here is a timestamp "
+          "even in an inferred schema), or one format for every timestamp and date field. "
+          "%Y %y %m %d %e %j %H %I %p %M %S %f %b %B %a %z %Z %s %T %F %D %R %%; UTC unless "
+          "the text has %z."),
+      config::MakeOption("delimiter", OptionType::kString,
+                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ","),
+      config::MakeOption("header", OptionType::kBool,
+                         "CSV: whether the first line names the columns.", "true"),
+  };
+}
+
+std::vector<config::OptionSpec> WriteFormatOptionSpecs() {
+  using config::OptionType;
+  return {
+      config::MakeOption("delimiter", OptionType::kString,
+                         "CSV: the field delimiter, one character (\"\\t\" for tab).", ","),
+      config::MakeOption("header", OptionType::kBool,
+                         "CSV: whether to write a first line naming the columns.", "true"),
+  };
+}
+
+Result<formats::Format> FormatFromOptions(const config::Options& options, const std::string& path) {
+  if (options.Has("format")) return formats::ParseFormatName(options.GetString("format"));
+  if (path.empty()) {
+    return config::ConfigError(options.LocationOf("path"),
+                               "standard input and output have no extension to tell the format by",
+                               "add format: csv, jsonl or arrow");
+  }
+  if (auto inferred = formats::FormatFromPath(path)) return *inferred;
+  return config::ConfigError(options.LocationOf("path"),
+                             fmt::format("cannot tell the format of '{}' from its extension", path),
+                             "add format: csv, jsonl, parquet or arrow");
+}
+
+Result<formats::ReadOptions> ReadOptionsFromConfig(const config::Options& options) {
+  formats::ReadOptions read_options;
+  SLUICE_ASSIGN_OR_RAISE(read_options.schema, DeclaredSchema(options, &read_options.times));
+  SLUICE_RETURN_NOT_OK(ReadTimeFormats(options, read_options.schema.get(), &read_options.times));
+  SLUICE_ASSIGN_OR_RAISE(read_options.delimiter, Delimiter(options));
+  read_options.header = options.GetBool("header");
+  read_options.batch_rows = exec::BatchingOptions::FromOptions(options).batch_size;
+  return read_options;
+}
+
+Result<formats::WriteOptions> WriteOptionsFromConfig(const config::Options& options) {
+  formats::WriteOptions write_options;
+  SLUICE_ASSIGN_OR_RAISE(write_options.delimiter, Delimiter(options));
+  write_options.header = options.GetBool("header");
+  return write_options;
+}
+
+}  // namespace sluice::connectors
