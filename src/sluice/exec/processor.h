@@ -55,14 +55,14 @@ struct ProcessorContext {
   /// The processor's inputs, in order: one for most processors (its schema is also the factory's
   /// `input_schema`), two for a join (left, then right; see PluginSpec::input_options).
   std::vector<InputStream> inputs;
-  /// During Process(): for each row of the batch, the watermark formed by the rows before it in
-  /// its own source partition when the row is behind it, else kMinTimestamp; empty when no row of
-  /// the batch is behind. Read it through LatenessWatermark(). Owned by the pipeline.
-  const std::vector<Timestamp>* row_watermarks = nullptr;
   /// Whether the pipeline's input ends (every source is bounded), so that Finish() comes at its
   /// end; when it does not, only a graceful stop calls Finish(). A processor whose state would
   /// grow for as long as the input lasts refuses to be built on an unbounded input.
   bool bounded = true;
+  /// During Process(): for each row of the batch, the watermark formed by the rows before it in
+  /// its own source partition when the row is behind it, else kMinTimestamp; empty when no row of
+  /// the batch is behind. Read it through LatenessWatermark(). Owned by the pipeline.
+  const std::vector<Timestamp>* row_watermarks = nullptr;
 };
 
 /// The watermark that decides whether row `row` of the batch being processed is late: the
