@@ -309,7 +309,9 @@ TEST_P(CutIndependenceTest, AnySplitIntoFilesGivesTheSameResult) {
   Write(arrivals, one, 1);
   RunResult expected = RunCase(GetParam(), one, 7);
   ASSERT_NE(expected.output, nullptr);
-  EXPECT_GT(expected.summary.late, 0) << "the data must hold late rows";
+  if (GetParam().judges_lateness) {
+    EXPECT_GT(expected.summary.late, 0) << "the data must hold late rows";
+  }
   for (int files : {3, 10}) {
     fs::path dir = Dir(fmt::format("files-{}", files));
     Write(arrivals, dir, files);
