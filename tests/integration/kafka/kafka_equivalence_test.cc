@@ -143,7 +143,12 @@ void ExpectTopicEqualsFile(const std::vector<Event>& events, const std::vector<i
       "    connector: file\n"
       "    path: {}\n",
       file);
-  for (const char* window : {"tumbling: 5s", "sliding: {size: 10s, slide: 2s}"}) {
+  // With late rows, only tumbling windows: a sliding window's row late for some of its windows
+  // may still be counted in windows that a slower partition holds open (docs/event-time.md);
+  // its dead letters are the same either way.
+  std::vector<const char*> windows = {"tumbling: 5s", "session: {gap: 3s}"};
+  if (!late_rows) windows = {"tumbling: 5s", "sliding: {size: 10s, slide: 2s}"};
+  for (const char* window : windows) {
     SCOPED_TRACE(window);
     auto from_file = RunPipeline(Pipeline(file_source, window));
     ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
@@ -245,9 +250,13 @@ TEST_P(KafkaEquivalenceTest, LateRowsAreTheSameOverPartitionedTopicAndFile) {
   auto events = RandomEvents(seed, kRows);
   std::mt19937 random(seed + 5);
   std::vector<std::pair<int64_t, int64_t>> keyed;
+  // A row held back arrives among rows far later than itself, so never near the end.
+  const int64_t last = events.back().ts;
   for (int64_t i = 0; i < kRows; ++i) {
     int64_t arrival = events[i].ts + std::uniform_int_distribution<int64_t>(0, kDelay - 1)(random);
-    if (std::uniform_int_distribution<int>(0, 99)(random) < 3) arrival += 40 * kMicrosPerSecond;
+    bool held_back = std::uniform_int_distribution<int>(0, 99)(random) < 3;
+    if (held_back && events[i].ts + 60 * kMicrosPerSecond <= last)
+      arrival += 40 * kMicrosPerSecond;
     keyed.emplace_back(arrival, i);
   }
   std::sort(keyed.begin(), keyed.end());
