@@ -151,13 +151,19 @@ const std::vector<Case>& Cases() {
       {"tumbling_lateness",
        "  - window: {tumbling: 5s, group_by: [key], allowed_lateness: 4s, aggregate: {v: "
        "[sum, count]}}\n",
-       false, false, true, {"key", "window_start"}},
+       false,
+       false,
+       true,
+       {"key", "window_start"}},
       {"window_top_n",
        "  - window: {tumbling: 5s, group_by: [key], aggregate: {v: [count]}}\n"
        "  - top_n: {n: 2, by: count, order: desc, per: [window_start], with_ties: true}\n"},
       {"aggregate",
-       "  - aggregate: {group_by: [key], aggregate: {v: [sum, count, max], w: [avg]}}\n", false,
-       true, false, {"key"}},
+       "  - aggregate: {group_by: [key], aggregate: {v: [sum, count, max], w: [avg]}}\n",
+       false,
+       true,
+       false,
+       {"key"}},
       {"sql_tumbling",
        "  - sql: {query: \"SELECT key, window_start, count(*) AS n, sum(v) AS v FROM input GROUP "
        "BY ALL\", window: {tumbling: 5s}}\n"},
@@ -165,8 +171,8 @@ const std::vector<Case>& Cases() {
        "  - sql: {query: \"SELECT key, window_start, count(*) AS n, max(v) AS v FROM input GROUP "
        "BY ALL\", window: {sliding: {size: 10s, slide: 2s}}}\n"},
       {"sql_whole_input",
-       "  - sql: \"SELECT key, count(*) AS n, sum(v) AS v FROM input GROUP BY key\"\n", false,
-       true, false},
+       "  - sql: \"SELECT key, count(*) AS n, sum(v) AS v FROM input GROUP BY key\"\n", false, true,
+       false},
       {"dedup", "  - dedup: {key: [key], within: 5s}\n", false, false, false},
       {"cdc", "  - cdc: {key: [key], fields: [v]}\n", false, false, false},
       {"interval_join",
@@ -180,7 +186,11 @@ const std::vector<Case>& Cases() {
       {"window_join_full",
        "  - join: {left: orders, right: payments, on: {key: key}, type: full, window: {sliding: "
        "{size: 4s, slide: 2s}}}\n",
-       true, true, true, {}, false},
+       true,
+       true,
+       true,
+       {},
+       false},
   };
   return cases;
 }

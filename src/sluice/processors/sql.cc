@@ -402,10 +402,10 @@ class WindowedSql final : public exec::Processor {
 
 void WindowedSql::Late(const arrow::RecordBatch& batch, int64_t row, exec::Timestamp start) {
   if (context_.dead_letters == nullptr) return;
-  context_.dead_letters->Add(exec::DeadLetter{
-      fmt::format("late: window [{}, {}) has closed", exec::FormatTimestamp(start),
-                  exec::FormatTimestamp(start + window_.size)),
-      "sql", "", "", exec::RowToJson(batch, row), row});
+  context_.dead_letters->Add(
+      exec::DeadLetter{fmt::format("late: window [{}, {}) has closed", exec::FormatTimestamp(start),
+                                   exec::FormatTimestamp(start + window_.size)),
+                       "sql", "", "", exec::RowToJson(batch, row), row});
 }
 
 Status WindowedSql::Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) {

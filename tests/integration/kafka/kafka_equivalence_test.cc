@@ -255,8 +255,7 @@ TEST_P(KafkaEquivalenceTest, LateRowsAreTheSameOverPartitionedTopicAndFile) {
   for (int64_t i = 0; i < kRows; ++i) {
     int64_t arrival = events[i].ts + std::uniform_int_distribution<int64_t>(0, kDelay - 1)(random);
     bool held_back = std::uniform_int_distribution<int>(0, 99)(random) < 3;
-    if (held_back && events[i].ts + 60 * kMicrosPerSecond <= last)
-      arrival += 40 * kMicrosPerSecond;
+    if (held_back && events[i].ts + 60 * kMicrosPerSecond <= last) arrival += 40 * kMicrosPerSecond;
     keyed.emplace_back(arrival, i);
   }
   std::sort(keyed.begin(), keyed.end());
