@@ -35,6 +35,9 @@ using formats::RecordReader;
 /// progress() may be called from any thread.
 class FileSource final : public exec::Source {
  public:
+  /// How many files of a glob are open at once when they are read side by side.
+  static constexpr size_t kMaxOpenFiles = 256;
+
   FileSource(std::string name, std::vector<std::string> paths, Format format,
              formats::ReadOptions read_options, int64_t batch_size,
              std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time)
@@ -69,15 +72,27 @@ class FileSource final : public exec::Source {
       return Status::OK();
     }
     // Side by side: files not started yet come first (they hold the watermark back), then
-    // always the one whose latest event time is the earliest.
+    // always the one whose latest event time is the earliest. At most kMaxOpenFiles are open at
+    // once; beyond that the open ones are read on first. That costs memory (their rows wait in
+    // the window state while unread files hold the watermark back), never correctness.
     std::vector<size_t> open(paths_.size());
     std::iota(open.begin(), open.end(), 0);
+    size_t started = 0;
     while (!open.empty() && !out.stopping()) {
-      auto next = std::min_element(open.begin(), open.end(), [&](size_t a, size_t b) {
+      const bool may_start = started < kMaxOpenFiles;
+      auto earlier = [&](size_t a, size_t b) {
+        bool a_ready = may_start || files_[a].reader != nullptr;
+        bool b_ready = may_start || files_[b].reader != nullptr;
+        if (a_ready != b_ready) return a_ready;
         return files_[a].latest < files_[b].latest;
-      });
+      };
+      auto next = std::min_element(open.begin(), open.end(), earlier);
+      if (files_[*next].reader == nullptr) ++started;
       SLUICE_ASSIGN_OR_RAISE(bool more, ReadNext(*next, out));
-      if (!more) open.erase(next);
+      if (!more) {
+        --started;
+        open.erase(next);
+      }
     }
     return Status::OK();
   }
