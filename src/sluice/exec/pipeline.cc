@@ -87,18 +87,16 @@ class Pipeline::SourceChannel final : public SourceOutput {
 
   Status PushPartitioned(std::shared_ptr<arrow::RecordBatch> batch,
                          std::shared_ptr<arrow::Int32Array> partitions) override {
-    return Enqueue(0, std::move(batch), std::move(partitions));
+    return Enqueue(
+        QueueItem{QueueItem::Kind::kBatch, index_, 0, std::move(batch), std::move(partitions), {}});
   }
 
   Status PushPartitionedAt(std::shared_ptr<arrow::RecordBatch> batch,
                            std::shared_ptr<arrow::Int32Array> partitions,
                            std::shared_ptr<arrow::Int64Array> offsets) override {
-    if (stopping()) return Status::Cancelled("the pipeline is stopping");
-    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
     QueueItem item{QueueItem::Kind::kBatch, index_, 0, std::move(batch), std::move(partitions), {}};
     item.offsets = std::move(offsets);
-    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
-    return Status::OK();
+    return Enqueue(std::move(item));
   }
 
   void NamePartition(int32_t partition, std::string name) override {
@@ -109,14 +107,11 @@ class Pipeline::SourceChannel final : public SourceOutput {
 
   Status PushFromPartition(std::shared_ptr<arrow::RecordBatch> batch, int32_t partition,
                            std::string origin, int64_t first_row) override {
-    if (stopping()) return Status::Cancelled("the pipeline is stopping");
-    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
     QueueItem item{QueueItem::Kind::kBatch, index_, 0, std::move(batch), nullptr, {}};
     item.partition = partition;
     item.origin = std::move(origin);
     item.first_row = first_row;
-    if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
-    return Status::OK();
+    return Enqueue(std::move(item));
   }
 
   Status PushStream(size_t stream, std::shared_ptr<arrow::RecordBatch> batch) override {
@@ -124,7 +119,8 @@ class Pipeline::SourceChannel final : public SourceOutput {
       return Status::Invalid("source '", pipeline_->source_names_[index_], "' has no stream ",
                              stream);
     }
-    return Enqueue(stream, std::move(batch), nullptr);
+    return Enqueue(
+        QueueItem{QueueItem::Kind::kBatch, index_, stream, std::move(batch), nullptr, {}});
   }
 
   bool WaitForRoom(std::chrono::milliseconds timeout) override {
@@ -151,12 +147,10 @@ class Pipeline::SourceChannel final : public SourceOutput {
   bool stopping() const override { return pipeline_->stop_requested_.load(); }
 
  private:
-  Status Enqueue(size_t stream, std::shared_ptr<arrow::RecordBatch> batch,
-                 std::shared_ptr<arrow::Int32Array> partitions) {
+  /// Queues a batch, unless it is empty or the run is stopping.
+  Status Enqueue(QueueItem item) {
     if (stopping()) return Status::Cancelled("the pipeline is stopping");
-    if (batch == nullptr || batch->num_rows() == 0) return Status::OK();
-    QueueItem item{QueueItem::Kind::kBatch, index_, stream, std::move(batch),
-                   std::move(partitions),   {}};
+    if (item.batch == nullptr || item.batch->num_rows() == 0) return Status::OK();
     if (!queue_->Push(std::move(item))) return Status::Cancelled("the pipeline is stopping");
     return Status::OK();
   }
@@ -539,7 +533,7 @@ Status Pipeline::RunStageIsolating(Stage& stage, size_t port, const std::string&
                                    const RowOrigins& origins, Emitter& out) {
   CollectingEmitter attempt;
   const size_t letters_before = dead_letters_.pending();
-  // Rows behind their partition's watermark are late against it (LatenessWatermark()).
+  // Rows behind their partition's watermark are late against it (LatenessWatermarks).
   row_watermarks_ = origins.RowWatermarks(batch->num_rows());
   Status status = stage.processor->ProcessInput(port, batch, attempt);
   row_watermarks_.clear();
@@ -693,71 +687,55 @@ Status Pipeline::DeliverInOrder(size_t source, size_t stream,
   const Timestamp delay = clock.delay_us;
   const auto now = std::chrono::steady_clock::now();
   const std::string& name = streams_[stream].name;
-  // A row is behind when it is earlier than the watermark formed by the rows before it in its
-  // partition: their latest time minus the delay.
-  auto behind = [delay](Timestamp time, Timestamp latest) {
-    return latest != kMinTimestamp && time < latest - delay;
-  };
-  if (partitions == nullptr) {
-    // The common case: one running maximum finds that no row is behind, and the batch goes on
-    // whole.
-    PartitionClock& own = clock.partitions[partition];
-    own.last_data = now;
-    Timestamp latest = own.max_event;
-    int64_t row = 0;
-    for (; row < rows && !behind(times[row], latest); ++row) latest = std::max(latest, times[row]);
-    if (row == rows) {
-      own.max_event = latest;
-      SLUICE_RETURN_NOT_OK(Deliver(stream, {batch}, name, origins));
-      return AdvanceWatermark();
-    }
-  }
-  // Rows of several partitions, or some rows are behind. Whether a row is late must not depend on
-  // where the source cut its batches, nor on how far the other partitions have got: each behind
-  // row is judged against the watermark of the rows before it in its own partition, which later
-  // stages read through LatenessWatermark().
-  //
-  // Before each run of behind rows, the rows before it are delivered and the watermark they form
-  // is applied, as if the batch had been cut there: for a source with one partition,
-  // the stages' own watermark then equals the row's, so that even state that only the stages'
-  // watermark frees (the windows of a sliding window a row is partly late for) is the same as
-  // with one row per batch. Cuts happen only where the watermark actually moves.
   auto partition_of = [&](int64_t row) {
     return partitions == nullptr ? partition
                                  : (partitions->IsNull(row) ? -1 : partitions->Value(row));
   };
-  // First pass: each behind row's partition watermark, on copies of the partitions' maxima.
-  std::vector<Timestamp> watermarks(static_cast<size_t>(rows), kMinTimestamp);
-  bool any_behind = false;
+  // One running maximum per partition finds the rows that are behind: earlier than the watermark
+  // formed by the rows before them in their partition (their latest time minus the delay). Such
+  // a row's watermark is kept for the stages (LatenessWatermarks), so that whether it is late
+  // depends neither on where the source cut its batches nor on how far other partitions have
+  // got. The maxima are kept apart from the clocks until the batch is delivered.
+  std::vector<Timestamp> watermarks;  // made at the first row behind
+  std::map<int32_t, Timestamp> latest;
   {
-    std::map<int32_t, Timestamp> latest;
     int32_t current_id = 0;
     Timestamp* current = nullptr;
     for (int64_t row = 0; row < rows; ++row) {
-      int32_t id = partition_of(row);
+      const int32_t id = partition_of(row);
       if (current == nullptr || id != current_id) {
-        auto [it, inserted] = latest.try_emplace(id, clock.partitions[id].max_event);
-        current = &it->second;
+        PartitionClock& clock_of = clock.partitions[id];
+        clock_of.last_data = now;
+        current = &latest.try_emplace(id, clock_of.max_event).first->second;
         current_id = id;
       }
-      if (behind(times[row], *current)) {
+      if (*current != kMinTimestamp && times[row] < *current - delay) {
+        if (watermarks.empty()) watermarks.assign(static_cast<size_t>(rows), kMinTimestamp);
         watermarks[row] = *current - delay;
-        any_behind = true;
       }
       *current = std::max(*current, times[row]);
     }
   }
-  if (any_behind) origins = origins.WithWatermarks(watermarks);
-  // Second pass: the partitions' maxima, cutting before each run of behind rows.
+  if (watermarks.empty()) {
+    // The common case: no row is behind, and the batch goes on whole.
+    for (const auto& [id, time] : latest) clock.partitions[id].max_event = time;
+    SLUICE_RETURN_NOT_OK(Deliver(stream, {batch}, name, origins));
+    return AdvanceWatermark();
+  }
+  // Before each run of behind rows, the rows before it are delivered and the watermark they form
+  // is applied, as if the batch had been cut there: for a source with one partition, the stages'
+  // own watermark then equals the row's, so that even state that only the stages' watermark
+  // frees (the windows of a sliding window a row is partly late for) is the same as with one row
+  // per batch. Cuts happen only where the watermark actually moves.
+  origins = origins.WithWatermarks(watermarks);
   int64_t start = 0;
   bool previous_behind = false;
   int32_t current_id = 0;
   PartitionClock* current = nullptr;
   for (int64_t row = 0; row < rows; ++row) {
-    int32_t id = partition_of(row);
+    const int32_t id = partition_of(row);
     if (current == nullptr || id != current_id) {
       current = &clock.partitions[id];
-      current->last_data = now;
       current_id = id;
     }
     const bool is_behind = watermarks[row] != kMinTimestamp;

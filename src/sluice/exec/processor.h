@@ -61,20 +61,30 @@ struct ProcessorContext {
   bool bounded = true;
   /// During Process(): for each row of the batch, the watermark formed by the rows before it in
   /// its own source partition when the row is behind it, else kMinTimestamp; empty when no row of
-  /// the batch is behind. Read it through LatenessWatermark(). Owned by the pipeline.
+  /// the batch is behind. Read it through LatenessWatermarks. Owned by the pipeline.
   const std::vector<Timestamp>* row_watermarks = nullptr;
 };
 
-/// The watermark that decides whether row `row` of the batch being processed is late: the
+/// The watermarks that decide whether the rows of the batch being processed are late: the
 /// processor's own (`watermark`, from its last OnWatermark()), or — for a row behind the rows
-/// before it in its partition — that partition's watermark when later. Deciding against it makes
-/// results independent of batch boundaries, file layout and how partitions interleave.
-inline Timestamp LatenessWatermark(const ProcessorContext& context, Timestamp watermark,
-                                   int64_t row) {
-  const std::vector<Timestamp>* rows = context.row_watermarks;
-  if (rows == nullptr || rows->empty()) return watermark;
-  return std::max(watermark, (*rows)[static_cast<size_t>(row)]);
-}
+/// before it in its partition — that partition's watermark when later. Deciding against them
+/// makes results independent of batch boundaries, file layout and how partitions interleave.
+/// Made once per Process() call: most batches have no row behind, and then [row] is `watermark`.
+class LatenessWatermarks {
+ public:
+  LatenessWatermarks(const ProcessorContext& context, Timestamp watermark)
+      : watermark_(watermark),
+        rows_(context.row_watermarks == nullptr || context.row_watermarks->empty()
+                  ? nullptr
+                  : context.row_watermarks->data()) {}
+  Timestamp operator[](int64_t row) const {
+    return rows_ == nullptr ? watermark_ : std::max(watermark_, rows_[row]);
+  }
+
+ private:
+  Timestamp watermark_;
+  const Timestamp* rows_;
+};
 
 /// One stage of a pipeline: takes micro-batches and emits zero or more batches.
 ///

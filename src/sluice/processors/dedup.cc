@@ -72,6 +72,7 @@ class DedupProcessor final : public exec::Processor {
       times = static_cast<const arrow::TimestampArray*>(batch->column(time_column_).get());
     const Timestamp now = times == nullptr ? WallClockNow() : 0;
 
+    const exec::LatenessWatermarks limits(context_, exec::kMinTimestamp);
     std::vector<uint8_t> keep(rows, 0);
     int64_t kept = 0;
     for (int64_t row = 0; row < rows; ++row) {
@@ -85,9 +86,7 @@ class DedupProcessor final : public exec::Processor {
       // An occurrence whose span ended before the watermark this row is judged against is as
       // good as forgotten, whether or not the watermark has freed it yet: so a row behind its
       // partition's watermark meets the same state whatever the batch boundaries were.
-      const Timestamp limit = times != nullptr
-                                  ? exec::LatenessWatermark(context_, exec::kMinTimestamp, row)
-                                  : exec::kMinTimestamp;
+      const Timestamp limit = times != nullptr ? limits[row] : exec::kMinTimestamp;
       if (alive_[id] && time < first_seen_[id] + within_ && first_seen_[id] + within_ >= limit) {
         ++dropped_;
         continue;

@@ -576,10 +576,11 @@ Status WindowJoin::Accept(int side, const arrow::RecordBatch& batch, uint32_t sl
   Pane* pane = nullptr;
   Timestamp pane_start = 0;
   int64_t held = 0;
+  const exec::LatenessWatermarks limits(context_, watermark_);
   for (int64_t i = 0; i < rows; ++i) {
     const Timestamp time = times[i];
     const Timestamp start = FloorTo(time, pane_size_);
-    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    const Timestamp limit = limits[i];
     if (pane == nullptr || start != pane_start || limit != watermark_) {
       // The latest window holding the row decides whether it is late.
       const Timestamp latest = FloorTo(time, slide);
@@ -898,9 +899,10 @@ Status ProbeJoin::Accept(int side, const arrow::RecordBatch& batch, uint32_t slo
   std::vector<uint64_t>& theirs_out = output[other];
   std::vector<uint64_t> deleted;
   int64_t held = 0;
+  const exec::LatenessWatermarks limits(context_, watermark_);
   for (int64_t i = 0; i < rows; ++i) {
     const Timestamp time = times[i];
-    const Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    const Timestamp limit = limits[i];
     // Interval join: a row behind the watermark may have lost its partners already.
     // Regular join: a row whose time-to-live ran out before it came would expire at once.
     if (interval ? time < limit : KeptUntil(side, time) < limit) {

@@ -434,11 +434,12 @@ Status WindowedSql::Process(const std::shared_ptr<arrow::RecordBatch>& batch, ex
     times = static_cast<const arrow::TimestampArray&>(column).raw_values();
   }
 
+  const exec::LatenessWatermarks limits(context_, watermark_);
   // The rows of each pane, in input order.
   std::map<exec::Timestamp, std::vector<int64_t>> rows_of_pane;
   for (int64_t i = 0; i < rows; ++i) {
     const exec::Timestamp last_window = exec::FloorTo(times[i], window_.slide);
-    const exec::Timestamp limit = exec::LatenessWatermark(context_, watermark_, i);
+    const exec::Timestamp limit = limits[i];
     if (last_window + window_.size <= limit) {
       Late(*batch, i, last_window);
       continue;

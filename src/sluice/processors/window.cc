@@ -323,13 +323,11 @@ void WindowProcessor::AssignTime(const arrow::RecordBatch& batch, const Timestam
   int64_t pane_windows = 0, closed_windows = 0;
   uint32_t* out = slots->data();
   Timestamp pane_limit = watermark_;
-  // Rows behind their partition's watermark are rare: most batches carry none.
-  const std::vector<Timestamp>* row_watermarks = context_.row_watermarks;
-  const bool per_row = row_watermarks != nullptr && !row_watermarks->empty();
+  const exec::LatenessWatermarks limits(context_, watermark_);
   for (int64_t i = 0; i < rows; ++i) {
     Timestamp time = times[i];
     Timestamp start = FloorTo(time, pane_size_);
-    const Timestamp limit = per_row ? std::max(watermark_, (*row_watermarks)[i]) : watermark_;
+    const Timestamp limit = limits[i];
     if (pane == nullptr || start != pane_start || limit != pane_limit) {
       // The latest window holding the row decides whether it is late.
       Timestamp latest = FloorTo(time, slide);
@@ -374,11 +372,10 @@ void WindowProcessor::AssignSession(const arrow::RecordBatch& batch, const Times
   std::vector<uint32_t> merged_from, merged_into;
   std::unordered_map<uint32_t, uint32_t> redirect;
   const Timestamp lateness = settings_.allowed_lateness;
-  const std::vector<Timestamp>* row_watermarks = context_.row_watermarks;
-  const bool per_row = row_watermarks != nullptr && !row_watermarks->empty();
+  const exec::LatenessWatermarks limits(context_, watermark_);
   for (int64_t i = 0; i < rows; ++i) {
     Timestamp time = times[i];
-    const Timestamp limit = per_row ? std::max(watermark_, (*row_watermarks)[i]) : watermark_;
+    const Timestamp limit = limits[i];
     // Late when its own window [time, time + gap) has closed — whatever sessions it might
     // touch, which would depend on which other rows happened to arrive first — or when it would
     // extend or bridge into a session that was emitted and is gone (never the start of a second
