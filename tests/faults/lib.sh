@@ -41,14 +41,13 @@ expect_no_stderr() {  # expect_no_stderr TEXT WHAT
 # lines FILE: the number of lines of a text file (0 when it does not exist).
 lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 
-# summary_count WORD: the number before WORD in the run's summary line, e.g.
-# `summary_count "rows in"`, `summary_count "dead letters"`, `summary_count "rows skipped"`;
-# 0 when the summary does not mention it.
+# summary_count PATTERN: the number before PATTERN (an extended regex) in the run's summary
+# line, e.g. `summary_count 'rows? in'`, `summary_count 'dead letters?'`,
+# `summary_count 'rows? skipped'`; 0 when the summary does not mention it.
 summary_count() {
-  local line
-  line="$(grep -E "^sluice: pipeline '.*' (finished|stopped|failed|interrupted)" stderr.txt | tail -n 1 || true)"
-  local number
-  number="$(printf '%s\n' "$line" | grep -oE "[0-9]+ ${1%s}s?\b" | head -n 1 | grep -oE '^[0-9]+' || true)"
+  local line number
+  line="$(grep -E "^sluice: pipeline '.*' " stderr.txt | tail -n 1 || true)"
+  number="$(printf '%s\n' "$line" | grep -oE "[0-9]+ $1\b" | head -n 1 | grep -oE '^[0-9]+' || true)"
   echo "${number:-0}"
 }
 

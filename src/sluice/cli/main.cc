@@ -186,6 +186,11 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
     return kExitRuntimeFailure;
   }
   std::string late = summary->late > 0 ? fmt::format(" ({} late)", summary->late) : "";
+  if (summary->skipped_rows > 0 || summary->skipped_bytes > 0) {
+    late += fmt::format(", {} skipped ({}) as unreadable",
+                        Counted(summary->skipped_rows, "row", "rows"),
+                        Counted(summary->skipped_bytes, "byte", "bytes"));
+  }
   std::string state =
       summary->peak_state_bytes > 0
           ? fmt::format(", peak state {}B, final state {}B", HumanCount(summary->peak_state_bytes),

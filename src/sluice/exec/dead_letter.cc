@@ -60,6 +60,8 @@ std::string RowToJson(const arrow::RecordBatch& batch, int64_t row) {
 void DeadLetterQueue::Add(DeadLetter letter) {
   std::lock_guard lock(mutex_);
   if (letter.reason.rfind("late", 0) == 0) ++late_;
+  skipped_rows_ += letter.skipped_rows;
+  skipped_bytes_ += letter.skipped_bytes;
   pending_.push_back(std::move(letter));
   ++total_;
 }
@@ -89,6 +91,16 @@ int64_t DeadLetterQueue::total() const {
 int64_t DeadLetterQueue::late() const {
   std::lock_guard lock(mutex_);
   return late_;
+}
+
+int64_t DeadLetterQueue::skipped_rows() const {
+  std::lock_guard lock(mutex_);
+  return skipped_rows_;
+}
+
+int64_t DeadLetterQueue::skipped_bytes() const {
+  std::lock_guard lock(mutex_);
+  return skipped_bytes_;
 }
 
 }  // namespace sluice::exec

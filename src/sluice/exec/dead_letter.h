@@ -30,6 +30,11 @@ struct DeadLetter {
   /// For a row a processor rejects: its index in the batch the processor was given. The
   /// pipeline, which knows where that batch's rows came from, then fills `source` and `origin`.
   int64_t row = -1;
+  /// For damaged input skipped as a whole (a span a decoder could not resynchronise within, a
+  /// corrupt row group): the rows it held, when the format knows them, and its bytes. Both are
+  /// 0 for a dead letter that is itself the one rejected record.
+  int64_t skipped_rows = 0;
+  int64_t skipped_bytes = 0;
 };
 
 /// The schema of the dead-letter output: one row per DeadLetter plus the time it was rejected.
@@ -57,12 +62,17 @@ class DeadLetterQueue {
   int64_t total() const;
   /// Those of them rejected as late (reason "late ...").
   int64_t late() const;
+  /// The rows and bytes of damaged input skipped (DeadLetter::skipped_rows, skipped_bytes).
+  int64_t skipped_rows() const;
+  int64_t skipped_bytes() const;
 
  private:
   mutable std::mutex mutex_;
   std::vector<DeadLetter> pending_;
   int64_t total_ = 0;
   int64_t late_ = 0;
+  int64_t skipped_rows_ = 0;
+  int64_t skipped_bytes_ = 0;
 };
 
 }  // namespace sluice::exec

@@ -986,6 +986,8 @@ Result<RunSummary> Pipeline::Run() {
   summary.dead_letters = dead_letters_.total();
   summary.batches = batches_;
   summary.late = dead_letters_.late();
+  summary.skipped_rows = dead_letters_.skipped_rows();
+  summary.skipped_bytes = dead_letters_.skipped_bytes();
   summary.peak_state_bytes = peak_state_bytes_;
   for (const auto& stage : stages_) summary.final_state_bytes += stage.processor->state_bytes();
   summary.seconds =

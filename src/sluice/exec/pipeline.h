@@ -31,6 +31,10 @@ struct RunSummary {
   int64_t batches = 0;
   /// Dead letters rejected as late (included in dead_letters).
   int64_t late = 0;
+  /// Damaged input skipped whole, as its dead letters counted it: rows (when the format knows
+  /// them) and bytes. Conservation: rows in + rows skipped = rows out + filtered + dead letters.
+  int64_t skipped_rows = 0;
+  int64_t skipped_bytes = 0;
   /// The most state the processors held at once, in bytes (windows, joins, dedup keys).
   int64_t peak_state_bytes = 0;
   /// State still held when the run ended (0 after a bounded run flushed everything).
