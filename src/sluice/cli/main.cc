@@ -1,5 +1,7 @@
 // The `sluice` command: run, validate and describe pipelines.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,9 +13,11 @@
 #include <thread>
 
 #include "sluice/cli/reference.h"
+#include "sluice/common/blocking_write.h"
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/pipeline_config.h"
+#include "sluice/connectors/file/output_target.h"
 #include "sluice/exec/pipeline.h"
 #include "sluice/exec/registry.h"
 #include "sluice/exec/time.h"
@@ -24,12 +28,55 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitRuntimeFailure = 1;
 constexpr int kExitInvalidConfig = 2;
+/// The shell's status of a process killed by SIGPIPE: a reader of the output went away.
+constexpr int kExitReaderGone = 128 + SIGPIPE;
+
+/// How long an interrupted run may wait in a write that does not move (a full pipe) before it
+/// stops without finishing it.
+constexpr auto kBlockedWriteGrace = std::chrono::seconds(1);
 
 std::atomic<int> g_signals{0};
+/// The first signal received: the exit status of an interrupted run is 128 + it.
+std::atomic<int> g_first_signal{0};
 
-void OnSignal(int) {
-  // A second signal means "stop now": skip the graceful drain.
-  if (g_signals.fetch_add(1) >= 1) _exit(130);
+void OnSignal(int signal) {
+  int none = 0;
+  g_first_signal.compare_exchange_strong(none, signal);
+  g_signals.fetch_add(1);
+}
+
+/// Opens /dev/null on each of descriptors 0-2 that is closed, so that no file the run opens
+/// takes its number and receives what is meant for standard output.
+void ReserveStandardDescriptors() {
+  for (int descriptor = 0; descriptor <= 2; ++descriptor) {
+    if (fcntl(descriptor, F_GETFD) != -1 || errno != EBADF) continue;
+    int opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY);
+    if (opened >= 0 && opened != descriptor) {
+      dup2(opened, descriptor);
+      close(opened);
+    }
+  }
+}
+
+/// While a pipeline runs, signals end it through the pipeline: the handler only counts them.
+void InstallSignalHandlers() {
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+/// Ends the process at once: a second signal, or a run stuck in a blocked write after the
+/// first. Nothing is published; temporary files are removed.
+[[noreturn]] void ExitInterrupted(const std::string& pipeline, std::string_view why) {
+  connectors::RemoveTemporaryFiles();
+  const int signal = g_first_signal.load();
+  std::string text =
+      fmt::format("sluice: pipeline '{}' interrupted ({}); {}; no output published\n", pipeline,
+                  signal == SIGTERM ? "SIGTERM" : "SIGINT", why);
+  (void)!write(STDERR_FILENO, text.data(), text.size());
+  _exit(128 + signal);
 }
 
 std::string HumanCount(double value) {
@@ -157,14 +204,21 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
   }
   std::unique_ptr<exec::Pipeline> pipeline = std::move(*made);
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  InstallSignalHandlers();
   std::atomic<bool> finished{false};
   std::thread signal_watcher([&] {
+    bool stop_requested = false;
     while (!finished.load()) {
-      if (g_signals.load() > 0) {
+      const int signals = g_signals.load();
+      if (signals > 0 && !stop_requested) {
         pipeline->RequestStop();
-        break;
+        stop_requested = true;
+      }
+      if (signals > 1) ExitInterrupted(config->name, "stopped at once by a second signal");
+      if (stop_requested) {
+        auto blocked = BlockedWriteAge();
+        if (blocked && *blocked > kBlockedWriteGrace)
+          ExitInterrupted(config->name, "an output is blocked (a full pipe)");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -183,7 +237,17 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
   if (!summary.ok()) {
     std::cerr << fmt::format("sluice: pipeline '{}' failed: {}\n", config->name,
                              summary.status().message());
+    if (pipeline->bounded()) std::cerr << "sluice: no output published; previous outputs kept\n";
     return kExitRuntimeFailure;
+  }
+  if (summary->interrupted) {
+    const int signal = g_first_signal.load();
+    std::cerr << fmt::format(
+        "sluice: pipeline '{}' interrupted ({}) after {} in; no output published, previous "
+        "outputs kept\n",
+        config->name, signal == SIGTERM ? "SIGTERM" : "SIGINT",
+        Counted(summary->rows_in, "row", "rows"));
+    return 128 + (signal == 0 ? SIGINT : signal);
   }
   std::string late = summary->late > 0 ? fmt::format(" ({} late)", summary->late) : "";
   if (summary->skipped_rows > 0 || summary->skipped_bytes > 0) {
@@ -209,6 +273,18 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
       Counted(summary->rows_out, "row", "rows"), per_sink,
       Counted(summary->dead_letters, "dead letter", "dead letters"), late, state, summary->seconds,
       HumanCount(static_cast<double>(summary->rows_in) / std::max(summary->seconds, 1e-9)));
+  for (const auto& [stage, bytes] : summary->discarded_state) {
+    std::cerr << fmt::format(
+        "sluice: step '{}': {}B of state in windows that had not closed discarded, not emitted "
+        "as final\n",
+        stage, HumanCount(static_cast<double>(bytes)));
+  }
+  if (!summary->readers_gone.empty()) {
+    std::cerr << fmt::format(
+        "sluice: the reader of sink {} closed its pipe before the end; the other sinks finished\n",
+        fmt::join(summary->readers_gone, ", "));
+    return kExitReaderGone;
+  }
   return kExitOk;
 }
 
@@ -222,6 +298,9 @@ int main(int argc, char** argv) {
   // fresh pages again (the kernel zeroing them). Keeping it a second costs nothing in a steady
   // pipeline and is much faster when state or wide batches churn. A user's own setting wins.
   setenv("MIMALLOC_PURGE_DELAY", "1000", /*overwrite=*/0);
+  ReserveStandardDescriptors();
+  // A closed pipe is an error of the write (EPIPE) that the sink reports, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Sluice: one engine for batch and stream processing"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);

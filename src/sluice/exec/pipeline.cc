@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "sluice/common/logging.h"
@@ -463,7 +464,7 @@ class Pipeline::Builder {
       SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
       p.streams_[input].consumers.push_back(Consumer{Consumer::Kind::kSink, p.sinks_.size(), 0});
       p.streams_[input].feeds_sinks = true;
-      p.sinks_.push_back(NamedSink{component.id, std::move(sink)});
+      p.sinks_.push_back(NamedSink{component.id, std::move(sink), false});
       p.sink_inputs_.push_back(input);
     }
     if (config_.dead_letters) {
@@ -613,19 +614,69 @@ Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::Recor
 }
 
 Status Pipeline::WriteSink(size_t sink, const std::shared_ptr<arrow::RecordBatch>& batch) {
-  if (batch->num_rows() == 0) return Status::OK();
-  Status status = sinks_[sink].sink->Write(batch);
-  if (!status.ok()) return status.WithMessage("sink '", sinks_[sink].name, "': ", status.message());
+  NamedSink& named = sinks_[sink];
+  if (batch->num_rows() == 0 || named.reader_gone) return Status::OK();
+  Status status = named.sink->Write(batch);
+  if (ReaderGone(status)) {
+    // `| head` has what it wanted: that output ends, the others go on.
+    named.reader_gone = true;
+    ComponentLogger(name_)->warn(
+        "sink '{}': its reader closed the pipe after {} rows; it writes no more, the other "
+        "sinks go on",
+        named.name, sink_rows_[sink]);
+    if (std::all_of(sinks_.begin(), sinks_.end(),
+                    [](const NamedSink& each) { return each.reader_gone; })) {
+      stop_requested_.store(true);  // nothing left to write to
+    }
+    return Status::OK();
+  }
+  if (!status.ok()) return status.WithMessage("sink '", named.name, "': ", status.message());
   sink_rows_[sink] += batch->num_rows();
   return Status::OK();
 }
 
 Status Pipeline::CommitSinks(const InputDone& done) {
-  for (auto& [name, sink] : sinks_) {
-    Status status = sink->Commit(done);
-    if (!status.ok()) return status.WithMessage("sink '", name, "': ", status.message());
+  for (auto& named : sinks_) {
+    if (named.reader_gone) continue;
+    Status status = named.sink->Commit(done);
+    if (!status.ok()) return status.WithMessage("sink '", named.name, "': ", status.message());
   }
   return Status::OK();
+}
+
+Status Pipeline::CloseAndPublishSinks(Status failure) {
+  // Close every sink first: a sink's output is published only once all of them completed.
+  for (auto& named : sinks_) {
+    if (!failure.ok()) break;
+    Status status = named.sink->Close();
+    if (ReaderGone(status)) {
+      named.reader_gone = true;
+    } else if (!status.ok()) {
+      failure = status.WithMessage("sink '", named.name, "': ", status.message());
+    }
+  }
+  if (failure.ok() && dead_letter_sink_ != nullptr) {
+    Status status = dead_letter_sink_->Close();
+    if (!status.ok()) failure = status.WithMessage("dead-letter sink: ", status.message());
+  }
+  if (!failure.ok()) {
+    AbortSinks();
+    return failure;
+  }
+  for (auto& named : sinks_) {
+    Status status = named.sink->Publish();
+    if (!status.ok()) return status.WithMessage("sink '", named.name, "': ", status.message());
+  }
+  if (dead_letter_sink_ != nullptr) {
+    Status status = dead_letter_sink_->Publish();
+    if (!status.ok()) return status.WithMessage("dead-letter sink: ", status.message());
+  }
+  return Status::OK();
+}
+
+void Pipeline::AbortSinks() {
+  for (auto& named : sinks_) named.sink->Abort();
+  if (dead_letter_sink_ != nullptr) dead_letter_sink_->Abort();
 }
 
 Status Pipeline::WriteDeadLetters() {
@@ -947,38 +998,44 @@ Result<RunSummary> Pipeline::Run() {
                                              "': ", source_status[i].message());
     }
   }
-  bool stopped = stop_requested_.load() && failure.ok();
-
-  // End of input (or a graceful stop): a final watermark fires every window, then every
-  // stateful stage flushes what it still holds, downstream in order.
-  if (failure.ok() && watermark_ != kMaxTimestamp) {
-    watermark_ = kMaxTimestamp;
-    failure = PropagateWatermark(kMaxTimestamp);
-  }
-  for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
-    CollectingEmitter flushed;
-    failure = stages_[i].processor->Finish(flushed);
-    if (failure.ok())
-      failure = Deliver(stages_[i].output, std::move(flushed.batches()), "", RowOrigins());
-  }
-  if (failure.ok()) failure = WriteDeadLetters();
-  for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
-    failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
-  }
-  for (auto& [name, sink] : sinks_) {
-    Status status = sink->Close();
-    if (!status.ok() && failure.ok())
-      failure = status.WithMessage("sink '", name, "': ", status.message());
-  }
-  if (dead_letter_sink_ != nullptr) {
-    Status status = dead_letter_sink_->Close();
-    if (!status.ok() && failure.ok())
-      failure = status.WithMessage("dead-letter sink: ", status.message());
-  }
-  if (!failure.ok()) return failure;
-  for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
-
+  const bool stopped = stop_requested_.load() && failure.ok();
+  const bool interrupted = interrupted_.load() && failure.ok();
   RunSummary summary;
+  if (interrupted && bounded()) {
+    // An interrupted bounded run is incomplete: publishing any of it would replace a complete
+    // output by a partial one.
+    AbortSinks();
+    summary.interrupted = true;
+  } else {
+    if (interrupted) {
+      // A stream stopped: what was processed is committed; the windows that have not closed
+      // are not final, so they are dropped, not emitted as if they were.
+      for (const auto& stage : stages_) {
+        if (int64_t bytes = stage.processor->state_bytes(); bytes > 0)
+          summary.discarded_state.emplace_back(stage.id, bytes);
+      }
+    } else {
+      // End of input: a final watermark fires every window, then every stateful stage flushes
+      // what it still holds, downstream in order.
+      if (failure.ok() && watermark_ != kMaxTimestamp) {
+        watermark_ = kMaxTimestamp;
+        failure = PropagateWatermark(kMaxTimestamp);
+      }
+      for (size_t i = 0; i < stages_.size() && failure.ok(); ++i) {
+        CollectingEmitter flushed;
+        failure = stages_[i].processor->Finish(flushed);
+        if (failure.ok())
+          failure = Deliver(stages_[i].output, std::move(flushed.batches()), "", RowOrigins());
+      }
+    }
+    if (failure.ok()) failure = WriteDeadLetters();
+    for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
+      failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
+    }
+    SLUICE_RETURN_NOT_OK(CloseAndPublishSinks(std::move(failure)));
+    for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
+  }
+
   summary.rows_in = rows_in_.load();
   summary.rows_out = rows_out_.load();
   for (size_t i = 0; i < sinks_.size(); ++i)
@@ -993,6 +1050,9 @@ Result<RunSummary> Pipeline::Run() {
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.stopped = stopped;
+  for (const auto& named : sinks_) {
+    if (named.reader_gone) summary.readers_gone.push_back(named.name);
+  }
   return summary;
 }
 

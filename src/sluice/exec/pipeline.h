@@ -42,6 +42,15 @@ struct RunSummary {
   double seconds = 0;
   /// True when the run ended because a stop was requested rather than because input ended.
   bool stopped = false;
+  /// A bounded run stopped before its input ended (RequestStop()): nothing was published and
+  /// every previous output is as it was.
+  bool interrupted = false;
+  /// An unbounded run stopped: the state of windows and other groups that had not closed,
+  /// dropped rather than emitted as if final, by stage (bytes as Processor::state_bytes()).
+  std::vector<std::pair<std::string, int64_t>> discarded_state;
+  /// Sinks whose reader went away (EPIPE, as `| head` does): they stopped writing, the other
+  /// sinks finished.
+  std::vector<std::string> readers_gone;
 };
 
 /// A snapshot of a running pipeline, safe to take from another thread (the progress line).
@@ -61,9 +70,11 @@ struct RunProgress {
 /// Make() builds every part and checks every configuration error before any data flows. Run()
 /// starts one thread per source; the calling thread drives the processors and sinks. Sources
 /// feed a bounded queue, so a slow sink pauses the sources instead of growing memory. A
-/// bounded run ends when every source has ended; RequestStop() (from a signal handler thread
-/// or another thread) ends an unbounded one: sources stop, what is queued is processed, state
-/// is flushed and sinks are closed (committed).
+/// bounded run ends when every source has ended, and publishes its sinks' output only if every
+/// sink succeeded (all or nothing). RequestStop() (from a signal handler thread or another
+/// thread) interrupts a run: a bounded one publishes nothing and leaves every previous output;
+/// an unbounded one stops its sources, processes what is queued and commits it, and drops the
+/// windows that have not closed rather than emitting them as final.
 class Pipeline {
  public:
   ~Pipeline();
@@ -73,8 +84,11 @@ class Pipeline {
 
   Result<RunSummary> Run();
 
-  /// Asks the run to finish gracefully. Async-signal-safe (sets an atomic flag).
-  void RequestStop() { stop_requested_.store(true); }
+  /// Interrupts the run (see above). Async-signal-safe (sets atomic flags).
+  void RequestStop() {
+    interrupted_.store(true);
+    stop_requested_.store(true);
+  }
 
   RunProgress progress() const;
 
@@ -141,6 +155,8 @@ class Pipeline {
   struct NamedSink {
     std::string name;
     std::unique_ptr<Sink> sink;
+    /// Set when the sink's reader went away (exec::ReaderGone()): it gets no more writes.
+    bool reader_gone = false;
   };
 
   Status ConfigureEventTime(const config::PipelineConfig& config);
@@ -185,6 +201,10 @@ class Pipeline {
   Status PropagateWatermark(Timestamp watermark);
   void SampleState();
   Status WriteDeadLetters();
+  /// Closes every sink and the dead-letter sink, then publishes them all; on any failure, or
+  /// when `failure` is already set, aborts them all instead. Returns the first error.
+  Status CloseAndPublishSinks(Status failure);
+  void AbortSinks();
 
   std::string name_;
   std::vector<std::string> source_names_;
@@ -215,6 +235,8 @@ class Pipeline {
   ProcessorContext processor_context_;
 
   std::atomic<bool> stop_requested_{false};
+  /// RequestStop() was called: a stop from outside, not the end of input or a failure.
+  std::atomic<bool> interrupted_{false};
   std::atomic<int64_t> rows_in_{0};
   std::atomic<int64_t> rows_out_{0};
   /// The last watermark handed to the stages, for progress().

@@ -4,6 +4,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <arrow/type_traits.h>
+#include <arrow/util/io_util.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/common/blocking_write.h"
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/value_text.h"
 
@@ -113,8 +115,11 @@ class ConsoleSink : public exec::Sink {
   }
 
   Status Flush() override {
-    if (std::fflush(stream_) != 0)
-      return Status::IOError("console: cannot flush output: ", std::strerror(errno));
+    BlockingWriteScope blocking;
+    if (std::fflush(stream_) != 0) {
+      return arrow::internal::IOErrorFromErrno(errno, "console: cannot write to ", StreamName(),
+                                               ": ", std::strerror(errno));
+    }
     return Status::OK();
   }
 
@@ -122,12 +127,16 @@ class ConsoleSink : public exec::Sink {
 
  private:
   Status WriteText() {
+    BlockingWriteScope blocking;
     if (!text_.empty() && std::fwrite(text_.data(), 1, text_.size(), stream_) != text_.size()) {
-      return Status::IOError("console: cannot write output: ", std::strerror(errno));
+      return arrow::internal::IOErrorFromErrno(errno, "console: cannot write to ", StreamName(),
+                                               ": ", std::strerror(errno));
     }
     text_.clear();
     return Status::OK();
   }
+
+  const char* StreamName() const { return stream_ == stderr ? "stderr" : "stdout"; }
 
   /// Appends a header line, a rule, up to max_rows_ rows and, when rows were left out, how many.
   void AppendTable(const arrow::RecordBatch& batch) {

@@ -1,13 +1,14 @@
 #include "sluice/connectors/file/file_sink.h"
 
 #include <arrow/record_batch.h>
+#include <arrow/util/io_util.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <cstring>
 
 #include "sluice/config/location.h"
 #include "sluice/connectors/file/format_options.h"
+#include "sluice/connectors/file/output_target.h"
 #include "sluice/connectors/stdio/stdout_sink.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_writer.h"
@@ -17,61 +18,57 @@ namespace {
 
 using formats::Format;
 
-/// Writes to "<path>.tmp-<pid>" and renames it to `path` at Close(): a rename within a
-/// directory is atomic, so the target is either the old file or the whole new one. A sink
-/// destroyed without Close() (a failed run) removes its temporary file. Pipeline thread only.
+/// Writes through an OutputTarget: a regular file is staged beside the target and renamed into
+/// place by Publish(), after every sink of the run has closed, so a reader sees the previous file
+/// or the whole new one; a device, FIFO or /dev/stdout is written in place. A failed or
+/// interrupted run aborts: the staged file goes, the previous output stays. Pipeline thread only.
 class FileSink final : public exec::Sink {
  public:
   FileSink(std::string path, Format format, formats::WriteOptions options)
       : path_(std::move(path)), format_(format), options_(options) {}
 
-  ~FileSink() override {
-    if (writer_) {
-      writer_.reset();
-      std::error_code ignored;
-      std::filesystem::remove(temporary_path_, ignored);
-    }
-  }
-
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
-    std::filesystem::path target(path_);
-    if (target.has_parent_path()) {
-      std::error_code error;
-      std::filesystem::create_directories(target.parent_path(), error);
-      if (error) {
-        return Status::IOError(fmt::format("cannot create directory '{}': {}",
-                                           target.parent_path().string(), error.message()));
-      }
-    }
-    temporary_path_ = fmt::format("{}.tmp-{}", path_, getpid());
-    SLUICE_ASSIGN_OR_RAISE(writer_,
-                           formats::RecordWriter::Open(temporary_path_, format_, schema, options_));
+    SLUICE_ASSIGN_OR_RAISE(target_, OutputTarget::Open(path_));
+    auto writer = formats::RecordWriter::Open(target_->stream(), format_, schema, options_);
+    if (!writer.ok()) return Described(writer.status());
+    writer_ = *std::move(writer);
     return Status::OK();
   }
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (!writer_) return Status::Invalid("file sink: Write() before Open() or after Close()");
-    return writer_->Write(*batch);
+    return Described(writer_->Write(*batch));
   }
 
   Status Close() override {
     if (!writer_) return Status::OK();
-    SLUICE_RETURN_NOT_OK(writer_->Close());
+    Status closed = writer_->Close();
     writer_.reset();
-    std::error_code error;
-    std::filesystem::rename(temporary_path_, path_, error);
-    if (error) {
-      return Status::IOError(
-          fmt::format("cannot rename '{}' to '{}': {}", temporary_path_, path_, error.message()));
-    }
-    return Status::OK();
+    return Described(closed);
+  }
+
+  Status Publish() override { return target_ == nullptr ? Status::OK() : target_->Publish(); }
+
+  void Abort() override {
+    writer_.reset();
+    if (target_ != nullptr) target_->Abort();
   }
 
  private:
+  /// `status` with the path in its message, and the OS error's name (ENOSPC) when it has one.
+  Status Described(const Status& status) const {
+    if (status.ok()) return status;
+    const int error = arrow::internal::ErrnoFromStatus(status);
+    if (error == 0) return status.WithMessage("'", path_, "': ", status.message());
+    const char* name = strerrorname_np(error);
+    return status.WithMessage("cannot write '", path_, "': ", std::strerror(error), " (",
+                              name != nullptr ? name : "error", ")");
+  }
+
   std::string path_;
   Format format_;
   formats::WriteOptions options_;
-  std::string temporary_path_;
+  std::unique_ptr<OutputTarget> target_;
   std::unique_ptr<formats::RecordWriter> writer_;
 };
 
@@ -91,13 +88,14 @@ config::PluginSpec FileSinkSpec() {
   spec.kind = config::PluginKind::kSink;
   spec.name = "file";
   spec.doc =
-      "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a temporary file "
-      "renamed into place "
-      "when the run ends, so a reader never sees half a file; parent directories are created.";
+      "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a hidden temporary "
+      "file renamed into place when the run ends and every sink succeeded, so a reader never "
+      "sees half a file and a failed run leaves the previous file; parent directories are "
+      "created. A device, FIFO or /dev/stdout is written in place.";
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
-      "The file to write; replaced when the run completes. - writes to standard output, as the "
-      "stdout sink does.");
+      "The file to write; replaced when the run completes (a symlink's target is replaced). - "
+      "writes to standard output, as the stdout sink does.");
   path.required = true;
   spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
                                          "left out (and required for -).")};

@@ -3,7 +3,12 @@
 #include <arrow/api.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <thread>
 
 #include "sluice/formats/formats_test_support.h"
 
@@ -49,8 +54,10 @@ TEST(FileSinkTest, WritesTemporaryFileAndRenamesAtClose) {
   EXPECT_FALSE(std::filesystem::exists(path));  // readers never see a half-written file
   auto files = FilesIn(dir.path() / "out/nested");
   ASSERT_EQ(files.size(), 1u);
-  EXPECT_EQ(files[0], fmt::format("n.jsonl.tmp-{}", getpid()));
+  EXPECT_EQ(files[0], fmt::format(".n.jsonl.sluice-{}.tmp", getpid()));
   ASSERT_TRUE((*sink)->Close().ok());
+  EXPECT_FALSE(std::filesystem::exists(path));  // published only once every sink closed
+  ASSERT_TRUE((*sink)->Publish().ok());
   EXPECT_EQ(ReadText(path), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
   EXPECT_EQ(FilesIn(dir.path() / "out/nested"), std::vector<std::string>{"n.jsonl"});
 }
@@ -74,11 +81,84 @@ TEST(FileSinkTest, FormatFromOptionOrExtension) {
   ASSERT_TRUE((*sink)->Open(Numbers()->schema()).ok());
   ASSERT_TRUE((*sink)->Write(Numbers()).ok());
   ASSERT_TRUE((*sink)->Close().ok());
+  ASSERT_TRUE((*sink)->Publish().ok());
   EXPECT_EQ(ReadText(dir.File("n.txt")), "n\n1\n2\n3\n");
   auto unknown = MakeSink(fmt::format("path: {}", dir.File("n.txt")));
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("pipeline.yaml:1:7"), std::string::npos)
       << unknown.status().message();
+}
+
+/// Opens, writes Numbers() and closes a sink on `path`; publishes unless `abort`.
+Status WriteThrough(const std::string& path, bool abort = false) {
+  SLUICE_ASSIGN_OR_RAISE(auto sink, MakeSink(fmt::format("path: '{}'\nformat: csv", path)));
+  SLUICE_RETURN_NOT_OK(sink->Open(Numbers()->schema()));
+  SLUICE_RETURN_NOT_OK(sink->Write(Numbers()));
+  SLUICE_RETURN_NOT_OK(sink->Close());
+  if (abort) {
+    sink->Abort();
+    return Status::OK();
+  }
+  return sink->Publish();
+}
+
+TEST(FileSinkTest, AbortKeepsThePreviousFile) {
+  ScratchDirectory dir;
+  std::string path = dir.File("n.csv");
+  { std::ofstream(path) << "previous\n"; }
+  ASSERT_TRUE(WriteThrough(path, /*abort=*/true).ok());
+  EXPECT_EQ(ReadText(path), "previous\n");
+  EXPECT_EQ(FilesIn(dir.path()), std::vector<std::string>{"n.csv"});
+}
+
+TEST(FileSinkTest, SymlinkTargetIsReplacedAndTheLinkStays) {
+  ScratchDirectory dir;
+  std::filesystem::create_directories(dir.path() / "real");
+  std::string target = dir.File("real/n.csv");
+  { std::ofstream(target) << "previous\n"; }
+  std::filesystem::create_symlink("real/n.csv", dir.path() / "link.csv");
+  ASSERT_TRUE(WriteThrough(dir.File("link.csv")).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.path() / "link.csv"));
+  EXPECT_EQ(ReadText(target), "n\n1\n2\n3\n");
+  // A dangling link gets its target created.
+  std::filesystem::create_symlink("real/new.csv", dir.path() / "dangling.csv");
+  ASSERT_TRUE(WriteThrough(dir.File("dangling.csv")).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.path() / "dangling.csv"));
+  EXPECT_EQ(ReadText(dir.File("real/new.csv")), "n\n1\n2\n3\n");
+}
+
+TEST(FileSinkTest, FifoIsWrittenInPlaceNotReplaced) {
+  ScratchDirectory dir;
+  std::string fifo = dir.File("pipe");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] { received = ReadText(fifo); });
+  ASSERT_TRUE(WriteThrough(fifo).ok());
+  reader.join();
+  EXPECT_EQ(received, "n\n1\n2\n3\n");
+  struct stat info {};
+  ASSERT_EQ(lstat(fifo.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISFIFO(info.st_mode));
+  EXPECT_EQ(FilesIn(dir.path()), std::vector<std::string>{"pipe"});
+}
+
+TEST(FileSinkTest, DirectoryIsAnError) {
+  ScratchDirectory dir;
+  Status status = WriteThrough(dir.path().string());
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("is a directory"), std::string::npos) << status.message();
+}
+
+TEST(FileSinkTest, TemporaryFilesOfKilledRunsAreRemoved) {
+  ScratchDirectory dir;
+  // A process id that is not running: the largest the kernel hands out is below 2^22.
+  const std::string stray = dir.File(".n.csv.sluice-4194303.tmp");
+  const std::string live = dir.File(fmt::format(".n.csv.sluice-{}.tmp", getppid()));
+  { std::ofstream(stray) << "half"; }
+  { std::ofstream(live) << "another run's"; }
+  ASSERT_TRUE(WriteThrough(dir.File("n.csv")).ok());
+  EXPECT_FALSE(std::filesystem::exists(stray));
+  EXPECT_TRUE(std::filesystem::exists(live));  // a live process's file is left alone
 }
 
 }  // namespace

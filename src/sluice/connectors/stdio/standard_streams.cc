@@ -2,11 +2,14 @@
 
 #include <arrow/buffer.h>
 #include <arrow/status.h>
+#include <arrow/util/io_util.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "sluice/common/blocking_write.h"
 
 namespace sluice::connectors {
 namespace {
@@ -47,8 +50,13 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> DescriptorInputStream::Read(int64_
   return std::shared_ptr<arrow::Buffer>(std::move(buffer));
 }
 
+DescriptorOutputStream::~DescriptorOutputStream() { (void)Close(); }
+
 arrow::Status DescriptorOutputStream::Close() {
+  if (closed_) return arrow::Status::OK();
   closed_ = true;
+  if (owned_ && close(descriptor_) != 0 && errno != EINTR)
+    return arrow::Status::IOError("close: ", std::strerror(errno));
   return arrow::Status::OK();
 }
 
@@ -56,11 +64,12 @@ arrow::Status DescriptorOutputStream::Write(const void* data, int64_t nbytes) {
   if (closed_) return arrow::Status::Invalid("the output is closed");
   const auto* bytes = static_cast<const char*>(data);
   int64_t written = 0;
+  BlockingWriteScope blocking;
   while (written < nbytes) {
     ssize_t result = write(descriptor_, bytes + written, static_cast<size_t>(nbytes - written));
     if (result < 0) {
       if (errno == EINTR) continue;
-      return arrow::Status::IOError("write: ", std::strerror(errno));
+      return arrow::internal::IOErrorFromErrno(errno, "write: ", std::strerror(errno));
     }
     written += result;
   }

@@ -37,10 +37,13 @@ class DescriptorInputStream final : public arrow::io::InputStream {
 
 /// Writes to a file descriptor (standard output by default) as an Arrow stream, counting the
 /// bytes written so that formats that ask for their position (Parquet, Arrow files) can write
-/// to a pipe. Close() leaves the descriptor open. Used from one thread at a time.
+/// to a pipe. Close() leaves the descriptor open unless the stream owns it. Used from one thread
+/// at a time.
 class DescriptorOutputStream final : public arrow::io::OutputStream {
  public:
-  explicit DescriptorOutputStream(int descriptor = 1) : descriptor_(descriptor) {}
+  explicit DescriptorOutputStream(int descriptor = 1, bool owned = false)
+      : descriptor_(descriptor), owned_(owned) {}
+  ~DescriptorOutputStream() override;
 
   arrow::Status Close() override;
   bool closed() const override { return closed_; }
@@ -49,6 +52,7 @@ class DescriptorOutputStream final : public arrow::io::OutputStream {
 
  private:
   int descriptor_;
+  bool owned_;
   bool closed_ = false;
   int64_t position_ = 0;
 };
