@@ -5,11 +5,11 @@
 # + dead letters + rows reported skipped). It prints "N passed, 0 failed" and exits 0, or names
 # the first check that failed and exits 1.
 set -euo pipefail
-SLUICE="$1"
+FAULTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SLUICE="$(realpath "$1")"
 WORK="$2"
 rm -rf "$WORK" && mkdir -p "$WORK"
 cd "$WORK"
-FAULTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 checks_passed=0
 
 fail() {

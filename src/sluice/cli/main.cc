@@ -192,6 +192,8 @@ class ProgressLine {
 };
 
 int Run(const std::string& path, const std::vector<std::string>& sets, bool progress_wanted) {
+  // From here a signal is counted, and acted on once the pipeline runs.
+  InstallSignalHandlers();
   auto config = Load(path, sets);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
@@ -204,7 +206,6 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
   }
   std::unique_ptr<exec::Pipeline> pipeline = std::move(*made);
 
-  InstallSignalHandlers();
   std::atomic<bool> finished{false};
   std::thread signal_watcher([&] {
     bool stop_requested = false;

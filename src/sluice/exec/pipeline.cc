@@ -951,8 +951,12 @@ Result<RunSummary> Pipeline::Run() {
     switch (item->kind) {
       case QueueItem::Kind::kEnd:
         --active;
-        clock.ended = true;
-        failure = AdvanceWatermark();
+        // A source that ends because the run was interrupted has not reached the end of its
+        // input: it must not release the windows it holds open.
+        if (!interrupted_.load()) {
+          clock.ended = true;
+          failure = AdvanceWatermark();
+        }
         break;
       case QueueItem::Kind::kAssign: {
         std::map<int32_t, PartitionClock> assigned;

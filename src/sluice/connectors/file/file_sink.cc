@@ -55,14 +55,8 @@ class FileSink final : public exec::Sink {
   }
 
  private:
-  /// `status` with the path in its message, and the OS error's name (ENOSPC) when it has one.
   Status Described(const Status& status) const {
-    if (status.ok()) return status;
-    const int error = arrow::internal::ErrnoFromStatus(status);
-    if (error == 0) return status.WithMessage("'", path_, "': ", status.message());
-    const char* name = strerrorname_np(error);
-    return status.WithMessage("cannot write '", path_, "': ", std::strerror(error), " (",
-                              name != nullptr ? name : "error", ")");
+    return DescribeWriteError(status, "write", path_);
   }
 
   std::string path_;

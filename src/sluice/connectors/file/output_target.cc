@@ -1,6 +1,7 @@
 #include "sluice/connectors/file/output_target.h"
 
 #include <arrow/io/file.h>
+#include <arrow/util/io_util.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -181,7 +182,7 @@ Result<std::unique_ptr<OutputTarget>> OutputTarget::Open(const std::string& path
   auto stream = arrow::io::FileOutputStream::Open(target->temporary_);
   if (!stream.ok()) {
     target->Abort();
-    return stream.status();
+    return DescribeWriteError(stream.status(), "create", path);
   }
   target->stream_ = *std::move(stream);
   return target;
@@ -213,6 +214,15 @@ void OutputTarget::Abort() {
   fs::remove(temporary_, ignored);
   Unregister(temporary_);
   temporary_.clear();
+}
+
+Status DescribeWriteError(const Status& status, std::string_view verb, const std::string& path) {
+  if (status.ok()) return status;
+  const int error = arrow::internal::ErrnoFromStatus(status);
+  if (error == 0) return status.WithMessage("'", path, "': ", status.message());
+  const char* name = strerrorname_np(error);
+  return status.WithMessage("cannot ", verb, " '", path, "': ", std::strerror(error), " (",
+                            name != nullptr ? name : "error", ")");
 }
 
 void RemoveTemporaryFiles() {

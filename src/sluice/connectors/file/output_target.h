@@ -58,6 +58,11 @@ class OutputTarget {
   std::shared_ptr<arrow::io::OutputStream> stream_;
 };
 
+/// `status` (an error of writing `path`) with the path in its message and, when it carries an
+/// OS error, that error's text and name: "cannot write 'out/a.csv': No space left on device
+/// (ENOSPC)".
+Status DescribeWriteError(const Status& status, std::string_view verb, const std::string& path);
+
 /// Removes every temporary file an OutputTarget of this process still holds. For the exit path
 /// of an interrupted run, from any thread.
 void RemoveTemporaryFiles();
