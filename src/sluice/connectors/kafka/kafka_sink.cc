@@ -304,12 +304,9 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   Status Close() override {
     if (producer_ == nullptr) return Status::OK();
     if (in_transaction_) {
-      // Only a failed run gets here with a transaction open (a successful one committed it):
-      // its output is not backed by committed offsets, so it must never become visible.
-      std::unique_ptr<RdKafka::Error> aborted(producer_->abort_transaction(5000));
-      in_transaction_ = false;
-      producer_.reset();
-      return Status::OK();
+      // A successful run committed its last transaction before Close().
+      Abort();
+      return Status::Invalid("kafka sink: closed with a transaction open");
     }
     auto timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout);
@@ -319,6 +316,20 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
     if (left > 0)
       return Status::IOError(fmt::format("{} message(s) could not be delivered to Kafka", left));
     return Status::OK();
+  }
+
+  void Abort() override {
+    if (producer_ == nullptr) return;
+    if (in_transaction_) {
+      // What was written since the last commit is not backed by committed input offsets: it
+      // must never become visible.
+      std::unique_ptr<RdKafka::Error> aborted(producer_->abort_transaction(5000));
+      in_transaction_ = false;
+    } else {
+      // Without transactions what was sent stays sent (at least once): give it a moment.
+      producer_->flush(1000);
+    }
+    producer_.reset();
   }
 
   void dr_cb(RdKafka::Message& message) override {
