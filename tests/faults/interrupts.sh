@@ -3,11 +3,7 @@
 # signal, or a write blocked on a full pipe, ends the run within a second.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-python3 -c "
-with open('in.csv', 'w') as f:
-    f.write('id,symbol,price\n')
-    for i in range(1000000): f.write(f'{i},S{i % 10},{i % 997}.25\n')
-"
+make_quotes in.csv 1000000
 cat > bounded.yaml <<'YAML'
 name: bounded
 sources:
@@ -29,11 +25,7 @@ interrupt() {
   "$SLUICE" run --no-progress bounded.yaml 2> stderr.txt &
   local pid=$!
   sleep "$2"
-  kill "-$1" "$pid" 2>/dev/null || true
-  set +e
-  wait "$pid"
-  status=$?
-  set -e
+  signal_run "$1" "$pid"
 }
 interrupted=0
 for attempt in 1 2 3 4 5 6; do
@@ -78,11 +70,7 @@ YAML
 "$SLUICE" run --no-progress stream.yaml 2> stderr.txt &
 pid=$!
 sleep 3.5
-kill -TERM "$pid"
-set +e
-wait "$pid"
-status=$?
-set -e
+signal_run TERM "$pid"
 expect_status 0 "unbounded run stopped by SIGTERM"
 expect_stderr "pipeline 'stream' stopped" "unbounded run stopped by SIGTERM"
 expect_stderr "had not closed discarded" "unbounded run stopped by SIGTERM"
@@ -113,13 +101,7 @@ YAML
 pid=$!
 sleep 1
 kill -INT "$pid"
-kill -INT "$pid" 2>/dev/null || true
-started=$(date +%s%N)
-set +e
-wait "$pid"
-status=$?
-set -e
-elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+signal_run INT "$pid"
 expect_status 130 "second signal"
 [ "$elapsed_ms" -lt 1000 ] || fail "second signal: took ${elapsed_ms} ms to stop"
 [ ! -e out/slow.jsonl ] || fail "second signal: output published"
@@ -141,13 +123,7 @@ reader=$!
 "$SLUICE" run --no-progress piped.yaml > full_pipe 2> stderr.txt &
 pid=$!
 sleep 2
-started=$(date +%s%N)
-kill -INT "$pid"
-set +e
-wait "$pid"
-status=$?
-set -e
-elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+signal_run INT "$pid"
 kill "$reader" 2>/dev/null || true
 expect_status 130 "blocked pipe"
 expect_stderr "no output published" "blocked pipe"

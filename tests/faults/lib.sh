@@ -73,3 +73,27 @@ with_small_disk() {
     unshare -rm sh -c 'mount -t tmpfs -o size="$1"m tmpfs "$2" && shift 2 && exec "$@"' sh "$size" "$dir" "$@"
   fi
 }
+
+# make_quotes FILE ROWS: a CSV of ROWS quotes (id, symbol, price), row i with price i % 997 + .25.
+make_quotes() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("id,symbol,price\n")
+    for i in range(int(sys.argv[2])):
+        f.write(f"{i},S{i % 10},{i % 997}.25\n")
+PY
+}
+
+# signal_run SIGNAL PID: sends SIGNAL to a run started in the background and waits for it; sets
+# $status and $elapsed_ms (from the signal to the end).
+signal_run() {
+  local started
+  started=$(date +%s%N)
+  kill "-$1" "$2" 2>/dev/null || true
+  set +e
+  wait "$2"
+  status=$?
+  set -e
+  elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+}

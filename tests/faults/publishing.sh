@@ -3,11 +3,7 @@
 # file and exits 1 naming the sink, the path and the OS error.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-python3 -c "
-with open('in.csv', 'w') as f:
-    f.write('id,symbol,price\n')
-    for i in range(500000): f.write(f'{i},S{i % 10},{i % 997}.25\n')
-"
+make_quotes in.csv 500000
 cat > two_sinks.yaml <<'YAML'
 name: two_sinks
 sources:

@@ -4,11 +4,7 @@
 # another file; `| head` ends only the console, the other sinks finish, the exit status is 141.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-python3 -c "
-with open('in.csv', 'w') as f:
-    f.write('id,symbol,price\n')
-    for i in range(200000): f.write(f'{i},S{i % 10},{i % 997}.25\n')
-"
+make_quotes in.csv 200000
 cat > one.yaml <<'YAML'
 name: one
 sources:
