@@ -18,6 +18,8 @@ struct Probe {
   std::atomic<int64_t> written_rows{0};
   std::atomic<int64_t> max_in_flight{0};
   std::atomic<bool> sink_closed{false};
+  std::atomic<int> sinks_published{0};
+  std::atomic<int> sinks_aborted{0};
   std::atomic<int> sink_delay_ms{0};
   std::vector<int64_t> values;
   /// Each OnBatchesDone() call: (batches, end_of_run, rows written by then).
@@ -68,6 +70,7 @@ class CountingSource : public Source {
 
 class RecordingSink : public Sink {
  public:
+  explicit RecordingSink(bool fail_on_close = false) : fail_on_close_(fail_on_close) {}
   Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (g_probe->sink_delay_ms > 0)
@@ -80,8 +83,16 @@ class RecordingSink : public Sink {
   }
   Status Close() override {
     g_probe->sink_closed = true;
+    return fail_on_close_ ? Status::IOError("the disk is full") : Status::OK();
+  }
+  Status Publish() override {
+    ++g_probe->sinks_published;
     return Status::OK();
   }
+  void Abort() override { ++g_probe->sinks_aborted; }
+
+ private:
+  bool fail_on_close_;
 };
 
 /// Fails any batch holding the value 13 (a stand-in for a failed cast).
@@ -121,10 +132,12 @@ Registry TestRegistry() {
          const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
         return std::make_unique<UnluckyProcessor>(input);
       });
+  config::PluginSpec recording{config::PluginKind::kSink, "recording", "test", {}};
+  recording.options = {{"fail_on_close", config::OptionType::kBool, "", "false"}};
   registry.AddSink(
-      {config::PluginKind::kSink, "recording", "test", {}},
-      [](const ConnectorContext&, const config::Options&) -> Result<std::unique_ptr<Sink>> {
-        return std::make_unique<RecordingSink>();
+      recording,
+      [](const ConnectorContext&, const config::Options& options) -> Result<std::unique_ptr<Sink>> {
+        return std::make_unique<RecordingSink>(options.GetBool("fail_on_close"));
       });
   return registry;
 }
@@ -235,6 +248,38 @@ TEST_F(PipelineTest, StopEndsAnEndlessRunGracefully) {
   EXPECT_GE(summary->rows_out, 1000);
   EXPECT_EQ(summary->rows_out, summary->rows_in);  // what was read was processed, not dropped
   EXPECT_TRUE(probe_.sink_closed);
+}
+
+TEST_F(PipelineTest, InterruptedBoundedRunPublishesNothing) {
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000000000, batch_size: 10}}\n"
+      "sinks: {one: {connector: recording}, two: {connector: recording}}\n");
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->bounded());
+  std::thread stopper([&] {
+    while (probe_.written_rows.load() < 1000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    (*pipeline)->RequestStop();
+  });
+  auto summary = (*pipeline)->Run();
+  stopper.join();
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_TRUE(summary->interrupted);
+  EXPECT_EQ(probe_.sinks_published.load(), 0);
+  EXPECT_EQ(probe_.sinks_aborted.load(), 2);
+}
+
+TEST_F(PipelineTest, OneSinkFailingToCloseAbortsEverySink) {
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 100, batch_size: 10}}\n"
+      "sinks: {good: {connector: recording}, bad: {connector: recording, fail_on_close: true}}\n");
+  ASSERT_TRUE(pipeline.ok());
+  auto summary = (*pipeline)->Run();
+  ASSERT_FALSE(summary.ok());
+  EXPECT_NE(summary.status().message().find("sink 'bad': the disk is full"), std::string::npos)
+      << summary.status().message();
+  EXPECT_EQ(probe_.sinks_published.load(), 0);
+  EXPECT_EQ(probe_.sinks_aborted.load(), 2);
 }
 
 TEST_F(PipelineTest, SourceFailureFailsTheRun) {
