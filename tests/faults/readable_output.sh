@@ -25,6 +25,13 @@ pipeline() {
   } > "$file"
 }
 
+# convert FROM TO WHAT: runs a pipeline that copies file FROM to file TO; it must succeed.
+convert() {
+  pipeline "convert.yaml" "$1" "out: {connector: file, path: $2}"
+  run_sluice run --no-progress convert.yaml
+  expect_status 0 "$3"
+}
+
 # 1. CSV with bytes that are not UTF-8: the rows become dead letters, which read as UTF-8, and
 # their records hold the bytes escaped, so that nothing is lost.
 python3 -c '
@@ -61,9 +68,7 @@ pass
 # are patched: Arrow does not check them on read) reach the JSON lines and console outputs as
 # U+FFFD, every row kept.
 printf 'id,name\n1,cafXQZ\n2,ok\n3,XQZXQZ\n' > names.csv
-pipeline arrow.yaml names.csv "out: {connector: file, path: names.arrow}"
-run_sluice run --no-progress arrow.yaml
-expect_status 0 "writing an Arrow file"
+convert names.csv names.arrow "writing an Arrow file"
 python3 -c '
 data = open("names.arrow", "rb").read()
 assert data.count(b"XQZ") == 3
@@ -85,9 +90,7 @@ pass
 # 4. JSON lines to JSON lines: "NaN", "Infinity" and "-Infinity" among numbers read as doubles and
 # are written back the same way.
 printf '{"x":1.5}\n{"x":"NaN"}\n{"x":"Infinity"}\n{"x":"-Infinity"}\n{"x":null}\n' > numbers.jsonl
-pipeline json_numbers.yaml numbers.jsonl "out: {connector: file, path: numbers_out.jsonl}"
-run_sluice run --no-progress json_numbers.yaml
-expect_status 0 "JSON lines with NaN and infinities"
+convert numbers.jsonl numbers_out.jsonl "JSON lines with NaN and infinities"
 cmp -s numbers.jsonl numbers_out.jsonl ||
   fail "JSON lines with NaN and infinities: written back as $(tr '\n' ' ' < numbers_out.jsonl)"
 pass
@@ -95,18 +98,10 @@ pass
 # 5. Parquet to JSON lines to Parquet keeps NaN and the infinities (Parquet holds them as doubles;
 # the CSV that makes the first Parquet file spells them as the CSV writer does).
 printf 'x\n1.5\nNAN\ninf\n-inf\n' > numbers.csv
-pipeline to_parquet.yaml numbers.csv "out: {connector: file, path: first.parquet}"
-run_sluice run --no-progress to_parquet.yaml
-expect_status 0 "CSV to Parquet"
-pipeline to_jsonl.yaml first.parquet "out: {connector: file, path: middle.jsonl}"
-run_sluice run --no-progress to_jsonl.yaml
-expect_status 0 "Parquet to JSON lines"
-pipeline back.yaml middle.jsonl "out: {connector: file, path: second.parquet}"
-run_sluice run --no-progress back.yaml
-expect_status 0 "JSON lines to Parquet"
-pipeline check.yaml second.parquet "out: {connector: file, path: second.csv}"
-run_sluice run --no-progress check.yaml
-expect_status 0 "Parquet to CSV"
+convert numbers.csv first.parquet "CSV to Parquet"
+convert first.parquet middle.jsonl "Parquet to JSON lines"
+convert middle.jsonl second.parquet "JSON lines to Parquet"
+convert second.parquet second.csv "Parquet to CSV"
 cmp -s numbers.csv second.csv ||
   fail "Parquet to JSON lines to Parquet: came back as $(tr '\n' ' ' < second.csv)"
 grep -qxF '{"x":"NaN"}' middle.jsonl || fail "Parquet to JSON lines: NaN written as $(sed -n 2p middle.jsonl)"
