@@ -370,9 +370,9 @@ TEST(PipelineConfigTest, StepNamesMustBeNew) {
                     "  - {name: big, filter: \"a > 2\"}\n"
                     "  - {name: big, filter: \"a > 3\"}\n"
                     "sinks: {out: {connector: console}}\n"),
-            "p.yaml:3:12: error: the stream name 'quotes' is taken by source 'quotes' (line 1)\n"
+            "p.yaml:3:12: error: a stream named 'quotes' already exists: source 'quotes' (line 1)\n"
             "  hint: give this step another name\n"
-            "p.yaml:5:12: error: the stream name 'big' is taken by the step on line 4\n"
+            "p.yaml:5:12: error: a stream named 'big' already exists: the step on line 4\n"
             "  hint: give this step another name");
 }
 
@@ -402,6 +402,16 @@ TEST(PipelineConfigTest, SinksMustNotShareAnOutput) {
   EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: out/a.csv}\n" +
                     "  b: {connector: file, path: out/b.csv}\n"),
             "ok");
+}
+
+TEST(PipelineConfigTest, SharedOutputGivenOnTheCommandLineNamesTheArgument) {
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator}}\nsinks:\n"
+                    "  a: {connector: file, path: out/a.csv}\n"
+                    "  b: {connector: file, path: out/b.csv}\n",
+                    {{"sinks.a.path", "out/b.csv"}}),
+            "p.yaml:4:30: error: sink 'a' (--set sinks.a.path=out/b.csv) and sink 'b' both write "
+            "'out/b.csv': one would replace the other's rows\n"
+            "  hint: give each its own path");
 }
 
 TEST(PipelineConfigTest, SinkPathThatIsADirectoryIsAnError) {

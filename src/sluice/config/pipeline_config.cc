@@ -425,20 +425,26 @@ void CheckDuplicateKeys(const YAML::Node& node, MapRole role, const std::string&
   }
 }
 
+/// "line 7" for a place in the file, or the --set argument that gave the value.
+std::string LineOrArgument(const Location& where) {
+  return where.line > 0 ? fmt::format("line {}", where.line) : where.ToString();
+}
+
 /// Checks that each step's `name` is a stream name of its own: a source's or an earlier step's
 /// name would make `input:` ambiguous.
 void CheckStreamNames(const PipelineConfig& config, ConfigErrors& errors) {
   std::map<std::string, std::string> owners;  // stream name -> what has it, for the message
   for (const auto& source : config.sources)
-    owners.emplace(source.id, fmt::format("source '{}' (line {})", source.id, source.where.line));
+    owners.emplace(source.id,
+                   fmt::format("source '{}' ({})", source.id, LineOrArgument(source.where)));
   for (const auto& step : config.processors) {
     if (step.output.empty()) continue;
-    auto [owner, inserted] =
-        owners.emplace(step.output, fmt::format("the step on line {}", step.output_where.line));
+    auto [owner, inserted] = owners.emplace(
+        step.output, fmt::format("the step on {}", LineOrArgument(step.output_where)));
     if (!inserted) {
       errors.Keep(ConfigError(
           step.output_where,
-          fmt::format("the stream name '{}' is taken by {}", step.output, owner->second),
+          fmt::format("a stream named '{}' already exists: {}", step.output, owner->second),
           "give this step another name"));
     }
   }
@@ -476,7 +482,7 @@ std::string SinkTarget(const ComponentConfig& sink) {
 void CheckSinkTargets(const PipelineConfig& config, ConfigErrors& errors) {
   struct Writer {
     std::string label;  // "sink 'out'" or "the dead letters"
-    int line;
+    std::string line;   // "line 7"
   };
   std::vector<std::pair<const ComponentConfig*, std::string>> sinks;
   for (const auto& sink : config.sinks)
@@ -504,18 +510,18 @@ void CheckSinkTargets(const PipelineConfig& config, ConfigErrors& errors) {
         continue;
       }
     }
-    auto [first, inserted] = writers.emplace(target, Writer{label, where.line});
+    auto [first, inserted] = writers.emplace(target, Writer{label, LineOrArgument(where)});
     if (inserted) continue;
     if (target == kStandardOutput) {
       errors.Keep(ConfigError(
           where,
-          fmt::format("{} (line {}) and {} both write to standard output, where their rows would "
+          fmt::format("{} ({}) and {} both write to standard output, where their rows would "
                       "mix",
                       first->second.label, first->second.line, label),
           "give one of them a file path (a console sink can print to stderr: stream: stderr)"));
     } else {
       errors.Keep(ConfigError(where,
-                              fmt::format("{} (line {}) and {} both write '{}': one would replace "
+                              fmt::format("{} ({}) and {} both write '{}': one would replace "
                                           "the other's rows",
                                           first->second.label, first->second.line, label, path),
                               "give each its own path"));
