@@ -32,16 +32,22 @@ convert() {
   expect_status 0 "$3"
 }
 
+# read_bad_input FILE ROWS WHAT: reads FILE (ROWS records, some not UTF-8) to out.jsonl; the run
+# succeeds, the dead letters read as UTF-8, and every record is a row or a dead letter.
+read_bad_input() {
+  pipeline bad_input.yaml "$1" "out: {connector: file, path: out.jsonl}"
+  run_sluice run --no-progress bad_input.yaml
+  expect_status 0 "$3"
+  expect_utf8 dead.jsonl "dead letters of $3"
+  expect_utf8 out.jsonl "output of $3"
+  expect_conservation "$2" "$(lines out.jsonl)" 0 "$(lines dead.jsonl)" 0 "$3"
+}
+
 # 1. CSV with bytes that are not UTF-8: the rows become dead letters, which read as UTF-8, and
 # their records hold the bytes escaped, so that nothing is lost.
 python3 -c '
 open("latin1.csv", "wb").write(b"id,name\n1,plain\n2,caf\xe9\n3,\xff\xfe\n")'
-pipeline csv.yaml latin1.csv "out: {connector: file, path: out.jsonl}"
-run_sluice run --no-progress csv.yaml
-expect_status 0 "CSV with invalid UTF-8"
-expect_utf8 dead.jsonl "dead letters of a CSV with invalid UTF-8"
-expect_utf8 out.jsonl "output of a CSV with invalid UTF-8"
-expect_conservation 3 "$(lines out.jsonl)" 0 "$(lines dead.jsonl)" 0 "CSV with invalid UTF-8"
+read_bad_input latin1.csv 3 "CSV with invalid UTF-8"
 grep -qF 'caf\\xe9' dead.jsonl || fail "CSV with invalid UTF-8: the dead letter lost the byte e9"
 pass
 
@@ -49,11 +55,7 @@ pass
 # exact bytes.
 python3 -c '
 open("latin1.jsonl", "wb").write(b"{\"id\":1,\"name\":\"plain\"}\n{\"id\":2,\"name\":\"caf\xe9 \\\\ \"}\n")'
-pipeline jsonl.yaml latin1.jsonl "out: {connector: file, path: out.jsonl}"
-run_sluice run --no-progress jsonl.yaml
-expect_status 0 "JSON lines with invalid UTF-8"
-expect_utf8 dead.jsonl "dead letters of JSON lines with invalid UTF-8"
-expect_conservation 2 "$(lines out.jsonl)" 0 "$(lines dead.jsonl)" 0 "JSON lines with invalid UTF-8"
+read_bad_input latin1.jsonl 2 "JSON lines with invalid UTF-8"
 python3 - <<'PY' || fail "JSON lines with invalid UTF-8: the dead letter's record is not the line"
 import json, re
 record = json.loads(open("dead.jsonl", encoding="utf-8").readline())["record"]
