@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "sluice/common/duration.h"
 #include "sluice/common/spelling.h"
@@ -50,6 +51,9 @@ class TestCatalog : public SpecCatalog {
                          std::nullopt,
                          {"table", "jsonl"}}}};
     specs_.push_back(console);
+    PluginSpec file{PluginKind::kSink, "file", "f", {{"path", OptionType::kString, "p", "", true}}};
+    specs_.push_back(file);
+    specs_.push_back(PluginSpec{PluginKind::kSink, "stdout", "s", {}});
   }
   const PluginSpec* FindSpec(PluginKind kind, std::string_view name) const override {
     for (const auto& spec : specs_) {
@@ -324,6 +328,101 @@ TEST(PipelineConfigTest, WarnsAboutAStepNothingReads) {
                 "p.yaml:8:5: warning: nothing reads the stream 'doubled' of this step\n"
                 "  hint: read it with 'input: doubled' in a later step or a sink, or remove the "
                 "step"}));
+}
+
+TEST(PipelineConfigTest, KeysGivenTwiceAreErrors) {
+  // yaml-cpp keeps both entries of a key given twice, and a lookup finds the first: without the
+  // check the second source would run under the same name, the second `sinks` be ignored.
+  EXPECT_EQ(ErrorOf("sources:\n"
+                    "  quotes: {connector: generator}\n"
+                    "  quotes: {connector: generator, count: 5}\n"
+                    "sinks: {out: {connector: console}}\n"),
+            "p.yaml:3:3: error: source 'quotes' is defined twice (first on line 2)\n"
+            "  hint: give each source its own name");
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator}}\n"
+                    "sinks:\n"
+                    "  out: {connector: console}\n"
+                    "  out: {connector: file, path: x.csv}\n"),
+            "p.yaml:4:3: error: sink 'out' is defined twice (first on line 3)\n"
+            "  hint: give each sink its own name");
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator}}\n"
+                    "sinks: {out: {connector: console}}\n"
+                    "sinks: {archive: {connector: file, path: x.csv}}\n"),
+            "p.yaml:3:1: error: 'sinks' is given twice (first on line 2)\n"
+            "  hint: YAML keeps one value per key, so one of them would be ignored: merge them "
+            "into one");
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator, count: 1, count: 2}}\n"
+                    "pipeline:\n"
+                    "  - derive: {a: \"1\", a: \"2\"}\n"
+                    "sinks: {out: {connector: console}}\n"),
+            "p.yaml:1:52: error: key 'count' is given twice in this map (first on line 1)\n"
+            "  hint: YAML keeps one value per key, so one of them would be ignored: remove or "
+            "rename one\n"
+            "p.yaml:3:22: error: key 'a' is given twice in this map (first on line 3)\n"
+            "  hint: YAML keeps one value per key, so one of them would be ignored: remove or "
+            "rename one");
+}
+
+TEST(PipelineConfigTest, StepNamesMustBeNew) {
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator}}\n"
+                    "pipeline:\n"
+                    "  - {name: quotes, filter: \"a > 1\"}\n"
+                    "  - {name: big, filter: \"a > 2\"}\n"
+                    "  - {name: big, filter: \"a > 3\"}\n"
+                    "sinks: {out: {connector: console}}\n"),
+            "p.yaml:3:12: error: a stream named 'quotes' already exists: source 'quotes' (line 1)\n"
+            "  hint: give this step another name\n"
+            "p.yaml:5:12: error: a stream named 'big' already exists: the step on line 4\n"
+            "  hint: give this step another name");
+}
+
+TEST(PipelineConfigTest, SinksMustNotShareAnOutput) {
+  const std::string head = "sources: {quotes: {connector: generator}}\nsinks:\n";
+  // The same file spelled two ways (paths are relative to the working directory).
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: out/a.csv}\n"
+                           "  b: {connector: file, path: ./out/../out/a.csv}\n"),
+            "p.yaml:4:30: error: sink 'a' (line 3) and sink 'b' both write './out/../out/a.csv': "
+            "one would replace the other's rows\n"
+            "  hint: give each its own path");
+  const std::string absolute = std::filesystem::absolute("out/a.csv").string();
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: out/a.csv}\n" +
+                    "  b: {connector: file, path: " + absolute + "}\n"),
+            "p.yaml:4:30: error: sink 'a' (line 3) and sink 'b' both write '" + absolute +
+                "': one would replace the other's rows\n  hint: give each its own path");
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: dead.jsonl}\n" +
+                    "dead_letters: {connector: file, path: dead.jsonl}\n"),
+            "p.yaml:4:39: error: sink 'a' (line 3) and the dead letters both write 'dead.jsonl': "
+            "one would replace the other's rows\n"
+            "  hint: give each its own path");
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: \"-\"}\n  b: {connector: stdout}\n"),
+            "p.yaml:4:6: error: sink 'a' (line 3) and sink 'b' both write to standard output, "
+            "where their rows would mix\n"
+            "  hint: give one of them a file path (a console sink can print to stderr: stream: "
+            "stderr)");
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: out/a.csv}\n" +
+                    "  b: {connector: file, path: out/b.csv}\n"),
+            "ok");
+}
+
+TEST(PipelineConfigTest, SharedOutputGivenOnTheCommandLineNamesTheArgument) {
+  EXPECT_EQ(ErrorOf("sources: {quotes: {connector: generator}}\nsinks:\n"
+                    "  a: {connector: file, path: out/a.csv}\n"
+                    "  b: {connector: file, path: out/b.csv}\n",
+                    {{"sinks.a.path", "out/b.csv"}}),
+            "p.yaml:4:30: error: sink 'a' (--set sinks.a.path=out/b.csv) and sink 'b' both write "
+            "'out/b.csv': one would replace the other's rows\n"
+            "  hint: give each its own path");
+}
+
+TEST(PipelineConfigTest, SinkPathThatIsADirectoryIsAnError) {
+  const std::string directory = std::filesystem::temp_directory_path().string();
+  const std::string head = "sources: {quotes: {connector: generator}}\nsinks:\n";
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: \"" + directory + "\"}\n"),
+            "p.yaml:3:30: error: '" + directory +
+                "' is a directory\n  hint: name a file in it, e.g. " + directory + "/output.jsonl");
+  EXPECT_EQ(ErrorOf(head + "  a: {connector: file, path: not-yet/}\n"),
+            "p.yaml:3:30: error: 'not-yet/' names a directory (it ends with '/')\n"
+            "  hint: name a file, e.g. output.jsonl in it");
 }
 
 TEST(DurationTest, ParsesAndFormats) {

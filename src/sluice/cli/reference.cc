@@ -189,7 +189,12 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
       "`rejected_at`,\n"
       "`reason`, `stage`, `source`, `origin` and `record`. Without it, dead letters are counted in "
       "the\n"
-      "run summary and the first ones are logged.\n";
+      "run summary and the first ones are logged. Every column is valid UTF-8: a `record` that is "
+      "not\n"
+      "(undecodable input) is written with each bad byte as `\\xNN` and each backslash as "
+      "`\\\\`, which\n"
+      "loses nothing, and its reason says so. No sink may write the dead letters' file "
+      "(docs/connectors/file.md).\n";
   return out;
 }
 

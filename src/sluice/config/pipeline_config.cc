@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -333,6 +335,7 @@ Result<ComponentConfig> LoadStep(const YAML::Node& entry, size_t i, const std::s
   if (errors.Keep(inputs.status())) step.inputs = std::move(*inputs);
   auto output = LoadStreamName(entry, file);
   if (errors.Keep(output.status())) step.output = std::move(*output);
+  if (!step.output.empty()) step.output_where = LocationOfNode(entry[kNameKey], file);
   SLUICE_RETURN_NOT_OK(errors.ToStatus());
   if (!spec->input_options.empty()) {
     // A processor with several inputs (join) names them in its own options.
@@ -364,6 +367,166 @@ std::vector<ComponentConfig> LoadProcessors(const YAML::Node& node, const std::s
     if (errors.Keep(step.status())) processors.push_back(std::move(*step));
   }
   return processors;
+}
+
+/// The 1-based line of `node`, or 0 when it has none (a --set value).
+int LineOf(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
+
+/// What the keys of a map name, for the message about a key given twice.
+enum class MapRole { kTopLevel, kSources, kSinks, kOther };
+
+Status DuplicateKeyError(MapRole role, const YAML::Node& key, int first_line,
+                         const std::string& file) {
+  const Location where = LocationOfNode(key, file);
+  const std::string& name = key.Scalar();
+  switch (role) {
+    case MapRole::kSources:
+    case MapRole::kSinks: {
+      const char* kind = role == MapRole::kSources ? "source" : "sink";
+      return ConfigError(
+          where, fmt::format("{} '{}' is defined twice (first on line {})", kind, name, first_line),
+          fmt::format("give each {} its own name", kind));
+    }
+    case MapRole::kTopLevel:
+      return ConfigError(where,
+                         fmt::format("'{}' is given twice (first on line {})", name, first_line),
+                         "YAML keeps one value per key, so one of them would be ignored: merge "
+                         "them into one");
+    case MapRole::kOther:
+      break;
+  }
+  return ConfigError(
+      where,
+      fmt::format("key '{}' is given twice in this map (first on line {})", name, first_line),
+      "YAML keeps one value per key, so one of them would be ignored: remove or rename one");
+}
+
+/// Reports every key given twice in one map, at any depth of `node`. yaml-cpp keeps both
+/// entries and a lookup finds only the first, so the second would be ignored (or, for a source
+/// or sink, run under the same name as the first) without a word.
+void CheckDuplicateKeys(const YAML::Node& node, MapRole role, const std::string& file,
+                        ConfigErrors& errors) {
+  if (node.IsSequence()) {
+    for (const auto& element : node) CheckDuplicateKeys(element, MapRole::kOther, file, errors);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_lines;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    MapRole child = MapRole::kOther;
+    if (it->first.IsScalar()) {
+      const std::string& key = it->first.Scalar();
+      auto [first, inserted] = first_lines.emplace(key, LineOf(it->first));
+      if (!inserted) errors.Keep(DuplicateKeyError(role, it->first, first->second, file));
+      if (role == MapRole::kTopLevel && key == "sources") child = MapRole::kSources;
+      if (role == MapRole::kTopLevel && key == "sinks") child = MapRole::kSinks;
+    }
+    CheckDuplicateKeys(it->second, child, file, errors);
+  }
+}
+
+/// "line 7" for a place in the file, or the --set argument that gave the value.
+std::string LineOrArgument(const Location& where) {
+  return where.line > 0 ? fmt::format("line {}", where.line) : where.ToString();
+}
+
+/// Checks that each step's `name` is a stream name of its own: a source's or an earlier step's
+/// name would make `input:` ambiguous.
+void CheckStreamNames(const PipelineConfig& config, ConfigErrors& errors) {
+  std::map<std::string, std::string> owners;  // stream name -> what has it, for the message
+  for (const auto& source : config.sources)
+    owners.emplace(source.id,
+                   fmt::format("source '{}' ({})", source.id, LineOrArgument(source.where)));
+  for (const auto& step : config.processors) {
+    if (step.output.empty()) continue;
+    auto [owner, inserted] = owners.emplace(
+        step.output, fmt::format("the step on {}", LineOrArgument(step.output_where)));
+    if (!inserted) {
+      errors.Keep(ConfigError(
+          step.output_where,
+          fmt::format("a stream named '{}' already exists: {}", step.output, owner->second),
+          "give this step another name"));
+    }
+  }
+}
+
+/// Standard output, as a sink's output target.
+constexpr std::string_view kStandardOutput = "-";
+
+/// `path` made absolute (paths are relative to the working directory) and normal, with the
+/// symbolic links of its existing part resolved, so that two spellings of one file compare
+/// equal: out/a.csv and ./out/../out/a.csv.
+std::string NormalPath(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (error) return std::filesystem::path(path).lexically_normal().string();
+  std::filesystem::path canonical = std::filesystem::weakly_canonical(absolute, error);
+  return (error ? absolute.lexically_normal() : canonical).string();
+}
+
+/// What a sink writes: the file its `path` option names (every sink that writes a file calls
+/// the option so), normalised, or kStandardOutput for `path: -`, the stdout connector and a
+/// console printing to stdout. Empty for a sink that writes no file (Kafka, blackhole).
+std::string SinkTarget(const ComponentConfig& sink) {
+  if (sink.plugin == "stdout") return std::string(kStandardOutput);
+  if (sink.plugin == "console")
+    return sink.options.GetString("stream") == "stdout" ? std::string(kStandardOutput) : "";
+  if (!sink.options.Has("path")) return "";
+  const std::string path = sink.options.GetString("path");
+  return path == kStandardOutput ? path : NormalPath(path);
+}
+
+/// Checks that no two sinks, the dead letters' included, write one file or both standard
+/// output (one would replace the other's rows, or their rows would mix), and that no sink path
+/// is a directory.
+void CheckSinkTargets(const PipelineConfig& config, ConfigErrors& errors) {
+  struct Writer {
+    std::string label;  // "sink 'out'" or "the dead letters"
+    std::string line;   // "line 7"
+  };
+  std::vector<std::pair<const ComponentConfig*, std::string>> sinks;
+  for (const auto& sink : config.sinks)
+    sinks.emplace_back(&sink, fmt::format("sink '{}'", sink.id));
+  if (config.dead_letters) sinks.emplace_back(&*config.dead_letters, "the dead letters");
+  std::map<std::string, Writer> writers;  // target -> the first sink that writes it
+  for (const auto& [sink, label] : sinks) {
+    const std::string target = SinkTarget(*sink);
+    if (target.empty()) continue;
+    const bool has_path = sink->options.Has("path");
+    const Location where = has_path ? sink->options.LocationOf("path") : sink->where;
+    const std::string path = has_path ? sink->options.GetString("path") : "";
+    if (target != kStandardOutput) {
+      std::error_code error;
+      if (std::filesystem::is_directory(path, error)) {
+        errors.Keep(ConfigError(where, fmt::format("'{}' is a directory", path),
+                                fmt::format("name a file in it, e.g. {}/output.jsonl",
+                                            path.substr(0, path.find_last_not_of('/') + 1))));
+        continue;
+      }
+      if (!path.empty() && path.back() == '/') {
+        errors.Keep(ConfigError(where,
+                                fmt::format("'{}' names a directory (it ends with '/')", path),
+                                "name a file, e.g. output.jsonl in it"));
+        continue;
+      }
+    }
+    auto [first, inserted] = writers.emplace(target, Writer{label, LineOrArgument(where)});
+    if (inserted) continue;
+    if (target == kStandardOutput) {
+      errors.Keep(ConfigError(
+          where,
+          fmt::format("{} ({}) and {} both write to standard output, where their rows would "
+                      "mix",
+                      first->second.label, first->second.line, label),
+          "give one of them a file path (a console sink can print to stderr: stream: stderr)"));
+    } else {
+      errors.Keep(ConfigError(where,
+                              fmt::format("{} ({}) and {} both write '{}': one would replace "
+                                          "the other's rows",
+                                          first->second.label, first->second.line, label, path),
+                              "give each its own path"));
+    }
+  }
 }
 
 }  // namespace
@@ -424,6 +587,9 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
   CommandLineValues command_line;
   try {
     ConfigErrors errors;
+    // A key given twice makes the file mean two things; checking further would guess which.
+    CheckDuplicateKeys(root, MapRole::kTopLevel, file, errors);
+    SLUICE_RETURN_NOT_OK(errors.ToStatus());
     for (const auto& override_value : overrides)
       errors.Keep(ApplyOverride(root, override_value, file, command_line));
     // A failed --set leaves the tree unlike what the user asked for: checking it would report
@@ -467,6 +633,8 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
       auto component = LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog);
       if (errors.Keep(component.status())) config.dead_letters = std::move(*component);
     }
+    CheckStreamNames(config, errors);
+    CheckSinkTargets(config, errors);
     SLUICE_RETURN_NOT_OK(errors.ToStatus());
     return config;
   } catch (const YAML::Exception& error) {

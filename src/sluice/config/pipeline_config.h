@@ -31,6 +31,8 @@ struct ComponentConfig {
   std::vector<StreamRef> inputs;
   /// A step's `name`: its output is a stream other steps and sinks can read. Empty if unnamed.
   std::string output;
+  /// Where the step's `name` stands.
+  Location output_where;
   Location where;
 };
 
@@ -58,6 +60,10 @@ Result<Override> ParseOverride(const std::string& text);
 const PluginSpec& EmitSpec();
 
 /// Loads and validates a pipeline. Errors are ConfigError ("file:line:col: error: ...").
+/// Besides each component's options it checks what would lose rows without a word: a key given
+/// twice in one YAML map (a source or sink defined twice), a step named like another stream,
+/// two sinks (or a sink and the dead letters) writing one file or both standard output, and a
+/// sink path that is a directory.
 Result<PipelineConfig> LoadPipelineFile(const std::string& path,
                                         const std::vector<Override>& overrides,
                                         const SpecCatalog& catalog);

@@ -7,8 +7,37 @@
 
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/type_names.h"
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::exec {
+namespace {
+
+/// Appends `text` as valid UTF-8, each byte that is not replaced by U+FFFD, so that the
+/// dead-letter output opens in every reader whatever the input held.
+Status AppendReadable(arrow::StringBuilder& builder, std::string_view text) {
+  if (formats::IsValidUtf8(text)) return builder.Append(text);
+  return builder.Append(formats::ReplaceInvalidUtf8(text));
+}
+
+/// What a reason gains when its record had to be escaped (EscapeInvalidUtf8).
+constexpr std::string_view kEscapedRecordNote =
+    " (the record is not valid UTF-8: each byte that is not is written \\xNN, and each "
+    "backslash \\\\)";
+
+/// Appends the reason and the record of `letter`. The record is evidence, so it is never
+/// replaced: one that is not valid UTF-8 (undecodable input) is escaped, reversibly, and its
+/// reason says so.
+Status AppendReasonAndRecord(const DeadLetter& letter, arrow::StringBuilder& reason,
+                             arrow::StringBuilder& record) {
+  if (formats::IsValidUtf8(letter.record)) {
+    SLUICE_RETURN_NOT_OK(AppendReadable(reason, letter.reason));
+    return record.Append(letter.record);
+  }
+  SLUICE_RETURN_NOT_OK(AppendReadable(reason, letter.reason + std::string(kEscapedRecordNote)));
+  return record.Append(formats::EscapeInvalidUtf8(letter.record));
+}
+
+}  // namespace
 
 std::shared_ptr<arrow::Schema> DeadLetterSchema() {
   static const std::shared_ptr<arrow::Schema> schema = arrow::schema({
@@ -34,11 +63,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(
   SLUICE_RETURN_NOT_OK(rejected_at.Reserve(static_cast<int64_t>(letters.size())));
   for (const auto& letter : letters) {
     rejected_at.UnsafeAppend(now);
-    SLUICE_RETURN_NOT_OK(stage.Append(letter.stage));
-    SLUICE_RETURN_NOT_OK(source.Append(letter.source));
-    SLUICE_RETURN_NOT_OK(origin.Append(letter.origin));
-    SLUICE_RETURN_NOT_OK(reason.Append(letter.reason));
-    SLUICE_RETURN_NOT_OK(record.Append(letter.record));
+    SLUICE_RETURN_NOT_OK(AppendReadable(stage, letter.stage));
+    SLUICE_RETURN_NOT_OK(AppendReadable(source, letter.source));
+    SLUICE_RETURN_NOT_OK(AppendReadable(origin, letter.origin));
+    SLUICE_RETURN_NOT_OK(AppendReasonAndRecord(letter, reason, record));
   }
   std::vector<std::shared_ptr<arrow::Array>> columns(6);
   SLUICE_RETURN_NOT_OK(rejected_at.Finish(&columns[0]));
@@ -53,7 +81,9 @@ Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(
 
 std::string RowToJson(const arrow::RecordBatch& batch, int64_t row) {
   std::string json;
-  formats::JsonRowEncoder(*batch.schema()).AppendRow(batch, row, &json);
+  // Kept bytes: DeadLettersToBatch escapes them, so the record stays exact evidence.
+  formats::JsonRowEncoder(*batch.schema(), formats::InvalidUtf8::kKeep)
+      .AppendRow(batch, row, &json);
   return json;
 }
 

@@ -40,11 +40,16 @@ struct DeadLetter {
 /// The schema of the dead-letter output: one row per DeadLetter plus the time it was rejected.
 std::shared_ptr<arrow::Schema> DeadLetterSchema();
 
-/// Converts dead letters to a batch of DeadLetterSchema().
+/// Converts dead letters to a batch of DeadLetterSchema(). Every column is valid UTF-8, so the
+/// dead-letter output opens in every reader: in `stage`, `source`, `origin` and `reason` each
+/// byte that is not valid UTF-8 becomes U+FFFD; a `record` that is not valid UTF-8 (raw input
+/// that could not be decoded) is written with each such byte as \xNN and each backslash as
+/// \\, which loses nothing, and its reason says so.
 Result<std::shared_ptr<arrow::RecordBatch>> DeadLettersToBatch(
     const std::vector<DeadLetter>& letters);
 
-/// Renders row `row` of `batch` as a one-line JSON object, for the `record` field.
+/// Renders row `row` of `batch` as a one-line JSON object, for the `record` field. Strings that
+/// are not valid UTF-8 keep their bytes; DeadLettersToBatch escapes the record then.
 std::string RowToJson(const arrow::RecordBatch& batch, int64_t row);
 
 /// Collects dead letters from every stage. Thread-safe: sources run on their own threads.

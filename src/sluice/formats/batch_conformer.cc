@@ -242,7 +242,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchConformer::Conform(
   if (bad_rows.empty()) return arrow::RecordBatch::Make(target_, num_rows, std::move(columns));
 
   auto shown = Displayable(batch);
-  JsonRowEncoder encoder(*shown->schema());
+  // Kept bytes: the dead letters escape them (DeadLettersToBatch), so the evidence stays exact.
+  JsonRowEncoder encoder(*shown->schema(), InvalidUtf8::kKeep);
   arrow::BooleanBuilder keep;
   SLUICE_RETURN_NOT_OK(keep.Reserve(num_rows));
   auto next_bad = bad_rows.begin();

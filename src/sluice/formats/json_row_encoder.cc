@@ -3,15 +3,16 @@
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 
-#include "sluice/formats/value_text.h"
+#include <algorithm>
 
 namespace sluice::formats {
 
-JsonRowEncoder::JsonRowEncoder(const arrow::Schema& schema) {
+JsonRowEncoder::JsonRowEncoder(const arrow::Schema& schema, InvalidUtf8 invalid)
+    : invalid_(invalid) {
   keys_.reserve(static_cast<size_t>(schema.num_fields()));
   for (const auto& field : schema.fields()) {
     std::string key;
-    AppendJsonString(field->name(), &key);
+    AppendJsonString(field->name(), &key, invalid_);
     key.push_back(':');
     keys_.push_back(std::move(key));
   }
@@ -24,7 +25,7 @@ void JsonRowEncoder::AppendRow(const arrow::RecordBatch& batch, int64_t row,
   for (int column = 0; column < num_columns; ++column) {
     if (column > 0) out->push_back(',');
     out->append(keys_[static_cast<size_t>(column)]);
-    AppendJsonValue(*batch.column(column), row, out);
+    AppendJsonValue(*batch.column(column), row, out, invalid_);
   }
   out->push_back('}');
 }

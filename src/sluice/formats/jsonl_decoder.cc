@@ -296,14 +296,18 @@ Result<FieldDecoder> MakeFieldDecoder(const arrow::Field& field, TimeReading tim
   return decoder;
 }
 
-/// The inference lattice of InferSchema.
-enum class Inferred { kNull, kBool, kInt, kDouble, kDate, kTimestamp, kString };
+/// The inference lattice of InferSchema. kNonFinite is a string "NaN", "Infinity" or
+/// "-Infinity", as the JSON lines writer spells those doubles: with numbers it makes a double.
+enum class Inferred { kNull, kBool, kInt, kDouble, kNonFinite, kDate, kTimestamp, kString };
 
 Inferred Merge(Inferred a, Inferred b) {
   if (a == b || b == Inferred::kNull) return a;
   if (a == Inferred::kNull) return b;
   auto either = [&](Inferred x, Inferred y) { return (a == x && b == y) || (a == y && b == x); };
   if (either(Inferred::kInt, Inferred::kDouble)) return Inferred::kDouble;
+  if (either(Inferred::kInt, Inferred::kNonFinite) ||
+      either(Inferred::kDouble, Inferred::kNonFinite))
+    return Inferred::kDouble;
   if (either(Inferred::kDate, Inferred::kTimestamp)) return Inferred::kTimestamp;
   return Inferred::kString;
 }
@@ -319,8 +323,10 @@ Inferred Classify(const simdjson::dom::element& value) {
     case element_type::UINT64:
     case element_type::DOUBLE:
       return Inferred::kDouble;
-    case element_type::STRING:
-      switch (ClassifyTimeText(value.get_string().value_unsafe())) {
+    case element_type::STRING: {
+      std::string_view text = value.get_string().value_unsafe();
+      if (text == "NaN" || text == "Infinity" || text == "-Infinity") return Inferred::kNonFinite;
+      switch (ClassifyTimeText(text)) {
         case TimeTextKind::kDate:
           return Inferred::kDate;
         case TimeTextKind::kTimestamp:
@@ -329,6 +335,7 @@ Inferred Classify(const simdjson::dom::element& value) {
           return Inferred::kString;
       }
       return Inferred::kString;
+    }
     default:
       return Inferred::kString;
   }
@@ -341,6 +348,7 @@ std::shared_ptr<arrow::DataType> InferredType(Inferred inferred) {
     case Inferred::kInt:
       return arrow::int64();
     case Inferred::kDouble:
+    case Inferred::kNonFinite:
       return arrow::float64();
     case Inferred::kDate:
       return arrow::date32();

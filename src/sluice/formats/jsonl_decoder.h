@@ -40,7 +40,9 @@ class JsonLinesDecoder {
   /// Infers a schema from sample records: fields in order of first appearance; integers as
   /// int64, any fractional number as double, booleans as bool, ISO 8601 text as timestamp (or
   /// date when no value has a time of day), other text, nested values and fields whose
-  /// samples disagree as string. Records that are not JSON objects are skipped.
+  /// samples disagree as string. Records that are not JSON objects are skipped. The strings
+  /// "NaN", "Infinity" and "-Infinity" (how the JSON lines writer spells those doubles) count
+  /// as doubles.
   static std::shared_ptr<arrow::Schema> InferSchema(const std::vector<std::string_view>& records);
 
   const std::shared_ptr<arrow::Schema>& schema() const;

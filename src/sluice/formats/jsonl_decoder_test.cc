@@ -3,6 +3,8 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "sluice/formats/type_names.h"
 
 namespace sluice::formats {
@@ -88,6 +90,29 @@ TEST(JsonLinesDecoderTest, InfersSchema) {
   auto batch = *decoder->Decode(R"({"d":{"k":[1,"x"]}})", "m", &rejected);
   EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(batch->GetColumnByName("d"))->GetView(0),
             R"({"k":[1,"x"]})");
+}
+
+/// The JSON lines writer spells NaN and the infinities as strings; next to numbers they make a
+/// double field, and they read back into one.
+TEST(JsonLinesDecoderTest, ReadsNonFiniteNumbersBack) {
+  auto schema = JsonLinesDecoder::InferSchema({R"({"x":1,"y":"NaN","z":"nan"})",
+                                               R"({"x":"NaN","y":"Infinity","z":2.5})",
+                                               R"({"x":"-Infinity","y":null,"z":1})"});
+  EXPECT_TRUE(schema->GetFieldByName("x")->type()->Equals(arrow::float64()));
+  EXPECT_TRUE(schema->GetFieldByName("y")->type()->Equals(arrow::float64()));
+  // Only the writer's spellings count: "nan" is text.
+  EXPECT_TRUE(schema->GetFieldByName("z")->type()->Equals(arrow::utf8()));
+  auto decoder = *JsonLinesDecoder::Make(arrow::schema({arrow::field("x", arrow::float64())}));
+  std::vector<exec::DeadLetter> rejected;
+  auto batch = *decoder->Decode(
+      {R"({"x":"NaN"})", R"({"x":"Infinity"})", R"({"x":"-Infinity"})"},
+      [](size_t i) { return std::to_string(i); }, &rejected);
+  EXPECT_TRUE(rejected.empty());
+  auto x = std::static_pointer_cast<arrow::DoubleArray>(batch->column(0));
+  ASSERT_EQ(x->length(), 3);
+  EXPECT_TRUE(std::isnan(x->Value(0)));
+  EXPECT_EQ(x->Value(1), INFINITY);
+  EXPECT_EQ(x->Value(2), -INFINITY);
 }
 
 TEST(JsonLinesDecoderTest, IntegerRangesAreChecked) {

@@ -1,6 +1,7 @@
 #include "sluice/formats/record_writer.h"
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -149,9 +150,92 @@ TEST(JsonLinesWriterTest, WritesReadableText) {
   WriteBatches(path, Format::kJsonLines,
                {arrow::RecordBatch::Make(schema, 3, {*values.Finish(), *at.Finish()})});
   EXPECT_EQ(ReadText(path),
-            "{\"x\":null,\"at\":\"2024-03-01T00:00:00Z\"}\n"
-            "{\"x\":null,\"at\":\"2024-03-01T00:00:00.5Z\"}\n"
+            "{\"x\":\"NaN\",\"at\":\"2024-03-01T00:00:00Z\"}\n"
+            "{\"x\":\"Infinity\",\"at\":\"2024-03-01T00:00:00.5Z\"}\n"
             "{\"x\":2.5,\"at\":\"2024-03-01T00:00:00.000001Z\"}\n");
+}
+
+class NonFiniteTest : public ::testing::TestWithParam<Format> {};
+
+/// NaN and the infinities read back as themselves in every format, with the schema declared
+/// and inferred, as float64 and as float32 (written from a float column).
+TEST_P(NonFiniteTest, NaNAndInfinitiesReadBack) {
+  ScratchDirectory dir;
+  Format format = GetParam();
+  arrow::DoubleBuilder doubles;
+  arrow::FloatBuilder floats;
+  ASSERT_TRUE(doubles.AppendValues({1.5, std::nan(""), INFINITY, -INFINITY}).ok());
+  ASSERT_TRUE(doubles.AppendNull().ok());
+  ASSERT_TRUE(floats.AppendValues({1.5f, std::nanf(""), INFINITY, -INFINITY}).ok());
+  ASSERT_TRUE(floats.AppendNull().ok());
+  auto schema =
+      arrow::schema({arrow::field("x", arrow::float64()), arrow::field("y", arrow::float32())});
+  auto batch = arrow::RecordBatch::Make(schema, 5, {*doubles.Finish(), *floats.Finish()});
+  std::string path = dir.File(std::string("non_finite.") + std::string(FormatName(format)));
+  WriteBatches(path, format, {batch});
+  for (bool declared : {true, false}) {
+    ReadOptions options;
+    if (declared)
+      options.schema =
+          arrow::schema({arrow::field("x", arrow::float64()), arrow::field("y", arrow::float64())});
+    auto result = ReadAll(path, format, options);
+    ASSERT_TRUE(result.rejected.empty()) << result.rejected.front().reason;
+    for (const char* name : {"x", "y"}) {
+      auto column = *arrow::Concatenate(result.table->GetColumnByName(name)->chunks());
+      if (column->type_id() == arrow::Type::FLOAT)
+        column = *arrow::compute::Cast(*column, arrow::float64());
+      ASSERT_EQ(column->type_id(), arrow::Type::DOUBLE) << name << " " << declared;
+      const auto& values = static_cast<const arrow::DoubleArray&>(*column);
+      ASSERT_EQ(values.length(), 5);
+      EXPECT_EQ(values.Value(0), 1.5);
+      EXPECT_TRUE(values.IsValid(1) && std::isnan(values.Value(1))) << name << " " << declared;
+      EXPECT_TRUE(values.IsValid(2) && values.Value(2) == INFINITY) << name << " " << declared;
+      EXPECT_TRUE(values.IsValid(3) && values.Value(3) == -INFINITY) << name << " " << declared;
+      EXPECT_TRUE(values.IsNull(4));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormats, NonFiniteTest,
+                         ::testing::Values(Format::kCsv, Format::kJsonLines, Format::kParquet,
+                                           Format::kArrow),
+                         [](const auto& info) { return std::string(FormatName(info.param)); });
+
+TEST(CsvWriterTest, WritesNonFiniteNumbersAsArrowReadsThem) {
+  ScratchDirectory dir;
+  std::string path = dir.File("out.csv");
+  arrow::DoubleBuilder values;
+  ASSERT_TRUE(values.AppendValues({std::nan(""), INFINITY, -INFINITY}).ok());
+  auto schema = arrow::schema({arrow::field("x", arrow::float64())});
+  WriteBatches(path, Format::kCsv, {arrow::RecordBatch::Make(schema, 3, {*values.Finish()})});
+  // Not "NaN" or "nan": Arrow's CSV reader takes those for nulls unless told otherwise.
+  EXPECT_EQ(ReadText(path), "x\nNAN\ninf\n-inf\n");
+}
+
+/// Strings that are not valid UTF-8 (a Parquet or Arrow file, a Kafka message can hold them):
+/// JSON lines get U+FFFD for each bad byte, so every JSON reader can read the file; CSV, which
+/// is bytes, keeps them as they are.
+TEST(TextWritersTest, InvalidUtf8IsReplacedInJsonAndKeptInCsv) {
+  ScratchDirectory dir;
+  arrow::StringBuilder names;
+  ASSERT_TRUE(names.Append("caf\xE9").ok());
+  ASSERT_TRUE(names.Append("\xE2\x82\xAC ok").ok());
+  auto tag_values = std::make_shared<arrow::StringBuilder>();
+  arrow::ListBuilder tags(arrow::default_memory_pool(), tag_values);
+  ASSERT_TRUE(tags.Append().ok());
+  ASSERT_TRUE(tag_values->Append("\xFF\xFE").ok());
+  ASSERT_TRUE(tags.Append().ok());
+  auto schema = arrow::schema(
+      {arrow::field("name\xC0", arrow::utf8()), arrow::field("tags", arrow::list(arrow::utf8()))});
+  auto batch = arrow::RecordBatch::Make(schema, 2, {*names.Finish(), *tags.Finish()});
+  std::string jsonl = dir.File("out.jsonl");
+  WriteBatches(jsonl, Format::kJsonLines, {batch});
+  const std::string bad = "\xEF\xBF\xBD";  // U+FFFD
+  EXPECT_EQ(ReadText(jsonl), "{\"name" + bad + "\":\"caf" + bad + "\",\"tags\":[\"" + bad + bad +
+                                 "\"]}\n{\"name" + bad + "\":\"\xE2\x82\xAC ok\",\"tags\":[]}\n");
+  std::string csv = dir.File("out.csv");
+  WriteBatches(csv, Format::kCsv, {batch});
+  EXPECT_EQ(ReadText(csv), "name\xC0,tags\ncaf\xE9,\"[\"\"\xFF\xFE\"\"]\"\n\xE2\x82\xAC ok,[]\n");
 }
 
 TEST(CsvWriterTest, QuotesOnlyWhatNeedsIt) {

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "sluice/formats/time_text.h"
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::formats {
 namespace {
@@ -55,24 +56,35 @@ template <typename Number>
 void AppendFloating(Number value, bool json, std::string* out) {
   if (std::isfinite(value)) {
     AppendShortest(value, out);
-  } else if (json) {
-    out->append("null");
   } else if (std::isnan(value)) {
-    out->append("NaN");
+    out->append(json ? "\"NaN\"" : "NAN");
+  } else if (json) {
+    out->append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
   } else {
     out->append(value > 0 ? "inf" : "-inf");
   }
 }
 
+/// How AppendValue renders a value: as JSON, with what becomes of invalid UTF-8 in strings,
+/// or as the plain text of a CSV cell.
+struct Rendering {
+  bool json = true;
+  InvalidUtf8 invalid = InvalidUtf8::kReplace;
+
+  Rendering AsJson() const { return Rendering{true, invalid}; }
+  Rendering AsPlain() const { return Rendering{false, invalid}; }
+};
+
 /// The shared walk behind AppendJsonValue (json) and AppendPlainValue (!json, top level only).
-void AppendValue(const arrow::Array& array, int64_t index, bool json, std::string* out) {
+void AppendValue(const arrow::Array& array, int64_t index, Rendering rendering, std::string* out) {
+  const bool json = rendering.json;
   if (array.IsNull(index)) {
     out->append(json ? "null" : "");
     return;
   }
   auto text = [&](std::string_view value) {
     if (json) {
-      AppendJsonString(value, out);
+      AppendJsonString(value, out, rendering.invalid);
     } else {
       out->append(value);
     }
@@ -201,7 +213,7 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
       out->push_back('[');
       for (int64_t i = begin; i < end; ++i) {
         if (i > begin) out->push_back(',');
-        AppendValue(*values, i, true, out);
+        AppendValue(*values, i, rendering.AsJson(), out);
       }
       out->push_back(']');
       return;
@@ -211,10 +223,10 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
       out->push_back('{');
       for (int field = 0; field < structs.num_fields(); ++field) {
         if (field > 0) out->push_back(',');
-        AppendJsonString(structs.type()->field(field)->name(), out);
+        AppendJsonString(structs.type()->field(field)->name(), out, rendering.invalid);
         out->push_back(':');
         // Struct children are not offset by the parent's slice offset.
-        AppendValue(*structs.field(field), index, true, out);
+        AppendValue(*structs.field(field), index, rendering.AsJson(), out);
       }
       out->push_back('}');
       return;
@@ -227,17 +239,17 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
       for (int64_t i = begin; i < end; ++i) {
         if (i > begin) out->push_back(',');
         std::string key;
-        AppendValue(*map.keys(), i, false, &key);
-        AppendJsonString(key, out);
+        AppendValue(*map.keys(), i, rendering.AsPlain(), &key);
+        AppendJsonString(key, out, rendering.invalid);
         out->push_back(':');
-        AppendValue(*map.items(), i, true, out);
+        AppendValue(*map.items(), i, rendering.AsJson(), out);
       }
       out->push_back('}');
       return;
     }
     case arrow::Type::DICTIONARY: {
       const auto& dictionary = checked_cast<const arrow::DictionaryArray&>(array);
-      AppendValue(*dictionary.dictionary(), dictionary.GetValueIndex(index), json, out);
+      AppendValue(*dictionary.dictionary(), dictionary.GetValueIndex(index), rendering, out);
       return;
     }
     default: {
@@ -250,10 +262,21 @@ void AppendValue(const arrow::Array& array, int64_t index, bool json, std::strin
 
 }  // namespace
 
-void AppendJsonString(std::string_view text, std::string* out) {
+void AppendJsonString(std::string_view text, std::string* out, InvalidUtf8 invalid) {
   out->reserve(out->size() + text.size() + 2);
   out->push_back('"');
-  for (char c : text) {
+  for (size_t at = 0; at < text.size(); ++at) {
+    const char c = text[at];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t length = invalid == InvalidUtf8::kKeep ? 1 : Utf8SequenceLength(text, at);
+      if (length == 0) {
+        AppendReplacingInvalidUtf8(text.substr(at, 1), out);
+      } else {
+        out->append(text.substr(at, length));
+        at += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -291,12 +314,13 @@ void AppendDouble(double value, std::string* out) { AppendFloating(value, true, 
 
 void AppendFloat(float value, std::string* out) { AppendFloating(value, true, out); }
 
-void AppendJsonValue(const arrow::Array& array, int64_t index, std::string* out) {
-  AppendValue(array, index, true, out);
+void AppendJsonValue(const arrow::Array& array, int64_t index, std::string* out,
+                     InvalidUtf8 invalid) {
+  AppendValue(array, index, Rendering{true, invalid}, out);
 }
 
 void AppendPlainValue(const arrow::Array& array, int64_t index, std::string* out) {
-  AppendValue(array, index, false, out);
+  AppendValue(array, index, Rendering{false, InvalidUtf8::kKeep}, out);
 }
 
 }  // namespace sluice::formats
