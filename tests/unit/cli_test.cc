@@ -348,7 +348,7 @@ TEST_F(StdioCliTest, StdinToStdoutConvertsCsvToJsonLines) {
   EXPECT_EQ(code, 0) << errors_;
   EXPECT_EQ(output, "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n");
   // The summary and the bad row's count are on stderr, not mixed into the data.
-  EXPECT_NE(errors_.find("2 rows in, 2 rows out, 1 dead letter,"), std::string::npos) << errors_;
+  EXPECT_NE(errors_.find("3 rows in, 2 rows out, 1 dead letter,"), std::string::npos) << errors_;
 }
 
 TEST_F(StdioCliTest, EveryFormatGoesThroughAPipeBetweenTwoRuns) {

@@ -142,6 +142,10 @@ class Pipeline::SourceChannel final : public SourceOutput {
   void Reject(DeadLetter letter) override {
     if (letter.source.empty()) letter.source = pipeline_->source_names_[index_];
     if (letter.stage.empty()) letter.stage = "source";
+    // A record the source could not decode was read all the same: it counts as a row in, so
+    // that rows in = rows out + filtered + dead letters. A damaged span is counted apart, in
+    // the rows and bytes it skipped.
+    if (letter.skipped_rows == 0 && letter.skipped_bytes == 0) ++pipeline_->rows_in_;
     pipeline_->dead_letters_.Add(std::move(letter));
   }
 

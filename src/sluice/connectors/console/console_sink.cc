@@ -19,6 +19,7 @@
 
 #include "sluice/common/blocking_write.h"
 #include "sluice/formats/json_row_encoder.h"
+#include "sluice/formats/utf8_text.h"
 #include "sluice/formats/value_text.h"
 
 namespace sluice::connectors {
@@ -43,9 +44,16 @@ size_t DisplayWidth(std::string_view text) {
   return width;
 }
 
-/// Appends `text` with control characters escaped, so that every table row stays on one line
+/// Appends `raw` with control characters escaped, so that every table row stays on one line
 /// and a value cannot move the terminal's cursor.
-void AppendCellText(std::string_view text, std::string* out) {
+void AppendCellText(std::string_view raw, std::string* out) {
+  // What a terminal shows is UTF-8: a byte that is not becomes U+FFFD, as in JSON output.
+  std::string valid;
+  std::string_view text = raw;
+  if (!formats::IsValidUtf8(raw)) {
+    formats::AppendReplacingInvalidUtf8(raw, &valid);
+    text = valid;
+  }
   for (char c : text) {
     switch (c) {
       case '\n':
