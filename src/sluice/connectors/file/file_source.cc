@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "sluice/common/logging.h"
 #include "sluice/config/location.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/stdio/stdin_source.h"
@@ -22,6 +23,21 @@ namespace {
 
 using formats::Format;
 using formats::RecordReader;
+
+int64_t FileSize(const std::string& path) {
+  std::error_code error;
+  auto size = std::filesystem::file_size(path, error);
+  return error ? 0 : static_cast<int64_t>(size);
+}
+
+/// The dead letter of a file that cannot be read at all, with on_unreadable: skip.
+exec::DeadLetter UnreadableFile(const std::string& path, const Status& error) {
+  exec::DeadLetter letter;
+  letter.reason = fmt::format("the file cannot be read: {}", error.message());
+  letter.origin = path;
+  letter.skipped_bytes = FileSize(path);
+  return letter;
+}
 
 /// Reads the files of a glob. Each file is a partition of the source with a watermark of its own
 /// (PushFromPartition), as a Kafka partition is: a file not read yet holds the watermark back,
@@ -40,8 +56,10 @@ class FileSource final : public exec::Source {
 
   FileSource(std::string name, std::vector<std::string> paths, Format format,
              formats::ReadOptions read_options, int64_t batch_size,
-             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time)
+             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time,
+             std::vector<exec::DeadLetter> unreadable)
       : name_(std::move(name)),
+        unreadable_(std::move(unreadable)),
         paths_(std::move(paths)),
         format_(format),
         read_options_(std::move(read_options)),
@@ -57,6 +75,9 @@ class FileSource final : public exec::Source {
   bool bounded() const override { return true; }
 
   Status Run(exec::SourceOutput& out) override {
+    // Files found unreadable at start, with on_unreadable: skip.
+    for (auto& letter : unreadable_) Reject(out, std::move(letter));
+    unreadable_.clear();
     std::vector<int32_t> partitions(paths_.size());
     std::iota(partitions.begin(), partitions.end(), 0);
     out.AssignPartitions(partitions);
@@ -128,8 +149,9 @@ class FileSource final : public exec::Source {
       } else {
         auto opened = RecordReader::Open(path, format_, read_options_);
         if (!opened.ok()) {
-          // A file that cannot be read is lost input, reported like any other rejected record.
-          Reject(out, {opened.status().message(), "", "", path, ""});
+          // A file that cannot be read is lost input: it fails the run, or is counted.
+          if (!read_options_.skip_damaged) return Unreadable(path, opened.status());
+          Reject(out, UnreadableFile(path, opened.status()));
           return EndFile(index, FileSize(path), out);
         }
         file.reader = *std::move(opened);
@@ -141,9 +163,14 @@ class FileSource final : public exec::Source {
       auto batch = file.reader->Next(&rejected);
       for (auto& letter : rejected) Reject(out, std::move(letter));
       if (!batch.ok()) {
-        Reject(out,
-               {fmt::format("the rest of the file is unreadable: {}", batch.status().message()), "",
-                "", path, ""});
+        // Damage the reader could not get past (its own skips come as dead letters above).
+        if (!read_options_.skip_damaged) return batch.status();
+        exec::DeadLetter letter;
+        letter.reason =
+            fmt::format("the rest of the file is unreadable: {}", batch.status().message());
+        letter.origin = fmt::format("{}:byte {}", path, file.reader->bytes_read());
+        letter.skipped_bytes = std::max<int64_t>(FileSize(path) - file.reader->bytes_read(), 0);
+        Reject(out, std::move(letter));
         return EndFile(index, file.reader->bytes_total(), out);
       }
       // Progress: the files done plus what the open ones have read.
@@ -188,13 +215,15 @@ class FileSource final : public exec::Source {
     out.Reject(std::move(letter));
   }
 
-  static int64_t FileSize(const std::string& path) {
-    std::error_code error;
-    auto size = std::filesystem::file_size(path, error);
-    return error ? 0 : static_cast<int64_t>(size);
+  static Status Unreadable(const std::string& path, const Status& error) {
+    return Status::IOError(fmt::format(
+        "cannot read '{}': {}; set on_unreadable: skip to count unreadable files as dead "
+        "letters and read on",
+        path, error.message()));
   }
 
   std::string name_;
+  std::vector<exec::DeadLetter> unreadable_;
   std::vector<std::string> paths_;
   Format format_;
   formats::ReadOptions read_options_;
@@ -223,24 +252,123 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, paths.front()));
   SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
   int64_t batch_size = read_options.batch_rows;
+  auto logger = ComponentLogger(fmt::format("source {}", context.name));
 
-  auto first = RecordReader::Open(paths.front(), format, read_options);
-  if (!first.ok()) {
-    return config::ConfigError(options.LocationOf("path"),
-                               fmt::format("cannot read '{}' as {}: {}", paths.front(),
-                                           formats::FormatName(format), first.status().message()));
+  // Every file is opened at start, so that one that cannot be read, or whose columns differ
+  // from the others', is found before the run rather than after the files before it.
+  std::vector<exec::DeadLetter> unreadable;
+  auto cannot_read = [&](const std::string& path, const Status& error) -> Status {
+    if (!read_options.skip_damaged) {
+      return config::ConfigError(
+          options.LocationOf("path"),
+          fmt::format("cannot read '{}' as {}: {}", path, formats::FormatName(format),
+                      error.message()),
+          "set on_unreadable: skip to count unreadable files as dead letters and read the rest");
+    }
+    logger->warn("skipping '{}', which cannot be read: {}", path, error.message());
+    unreadable.push_back(UnreadableFile(path, error));
+    return Status::OK();
+  };
+  std::unique_ptr<RecordReader> first;
+  std::vector<std::string> readable;
+  for (const auto& path : paths) {
+    auto opened = RecordReader::Open(path, format, read_options);
+    if (opened.ok()) {
+      first = *std::move(opened);
+      readable.push_back(path);
+      break;
+    }
+    SLUICE_RETURN_NOT_OK(cannot_read(path, opened.status()));
+  }
+  if (!first) {
+    return config::ConfigError(
+        options.LocationOf("path"),
+        fmt::format("none of the {} files matching '{}' can be read", paths.size(), pattern));
+  }
+  for (const auto& warning : first->warnings()) logger->warn("{}", warning);
+  // The later files: their own fields, against the schema of the first (declared or inferred).
+  formats::ReadOptions probe = read_options;
+  probe.schema = first->schema();
+  probe.missing_fields_null = true;
+  const std::vector<std::string> first_fields = first->input_fields();
+  arrow::FieldVector added;  // columns only later files have, with missing_fields: null
+  for (size_t i = readable.size() + unreadable.size(); i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    auto opened = RecordReader::Open(path, format, probe);
+    if (!opened.ok()) {
+      SLUICE_RETURN_NOT_OK(cannot_read(path, opened.status()));
+      continue;
+    }
+    readable.push_back(path);
+    for (const auto& warning : (*opened)->warnings()) {
+      if (warning.find("missing_fields") == std::string::npos) logger->warn("{}", warning);
+    }
+    std::vector<std::string> fields = (*opened)->input_fields();
+    if (fields.empty() && first_fields.empty()) continue;  // JSON lines: no header
+    std::vector<std::string> missing;
+    std::vector<std::string> extra;
+    const auto wanted = read_options.schema ? read_options.schema->field_names() : first_fields;
+    for (const auto& field : wanted)
+      if (std::find(fields.begin(), fields.end(), field) == fields.end()) missing.push_back(field);
+    if (!read_options.schema) {
+      for (const auto& field : fields)
+        if (std::find(first_fields.begin(), first_fields.end(), field) == first_fields.end())
+          extra.push_back(field);
+    }
+    if (missing.empty() && extra.empty()) continue;
+    std::string differences;
+    if (!missing.empty()) differences = fmt::format("it lacks {}", fmt::join(missing, ", "));
+    if (!extra.empty())
+      differences +=
+          fmt::format("{}it adds {}", differences.empty() ? "" : " and ", fmt::join(extra, ", "));
+    const std::string against = read_options.schema
+                                    ? "the declared schema"
+                                    : fmt::format("'{}', the first file", readable.front());
+    if (!read_options.missing_fields_null) {
+      return config::ConfigError(
+          options.LocationOf("path"),
+          fmt::format("the columns of '{}' differ from {}: {}", path, against, differences),
+          "make the files agree, or set missing_fields: null to read the columns a file lacks "
+          "as null");
+    }
+    logger->warn(
+        "the columns of '{}' differ from {}: {}; read as null where missing "
+        "(missing_fields: null)",
+        path, against, differences);
+    if (!extra.empty()) {
+      // Types of the added columns come from the file that has them.
+      formats::ReadOptions own = read_options;
+      own.schema = nullptr;
+      auto reader = RecordReader::Open(path, format, own);
+      if (!reader.ok()) {
+        SLUICE_RETURN_NOT_OK(cannot_read(path, reader.status()));
+        readable.pop_back();
+        continue;
+      }
+      for (const auto& field : extra) {
+        bool known = std::any_of(added.begin(), added.end(),
+                                 [&](const auto& other) { return other->name() == field; });
+        if (!known) added.push_back((*reader)->schema()->GetFieldByName(field));
+      }
+    }
+  }
+  if (!added.empty()) {
+    // The columns of every file: the first file is read again as the union.
+    arrow::FieldVector fields = first->schema()->fields();
+    fields.insert(fields.end(), added.begin(), added.end());
+    formats::ReadOptions united = read_options;
+    united.schema = arrow::schema(std::move(fields));
+    auto reopened = RecordReader::Open(readable.front(), format, united);
+    if (!reopened.ok()) return cannot_read(readable.front(), reopened.status());
+    first = *std::move(reopened);
   }
   int64_t bytes_total = 0;
-  for (const auto& path : paths) {
-    std::error_code error;
-    auto size = std::filesystem::file_size(path, error);
-    if (!error) bytes_total += static_cast<int64_t>(size);
-  }
+  for (const auto& path : readable) bytes_total += FileSize(path);
   std::string event_time;
   if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
-  return std::make_unique<FileSource>(context.name, std::move(paths), format,
-                                      std::move(read_options), batch_size, *std::move(first),
-                                      bytes_total, std::move(event_time));
+  return std::make_unique<FileSource>(context.name, std::move(readable), format,
+                                      std::move(read_options), batch_size, std::move(first),
+                                      bytes_total, std::move(event_time), std::move(unreadable));
 }
 
 config::PluginSpec FileSourceSpec() {
@@ -277,8 +405,10 @@ std::vector<std::string> ExpandFilePattern(const std::string& pattern) {
   glob_t matches{};
   if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
     for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      // Anything but a directory: a match that cannot be read (a dangling link) is reported,
+      // not silently left out.
       std::error_code error;
-      if (std::filesystem::is_regular_file(matches.gl_pathv[i], error))
+      if (!std::filesystem::is_directory(matches.gl_pathv[i], error))
         paths.emplace_back(matches.gl_pathv[i]);
     }
   }

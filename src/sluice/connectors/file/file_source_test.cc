@@ -76,9 +76,17 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   ScratchDirectory dir;
   WriteText(dir.File("a.csv"), "id,name\n1,x\n2,y\n");
   WriteText(dir.File("b.csv"), "name,id,extra\nz,3,q\nw,oops,q\n");
-  auto source = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  // Files whose columns differ are an error at start, naming the file and the column...
+  auto refused = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("b.csv"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("it adds extra"), std::string::npos);
+  // ...or, asked for, every file's columns are read, null where a file lacks them.
+  auto source =
+      MakeSource(fmt::format("path: {}/*.csv\nmissing_fields: \"null\"", dir.path().string()));
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_TRUE((*source)->schema()->field(0)->type()->Equals(arrow::int64()));
+  EXPECT_EQ((*source)->schema()->field_names(), (std::vector<std::string>{"id", "name", "extra"}));
   CollectingOutput out;
   ASSERT_TRUE((*source)->Run(out).ok());
   EXPECT_EQ(out.num_rows(), 3);
