@@ -66,8 +66,10 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
     state->second = true;
     exec::DeadLetter letter;
     letter.origin = fmt::format("{}:byte {}", name, at);
-    letter.reason = fmt::format("the stream is unreadable after {} rows ({}); the rest is skipped",
-                                state->first, batch.status().message());
+    letter.reason = fmt::format(
+        "the stream is unreadable after {} rows ({}): it is cut short or damaged, and the rest "
+        "of it is lost",
+        state->first, OneLine(batch.status().message()));
     letter.skipped_bytes = size == RecordReader::kUnknownSize ? 0 : std::max<int64_t>(size - at, 1);
     SLUICE_RETURN_NOT_OK(ReportDamage(options, std::move(letter), rejected));
     return nullptr;
@@ -118,8 +120,8 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
       exec::DeadLetter letter;
       letter.origin =
           fmt::format("{}:record batch {} of {}", name, i + 1, reader->num_record_batches());
-      letter.reason = fmt::format("record batch {} is unreadable ({}); it is skipped", i + 1,
-                                  batch.status().message());
+      letter.reason = fmt::format("record batch {} is unreadable ({}): its rows are lost", i + 1,
+                                  OneLine(batch.status().message()));
       SLUICE_RETURN_NOT_OK(ReportDamage(options, std::move(letter), rejected));
     }
     return nullptr;

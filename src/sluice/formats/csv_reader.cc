@@ -205,7 +205,7 @@ class CsvReader final : public RecordReader {
         if (first_ && first_->batch) {
           auto inferred = InferTextType(first_->batch->column(static_cast<int>(i)));
           if (!inferred.ok()) {
-            return Status::Invalid(
+            return Status::TypeError(
                 fmt::format("{}: column '{}': {}", name_, names_[i], inferred.status().message()));
           }
           type = *inferred;
@@ -376,11 +376,14 @@ class CsvReader final : public RecordReader {
     const bool at_end = pos_ == buffer_.size() && eof_;
     letter.origin = fmt::format("{}:line {}", name_, first_line);
     letter.reason = fmt::format(
-        "{}; skipped {} (bytes {}-{}, {} bytes){}; raise max_record_size if the record is real",
+        "{}; the damaged span is {} (bytes {}-{}, {} bytes){}; raise max_record_size if the "
+        "record is real",
         what, span, first_byte, first_byte + bytes - 1, bytes,
-        at_end ? " to the end of the input"
-               : fmt::format(", reading on at line {}, the next whole record of {} fields", line_,
-                             expected_fields()));
+        at_end ? ", to the end of the input"
+               : fmt::format(", and the next whole record of {} fields is at line {}",
+                             expected_fields(), line_));
+    if (letter.record.size() > static_cast<size_t>(bytes))
+      letter.record.resize(static_cast<size_t>(bytes));
     // A single line is one record; over several lines, quoted line breaks may join them.
     letter.skipped_rows = lines == 1 ? 1 : 0;
     letter.skipped_bytes = bytes;

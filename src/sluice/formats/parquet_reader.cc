@@ -93,8 +93,8 @@ class RowGroups {
     exec::DeadLetter letter;
     letter.origin = fmt::format("{}:row group {} of {} (rows {}-{})", name_, group_ + 1,
                                 metadata_->num_row_groups(), rows_done_ + 1, rows_done_ + rows);
-    letter.reason = fmt::format("row group {} is unreadable ({}); its {} unread rows are skipped",
-                                group_ + 1, error.message(), rows - group_rows_read_);
+    letter.reason = fmt::format("row group {} is unreadable ({}): {} of its rows are lost",
+                                group_ + 1, OneLine(error.message()), rows - group_rows_read_);
     letter.skipped_rows = rows - group_rows_read_;
     letter.skipped_bytes =
         rows == 0 ? GroupBytes(group_) : GroupBytes(group_) * (rows - group_rows_read_) / rows;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/record_reader.h"
@@ -46,13 +47,16 @@ Result<std::shared_ptr<arrow::Schema>> OutputSchema(
 Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
                     std::vector<exec::DeadLetter>* rejected);
 
+/// `message` on one line: line breaks (Parquet's messages have them) become spaces.
+std::string OneLine(std::string_view message);
+
 /// The damage of a file that ends at `read` bytes, before the `total` it had when opened (it
 /// shrank while being read), or nullopt when it did not.
 std::optional<exec::DeadLetter> Shrunk(const std::string& name, int64_t read, int64_t total);
 
 /// Checks the declared schema of `options` against the fields the input declares: a declared
-/// field that is missing is Status::Invalid, or with `options.missing_fields_null` a warning
-/// appended to `warnings`.
+/// field that is missing is Status::TypeError (as is every schema mismatch found at open), or with
+/// `options.missing_fields_null` a warning appended to `warnings`.
 Status CheckDeclaredFields(const std::string& name, const std::vector<std::string>& input_fields,
                            const ReadOptions& options, std::vector<std::string>* warnings);
 

@@ -197,6 +197,17 @@ Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
                   letter.origin, letter.reason));
 }
 
+std::string OneLine(std::string_view message) {
+  std::string line;
+  for (char c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == ' ' && (line.empty() || line.back() == ' ')) continue;
+    line.push_back(c);
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
 std::optional<exec::DeadLetter> Shrunk(const std::string& name, int64_t read, int64_t total) {
   if (total == RecordReader::kUnknownSize || read >= total) return std::nullopt;
   exec::DeadLetter letter;
@@ -225,7 +236,7 @@ Status CheckDeclaredFields(const std::string& name, const std::vector<std::strin
                     name, fmt::join(missing, ", ")));
     return Status::OK();
   }
-  return Status::Invalid(fmt::format(
+  return Status::TypeError(fmt::format(
       "{}: the schema declares {} '{}', which the input does not have (it has: {}); fix the "
       "schema, or set missing_fields: null to read missing fields as null",
       name, missing.size() == 1 ? "field" : "fields", fmt::join(missing, "', '"),

@@ -55,11 +55,10 @@ class FileSource final : public exec::Source {
   static constexpr size_t kMaxOpenFiles = 256;
 
   FileSource(std::string name, std::vector<std::string> paths, Format format,
-             formats::ReadOptions read_options, int64_t batch_size,
-             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time,
-             std::vector<exec::DeadLetter> unreadable)
+             formats::ReadOptions read_options, int64_t batch_size, size_t first_index,
+             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time)
       : name_(std::move(name)),
-        unreadable_(std::move(unreadable)),
+        first_index_(first_index),
         paths_(std::move(paths)),
         format_(format),
         read_options_(std::move(read_options)),
@@ -75,9 +74,6 @@ class FileSource final : public exec::Source {
   bool bounded() const override { return true; }
 
   Status Run(exec::SourceOutput& out) override {
-    // Files found unreadable at start, with on_unreadable: skip.
-    for (auto& letter : unreadable_) Reject(out, std::move(letter));
-    unreadable_.clear();
     std::vector<int32_t> partitions(paths_.size());
     std::iota(partitions.begin(), partitions.end(), 0);
     out.AssignPartitions(partitions);
@@ -144,7 +140,7 @@ class FileSource final : public exec::Source {
     const auto partition = static_cast<int32_t>(index);
     if (out.stopping()) return false;
     if (file.reader == nullptr && !file.done) {
-      if (index == 0 && first_) {
+      if (index == first_index_ && first_) {
         file.reader = std::move(first_);
       } else {
         auto opened = RecordReader::Open(path, format_, read_options_);
@@ -223,7 +219,8 @@ class FileSource final : public exec::Source {
   }
 
   std::string name_;
-  std::vector<exec::DeadLetter> unreadable_;
+  /// The file `first_` reads: the first one that could be opened.
+  size_t first_index_;
   std::vector<std::string> paths_;
   Format format_;
   formats::ReadOptions read_options_;
@@ -254,36 +251,33 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   int64_t batch_size = read_options.batch_rows;
   auto logger = ComponentLogger(fmt::format("source {}", context.name));
 
-  // Every file is opened at start, so that one that cannot be read, or whose columns differ
-  // from the others', is found before the run rather than after the files before it.
-  std::vector<exec::DeadLetter> unreadable;
-  auto cannot_read = [&](const std::string& path, const Status& error) -> Status {
-    if (!read_options.skip_damaged) {
-      return config::ConfigError(
-          options.LocationOf("path"),
-          fmt::format("cannot read '{}' as {}: {}", path, formats::FormatName(format),
-                      error.message()),
-          "set on_unreadable: skip to count unreadable files as dead letters and read the rest");
-    }
-    logger->warn("skipping '{}', which cannot be read: {}", path, error.message());
-    unreadable.push_back(UnreadableFile(path, error));
-    return Status::OK();
+  // Every file is opened at start, so that one whose columns differ from the others' is found
+  // before the run rather than after the files before it. One that cannot be opened is left to
+  // the run, where on_unreadable decides (fail: exit 1 naming it; skip: a dead letter).
+  auto schema_error = [&](const Status& error) {
+    return config::ConfigError(options.LocationOf("path"), error.message());
   };
   std::unique_ptr<RecordReader> first;
-  std::vector<std::string> readable;
-  for (const auto& path : paths) {
-    auto opened = RecordReader::Open(path, format, read_options);
+  size_t first_index = 0;
+  Status first_error;
+  for (; first_index < paths.size(); ++first_index) {
+    auto opened = RecordReader::Open(paths[first_index], format, read_options);
     if (opened.ok()) {
       first = *std::move(opened);
-      readable.push_back(path);
       break;
     }
-    SLUICE_RETURN_NOT_OK(cannot_read(path, opened.status()));
+    // A schema that does not fit the data (TypeError) is an error whatever on_unreadable says.
+    if (opened.status().IsTypeError()) return schema_error(opened.status());
+    if (first_error.ok()) first_error = opened.status();
   }
   if (!first) {
     return config::ConfigError(
         options.LocationOf("path"),
-        fmt::format("none of the {} files matching '{}' can be read", paths.size(), pattern));
+        paths.size() == 1
+            ? fmt::format("cannot read '{}' as {}: {}", paths.front(), formats::FormatName(format),
+                          first_error.message())
+            : fmt::format("none of the {} files matching '{}' can be read as {}: {}", paths.size(),
+                          pattern, formats::FormatName(format), first_error.message()));
   }
   for (const auto& warning : first->warnings()) logger->warn("{}", warning);
   // The later files: their own fields, against the schema of the first (declared or inferred).
@@ -292,14 +286,13 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   probe.missing_fields_null = true;
   const std::vector<std::string> first_fields = first->input_fields();
   arrow::FieldVector added;  // columns only later files have, with missing_fields: null
-  for (size_t i = readable.size() + unreadable.size(); i < paths.size(); ++i) {
+  for (size_t i = first_index + 1; i < paths.size(); ++i) {
     const std::string& path = paths[i];
     auto opened = RecordReader::Open(path, format, probe);
     if (!opened.ok()) {
-      SLUICE_RETURN_NOT_OK(cannot_read(path, opened.status()));
+      if (opened.status().IsTypeError()) return schema_error(opened.status());
       continue;
     }
-    readable.push_back(path);
     for (const auto& warning : (*opened)->warnings()) {
       if (warning.find("missing_fields") == std::string::npos) logger->warn("{}", warning);
     }
@@ -323,7 +316,7 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
           fmt::format("{}it adds {}", differences.empty() ? "" : " and ", fmt::join(extra, ", "));
     const std::string against = read_options.schema
                                     ? "the declared schema"
-                                    : fmt::format("'{}', the first file", readable.front());
+                                    : fmt::format("'{}', the first file", paths[first_index]);
     if (!read_options.missing_fields_null) {
       return config::ConfigError(
           options.LocationOf("path"),
@@ -335,21 +328,16 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
         "the columns of '{}' differ from {}: {}; read as null where missing "
         "(missing_fields: null)",
         path, against, differences);
-    if (!extra.empty()) {
-      // Types of the added columns come from the file that has them.
-      formats::ReadOptions own = read_options;
-      own.schema = nullptr;
-      auto reader = RecordReader::Open(path, format, own);
-      if (!reader.ok()) {
-        SLUICE_RETURN_NOT_OK(cannot_read(path, reader.status()));
-        readable.pop_back();
-        continue;
-      }
-      for (const auto& field : extra) {
-        bool known = std::any_of(added.begin(), added.end(),
-                                 [&](const auto& other) { return other->name() == field; });
-        if (!known) added.push_back((*reader)->schema()->GetFieldByName(field));
-      }
+    if (extra.empty()) continue;
+    // Types of the added columns come from the file that has them.
+    formats::ReadOptions own = read_options;
+    own.schema = nullptr;
+    auto reader = RecordReader::Open(path, format, own);
+    if (!reader.ok()) return schema_error(reader.status());
+    for (const auto& field : extra) {
+      bool known = std::any_of(added.begin(), added.end(),
+                               [&](const auto& other) { return other->name() == field; });
+      if (!known) added.push_back((*reader)->schema()->GetFieldByName(field));
     }
   }
   if (!added.empty()) {
@@ -358,17 +346,16 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
     fields.insert(fields.end(), added.begin(), added.end());
     formats::ReadOptions united = read_options;
     united.schema = arrow::schema(std::move(fields));
-    auto reopened = RecordReader::Open(readable.front(), format, united);
-    if (!reopened.ok()) return cannot_read(readable.front(), reopened.status());
-    first = *std::move(reopened);
+    united.missing_fields_null = true;
+    SLUICE_ASSIGN_OR_RAISE(first, RecordReader::Open(paths[first_index], format, united));
   }
   int64_t bytes_total = 0;
-  for (const auto& path : readable) bytes_total += FileSize(path);
+  for (const auto& path : paths) bytes_total += FileSize(path);
   std::string event_time;
   if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
-  return std::make_unique<FileSource>(context.name, std::move(readable), format,
-                                      std::move(read_options), batch_size, std::move(first),
-                                      bytes_total, std::move(event_time), std::move(unreadable));
+  return std::make_unique<FileSource>(context.name, std::move(paths), format,
+                                      std::move(read_options), batch_size, first_index,
+                                      std::move(first), bytes_total, std::move(event_time));
 }
 
 config::PluginSpec FileSourceSpec() {
