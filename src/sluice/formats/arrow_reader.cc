@@ -35,10 +35,12 @@ Result<std::unique_ptr<RecordReader>> MakeBatchSource(
 }
 
 /// Reads a stream from `start` bytes into the input; `size` counts from the input's start.
+/// `cut_short`: the input is known to end early (no end-of-stream marker, no footer), so that
+/// a clean end of its batches still reports the input as truncated.
 Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::InputStream> input,
                                                    int64_t start, int64_t size, std::string name,
                                                    const ReadOptions& options,
-                                                   const std::string& what) {
+                                                   const std::string& what, bool cut_short) {
   auto opened = arrow::ipc::RecordBatchStreamReader::Open(input);
   if (!opened.ok())
     return Status::Invalid(
@@ -50,12 +52,12 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
   };
   auto state = std::make_shared<std::pair<int64_t, bool>>(0, false);  // rows read, ended
   auto next =
-      [reader, position, state, size, name, options](
+      [reader, position, state, size, name, options, cut_short](
           std::vector<exec::DeadLetter>* rejected) -> Result<std::shared_ptr<arrow::RecordBatch>> {
     if (state->second) return nullptr;
     int64_t at = position();
     auto batch = reader->Next();
-    if (batch.ok()) {
+    if (batch.ok() && (*batch != nullptr || !cut_short)) {
       if (*batch == nullptr)
         state->second = true;
       else
@@ -69,8 +71,11 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
     letter.reason = fmt::format(
         "the stream is unreadable after {} rows ({}): it is cut short or damaged, and the rest "
         "of it is lost",
-        state->first, OneLine(batch.status().message()));
-    letter.skipped_bytes = size == RecordReader::kUnknownSize ? 0 : std::max<int64_t>(size - at, 1);
+        state->first,
+        batch.ok() ? "it ends without its end-of-stream marker or footer"
+                   : OneLine(batch.status().message()));
+    letter.skipped_bytes =
+        size == RecordReader::kUnknownSize ? 0 : std::max<int64_t>(size - at, 1);
     SLUICE_RETURN_NOT_OK(ReportDamage(options, std::move(letter), rejected));
     return nullptr;
   };
@@ -83,7 +88,8 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
 Result<std::unique_ptr<RecordReader>> OpenArrowStreamReader(
     std::shared_ptr<arrow::io::InputStream> input, int64_t size, std::string name,
     const ReadOptions& options) {
-  return OpenStreamAt(std::move(input), 0, size, std::move(name), options, "Arrow stream");
+  return OpenStreamAt(std::move(input), 0, size, std::move(name), options, "Arrow stream",
+                      /*cut_short=*/false);
 }
 
 Result<std::unique_ptr<RecordReader>> OpenArrowReader(
@@ -93,8 +99,15 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
   SLUICE_ASSIGN_OR_RAISE(auto magic, file->ReadAt(0, 6));
   bool file_format = magic->size() == 6 && std::memcmp(magic->data(), "ARROW1", 6) == 0;
   if (!file_format) {
+    // A stream written to its end finishes with an end-of-stream marker (0xFFFFFFFF, 0).
+    bool marked = false;
+    if (size >= 8) {
+      SLUICE_ASSIGN_OR_RAISE(auto tail, file->ReadAt(size - 8, 8));
+      marked = tail->size() == 8 && std::memcmp(tail->data(), "\xFF\xFF\xFF\xFF\0\0\0\0", 8) == 0;
+    }
     SLUICE_RETURN_NOT_OK(file->Seek(0));
-    return OpenArrowStreamReader(std::move(file), size, std::move(name), options);
+    return OpenStreamAt(std::move(file), 0, size, std::move(name), options, "Arrow stream",
+                        /*cut_short=*/!marked);
   }
   auto opened = arrow::ipc::RecordBatchFileReader::Open(file);
   if (!opened.ok()) {
@@ -102,7 +115,8 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
     SLUICE_ASSIGN_OR_RAISE(
         std::shared_ptr<arrow::io::InputStream> rest,
         arrow::io::RandomAccessFile::GetStream(file, kFileHeader, size - kFileHeader));
-    auto reader = OpenStreamAt(std::move(rest), kFileHeader, size, name, options, "Arrow file");
+    auto reader = OpenStreamAt(std::move(rest), kFileHeader, size, name, options, "Arrow file",
+                               /*cut_short=*/true);
     if (!reader.ok())
       return Status::Invalid(
           fmt::format("{}: not a readable Arrow file: {}", name, opened.status().message()));
