@@ -74,8 +74,7 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
         state->first,
         batch.ok() ? "it ends without its end-of-stream marker or footer"
                    : OneLine(batch.status().message()));
-    letter.skipped_bytes =
-        size == RecordReader::kUnknownSize ? 0 : std::max<int64_t>(size - at, 1);
+    letter.skipped_bytes = size == RecordReader::kUnknownSize ? 0 : std::max<int64_t>(size - at, 1);
     SLUICE_RETURN_NOT_OK(ReportDamage(options, std::move(letter), rejected));
     return nullptr;
   };

@@ -365,23 +365,22 @@ class CsvReader final : public RecordReader {
     Restart();
     const std::string what =
         in_quotes ? fmt::format(
-                        "a quoted field does not end within max_record_size ({} bytes): "
-                        "an unterminated quote, or a value that long",
-                        options_.max_record_size)
-                  : fmt::format("a record longer than max_record_size ({} bytes)",
-                                options_.max_record_size);
+                        "a quoted field does not end within {}: an unterminated quote, or "
+                        "a value that long",
+                        RecordLimit(options_))
+                  : fmt::format("a record longer than {}", RecordLimit(options_));
     const std::string span = lines == 1
                                  ? fmt::format("line {}", first_line)
                                  : fmt::format("lines {}-{}", first_line, first_line + lines - 1);
     const bool at_end = pos_ == buffer_.size() && eof_;
     letter.origin = fmt::format("{}:line {}", name_, first_line);
-    letter.reason = fmt::format(
-        "{}; the damaged span is {} (bytes {}-{}, {} bytes){}; raise max_record_size if the "
-        "record is real",
-        what, span, first_byte, first_byte + bytes - 1, bytes,
-        at_end ? ", to the end of the input"
-               : fmt::format(", and the next whole record of {} fields is at line {}",
-                             expected_fields(), line_));
+    letter.reason =
+        fmt::format("{}; the damaged span is {} (bytes {}-{}, {} bytes){}{}", what, span,
+                    first_byte, first_byte + bytes - 1, bytes,
+                    at_end ? ", to the end of the input"
+                           : fmt::format(", and the next whole record of {} fields is at line {}",
+                                         expected_fields(), line_),
+                    options_.option_hints ? "; raise max_record_size if the record is real" : "");
     if (letter.record.size() > static_cast<size_t>(bytes))
       letter.record.resize(static_cast<size_t>(bytes));
     // A single line is one record; over several lines, quoted line breaks may join them.
@@ -456,9 +455,9 @@ class CsvReader final : public RecordReader {
       } else if (eof_ && to == buffer_.size() && !scanner_.in_quotes()) {
         record_end = buffer_.size();
       } else if (limit >= max_record || (eof_ && to == buffer_.size())) {
-        return Status::Invalid(fmt::format(
-            "{}: the header does not end within max_record_size ({} bytes){}", name_,
-            options_.max_record_size, scanner_.in_quotes() ? ": a quote in it never closes" : ""));
+        return Status::Invalid(
+            fmt::format("{}: the header does not end within {}{}", name_, RecordLimit(options_),
+                        scanner_.in_quotes() ? ": a quote in it never closes" : ""));
       } else {
         scan_pos_ = to;
         limit = std::min(limit * 2, max_record);

@@ -40,8 +40,15 @@ Status ReadUntilError(const std::string& path, Format format, const ReadOptions&
   }
 }
 
-ReadOptions Skipping() {
+/// Options as the file source sets them: messages name its options.
+ReadOptions Hinted() {
   ReadOptions options;
+  options.option_hints = true;
+  return options;
+}
+
+ReadOptions Skipping() {
+  ReadOptions options = Hinted();
   options.skip_damaged = true;
   return options;
 }
@@ -81,6 +88,12 @@ TEST(CsvDamageTest, UnterminatedQuoteCostsItsLineOnly) {
   ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(Contains(failed.message(), path + ":line 4")) << failed.message();
   EXPECT_TRUE(Contains(failed.message(), "on_unreadable: skip")) << failed.message();
+  // A reader used where those options do not exist (a Kafka message) names none of them.
+  options.option_hints = false;
+  failed = ReadUntilError(path, Format::kCsv, options, &rows);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_FALSE(Contains(failed.message(), "on_unreadable")) << failed.message();
+  EXPECT_FALSE(Contains(failed.message(), "max_record_size")) << failed.message();
 }
 
 TEST(CsvDamageTest, RecordLongerThanABlockGrowsTheBlock) {
@@ -171,7 +184,7 @@ TEST(CsvSchemaTest, DeclaredFieldMissingFromTheHeaderIsAnErrorOrNull) {
   ScratchDirectory dir;
   std::string path = dir.File("m.csv");
   WriteText(path, "id,name\n1,a\n");
-  ReadOptions options;
+  ReadOptions options = Hinted();
   options.schema =
       arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64())});
   auto refused = RecordReader::Open(path, Format::kCsv, options);
@@ -261,7 +274,7 @@ TEST(ParquetDamageTest, CorruptRowGroupIsSkippedAlone) {
   EXPECT_EQ(result.rejected[0].origin, path + ":row group 2 of 3 (rows 101-200)");
 
   int64_t rows = 0;
-  Status failed = ReadUntilError(path, Format::kParquet, {}, &rows);
+  Status failed = ReadUntilError(path, Format::kParquet, Hinted(), &rows);
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(rows, 100);
   EXPECT_TRUE(Contains(failed.message(), "row group 2 of 3")) << failed.message();
@@ -295,7 +308,7 @@ TEST(ArrowDamageTest, TruncatedStreamAndFileKeepWhatWasRead) {
     EXPECT_TRUE(Contains(result.rejected[0].reason, "after 2000 rows"));
 
     int64_t rows = 0;
-    Status failed = ReadUntilError(path, Format::kArrow, {}, &rows);
+    Status failed = ReadUntilError(path, Format::kArrow, Hinted(), &rows);
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(rows, 2000);
     EXPECT_TRUE(Contains(failed.message(), "on_unreadable: skip"));

@@ -117,10 +117,9 @@ class JsonLinesReader final : public RecordReader {
       SLUICE_RETURN_NOT_OK(ReadBlock());
     }
     ++line_number_;
-    letter.reason = fmt::format(
-        "a line of {} bytes, longer than max_record_size ({} bytes), is skipped; raise "
-        "max_record_size to read it",
-        skipped, options_.max_record_size);
+    letter.reason =
+        fmt::format("a line of {} bytes is longer than {}{}", skipped, RecordLimit(options_),
+                    options_.option_hints ? "; raise max_record_size to read it" : "");
     letter.skipped_rows = 1;
     letter.skipped_bytes = skipped;
     return ReportDamage(options_, std::move(letter), rejected);

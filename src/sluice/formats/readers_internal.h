@@ -47,6 +47,9 @@ Result<std::shared_ptr<arrow::Schema>> OutputSchema(
 Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
                     std::vector<exec::DeadLetter>* rejected);
 
+/// What messages call the record size limit: the option, where the connector has it.
+std::string RecordLimit(const ReadOptions& options);
+
 /// `message` on one line: line breaks (Parquet's messages have them) become spaces.
 std::string OneLine(std::string_view message);
 

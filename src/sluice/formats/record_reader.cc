@@ -191,10 +191,17 @@ Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
     rejected->push_back(std::move(letter));
     return Status::OK();
   }
-  return Status::IOError(
-      fmt::format("{}: {}; set on_unreadable: skip to count damaged input as dead letters and "
-                  "read on",
-                  letter.origin, letter.reason));
+  return Status::IOError(fmt::format(
+      "{}: {}{}", letter.origin, letter.reason,
+      options.option_hints
+          ? "; set on_unreadable: skip to count damaged input as dead letters and read on"
+          : ""));
+}
+
+std::string RecordLimit(const ReadOptions& options) {
+  return fmt::format("{} ({} bytes)",
+                     options.option_hints ? "max_record_size" : "the record size limit",
+                     options.max_record_size);
 }
 
 std::string OneLine(std::string_view message) {
@@ -237,10 +244,12 @@ Status CheckDeclaredFields(const std::string& name, const std::vector<std::strin
     return Status::OK();
   }
   return Status::TypeError(fmt::format(
-      "{}: the schema declares {} '{}', which the input does not have (it has: {}); fix the "
-      "schema, or set missing_fields: null to read missing fields as null",
-      name, missing.size() == 1 ? "field" : "fields", fmt::join(missing, "', '"),
-      fmt::join(input_fields, ", ")));
+      "{}: the schema declares {} '{}', which the input does not have (it has: {}){}", name,
+      missing.size() == 1 ? "field" : "fields", fmt::join(missing, "', '"),
+      fmt::join(input_fields, ", "),
+      options.option_hints
+          ? "; fix the schema, or set missing_fields: null to read missing fields as null"
+          : ""));
 }
 
 BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema,

@@ -45,6 +45,9 @@ struct ReadOptions {
   /// Whether a declared field missing from the header or file schema is read as nulls (with a
   /// warning) rather than being an error.
   bool missing_fields_null = false;
+  /// Whether messages name the options above (max_record_size, on_unreadable, missing_fields)
+  /// as the way to change the outcome: set by the connectors that declare them.
+  bool option_hints = false;
   /// Parquet and Arrow: rows per batch at most.
   int64_t batch_rows = 65536;
   /// JSON lines: how many lines schema inference looks at.

@@ -201,6 +201,7 @@ Result<formats::ReadOptions> ReadOptionsFromConfig(const config::Options& option
   read_options.max_record_size = options.GetInteger("max_record_size");
   read_options.skip_damaged = options.GetString("on_unreadable") == "skip";
   read_options.missing_fields_null = options.GetString("missing_fields") == "null";
+  read_options.option_hints = true;
   return read_options;
 }
 
