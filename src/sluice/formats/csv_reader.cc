@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -62,9 +63,14 @@ class RecordScanner {
             state_ = State::kUnquoted;
           }
           break;
-        case State::kQuoted:
-          if (c == '"') state_ = State::kQuoteInQuoted;
+        case State::kQuoted: {
+          // Straight to the next quote: a quoted value may be long.
+          const void* quote = std::memchr(text.data() + i, '"', to - i);
+          if (quote == nullptr) return std::nullopt;
+          i = static_cast<size_t>(static_cast<const char*>(quote) - text.data());
+          state_ = State::kQuoteInQuoted;
           break;
+        }
         case State::kQuoteInQuoted:
           if (c == '"') {
             state_ = State::kQuoted;  // a doubled quote
@@ -82,6 +88,40 @@ class RecordScanner {
       }
     }
     return std::nullopt;
+  }
+
+  /// NextEnd, faster (a record is found by jumping between quotes and line breaks) when it
+  /// starts at a record start; fields() and ended_fields() are then not kept. Where the record
+  /// does not end before `to`, it is scanned again the slow way, to carry the state on.
+  std::optional<size_t> FastNextEnd(std::string_view text, size_t from, size_t to) {
+    if (state_ != State::kFieldStart || fields_ != 1) return NextEnd(text, from, to);
+    // From the start of a record, jump from quote to quote: only a quote at the start of a
+    // field opens a quoted value, and only its closing quote (not a doubled one) ends it.
+    const char* data = text.data();
+    size_t at = from;
+    while (at < to) {
+      const void* newline = std::memchr(data + at, '\n', to - at);
+      const size_t line_end =
+          newline == nullptr ? to : static_cast<size_t>(static_cast<const char*>(newline) - data);
+      const void* quote = std::memchr(data + at, '"', line_end - at);
+      if (quote == nullptr) {
+        if (newline == nullptr) break;
+        return line_end + 1;
+      }
+      size_t q = static_cast<size_t>(static_cast<const char*>(quote) - data);
+      const bool opens = q == from || data[q - 1] == delimiter_;
+      at = q + 1;
+      if (!opens) continue;
+      while (true) {  // to the closing quote
+        const void* close = std::memchr(data + at, '"', to - at);
+        if (close == nullptr) return NextEnd(text, from, to);  // beyond `to`: the slow way
+        at = static_cast<size_t>(static_cast<const char*>(close) - data) + 1;
+        if (at == to) return NextEnd(text, from, to);
+        if (data[at] != '"') break;
+        ++at;  // a doubled quote
+      }
+    }
+    return NextEnd(text, from, to);
   }
 
   /// Whether the text scanned so far ends inside a quoted field.
@@ -295,6 +335,9 @@ class CsvReader final : public RecordReader {
     return Status::OK();
   }
 
+  /// Reads once more, whatever the input has (at least a byte, unless it has ended).
+  Status ReadMore() { return Fill(buffer_.size() - pos_ + 1); }
+
   /// Starts scanning afresh at pos_, a record boundary.
   void Restart() {
     scanner_.Reset();
@@ -315,10 +358,9 @@ class CsvReader final : public RecordReader {
       const auto max_record = static_cast<size_t>(options_.max_record_size);
       bool damaged = false;
       while (true) {
-        SLUICE_RETURN_NOT_OK(Fill(limit));
         const size_t to = std::min(buffer_.size(), pos_ + limit);
         while (scan_pos_ < to) {
-          auto end = scanner_.NextEnd(buffer_, scan_pos_, to);
+          auto end = scanner_.FastNextEnd(buffer_, scan_pos_, to);
           if (!end) {
             scan_pos_ = to;
             break;
@@ -326,7 +368,13 @@ class CsvReader final : public RecordReader {
           scan_pos_ = *end;
           last_end_ = *end;
         }
+        // Whole records are handed on as soon as they are there (a live pipe is read as it
+        // comes); more input is read only to finish the first one.
         if (last_end_) return last_end_;
+        if (!eof_ && to < pos_ + limit) {
+          SLUICE_RETURN_NOT_OK(ReadMore());
+          continue;
+        }
         if (eof_ && scan_pos_ == buffer_.size()) {
           // The last record has no line break: whole unless a quote is still open.
           if (!scanner_.in_quotes()) return buffer_.size();
@@ -446,20 +494,22 @@ class CsvReader final : public RecordReader {
     size_t limit =
         std::min(static_cast<size_t>(std::max<int64_t>(options_.block_size, 1)), max_record);
     while (true) {
-      SLUICE_RETURN_NOT_OK(Fill(limit));
       const size_t to = std::min(buffer_.size(), pos_ + limit);
       auto end = scanner_.NextEnd(buffer_, scan_pos_, to);
+      scan_pos_ = end.value_or(to);
       size_t record_end;
       if (end) {
         record_end = *end;
+      } else if (!eof_ && to < pos_ + limit) {
+        SLUICE_RETURN_NOT_OK(ReadMore());
+        continue;
       } else if (eof_ && to == buffer_.size() && !scanner_.in_quotes()) {
         record_end = buffer_.size();
-      } else if (limit >= max_record || (eof_ && to == buffer_.size())) {
+      } else if (limit >= max_record || eof_) {
         return Status::Invalid(
             fmt::format("{}: the header does not end within {}{}", name_, RecordLimit(options_),
                         scanner_.in_quotes() ? ": a quote in it never closes" : ""));
       } else {
-        scan_pos_ = to;
         limit = std::min(limit * 2, max_record);
         continue;
       }
@@ -552,13 +602,16 @@ class CsvReader final : public RecordReader {
     RecordScanner scanner(options_.delimiter);
     int64_t line = line_;
     for (size_t begin = pos_; begin < *end;) {
-      size_t record_end = scanner.NextEnd(buffer_, begin, *end).value_or(*end);
+      size_t record_end = scanner.FastNextEnd(buffer_, begin, *end).value_or(*end);
       std::string_view text(buffer_.data() + begin, record_end - begin);
-      if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+      const bool line_break = !text.empty() && text.back() == '\n';
+      if (line_break) text.remove_suffix(1);
       text = WithoutCr(text);
       if (!text.empty()) records.push_back({begin, begin + text.size(), line});
-      line += std::count(buffer_.begin() + static_cast<std::ptrdiff_t>(begin),
-                         buffer_.begin() + static_cast<std::ptrdiff_t>(record_end), '\n');
+      // Line breaks inside quoted values count too.
+      line += line_break;
+      if (std::memchr(text.data(), '\n', text.size()) != nullptr)
+        line += std::count(text.begin(), text.end(), '\n');
       begin = record_end;
     }
     if (names_.empty()) {
