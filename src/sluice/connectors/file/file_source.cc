@@ -367,7 +367,11 @@ config::PluginSpec FileSourceSpec() {
   spec.doc =
       "Reads CSV, JSON lines, Parquet or Arrow files as a bounded stream, in batches, never a "
       "whole file in "
-      "memory. Records that cannot be decoded become dead letters with their file and line.";
+      "memory. Records that cannot be decoded become dead letters with their file and line; "
+      "damaged "
+      "input (a span that cannot be decoded, a file that cannot be opened) fails the run or, "
+      "with on_unreadable: skip, is skipped alone and counted. Every file of a glob is checked "
+      "at start against the schema and the first file's columns (see missing_fields).";
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
       "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order; "
