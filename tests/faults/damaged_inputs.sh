@@ -8,30 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PYTHON="$FAULTS_DIR/../../.deps/venv/bin/python"
 [ -x "$PYTHON" ] || PYTHON=python3
 
-# pipeline FILE INPUT [OPTION...]: a pipeline reading INPUT with the given source options, writing
-# out.jsonl and dead.jsonl.
-pipeline() {
-  local file="$1" input="$2"
-  shift 2
-  {
-    echo "name: p"
-    echo "sources:"
-    echo "  in:"
-    echo "    connector: file"
-    echo "    path: $input"
-    for option in "$@"; do echo "    $option"; done
-    echo "sinks:"
-    echo "  out: {connector: file, path: out.jsonl}"
-    echo "dead_letters: {connector: file, path: dead.jsonl}"
-  } > "$file"
-}
-
-# run_case PIPELINE: a fresh run.
-run_case() {
-  rm -f out.jsonl dead.jsonl
-  run_sluice run --no-progress "$1"
-}
-
 # span_letters: dead letters that stand for a skipped span rather than one record.
 span_letters() {
   if [ -f dead.jsonl ]; then grep -cE 'damaged span|unreadable|max_record_size|shrank' dead.jsonl || true; else echo 0; fi
@@ -52,15 +28,15 @@ with open('big.csv', 'w') as f:
     for i in range(1, 1000001):
         f.write('3,"broken,0.3\n' if i == 3 else f'{i},n{i},{i}\n')
 EOF
-pipeline quote_fail.yaml big.csv
-run_case quote_fail.yaml
+file_pipeline quote_fail.yaml big.csv
+run_fresh quote_fail.yaml
 expect_status 1 "unterminated quote, default"
 expect_stderr "big.csv:line 4: a quoted field does not end within max_record_size" "quote: place"
 expect_stderr "set on_unreadable: skip" "quote: hint names an option that exists"
 expect_no_stderr "newlines_in_values" "quote: no hint at options Sluice lacks"
 pass
-pipeline quote_skip.yaml big.csv "on_unreadable: skip"
-run_case quote_skip.yaml
+file_pipeline quote_skip.yaml big.csv "on_unreadable: skip"
+run_fresh quote_skip.yaml
 expect_status 0 "unterminated quote, skip"
 [ "$(lines out.jsonl)" -eq 999999 ] || fail "quote: expected 999999 rows out, got $(lines out.jsonl)"
 [ "$(summary_count 'dead letters?')" -eq 1 ] || fail "quote: expected 1 dead letter"
@@ -79,20 +55,20 @@ with open('field.csv', 'w') as f:
     for i in range(1, 11):
         f.write(f'{i},"' + 'x' * (8 << 20) + '"\n' if i == 5 else f'{i},t{i}\n')
 EOF
-pipeline field_default.yaml field.csv
-run_case field_default.yaml
+file_pipeline field_default.yaml field.csv
+run_fresh field_default.yaml
 expect_status 0 "8 MB field, default max_record_size"
 [ "$(lines out.jsonl)" -eq 10 ] || fail "8 MB field: expected 10 rows, got $(lines out.jsonl)"
 [ "$(summary_count 'dead letters?')" -eq 0 ] || fail "8 MB field: expected no dead letters"
 pass
-pipeline field_small.yaml field.csv "max_record_size: 4194304"
-run_case field_small.yaml
+file_pipeline field_small.yaml field.csv "max_record_size: 4194304"
+run_fresh field_small.yaml
 expect_status 1 "8 MB field over max_record_size, default on_unreadable"
 expect_stderr "field.csv:line 6" "8 MB field: place"
 expect_stderr "raise max_record_size" "8 MB field: hint"
 pass
-pipeline field_skip.yaml field.csv "max_record_size: 4194304" "on_unreadable: skip"
-run_case field_skip.yaml
+file_pipeline field_skip.yaml field.csv "max_record_size: 4194304" "on_unreadable: skip"
+run_fresh field_skip.yaml
 expect_status 0 "8 MB field over max_record_size, skip"
 [ "$(lines out.jsonl)" -eq 9 ] || fail "8 MB field skip: expected 9 rows, got $(lines out.jsonl)"
 expect_stderr "1 dead letter, 1 row skipped (8388613 bytes)" "8 MB field skip: counted"
@@ -112,13 +88,13 @@ for k in range(start, start + column.total_compressed_size):
     data[k] ^= 0x5A
 open('rg.parquet', 'wb').write(data)
 EOF
-pipeline parquet_fail.yaml rg.parquet
-run_case parquet_fail.yaml
+file_pipeline parquet_fail.yaml rg.parquet
+run_fresh parquet_fail.yaml
 expect_status 1 "corrupt Parquet row group, default"
 expect_stderr "rg.parquet:row group 2 of 3 (rows 1001-2000)" "parquet: place"
 pass
-pipeline parquet_skip.yaml rg.parquet "on_unreadable: skip"
-run_case parquet_skip.yaml
+file_pipeline parquet_skip.yaml rg.parquet "on_unreadable: skip"
+run_fresh parquet_skip.yaml
 expect_status 0 "corrupt Parquet row group, skip"
 [ "$(lines out.jsonl)" -eq 2000 ] || fail "parquet: row groups 1 and 3 are read, got $(lines out.jsonl) rows"
 grep -q '"id":2999' out.jsonl || fail "parquet: the row group after the damage is read"
@@ -138,14 +114,14 @@ for name, new in (('cut.arrows', ipc.new_stream), ('cut.arrow', ipc.new_file)):
     open(name, 'wb').write(data[:len(data) * 6 // 10])
 EOF
 for input in cut.arrows cut.arrow; do
-  pipeline arrow_fail.yaml "$input" "format: arrow"
-  run_case arrow_fail.yaml
+  file_pipeline arrow_fail.yaml "$input" "format: arrow"
+  run_fresh arrow_fail.yaml
   expect_status 1 "truncated $input, default"
   expect_stderr "$input:byte " "$input: place"
   expect_stderr "the stream is unreadable after 2000 rows" "$input: what was read"
   pass
-  pipeline arrow_skip.yaml "$input" "format: arrow" "on_unreadable: skip"
-  run_case arrow_skip.yaml
+  file_pipeline arrow_skip.yaml "$input" "format: arrow" "on_unreadable: skip"
+  run_fresh arrow_skip.yaml
   expect_status 0 "truncated $input, skip"
   [ "$(lines out.jsonl)" -eq 2000 ] || fail "$input: expected the 2000 rows before the cut"
   [ "$(span_letters)" -eq 1 ] || fail "$input: one dead letter counts the rest"
@@ -161,13 +137,13 @@ with open('cut.csv', 'w') as f:
         f.write(f'{i},"note {i}"\n')
     f.write('1001,"cut in the mid')
 EOF
-pipeline cut_fail.yaml cut.csv
-run_case cut_fail.yaml
+file_pipeline cut_fail.yaml cut.csv
+run_fresh cut_fail.yaml
 expect_status 1 "truncated CSV, default"
 expect_stderr "cut.csv:line 1002" "truncated CSV: place"
 pass
-pipeline cut_skip.yaml cut.csv "on_unreadable: skip"
-run_case cut_skip.yaml
+file_pipeline cut_skip.yaml cut.csv "on_unreadable: skip"
+run_fresh cut_skip.yaml
 expect_status 0 "truncated CSV, skip"
 [ "$(lines out.jsonl)" -eq 1000 ] || fail "truncated CSV: expected 1000 rows, got $(lines out.jsonl)"
 grep -q 'to the end of the input' dead.jsonl || fail "truncated CSV: says the rest was skipped"
@@ -182,14 +158,14 @@ for i in 1 2 3; do
 done
 ln -sf "$WORK/gone.csv" glob/part-2b.csv
 if [ "$(id -u)" -ne 0 ]; then chmod 000 glob/part-2.csv; fi
-pipeline glob_fail.yaml "glob/*.csv"
-run_case glob_fail.yaml
+file_pipeline glob_fail.yaml "glob/*.csv"
+run_fresh glob_fail.yaml
 expect_status 1 "unreadable file in a glob, default"
 expect_stderr "cannot read 'glob/part-2b.csv'" "glob: names the file"
 expect_stderr "set on_unreadable: skip" "glob: hint"
 pass
-pipeline glob_skip.yaml "glob/*.csv" "on_unreadable: skip"
-run_case glob_skip.yaml
+file_pipeline glob_skip.yaml "glob/*.csv" "on_unreadable: skip"
+run_fresh glob_skip.yaml
 expect_status 0 "unreadable file in a glob, skip"
 grep -q '"origin":"glob/part-2b.csv"' dead.jsonl || fail "glob: a dead letter names the file"
 grep -q '"id":35' out.jsonl || fail "glob: the files after it are read"
@@ -199,8 +175,8 @@ pass
 printf '{"a":1}\n{"a":\n{"a":3}\n' > bad.jsonl
 printf 'a,b\n1,2\n3\n5,6\n' > bad.csv
 for input in bad.jsonl bad.csv; do
-  pipeline bad.yaml "$input"
-  run_case bad.yaml
+  file_pipeline bad.yaml "$input"
+  run_fresh bad.yaml
   expect_status 0 "malformed record in $input"
   [ "$(summary_count 'dead letters?')" -eq 1 ] || fail "$input: one dead letter"
   expect_no_stderr "skipped" "$input: nothing is skipped as damage"

@@ -4,31 +4,10 @@
 # renamed with a warning; inferred whole numbers beyond int64 are an error, not doubles.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# pipeline FILE INPUT [OPTION...]
-pipeline() {
-  local file="$1" input="$2"
-  shift 2
-  {
-    echo "name: p"
-    echo "sources:"
-    echo "  in:"
-    echo "    connector: file"
-    echo "    path: $input"
-    for option in "$@"; do echo "    $option"; done
-    echo "sinks:"
-    echo "  out: {connector: file, path: out.jsonl}"
-    echo "dead_letters: {connector: file, path: dead.jsonl}"
-  } > "$file"
-}
-run_case() {
-  rm -f out.jsonl dead.jsonl
-  run_sluice run --no-progress "$1"
-}
-
 # --- 1. A declared field that is not in the header.
 printf 'id,name\n1,a\n2,b\n' > quotes.csv
-pipeline declared.yaml quotes.csv "schema: {id: int64, price: double}"
-run_case declared.yaml
+file_pipeline declared.yaml quotes.csv "schema: {id: int64, price: double}"
+run_fresh declared.yaml
 expect_status 2 "declared field missing from the header"
 expect_stderr "declared.yaml:5:" "missing field: points at the source"
 expect_stderr "quotes.csv: the schema declares field 'price', which the input does not have" \
@@ -36,8 +15,8 @@ expect_stderr "quotes.csv: the schema declares field 'price', which the input do
 expect_stderr "missing_fields: null" "missing field: hint names the option"
 [ ! -f out.jsonl ] || fail "missing field: nothing is written"
 pass
-pipeline declared_null.yaml quotes.csv "schema: {id: int64, price: double}" "missing_fields: null"
-run_case declared_null.yaml
+file_pipeline declared_null.yaml quotes.csv "schema: {id: int64, price: double}" "missing_fields: null"
+run_fresh declared_null.yaml
 expect_status 0 "missing_fields: null"
 expect_stderr "no field price in the input; read as null" "missing_fields: null warns naming the field"
 [ "$(grep -c '"price":null' out.jsonl)" -eq 2 ] || fail "missing_fields: null reads nulls"
@@ -49,14 +28,14 @@ mkdir -p parts
 printf 'id,name,price\n1,a,1.5\n2,b,2.5\n' > parts/a.csv
 printf 'id,name\n3,c\n' > parts/b.csv
 printf 'id,name,price,qty\n4,d,4.5,7\n' > parts/c.csv
-pipeline glob.yaml "parts/*.csv"
-run_case glob.yaml
+file_pipeline glob.yaml "parts/*.csv"
+run_fresh glob.yaml
 expect_status 2 "different headers in a glob"
 expect_stderr "the columns of 'parts/b.csv' differ from 'parts/a.csv', the first file: it lacks price" \
   "different headers: names file and field"
 pass
-pipeline glob_null.yaml "parts/*.csv" "missing_fields: null"
-run_case glob_null.yaml
+file_pipeline glob_null.yaml "parts/*.csv" "missing_fields: null"
+run_fresh glob_null.yaml
 expect_status 0 "different headers, missing_fields: null"
 expect_stderr "'parts/b.csv' differ" "different headers: warning for b"
 expect_stderr "it adds qty" "different headers: warning for c"
@@ -67,8 +46,8 @@ pass
 
 # --- 3. Repeated header names are renamed, with a warning; no column is dropped.
 printf 'a,b,a\n1,2,3\n' > dup.csv
-pipeline dup.yaml dup.csv
-run_case dup.yaml
+file_pipeline dup.yaml dup.csv
+run_fresh dup.yaml
 expect_status 0 "repeated header names"
 expect_stderr "the header repeats column names; read 'a' as 'a_2'" "repeated names: warning"
 grep -qx '{"a":1,"b":2,"a_2":3}' out.jsonl || fail "repeated names: every column kept once"
@@ -76,15 +55,15 @@ pass
 
 # --- 4. An inferred integer column that overflows int64.
 printf 'id,big\n1,5\n2,9223372036854775808\n' > big.csv
-pipeline big.yaml big.csv
-run_case big.yaml
+file_pipeline big.yaml big.csv
+run_fresh big.yaml
 expect_status 2 "integer beyond int64"
 expect_stderr "column 'big': whole numbers beyond the int64 range (e.g. 9223372036854775808)" \
   "integer overflow: names column and value"
 expect_stderr "declare the column in schema as double or string" "integer overflow: hint"
 pass
-pipeline big_declared.yaml big.csv "schema: {id: int64, big: string}"
-run_case big_declared.yaml
+file_pipeline big_declared.yaml big.csv "schema: {id: int64, big: string}"
+run_fresh big_declared.yaml
 expect_status 0 "integer beyond int64, declared string"
 grep -q '"big":"9223372036854775808"' out.jsonl || fail "declared string keeps every digit"
 pass

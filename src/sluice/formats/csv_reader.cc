@@ -47,44 +47,41 @@ class RecordScanner {
     for (size_t i = from; i < to; ++i) {
       const char c = text[i];
       switch (state_) {
-        case State::kFieldStart:
-        case State::kUnquoted:
-        case State::kAfterQuote:
-          if (c == '"' && state_ == State::kFieldStart) {
-            state_ = State::kQuoted;
-          } else if (c == delimiter_) {
-            state_ = State::kFieldStart;
-            ++fields_;
-          } else if (c == '\n') {
-            ended_fields_ = fields_;
-            Reset();
-            return i + 1;
-          } else if (state_ == State::kFieldStart) {
-            state_ = State::kUnquoted;
-          }
-          break;
         case State::kQuoted: {
           // Straight to the next quote: a quoted value may be long.
           const void* quote = std::memchr(text.data() + i, '"', to - i);
           if (quote == nullptr) return std::nullopt;
           i = static_cast<size_t>(static_cast<const char*>(quote) - text.data());
           state_ = State::kQuoteInQuoted;
-          break;
+          continue;
         }
         case State::kQuoteInQuoted:
           if (c == '"') {
             state_ = State::kQuoted;  // a doubled quote
-          } else if (c == delimiter_) {
-            state_ = State::kFieldStart;
-            ++fields_;
-          } else if (c == '\n') {
-            ended_fields_ = fields_;
-            Reset();
-            return i + 1;
-          } else {
-            state_ = State::kAfterQuote;
+            continue;
+          }
+          state_ = State::kAfterQuote;  // closed: the rest of the field is read as it is
+          break;
+        case State::kFieldStart:
+          if (c == '"') {
+            state_ = State::kQuoted;
+            continue;
           }
           break;
+        case State::kUnquoted:
+        case State::kAfterQuote:
+          break;
+      }
+      // Outside quotes.
+      if (c == delimiter_) {
+        state_ = State::kFieldStart;
+        ++fields_;
+      } else if (c == '\n') {
+        ended_fields_ = fields_;
+        Reset();
+        return i + 1;
+      } else if (state_ == State::kFieldStart) {
+        state_ = State::kUnquoted;
       }
     }
     return std::nullopt;

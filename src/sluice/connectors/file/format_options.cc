@@ -90,28 +90,31 @@ config::OptionSpec MaxRecordSizeSpec() {
   return option;
 }
 
+config::OptionSpec EnumOption(std::string name, std::string doc, std::vector<std::string> choices) {
+  config::OptionSpec option =
+      config::MakeOption(std::move(name), config::OptionType::kEnum, std::move(doc), choices[0]);
+  option.choices = std::move(choices);
+  return option;
+}
+
 config::OptionSpec OnUnreadableSpec() {
-  config::OptionSpec option = config::MakeOption(
-      "on_unreadable", config::OptionType::kEnum,
+  return EnumOption(
+      "on_unreadable",
       "What a file that cannot be opened or damaged input does (a CSV span with no trustworthy "
       "record end, a record over max_record_size, a corrupt Parquet row group or Arrow batch, a "
       "truncated file): fail stops the run with exit 1 naming the file and position; skip "
       "skips just that span as one dead letter, counts its rows (when known) and bytes in the "
       "summary, and reads on. A malformed record is one dead letter either way.",
-      "fail");
-  option.choices = {"fail", "skip"};
-  return option;
+      {"fail", "skip"});
 }
 
 config::OptionSpec MissingFieldsSpec() {
-  config::OptionSpec option = config::MakeOption(
-      "missing_fields", config::OptionType::kEnum,
+  return EnumOption(
+      "missing_fields",
       "A field the schema declares that a file's header (CSV) or schema (Parquet, Arrow) lacks, "
       "and files of one glob whose columns differ: error stops at start naming the file and "
       "field; null reads the missing fields as null, with a warning naming them.",
-      "error");
-  option.choices = {"error", "null"};
-  return option;
+      {"error", "null"});
 }
 
 }  // namespace
