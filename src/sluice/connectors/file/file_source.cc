@@ -396,10 +396,12 @@ std::vector<std::string> ExpandFilePattern(const std::string& pattern) {
   glob_t matches{};
   if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
     for (size_t i = 0; i < matches.gl_pathc; ++i) {
-      // Anything but a directory: a match that cannot be read (a dangling link) is reported,
-      // not silently left out.
+      // Regular files, and links to nothing: a match that cannot be read is reported when it
+      // is read, not silently left out.
       std::error_code error;
-      if (!std::filesystem::is_directory(matches.gl_pathv[i], error))
+      const std::filesystem::path match(matches.gl_pathv[i]);
+      if (std::filesystem::is_regular_file(match, error) ||
+          (std::filesystem::is_symlink(match, error) && !std::filesystem::exists(match, error)))
         paths.emplace_back(matches.gl_pathv[i]);
     }
   }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
+
 #include "sluice/formats/formats_test_support.h"
 #include "sluice/formats/type_names.h"
 #include "sluice/testing/collecting_output.h"
@@ -94,6 +96,28 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   EXPECT_EQ(out.rejected()[0].origin, dir.File("b.csv") + ":line 3");
   for (const auto& batch : out.batches())
     EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
+}
+
+TEST(FileSourceTest, AFileOfAGlobThatCannotBeReadFailsTheRunOrIsCounted) {
+  ScratchDirectory dir;
+  WriteText(dir.File("a.csv"), "id\n1\n2\n");
+  std::filesystem::create_symlink(dir.File("gone.csv"), dir.File("b.csv"));
+  WriteText(dir.File("c.csv"), "id\n3\n");
+  auto source = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  CollectingOutput out;
+  Status failed = (*source)->Run(out);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find(dir.File("b.csv")), std::string::npos) << failed.message();
+  EXPECT_NE(failed.message().find("on_unreadable: skip"), std::string::npos);
+
+  source = MakeSource(fmt::format("path: {}/*.csv\non_unreadable: skip", dir.path().string()));
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  CollectingOutput skipping;
+  ASSERT_TRUE((*source)->Run(skipping).ok());
+  EXPECT_EQ(skipping.num_rows(), 3);  // the files after it are read
+  ASSERT_EQ(skipping.rejected().size(), 1u);
+  EXPECT_EQ(skipping.rejected()[0].origin, dir.File("b.csv"));
 }
 
 TEST(FileSourceTest, StopsWhenAsked) {
