@@ -45,9 +45,11 @@ exec::DeadLetter UnreadableFile(const std::string& path, const Status& error) {
 /// Without event time the files are read one after another, in sorted order. With event time
 /// they are read side by side, in event-time order: the next batch always comes from the file
 /// that is furthest behind, so the window state stays bounded by the time the files overlap
-/// (plus up to one batch per file), not by the input. The first file is opened by the factory
-/// (to know the schema before the run); every later file is conformed to that schema, so a value
-/// that does not fit becomes a dead letter rather than a schema change mid-run.
+/// (plus up to one batch per file), not by the input. The factory opens the first readable file
+/// (to know the schema before the run) and checks every later file's columns against it; every
+/// later file is conformed to that schema, so a value that does not fit becomes a dead letter
+/// rather than a schema change mid-run. A file that cannot be opened, or damaged input a reader
+/// cannot get past, fails the run or (on_unreadable: skip) is a counted dead letter.
 /// progress() may be called from any thread.
 class FileSource final : public exec::Source {
  public:
