@@ -97,3 +97,28 @@ signal_run() {
   set -e
   elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 }
+
+# file_pipeline FILE INPUT [OPTION...]: writes pipeline FILE, which reads INPUT with the file
+# source (each OPTION a line of its options, e.g. "on_unreadable: skip") to out.jsonl, with dead
+# letters in dead.jsonl.
+file_pipeline() {
+  local file="$1" input="$2"
+  shift 2
+  {
+    echo "name: p"
+    echo "sources:"
+    echo "  in:"
+    echo "    connector: file"
+    echo "    path: $input"
+    for option in "$@"; do echo "    $option"; done
+    echo "sinks:"
+    echo "  out: {connector: file, path: out.jsonl}"
+    echo "dead_letters: {connector: file, path: dead.jsonl}"
+  } > "$file"
+}
+
+# run_fresh PIPELINE: runs a file_pipeline with its outputs removed first.
+run_fresh() {
+  rm -f out.jsonl dead.jsonl
+  run_sluice run --no-progress "$1"
+}

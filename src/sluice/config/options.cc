@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -160,6 +161,11 @@ Status Options::AddValue(const PluginSpec& spec, const OptionSpec& option,
     section.where_ = value_where;
     value.section = std::make_shared<const Options>(std::move(section));
     section_specs_[key] = section_spec;
+  } else if (IsScalarType(option.type) && value_node.IsNull() && option.type == OptionType::kEnum &&
+             std::find(option.choices.begin(), option.choices.end(), "null") !=
+                 option.choices.end()) {
+    // `option: null` is YAML's null, and the choice of that name where an enum has one.
+    value.scalar = LocatedText{"null", value_where, false};
   } else if (IsScalarType(option.type)) {
     if (!value_node.IsScalar()) {
       return ConfigError(value_where, fmt::format("{} must be a {}, not {}", key, expected,

@@ -165,14 +165,33 @@ Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow:
   return cast;
 }
 
-std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Array>& values) {
+Result<std::shared_ptr<arrow::DataType>> InferTextType(
+    const std::shared_ptr<arrow::Array>& values) {
   std::shared_ptr<arrow::Array> text = IsBinary(values->type_id()) ? AsText(values) : values;
   if (text->null_count() == text->length() || text->type_id() != arrow::Type::STRING)
     return arrow::utf8();
-  for (const auto& candidate : {arrow::int64(), arrow::float64()}) {
-    if (ConvertColumn(text, candidate).ok()) return candidate;
-  }
+  if (ConvertColumn(text, arrow::int64()).ok()) return arrow::int64();
   const auto& strings = checked_cast<const arrow::StringArray&>(*text);
+  if (ConvertColumn(text, arrow::float64()).ok()) {
+    // Whole numbers that int64 refused are too large for it: a double would round them.
+    std::string_view too_large;
+    for (int64_t i = 0; i < strings.length(); ++i) {
+      if (strings.IsNull(i)) continue;
+      std::string_view value = strings.GetView(i);
+      std::string_view digits =
+          value.substr(!value.empty() && (value[0] == '-' || value[0] == '+'));
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+        return arrow::float64();
+      if (too_large.empty()) {
+        auto as_int = ConvertColumn(text->Slice(i, 1), arrow::int64());
+        if (!as_int.ok()) too_large = value;
+      }
+    }
+    return Status::Invalid(fmt::format(
+        "whole numbers beyond the int64 range (e.g. {}) cannot be inferred as a type without "
+        "losing digits; declare the column in schema as double or string",
+        too_large));
+  }
   bool all_bool = true;
   bool all_time = true;
   bool any_timestamp = false;

@@ -27,7 +27,8 @@ Result<std::shared_ptr<arrow::Array>> ConvertColumn(const std::shared_ptr<arrow:
 
 /// The narrowest type every non-null value of a text column (string or binary) converts to,
 /// tried in order: int64, double, bool, date, timestamp, and string when nothing else fits.
-std::shared_ptr<arrow::DataType> InferTextType(const std::shared_ptr<arrow::Array>& values);
+/// Whole numbers beyond int64 are Status::Invalid rather than doubles, which would round them.
+Result<std::shared_ptr<arrow::DataType>> InferTextType(const std::shared_ptr<arrow::Array>& values);
 
 /// Brings batches to one target schema, field by field (by name; a missing field becomes
 /// nulls, extra fields are dropped), converting types with ConvertColumn. A row with a value

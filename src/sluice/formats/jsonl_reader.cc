@@ -1,6 +1,8 @@
 // The JSON lines reader: reads a block of bytes at a time, splits it into lines and hands
 // each line to JsonLinesDecoder, so that memory stays at about one block however large the
-// file, and a bad line is one dead letter.
+// file, and a bad line is one dead letter. A newline is a record boundary that can always be
+// trusted, so damage never spreads past its line: a line longer than max_record_size is
+// skipped up to the next newline, as damaged input.
 
 #include <arrow/buffer.h>
 #include <arrow/io/interfaces.h>
@@ -16,6 +18,9 @@
 namespace sluice::formats::internal {
 namespace {
 
+/// How much of a skipped record a dead letter keeps.
+constexpr size_t kRecordPrefix = 1024;
+
 bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
@@ -27,7 +32,8 @@ class JsonLinesReader final : public RecordReader {
       : file_(std::move(file)),
         name_(std::move(name)),
         bytes_total_(size),
-        block_size_(options.block_size) {}
+        block_size_(options.block_size),
+        options_(options) {}
 
   Status Init(const ReadOptions& options) {
     std::shared_ptr<arrow::Schema> schema = options.schema;
@@ -49,6 +55,8 @@ class JsonLinesReader final : public RecordReader {
           position = end + 1;
         }
         if (static_cast<int64_t>(sample.size()) >= options.infer_rows || eof_) break;
+        // A line longer than max_record_size is not sampled; Next() skips it.
+        if (static_cast<int64_t>(buffer_.size() - position) > options.max_record_size) break;
         SLUICE_RETURN_NOT_OK(ReadBlock());
       }
       SLUICE_ASSIGN_OR_RAISE(schema, OutputSchema(JsonLinesDecoder::InferSchema(sample), options));
@@ -65,12 +73,18 @@ class JsonLinesReader final : public RecordReader {
     while (!done_) {
       if (!eof_ && position_ == buffer_.size()) SLUICE_RETURN_NOT_OK(ReadBlock());
       DecodeLines(rejected);
+      if (static_cast<int64_t>(buffer_.size() - position_) > options_.max_record_size)
+        SLUICE_RETURN_NOT_OK(SkipLongLine(rejected));
       if (eof_ && position_ < buffer_.size()) {
         // The last line has no newline (or the file was cut short).
         DecodeLine(std::string_view(buffer_).substr(position_), rejected);
         position_ = buffer_.size();
       }
-      if (eof_ && position_ == buffer_.size()) done_ = true;
+      if (eof_ && position_ == buffer_.size() && !done_) {
+        done_ = true;
+        if (auto shrunk = Shrunk(name_, bytes_read_, bytes_total_))
+          SLUICE_RETURN_NOT_OK(ReportDamage(options_, *std::move(shrunk), rejected));
+      }
       // A block of only bad lines still returns (an empty batch), so that its dead letters
       // are handed on now rather than piling up over a whole file of garbage.
       if (decoder_->num_rows() > 0 || rejected->size() > rejected_before) return decoder_->Finish();
@@ -84,11 +98,43 @@ class JsonLinesReader final : public RecordReader {
   int64_t bytes_total() const override { return bytes_total_; }
 
  private:
+  /// The line at position_ has no newline within max_record_size: it is skipped to its end.
+  Status SkipLongLine(std::vector<exec::DeadLetter>* rejected) {
+    exec::DeadLetter letter;
+    letter.origin = fmt::format("{}:line {}", name_, line_number_ + 1);
+    letter.record = buffer_.substr(position_, kRecordPrefix);
+    int64_t skipped = 0;
+    while (true) {
+      size_t end = buffer_.find('\n', position_);
+      if (end != std::string::npos) {
+        skipped += static_cast<int64_t>(end + 1 - position_);
+        position_ = end + 1;
+        break;
+      }
+      skipped += static_cast<int64_t>(buffer_.size() - position_);
+      position_ = buffer_.size();
+      if (eof_) break;
+      SLUICE_RETURN_NOT_OK(ReadBlock());
+    }
+    ++line_number_;
+    letter.reason =
+        fmt::format("a line of {} bytes is longer than {}{}", skipped, RecordLimit(options_),
+                    options_.option_hints ? "; raise max_record_size to read it" : "");
+    letter.skipped_rows = 1;
+    letter.skipped_bytes = skipped;
+    return ReportDamage(options_, std::move(letter), rejected);
+  }
+
   /// Appends the next block to the buffer, dropping what has been decoded already.
   Status ReadBlock() {
     buffer_.erase(0, position_);
     position_ = 0;
-    SLUICE_ASSIGN_OR_RAISE(auto block, file_->Read(block_size_));
+    auto read = file_->Read(block_size_);
+    if (!read.ok()) {
+      return Status::IOError(fmt::format("{}:byte {}: cannot read on: {}", name_,
+                                         bytes_read_.load(), read.status().message()));
+    }
+    auto block = *std::move(read);
     if (block->size() == 0) {
       eof_ = true;
       return Status::OK();
@@ -129,6 +175,7 @@ class JsonLinesReader final : public RecordReader {
   std::string name_;
   int64_t bytes_total_;
   int64_t block_size_;
+  ReadOptions options_;
   std::atomic<int64_t> bytes_read_{0};
   std::unique_ptr<JsonLinesDecoder> decoder_;
   /// Bytes read but not yet decoded start at position_.

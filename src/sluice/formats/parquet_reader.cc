@@ -1,5 +1,7 @@
-// The Parquet reader: streams row groups through parquet::arrow with a bounded batch size,
-// reading only the columns the output needs.
+// The Parquet reader: streams one row group at a time through parquet::arrow with a bounded
+// batch size, reading only the columns the output needs. A row group that cannot be decoded (a
+// corrupt page) is damaged input: it is skipped whole, with the rows its metadata counts, and
+// the row groups after it are read.
 
 #include <arrow/io/interfaces.h>
 #include <arrow/record_batch.h>
@@ -8,10 +10,114 @@
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/properties.h>
 
 #include "sluice/formats/readers_internal.h"
 
 namespace sluice::formats::internal {
+namespace {
+
+/// Reads the row groups of a file in order; `Next` is the BatchSourceReader's NextBatch.
+class RowGroups {
+ public:
+  RowGroups(std::string name, std::shared_ptr<parquet::arrow::FileReader> reader,
+            std::vector<int> columns, ReadOptions options)
+      : name_(std::move(name)),
+        reader_(std::move(reader)),
+        metadata_(reader_->parquet_reader()->metadata()),
+        columns_(std::move(columns)),
+        options_(std::move(options)) {}
+
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) {
+    while (true) {
+      if (batches_ == nullptr) {
+        if (group_ >= metadata_->num_row_groups()) return nullptr;
+        group_rows_read_ = 0;
+        Status opened = Guard([&]() -> Status {
+          SLUICE_ASSIGN_OR_RAISE(batches_, reader_->GetRecordBatchReader({group_}, columns_));
+          return Status::OK();
+        });
+        if (!opened.ok()) {
+          SLUICE_RETURN_NOT_OK(SkipGroup(opened, rejected));
+          continue;
+        }
+      }
+      std::shared_ptr<arrow::RecordBatch> batch;
+      Status read = Guard([&]() -> Status {
+        SLUICE_ASSIGN_OR_RAISE(batch, batches_->Next());
+        return Status::OK();
+      });
+      if (!read.ok()) {
+        SLUICE_RETURN_NOT_OK(SkipGroup(read, rejected));
+        continue;
+      }
+      if (batch == nullptr) {
+        rows_done_ += metadata_->RowGroup(group_)->num_rows();
+        bytes_done_ += GroupBytes(group_);
+        batches_.reset();
+        ++group_;
+        continue;
+      }
+      group_rows_read_ += batch->num_rows();
+      return batch;
+    }
+  }
+
+  /// Bytes consumed, estimated from the row groups done and the rows read of the current one.
+  int64_t BytesRead() const {
+    if (group_ >= metadata_->num_row_groups()) return bytes_done_;
+    int64_t rows = metadata_->RowGroup(group_)->num_rows();
+    return bytes_done_ + (rows == 0 ? 0 : GroupBytes(group_) * group_rows_read_ / rows);
+  }
+
+ private:
+  /// Runs `read`, turning the exceptions Parquet throws for corrupt data into a Status.
+  template <typename Read>
+  static Status Guard(Read&& read) {
+    try {
+      return read();
+    } catch (const std::exception& error) {
+      return Status::IOError(error.what());
+    }
+  }
+
+  int64_t GroupBytes(int group) const {
+    return metadata_->RowGroup(group)->total_compressed_size();
+  }
+
+  /// The current row group cannot be decoded: the rows of it not read yet are damaged input.
+  Status SkipGroup(const Status& error, std::vector<exec::DeadLetter>* rejected) {
+    auto group = metadata_->RowGroup(group_);
+    const int64_t rows = group->num_rows();
+    exec::DeadLetter letter;
+    letter.origin = fmt::format("{}:row group {} of {} (rows {}-{})", name_, group_ + 1,
+                                metadata_->num_row_groups(), rows_done_ + 1, rows_done_ + rows);
+    letter.reason = fmt::format("row group {} is unreadable ({}): {} of its rows are lost",
+                                group_ + 1, OneLine(error.message()), rows - group_rows_read_);
+    letter.skipped_rows = rows - group_rows_read_;
+    letter.skipped_bytes =
+        rows == 0 ? GroupBytes(group_) : GroupBytes(group_) * (rows - group_rows_read_) / rows;
+    rows_done_ += rows;
+    bytes_done_ += GroupBytes(group_);
+    batches_.reset();
+    ++group_;
+    return ReportDamage(options_, std::move(letter), rejected);
+  }
+
+  std::string name_;
+  std::shared_ptr<parquet::arrow::FileReader> reader_;
+  std::shared_ptr<parquet::FileMetaData> metadata_;
+  std::vector<int> columns_;
+  ReadOptions options_;
+  std::shared_ptr<arrow::RecordBatchReader> batches_;
+  int group_ = 0;
+  int64_t group_rows_read_ = 0;
+  int64_t rows_done_ = 0;
+  int64_t bytes_done_ = 0;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<RecordReader>> OpenParquetReader(
     std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
@@ -20,7 +126,12 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
   // Parquet reports a corrupt footer by exception; none may cross into the engine.
   std::shared_ptr<parquet::arrow::FileReader> reader;
   try {
-    auto opened = parquet::arrow::OpenFile(file, arrow::default_memory_pool());
+    parquet::ReaderProperties properties = parquet::default_reader_properties();
+    // Pages written with a checksum are checked, so that a flipped bit is found, not read.
+    properties.set_page_checksum_verification(true);
+    parquet::arrow::FileReaderBuilder builder;
+    SLUICE_RETURN_NOT_OK(builder.Open(file, properties));
+    auto opened = builder.memory_pool(arrow::default_memory_pool())->Build();
     if (!opened.ok())
       return Status::Invalid(
           fmt::format("{}: not a readable Parquet file: {}", name, opened.status().message()));
@@ -38,32 +149,14 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
     int index = file_schema->GetFieldIndex(field->name());
     if (index >= 0) columns.push_back(index);
   }
-  std::vector<int> row_groups(static_cast<size_t>(reader->num_row_groups()));
-  for (size_t i = 0; i < row_groups.size(); ++i) row_groups[i] = static_cast<int>(i);
-  std::shared_ptr<arrow::RecordBatchReader> batches;
-  try {
-    SLUICE_ASSIGN_OR_RAISE(batches, reader->GetRecordBatchReader(row_groups, columns));
-  } catch (const std::exception& error) {
-    return Status::Invalid(fmt::format("{}: {}", name, error.what()));
-  }
-  int64_t total_rows = reader->parquet_reader()->metadata()->num_rows();
-  auto rows_read = std::make_shared<int64_t>(0);
-  auto next = [reader, batches, rows_read]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-    try {
-      SLUICE_ASSIGN_OR_RAISE(auto batch, batches->Next());
-      if (batch) *rows_read += batch->num_rows();
-      return batch;
-    } catch (const std::exception& error) {
-      return Status::IOError(error.what());
-    }
-  };
-  auto bytes_read = [rows_read, total_rows, size]() {
-    return total_rows == 0
-               ? size
-               : static_cast<int64_t>(static_cast<double>(size) * *rows_read / total_rows);
-  };
-  return std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
-                                             std::move(bytes_read), options.times);
+  auto groups = std::make_shared<RowGroups>(name, reader, std::move(columns), options);
+  auto next = [groups](std::vector<exec::DeadLetter>* rejected) { return groups->Next(rejected); };
+  auto bytes_read = [groups]() { return groups->BytesRead(); };
+  auto source = std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
+                                                    std::move(bytes_read), options,
+                                                    file_schema->field_names());
+  SLUICE_RETURN_NOT_OK(source->Init(options));
+  return source;
 }
 
 }  // namespace sluice::formats::internal

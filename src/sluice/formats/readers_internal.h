@@ -7,7 +7,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "sluice/formats/batch_conformer.h"
 #include "sluice/formats/record_reader.h"
@@ -39,28 +41,60 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
 Result<std::shared_ptr<arrow::Schema>> OutputSchema(
     const std::shared_ptr<arrow::Schema>& file_schema, const ReadOptions& options);
 
+/// Hands on one span of damaged input: with `options.skip_damaged` it is appended to `rejected`
+/// (it should carry skipped_rows and/or skipped_bytes) and reading goes on; otherwise it is an
+/// IOError naming the place, with a hint at on_unreadable.
+Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
+                    std::vector<exec::DeadLetter>* rejected);
+
+/// What messages call the record size limit: the option, where the connector has it.
+std::string RecordLimit(const ReadOptions& options);
+
+/// `message` on one line: line breaks (Parquet's messages have them) become spaces.
+std::string OneLine(std::string_view message);
+
+/// The damage of a file that ends at `read` bytes, before the `total` it had when opened (it
+/// shrank while being read), or nullopt when it did not.
+std::optional<exec::DeadLetter> Shrunk(const std::string& name, int64_t read, int64_t total);
+
+/// Checks the declared schema of `options` against the fields the input declares: a declared
+/// field that is missing is Status::TypeError (as is every schema mismatch found at open), or with
+/// `options.missing_fields_null` a warning appended to `warnings`.
+Status CheckDeclaredFields(const std::string& name, const std::vector<std::string>& input_fields,
+                           const ReadOptions& options, std::vector<std::string>* warnings);
+
 /// A RecordReader over a source of whole batches (Parquet row groups, Arrow IPC batches),
 /// bringing each to the output schema with a BatchConformer. Origins are "name:row N", N
 /// counting rows from 1 across the input.
 class BatchSourceReader final : public RecordReader {
  public:
-  /// The next batch or nullptr at the end.
-  using NextBatch = std::function<Result<std::shared_ptr<arrow::RecordBatch>>()>;
+  /// The next batch or nullptr at the end; damaged input skipped on the way is reported with
+  /// ReportDamage into the vector.
+  using NextBatch =
+      std::function<Result<std::shared_ptr<arrow::RecordBatch>>(std::vector<exec::DeadLetter>*)>;
   /// Bytes consumed so far, estimated by the format.
   using BytesRead = std::function<int64_t()>;
 
   BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema, int64_t size,
-                    NextBatch next, BytesRead bytes_read, TimeReadings times);
+                    NextBatch next, BytesRead bytes_read, const ReadOptions& options,
+                    std::vector<std::string> input_fields);
 
   std::shared_ptr<arrow::Schema> schema() const override { return conformer_.schema(); }
   Result<std::shared_ptr<arrow::RecordBatch>> Next(
       std::vector<exec::DeadLetter>* rejected) override;
   int64_t bytes_read() const override { return bytes_read_; }
   int64_t bytes_total() const override { return bytes_total_; }
+  std::vector<std::string> warnings() const override { return warnings_; }
+  std::vector<std::string> input_fields() const override { return input_fields_; }
+
+  /// Checks the declared schema against the input's fields (CheckDeclaredFields).
+  Status Init(const ReadOptions& options);
 
  private:
   std::string name_;
   BatchConformer conformer_;
+  std::vector<std::string> input_fields_;
+  std::vector<std::string> warnings_;
   int64_t bytes_total_;
   NextBatch next_;
   BytesRead measure_;

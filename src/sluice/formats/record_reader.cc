@@ -185,11 +185,80 @@ Result<std::shared_ptr<arrow::Schema>> OutputSchema(
   return arrow::schema(std::move(fields));
 }
 
+Status ReportDamage(const ReadOptions& options, exec::DeadLetter letter,
+                    std::vector<exec::DeadLetter>* rejected) {
+  if (options.skip_damaged) {
+    rejected->push_back(std::move(letter));
+    return Status::OK();
+  }
+  return Status::IOError(fmt::format(
+      "{}: {}{}", letter.origin, letter.reason,
+      options.option_hints
+          ? "; set on_unreadable: skip to count damaged input as dead letters and read on"
+          : ""));
+}
+
+std::string RecordLimit(const ReadOptions& options) {
+  return fmt::format("{} ({} bytes)",
+                     options.option_hints ? "max_record_size" : "the record size limit",
+                     options.max_record_size);
+}
+
+std::string OneLine(std::string_view message) {
+  std::string line;
+  for (char c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == ' ' && (line.empty() || line.back() == ' ')) continue;
+    line.push_back(c);
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+std::optional<exec::DeadLetter> Shrunk(const std::string& name, int64_t read, int64_t total) {
+  if (total == RecordReader::kUnknownSize || read >= total) return std::nullopt;
+  exec::DeadLetter letter;
+  letter.reason = fmt::format(
+      "the file ended at byte {} of the {} it had when opened (it shrank while being read); the "
+      "last {} bytes are lost",
+      read, total, total - read);
+  letter.origin = fmt::format("{}:byte {}", name, read);
+  letter.skipped_bytes = total - read;
+  return letter;
+}
+
+Status CheckDeclaredFields(const std::string& name, const std::vector<std::string>& input_fields,
+                           const ReadOptions& options, std::vector<std::string>* warnings) {
+  if (!options.schema) return Status::OK();
+  std::vector<std::string> missing;
+  for (const auto& field : options.schema->field_names()) {
+    if (std::find(input_fields.begin(), input_fields.end(), field) == input_fields.end())
+      missing.push_back(field);
+  }
+  if (missing.empty()) return Status::OK();
+  if (options.missing_fields_null) {
+    warnings->push_back(
+        fmt::format("{}: no field {} in the input; read as null (missing_fields: "
+                    "null)",
+                    name, fmt::join(missing, ", ")));
+    return Status::OK();
+  }
+  return Status::TypeError(fmt::format(
+      "{}: the schema declares {} '{}', which the input does not have (it has: {}){}", name,
+      missing.size() == 1 ? "field" : "fields", fmt::join(missing, "', '"),
+      fmt::join(input_fields, ", "),
+      options.option_hints
+          ? "; fix the schema, or set missing_fields: null to read missing fields as null"
+          : ""));
+}
+
 BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Schema> schema,
                                      int64_t size, NextBatch next, BytesRead bytes_read,
-                                     TimeReadings times)
+                                     const ReadOptions& options,
+                                     std::vector<std::string> input_fields)
     : name_(std::move(name)),
-      conformer_(std::move(schema), std::move(times)),
+      conformer_(std::move(schema), options.times),
+      input_fields_(std::move(input_fields)),
       bytes_total_(size),
       next_(std::move(next)),
       measure_(std::move(bytes_read)) {}
@@ -197,8 +266,8 @@ BatchSourceReader::BatchSourceReader(std::string name, std::shared_ptr<arrow::Sc
 Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(
     std::vector<exec::DeadLetter>* rejected) {
   if (!next_) return nullptr;
-  auto batch = next_();
-  if (!batch.ok()) return Status::IOError(fmt::format("{}: {}", name_, batch.status().message()));
+  auto batch = next_(rejected);
+  if (!batch.ok()) return batch.status();
   if (*batch == nullptr) {
     next_ = nullptr;
     bytes_read_ = bytes_total_ == kUnknownSize ? measure_() : bytes_total_;
@@ -210,6 +279,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(
   return conformer_.Conform(
       *batch, [&](int64_t row) { return fmt::format("{}:row {}", name_, first_row + row + 1); },
       rejected);
+}
+
+Status BatchSourceReader::Init(const ReadOptions& options) {
+  return CheckDeclaredFields(name_, input_fields_, options, &warnings_);
 }
 
 }  // namespace internal

@@ -17,10 +17,12 @@ namespace sluice::formats {
 
 /// How a RecordReader reads. Every field has a default that suits files of any size.
 struct ReadOptions {
-  /// The declared schema; output batches have exactly these fields (by name; a field missing
-  /// from the input is null, extra input fields are dropped) and a value that does not convert
-  /// to its field's type becomes a dead letter. When null, the schema is inferred: CSV from the
-  /// first block, JSON lines from the first `infer_rows` lines, Parquet and Arrow from the file.
+  /// The declared schema; output batches have exactly these fields (by name; extra input fields
+  /// are dropped) and a value that does not convert to its field's type becomes a dead letter.
+  /// A field missing from the input's header (CSV) or file schema (Parquet, Arrow) is an error
+  /// unless `missing_fields_null`; JSON lines has no header, and a missing key is null. When null,
+  /// the schema is inferred: CSV from the first block, JSON lines from the first `infer_rows`
+  /// lines, Parquet and Arrow from the file.
   std::shared_ptr<arrow::Schema> schema;
   /// Fields to keep, in this order; empty keeps all. Ignored when `schema` is set.
   std::vector<std::string> columns;
@@ -32,6 +34,20 @@ struct ReadOptions {
   /// CSV and JSON lines: bytes read and decoded at a time. This bounds memory (a batch is at
   /// most about this much text) and sets how much CSV type inference sees.
   int32_t block_size = 1 << 20;
+  /// CSV and JSON lines: the largest record read whole. A record longer than a block is read by
+  /// growing the block up to this; a longer one (or a quote that never closes) is damaged input.
+  int64_t max_record_size = 16 << 20;
+  /// What happens to damaged input, a span the decoder cannot read (it lost sync, a corrupt
+  /// Parquet row group, a truncated file): false makes Next() fail naming the place; true skips
+  /// the span as one dead letter with DeadLetter::skipped_rows / skipped_bytes, and reading goes
+  /// on after it. A record that decodes but is malformed is one dead letter either way.
+  bool skip_damaged = false;
+  /// Whether a declared field missing from the header or file schema is read as nulls (with a
+  /// warning) rather than being an error.
+  bool missing_fields_null = false;
+  /// Whether messages name the options above (max_record_size, on_unreadable, missing_fields)
+  /// as the way to change the outcome: set by the connectors that declare them.
+  bool option_hints = false;
   /// Parquet and Arrow: rows per batch at most.
   int64_t batch_rows = 65536;
   /// JSON lines: how many lines schema inference looks at.
@@ -80,6 +96,14 @@ class RecordReader {
   /// means the input cannot be read further (I/O failure, a corrupt Parquet footer).
   virtual Result<std::shared_ptr<arrow::RecordBatch>> Next(
       std::vector<exec::DeadLetter>* rejected) = 0;
+
+  /// What the reader noticed while opening that the user should hear about, e.g. renamed
+  /// duplicate header names or declared fields read as nulls; each names the input.
+  virtual std::vector<std::string> warnings() const { return {}; }
+
+  /// The field names the input declares itself (a CSV header, a Parquet or Arrow schema),
+  /// before any declared schema is applied; empty for JSON lines.
+  virtual std::vector<std::string> input_fields() const { return {}; }
 
   /// Bytes of the input consumed so far, for progress reporting.
   virtual int64_t bytes_read() const = 0;

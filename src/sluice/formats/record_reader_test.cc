@@ -252,6 +252,11 @@ TEST(ParquetReaderTest, ProjectsAndConformsColumns) {
   ReadOptions declared;
   declared.schema =
       arrow::schema({arrow::field("id", arrow::utf8()), arrow::field("missing", arrow::float64())});
+  // A declared field the file lacks is an error, unless it is asked for as null.
+  auto refused = RecordReader::Open(path, Format::kParquet, declared);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'missing'"), std::string::npos);
+  declared.missing_fields_null = true;
   result = ReadAll(path, Format::kParquet, declared);
   EXPECT_EQ(Column<arrow::StringArray>(result, "id")->GetView(0), "1");
   EXPECT_EQ(result.table->GetColumnByName("missing")->null_count(), 3);

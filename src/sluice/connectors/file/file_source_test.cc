@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
+
 #include "sluice/formats/formats_test_support.h"
 #include "sluice/formats/type_names.h"
 #include "sluice/testing/collecting_output.h"
@@ -76,9 +78,17 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   ScratchDirectory dir;
   WriteText(dir.File("a.csv"), "id,name\n1,x\n2,y\n");
   WriteText(dir.File("b.csv"), "name,id,extra\nz,3,q\nw,oops,q\n");
-  auto source = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  // Files whose columns differ are an error at start, naming the file and the column...
+  auto refused = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("b.csv"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("it adds extra"), std::string::npos);
+  // ...or, asked for, every file's columns are read, null where a file lacks them.
+  auto source =
+      MakeSource(fmt::format("path: {}/*.csv\nmissing_fields: \"null\"", dir.path().string()));
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_TRUE((*source)->schema()->field(0)->type()->Equals(arrow::int64()));
+  EXPECT_EQ((*source)->schema()->field_names(), (std::vector<std::string>{"id", "name", "extra"}));
   CollectingOutput out;
   ASSERT_TRUE((*source)->Run(out).ok());
   EXPECT_EQ(out.num_rows(), 3);
@@ -86,6 +96,28 @@ TEST(FileSourceTest, LaterFilesAreConformedToTheFirst) {
   EXPECT_EQ(out.rejected()[0].origin, dir.File("b.csv") + ":line 3");
   for (const auto& batch : out.batches())
     EXPECT_TRUE(batch->schema()->Equals(*(*source)->schema()));
+}
+
+TEST(FileSourceTest, AFileOfAGlobThatCannotBeReadFailsTheRunOrIsCounted) {
+  ScratchDirectory dir;
+  WriteText(dir.File("a.csv"), "id\n1\n2\n");
+  std::filesystem::create_symlink(dir.File("gone.csv"), dir.File("b.csv"));
+  WriteText(dir.File("c.csv"), "id\n3\n");
+  auto source = MakeSource(fmt::format("path: {}/*.csv", dir.path().string()));
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  CollectingOutput out;
+  Status failed = (*source)->Run(out);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find(dir.File("b.csv")), std::string::npos) << failed.message();
+  EXPECT_NE(failed.message().find("on_unreadable: skip"), std::string::npos);
+
+  source = MakeSource(fmt::format("path: {}/*.csv\non_unreadable: skip", dir.path().string()));
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  CollectingOutput skipping;
+  ASSERT_TRUE((*source)->Run(skipping).ok());
+  EXPECT_EQ(skipping.num_rows(), 3);  // the files after it are read
+  ASSERT_EQ(skipping.rejected().size(), 1u);
+  EXPECT_EQ(skipping.rejected()[0].origin, dir.File("b.csv"));
 }
 
 TEST(FileSourceTest, StopsWhenAsked) {

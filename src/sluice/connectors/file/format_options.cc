@@ -78,6 +78,45 @@ Status ReadTimeFormats(const config::Options& options, const arrow::Schema* sche
   return Status::OK();
 }
 
+config::OptionSpec MaxRecordSizeSpec() {
+  config::OptionSpec option = config::MakeOption(
+      "max_record_size", config::OptionType::kInteger,
+      "CSV and JSON lines: the largest record in bytes (a line, or a CSV row with quoted line "
+      "breaks) that is read whole; reading grows its buffer up to this. A longer record, or a "
+      "quote that never closes, is damaged input (see on_unreadable).",
+      std::to_string(formats::ReadOptions{}.max_record_size));
+  option.min = 1024;
+  option.max = 1 << 30;
+  return option;
+}
+
+config::OptionSpec EnumOption(std::string name, std::string doc, std::vector<std::string> choices) {
+  config::OptionSpec option =
+      config::MakeOption(std::move(name), config::OptionType::kEnum, std::move(doc), choices[0]);
+  option.choices = std::move(choices);
+  return option;
+}
+
+config::OptionSpec OnUnreadableSpec() {
+  return EnumOption(
+      "on_unreadable",
+      "What a file that cannot be opened or damaged input does (a CSV span with no trustworthy "
+      "record end, a record over max_record_size, a corrupt Parquet row group or Arrow batch, a "
+      "truncated file): fail stops the run with exit 1 naming the file and position; skip "
+      "skips just that span as one dead letter, counts its rows (when known) and bytes in the "
+      "summary, and reads on. A malformed record is one dead letter either way.",
+      {"fail", "skip"});
+}
+
+config::OptionSpec MissingFieldsSpec() {
+  return EnumOption(
+      "missing_fields",
+      "A field the schema declares that a file's header (CSV) or schema (Parquet, Arrow) lacks, "
+      "and files of one glob whose columns differ: error stops at start naming the file and "
+      "field; null reads the missing fields as null, with a warning naming them.",
+      {"error", "null"});
+}
+
 }  // namespace
 
 Result<std::shared_ptr<arrow::Schema>> DeclaredSchema(const config::Options& options,
@@ -123,7 +162,12 @@ std::vector<config::OptionSpec> ReadFormatOptionSpecs() {
       config::MakeOption("delimiter", OptionType::kString,
                          "CSV: the field delimiter, one character (\"\\t\" for tab).", ","),
       config::MakeOption("header", OptionType::kBool,
-                         "CSV: whether the first line names the columns.", "true"),
+                         "CSV: whether the first line names the columns. Repeated names are "
+                         "read as a, a_2, a_3 ..., with a warning.",
+                         "true"),
+      MaxRecordSizeSpec(),
+      OnUnreadableSpec(),
+      MissingFieldsSpec(),
   };
 }
 
@@ -157,6 +201,10 @@ Result<formats::ReadOptions> ReadOptionsFromConfig(const config::Options& option
   SLUICE_ASSIGN_OR_RAISE(read_options.delimiter, Delimiter(options));
   read_options.header = options.GetBool("header");
   read_options.batch_rows = exec::BatchingOptions::FromOptions(options).batch_size;
+  read_options.max_record_size = options.GetInteger("max_record_size");
+  read_options.skip_damaged = options.GetString("on_unreadable") == "skip";
+  read_options.missing_fields_null = options.GetString("missing_fields") == "null";
+  read_options.option_hints = true;
   return read_options;
 }
 

@@ -18,7 +18,8 @@ namespace sluice::connectors {
 /// `format`; `doc` says what happens when it is left out.
 config::OptionSpec FormatOptionSpec(std::string doc);
 
-/// The decoding options after `format`: schema, time_format, delimiter, header.
+/// The decoding options after `format`: schema, time_format, delimiter, header,
+/// max_record_size, on_unreadable, missing_fields.
 std::vector<config::OptionSpec> ReadFormatOptionSpecs();
 
 /// The encoding options after `format`: delimiter, header.
@@ -33,7 +34,7 @@ Result<formats::Format> FormatFromOptions(const config::Options& options, const 
 Result<std::shared_ptr<arrow::Schema>> DeclaredSchema(const config::Options& options,
                                                       formats::TimeReadings* times);
 
-/// ReadOptions from schema, time_format, delimiter, header and batch_size, each checked and
+/// ReadOptions from the decoding options and batch_size, each checked and
 /// reported at its place in the pipeline file.
 Result<formats::ReadOptions> ReadOptionsFromConfig(const config::Options& options);
 

@@ -3,6 +3,7 @@
 #include <arrow/record_batch.h>
 #include <fmt/format.h>
 
+#include "sluice/common/logging.h"
 #include "sluice/config/location.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/stdio/standard_streams.h"
@@ -20,8 +21,9 @@ constexpr const char* kInputName = "stdin";
 class StdinSource final : public exec::Source {
  public:
   StdinSource(std::string name, std::shared_ptr<DescriptorInputStream> input,
-              std::unique_ptr<formats::RecordReader> reader, int64_t batch_size)
+              std::unique_ptr<formats::RecordReader> reader, int64_t batch_size, bool skip_damaged)
       : name_(std::move(name)),
+        skip_damaged_(skip_damaged),
         input_(std::move(input)),
         reader_(std::move(reader)),
         batch_size_(batch_size) {}
@@ -47,6 +49,7 @@ class StdinSource final : public exec::Source {
       auto batch = reader_->Next(&rejected);
       for (auto& letter : rejected) Reject(out, std::move(letter));
       if (!batch.ok()) {
+        if (!skip_damaged_) return batch.status();
         Reject(out,
                {fmt::format("the rest of the input is unreadable: {}", batch.status().message()),
                 "", "", kInputName, ""});
@@ -69,6 +72,8 @@ class StdinSource final : public exec::Source {
   }
 
   std::string name_;
+  /// on_unreadable: skip; otherwise input that cannot be read on fails the run.
+  bool skip_damaged_;
   std::shared_ptr<DescriptorInputStream> input_;
   std::unique_ptr<formats::RecordReader> reader_;
   int64_t batch_size_;
@@ -116,8 +121,10 @@ Result<std::unique_ptr<exec::Source>> MakeStdinSource(const exec::ConnectorConte
                                fmt::format("cannot read standard input as {}: {}",
                                            formats::FormatName(format), reader.status().message()));
   }
+  for (const auto& warning : (*reader)->warnings())
+    ComponentLogger(fmt::format("source {}", context.name))->warn("{}", warning);
   return std::make_unique<StdinSource>(context.name, std::move(input), *std::move(reader),
-                                       read_options.batch_rows);
+                                       read_options.batch_rows, read_options.skip_damaged);
 }
 
 void RegisterStdinSource(exec::Registry* registry) {
