@@ -146,13 +146,15 @@ class SqlQuery {
     SLUICE_ASSIGN_OR_RAISE(auto narrowed, NarrowHugeIntegers(connection.get(), query));
     if (narrowed != nullptr) statement = std::move(narrowed);
     return std::unique_ptr<SqlQuery>(
-        new SqlQuery(std::move(connection), std::move(*statement), std::move(shape), input));
+        new SqlQuery(std::move(connection), std::move(*statement), std::move(shape), input, where));
   }
 
   const std::shared_ptr<arrow::Schema>& schema() const { return statement_->schema(); }
   /// The schema of `input`.
   const std::shared_ptr<arrow::Schema>& input_schema() const { return input_; }
   const StatementShape& shape() const { return shape_; }
+  /// Where the statement stands in the pipeline file, for messages of the run.
+  const config::Location& where() const { return where_; }
 
   /// Runs the statement with `input` holding `batches`; DuckDB answers in vectors of 2048 rows.
   Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> Run(
@@ -161,18 +163,24 @@ class SqlQuery {
     auto result = statement_->Execute();
     // Let go of the batches now rather than at the next run.
     SLUICE_RETURN_NOT_OK(connection_->SetBatches(kInputTable, {}));
-    if (!result.ok()) return result.status().WithMessage("sql: ", result.status().message());
+    // DuckDB's message goes on with the query and a caret under it, which a data error's
+    // message (a dead letter's reason) does without.
+    if (!result.ok()) {
+      const std::string& message = result.status().message();
+      return result.status().WithMessage("sql: ", message.substr(0, message.find('\n')));
+    }
     return result;
   }
 
  private:
   SqlQuery(std::unique_ptr<duckdb::Connection> connection,
            std::unique_ptr<duckdb::PreparedStatement> statement, StatementShape shape,
-           std::shared_ptr<arrow::Schema> input)
+           std::shared_ptr<arrow::Schema> input, config::Location where)
       : connection_(std::move(connection)),
         statement_(std::move(statement)),
         shape_(std::move(shape)),
-        input_(std::move(input)) {}
+        input_(std::move(input)),
+        where_(std::move(where)) {}
 
   /// DuckDB sums and counts integers into HUGEINT (128 bits), which Arrow can only carry as
   /// decimal128(38, 0). Pipelines expect int64 (DESIGN.md types), so such columns are cast to
@@ -215,6 +223,7 @@ class SqlQuery {
   std::unique_ptr<duckdb::PreparedStatement> statement_;
   StatementShape shape_;
   std::shared_ptr<arrow::Schema> input_;
+  config::Location where_;
 };
 
 /// The most rows of a result emitted in one batch, once a statement runs over more than one
@@ -270,6 +279,7 @@ class RowWiseSql final : public exec::Processor {
   explicit RowWiseSql(std::unique_ptr<SqlQuery> query) : query_(std::move(query)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return query_->schema(); }
+  bool row_wise() const override { return true; }
   bool preserves_rows() const override { return query_->shape().one_row_per_row; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
@@ -286,7 +296,9 @@ class RowWiseSql final : public exec::Processor {
 
 /// A statement that is not row-wise, without a window, over a bounded input: it keeps every
 /// batch and runs once over all of them at the end of the input, so its result is the one
-/// DuckDB gives over the whole input, whatever the batch sizes.
+/// DuckDB gives over the whole input, whatever the batch sizes. If it fails (a failed CAST of
+/// one row), there is no result to give: the run fails with DuckDB's message. Re-running it
+/// without the bad rows would give a result that is not the statement's over the input.
 class WholeInputSql final : public exec::Processor {
  public:
   WholeInputSql(std::unique_ptr<SqlQuery> query, exec::ProcessorContext context)
@@ -324,7 +336,13 @@ class WholeInputSql final : public exec::Processor {
     batches_.clear();
     bytes_ = 0;
     auto result = query_->Run(batches);
-    if (!result.ok()) return DeadLetterRows(context_, batches, result.status(), "the whole input");
+    if (!result.ok()) {
+      return result.status().WithMessage(
+          query_->where().ToString(), ": the sql step failed over the whole input (",
+          result.status().message(), ")",
+          ": a statement that reads rows together has no result without all of them; guard the "
+          "failing expression (TRY_CAST, CASE) or filter the rows before it");
+    }
     return EmitResult(std::move(*result), kResultBatchRows, out);
   }
 

@@ -333,6 +333,45 @@ TEST(SqlProcessorTest, OnlyAProjectionKeepsRowsInPlace) {
                    ->preserves_rows());
 }
 
+TEST(SqlProcessorTest, OnlyARowWiseStatementMayBeRetriedOnSlices) {
+  for (const char* step :
+       {"sql: SELECT symbol, bid * 2 AS b FROM input", "sql: SELECT * FROM input WHERE bid > 1",
+        "sql: SELECT unnest([bid, ask]) AS p FROM input"}) {
+    EXPECT_TRUE(MakeOrFail(step, QuoteSchema())->row_wise()) << step;
+  }
+  for (const char* step :
+       {"sql: SELECT symbol, count(*) AS n FROM input GROUP BY symbol",
+        "sql: SELECT * FROM input LIMIT 5", "sql: SELECT DISTINCT symbol FROM input",
+        "sql: SELECT * FROM input ORDER BY bid",
+        "sql: SELECT symbol, row_number() OVER (ORDER BY bid) AS r FROM input",
+        "sql: {query: \"SELECT count(*) AS n FROM input\", window: 1m}"}) {
+    EXPECT_FALSE(MakeOrFail(step, QuoteSchema())->row_wise()) << step;
+  }
+}
+
+/// Dead-lettering the bad rows and running the statement on the others would give a result
+/// that is not the statement's over the input; the run fails instead, naming the step.
+TEST(SqlProcessorTest, AFailingWholeInputStatementFailsTheRun) {
+  exec::DeadLetterQueue dead_letters;
+  auto processor =
+      MakeSql("sql: SELECT symbol, sum(CAST(symbol AS INTEGER)) AS total FROM input GROUP BY 1",
+              QuoteSchema(), {"test", &dead_letters, "ts"});
+  ASSERT_TRUE(processor.ok()) << processor.status().ToString();
+  RecordingEmitter out;
+  ASSERT_TRUE(
+      (*processor)->Process(Quotes(R"(["12", "x"])", "[1, 1]", "[2, 2]", "[1, 1]"), out).ok());
+  Status finished = (*processor)->OnWatermark(exec::kMaxTimestamp, out);
+  ASSERT_FALSE(finished.ok());
+  EXPECT_NE(finished.message().find("the sql step failed over the whole input"), std::string::npos)
+      << finished.message();
+  EXPECT_NE(finished.message().find("Could not convert string 'x'"), std::string::npos)
+      << finished.message();
+  // Only DuckDB's first line: not the query with a caret under it.
+  EXPECT_EQ(finished.message().find("LINE "), std::string::npos) << finished.message();
+  EXPECT_TRUE(out.batches.empty());
+  EXPECT_EQ(dead_letters.total(), 0);
+}
+
 TEST(SqlProcessorTest, WholeInputStatementOnAnUnboundedInputIsAConfigurationError) {
   auto processor = MakeSql("sql: SELECT symbol, avg(bid) AS bid FROM input GROUP BY symbol",
                            QuoteSchema(), {"test", nullptr, "ts", {}, /*bounded=*/false});
