@@ -85,4 +85,25 @@ for step in 'derive: {c: "CAST(code AS int64)"}' \
   pass
 done
 
+# A guarded CAST: the 'N/A' rows select the THEN branch, so the ELSE branch's CAST never sees
+# them and none is a dead letter; the one unguarded bad row still is.
+python3 - <<'PY'
+with open("guarded.csv", "w") as f:
+    f.write("symbol,code,volume\n")
+    for i in range(1000):
+        f.write(f"S{i % 10},{'bad' if i == 500 else 'N/A' if i % 7 == 0 else i},{i}\n")
+PY
+for step in 'derive: {c: "CASE WHEN code = '"'N/A'"' THEN NULL ELSE CAST(code AS int64) END"}' \
+            'filter: "code <> '"'N/A'"' AND CAST(code AS int64) >= 0"'; do
+  pipeline guard.yaml guarded.csv "$step"
+  run_sluice run guard.yaml
+  expect_status 0 "guarded $step"
+  [ "$(summary_count 'dead letters?')" -eq 1 ] ||
+    fail "guarded $step: $(summary_count 'dead letters?') dead letters, not 1 (the 'bad' row)"
+  expect_stderr '"code":"bad"' "guarded $step: the dead letter is the bad row"
+  expect_no_stderr '"code":"N/A"' "guarded $step: a guarded row was dead-lettered"
+  pass
+done
+[ "$(lines out.jsonl)" -eq 856 ] || fail "guarded filter: $(lines out.jsonl) rows out, not 856"
+
 finish
