@@ -4,9 +4,12 @@
 #include <arrow/json/from_string.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -232,6 +235,64 @@ TEST(SqlProcessorTest, UnknownTableAndCommandsAreConfigurationErrors) {
       << command.status().message();
   auto missing = MakeSql("sql: {}", QuoteSchema());
   EXPECT_FALSE(missing.ok());
+}
+
+/// The step reads `input` only: no local file, directory listing or URL, and it says so.
+TEST(SqlProcessorTest, FilesAreNotReadableUnlessListed) {
+  for (const char* query :
+       {"SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM glob('/etc/*')", "SELECT * FROM '/etc/data.csv'",
+        "SELECT * FROM read_csv('https://example.com/a.csv')"}) {
+    auto processor = MakeSql(fmt::format("sql: \"{}\"", query), QuoteSchema());
+    ASSERT_FALSE(processor.ok()) << query;
+    const std::string& message = processor.status().message();
+    EXPECT_NE(message.find("Permission Error"), std::string::npos) << message;
+    EXPECT_NE(message.find("hint: the sql step reads only the table `input`"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("allow_files"), std::string::npos) << message;
+  }
+}
+
+TEST(SqlProcessorTest, AllowFilesOpensTheListedDirectoryOnly) {
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / fmt::format("sluice-sql-{}", ::getpid());
+  std::filesystem::create_directories(directory / "ref");
+  {
+    std::ofstream(directory / "ref" / "names.csv") << "symbol,name\nA,Alpha\nB,Beta\n";
+    std::ofstream(directory / "secret.csv") << "x\n1\n";
+  }
+  const std::string listed = (directory / "ref").string() + "/";
+  auto processor = MakeOrFail(
+      fmt::format(
+          "sql: {{query: \"SELECT i.symbol, r.name FROM input i JOIN read_csv('{}') r USING "
+          "(symbol)\", allow_files: ['{}']}}",
+          (directory / "ref" / "names.csv").string(), listed),
+      QuoteSchema());
+  ASSERT_NE(processor, nullptr);
+  EXPECT_TRUE(processor->row_wise());
+  RecordingEmitter out;
+  ASSERT_TRUE(
+      processor->Process(Quotes(R"(["B", "C", "A"])", "[1, 1, 1]", "[2, 2, 2]", "[1, 1, 1]"), out)
+          .ok());
+  ASSERT_EQ(out.batches.size(), 1u);
+  EXPECT_EQ(out.batches[0]->num_rows(), 2);
+  for (const std::string& outside :
+       {(directory / "secret.csv").string(), (directory / "ref" / ".." / "secret.csv").string()}) {
+    auto refused = MakeSql(fmt::format("sql: {{query: \"SELECT * FROM read_csv('{}')\", "
+                                       "allow_files: ['{}']}}",
+                                       outside, listed),
+                           QuoteSchema());
+    ASSERT_FALSE(refused.ok()) << outside;
+    EXPECT_NE(refused.status().message().find("Permission Error"), std::string::npos)
+        << refused.status().message();
+  }
+  auto missing = MakeSql(fmt::format("sql: {{query: SELECT 1 AS one, allow_files: ['{}']}}",
+                                     (directory / "nope").string()),
+                         QuoteSchema());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("which is no file or directory"), std::string::npos)
+      << missing.status().message();
+  std::filesystem::remove_all(directory);
 }
 
 TEST(SqlProcessorTest, FailedCastFailsTheBatchAsADataError) {
