@@ -27,17 +27,23 @@ sinks:
 YAML
 }
 
+# fails_whole FILE WHAT: the run of FILE fails, naming the step and DuckDB's reason, and writes
+# no row (no fragment of a result).
+fails_whole() {
+  rm -f out.jsonl
+  run_sluice run "$1"
+  expect_status 1 "$2"
+  expect_stderr "$1:5:" "$2: the failure names the step's place"
+  expect_stderr "the sql step failed over the whole input" "$2"
+  expect_stderr "Could not convert string 'bad'" "$2: DuckDB's reason"
+  [ "$(lines out.jsonl)" -eq 0 ] || fail "$2: $(lines out.jsonl) fragmented rows written"
+  pass
+}
+
 # A GROUP BY over the whole input with one failing row: the run fails, naming the step; no
 # per-slice groups come out (before: 1000 dead letters, or hundreds of fragmented groups).
 pipeline group.yaml quotes.csv 'sql: "SELECT symbol, sum(CAST(code AS BIGINT)) AS total FROM input GROUP BY symbol"'
-rm -f out.jsonl
-run_sluice run group.yaml
-expect_status 1 "group by with a failing row"
-expect_stderr "group.yaml:5:" "the failure names the step's place"
-expect_stderr "the sql step failed over the whole input" "group by with a failing row"
-expect_stderr "Could not convert string 'bad'" "group by: DuckDB's reason"
-[ "$(lines out.jsonl)" -eq 0 ] || fail "group by: $(lines out.jsonl) fragmented rows written"
-pass
+fails_whole group.yaml "group by with a failing row"
 
 # The same statement with the failure guarded gives exactly the whole-input result.
 pipeline guarded.yaml quotes.csv 'sql: "SELECT symbol, sum(TRY_CAST(code AS BIGINT)) AS total FROM input GROUP BY symbol ORDER BY symbol"'
@@ -55,12 +61,7 @@ pass
 
 # LIMIT 5 where the first row fails: the run fails rather than giving 5 rows of each slice.
 pipeline limit.yaml bad_first.csv 'sql: "SELECT symbol, CAST(code AS BIGINT) AS c FROM input LIMIT 5"'
-rm -f out.jsonl
-run_sluice run limit.yaml
-expect_status 1 "limit with a failing row"
-expect_stderr "the sql step failed over the whole input" "limit with a failing row"
-[ "$(lines out.jsonl)" -eq 0 ] || fail "limit: $(lines out.jsonl) rows written"
-pass
+fails_whole limit.yaml "limit with a failing row"
 
 # LIMIT 5 that never reaches the failing row: DuckDB's exact answer, 5 rows.
 pipeline limit_ok.yaml quotes.csv 'sql: "SELECT symbol, CAST(code AS BIGINT) AS c FROM input LIMIT 5"'
