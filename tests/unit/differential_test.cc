@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "sluice/duckdb/connection.h"
@@ -66,10 +67,14 @@ std::shared_ptr<arrow::Array> Flatten(const std::shared_ptr<arrow::ChunkedArray>
 /// Builds random expressions in the syntax both engines share.
 class ExpressionGenerator {
  public:
-  explicit ExpressionGenerator(uint32_t seed) : random_(seed) {}
+  /// With `guarded`, each CASE has a branch that would fail on most rows (a CAST of a word to
+  /// a number) behind a WHEN no row meets, so evaluating it takes the lazy path.
+  explicit ExpressionGenerator(uint32_t seed, bool guarded = false)
+      : random_(seed), guarded_(guarded) {}
 
   std::string Numeric(int depth) {
     int choice = Pick(depth <= 0 ? 3 : 11);
+    if (guarded_ && depth > 0 && Pick(3) == 0) choice = 8;
     switch (choice) {
       case 0:
         return Pick(2) ? "a" : "b";
@@ -89,6 +94,11 @@ class ExpressionGenerator {
       case 7:
         return fmt::format("coalesce({}, {})", Numeric(depth - 1), Numeric(depth - 1));
       case 8:
+        if (guarded_) {
+          return fmt::format(
+              "CASE WHEN {} THEN {} WHEN s = 'none' THEN CAST(s AS DOUBLE) ELSE {} END",
+              Condition(depth - 1), Numeric(depth - 1), Numeric(depth - 1));
+        }
         return fmt::format("CASE WHEN {} THEN {} ELSE {} END", Condition(depth - 1),
                            Numeric(depth - 1), Numeric(depth - 1));
       case 9:
@@ -130,12 +140,15 @@ class ExpressionGenerator {
  private:
   uint32_t Pick(uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(random_); }
   std::mt19937 random_;
+  bool guarded_;
 };
 
 class DifferentialTest : public ::testing::Test {
  protected:
+  virtual std::shared_ptr<arrow::RecordBatch> MakeBatch() { return RandomBatch(20240101); }
+
   void SetUp() override {
-    batch_ = RandomBatch(20240101);
+    batch_ = MakeBatch();
     auto database = duckdb::Database::Open();
     ASSERT_TRUE(database.ok()) << database.status().message();
     auto connection = duckdb::Connection::Open(*database);
@@ -164,7 +177,10 @@ class DifferentialTest : public ::testing::Test {
     ASSERT_TRUE(theirs.ok()) << text << ": DuckDB failed: " << theirs.status().message();
     ASSERT_TRUE(ours.ok()) << text << ": Sluice failed: " << ours.status().message();
     std::shared_ptr<arrow::Array> left = *ours, right = *theirs;
-    if (arrow::is_numeric(left->type_id()) && arrow::is_numeric(right->type_id())) {
+    if (arrow::is_integer(left->type_id()) && arrow::is_integer(right->type_id())) {
+      left = *arrow::compute::Cast(*left, arrow::int64());
+      right = *arrow::compute::Cast(*right, arrow::int64());
+    } else if (arrow::is_numeric(left->type_id()) && arrow::is_numeric(right->type_id())) {
       left = *arrow::compute::Cast(*left, arrow::float64());
       right = *arrow::compute::Cast(*right, arrow::float64());
     }
@@ -264,6 +280,24 @@ TEST_F(DifferentialTest, RandomExpressionsAgree) {
   EXPECT_EQ(compared_, 600);
 }
 
+/// The same, with a failing branch behind a guard in every CASE: the lazy evaluation (each
+/// branch on the rows that select it, scattered back) gives DuckDB's results too.
+TEST_F(DifferentialTest, RandomGuardedExpressionsAgree) {
+  ExpressionGenerator generator(23, /*guarded=*/true);
+  int guarded = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::string numeric = generator.Numeric(3);
+    ExpectSame(numeric);
+    std::string condition = generator.Condition(3);
+    ExpectSame(condition);
+    if (HasFatalFailure()) return;
+    guarded += (numeric.find("'none'") != std::string::npos) +
+               (condition.find("'none'") != std::string::npos);
+  }
+  EXPECT_EQ(compared_, 200);
+  EXPECT_GT(guarded, 90);
+}
+
 /// round(x, digits) must give DuckDB's double bit for bit, not merely within a tolerance: on
 /// prices with two decimals, the midpoint (241.47 + 241.49) / 2 is 241.48000000000002 and
 /// round(..., 4) must print 241.48.
@@ -333,6 +367,120 @@ TEST(DifferentialRoundTest, RoundIsExactlyDuckDbs) {
   auto scalar = (*one)->GetScalar(0);
   ASSERT_TRUE(scalar.ok());
   EXPECT_EQ(static_cast<const arrow::DoubleScalar&>(**scalar).value, 241.48);
+}
+
+/// Columns: id, code (numbers as text, with 'N/A', blanks and NULLs), big (small numbers and
+/// numbers near the int64 limits, where * 1000 or + 1 overflows).
+std::shared_ptr<arrow::RecordBatch> GuardBatch() {
+  std::mt19937 random(5);
+  arrow::Int64Builder id, big;
+  arrow::StringBuilder code;
+  for (int64_t row = 0; row < kRows; ++row) {
+    EXPECT_TRUE(id.Append(row).ok());
+    const int kind = static_cast<int>(random() % 10);
+    if (kind == 0) {
+      EXPECT_TRUE(code.Append("N/A").ok());
+    } else if (kind == 1) {
+      EXPECT_TRUE(code.AppendNull().ok());
+    } else if (kind == 2) {
+      EXPECT_TRUE(code.Append(fmt::format(" {} ", random() % 100)).ok());
+    } else {
+      EXPECT_TRUE(code.Append(std::to_string(static_cast<int64_t>(random() % 200) - 100)).ok());
+    }
+    const int64_t limit = std::numeric_limits<int64_t>::max();
+    const int size = static_cast<int>(random() % 8);
+    EXPECT_TRUE((size == 0   ? big.AppendNull()
+                 : size == 1 ? big.Append(limit - static_cast<int64_t>(random() % 3))
+                 : size == 2 ? big.Append(-limit + static_cast<int64_t>(random() % 3))
+                             : big.Append(static_cast<int64_t>(random() % 2001) - 1000))
+                    .ok());
+  }
+  std::vector<std::shared_ptr<arrow::Array>> columns(3);
+  EXPECT_TRUE(id.Finish(&columns[0]).ok());
+  EXPECT_TRUE(code.Finish(&columns[1]).ok());
+  EXPECT_TRUE(big.Finish(&columns[2]).ok());
+  return arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("code", arrow::utf8()),
+                     arrow::field("big", arrow::int64())}),
+      kRows, columns);
+}
+
+/// A conditional evaluates a branch only on the rows that select it, so a guard guards: the
+/// results equal DuckDB's, and an unguarded failing row still fails in both engines.
+class GuardedBranchesTest : public DifferentialTest {
+ protected:
+  std::shared_ptr<arrow::RecordBatch> MakeBatch() override { return GuardBatch(); }
+
+  /// The rows both engines keep with `condition` as a filter (DuckDB: in WHERE, where AND and
+  /// OR evaluate their right side only on the rows the left does not decide).
+  void ExpectSameRows(const std::string& condition) {
+    auto mask = Sluice(condition);
+    ASSERT_TRUE(mask.ok()) << condition << ": Sluice failed: " << mask.status().message();
+    auto kept = arrow::compute::Filter(batch_, *mask);
+    ASSERT_TRUE(kept.ok());
+    auto table =
+        connection_->Query(fmt::format("SELECT id FROM input WHERE {} ORDER BY id", condition));
+    ASSERT_TRUE(table.ok()) << condition << ": DuckDB failed: " << table.status().message();
+    auto ids = Flatten((*table)->column(0));
+    EXPECT_GT(ids->length(), 0) << condition;
+    EXPECT_TRUE(ids->Equals(*kept->record_batch()->column(0))) << condition;
+  }
+
+  void ExpectBothFail(const std::string& text) {
+    auto ours = Sluice(text);
+    auto theirs = Oracle(text);
+    EXPECT_FALSE(theirs.ok()) << text << ": DuckDB did not fail";
+    EXPECT_FALSE(ours.ok()) << text << ": Sluice did not fail";
+  }
+};
+
+TEST_F(GuardedBranchesTest, UntakenBranchesDoNotFail) {
+  for (const char* text : {
+           "CASE WHEN code = 'N/A' THEN NULL ELSE CAST(code AS BIGINT) END",
+           "CASE code WHEN 'N/A' THEN -1 ELSE CAST(code AS BIGINT) END",
+           "CASE WHEN code IS NULL OR code = 'N/A' THEN -1 WHEN CAST(code AS BIGINT) > 50 THEN 1 "
+           "ELSE 0 END",
+           "CASE WHEN code = 'N/A' THEN 0 ELSE CASE WHEN CAST(code AS BIGINT) > 10 THEN "
+           "CAST(code AS BIGINT) * 2 ELSE 1 END END",
+           "CASE WHEN big BETWEEN -1000 AND 1000 THEN big * 1000 ELSE big END",
+           "CASE WHEN big > 1000 THEN 0 WHEN big < -1000 THEN 1 ELSE big + 1 END",
+           "CASE WHEN big BETWEEN -1000 AND 1000 THEN big * 1000 END + 1",
+           "coalesce(CASE WHEN code = 'N/A' THEN 0 END, CAST(code AS BIGINT))",
+           "coalesce(CASE WHEN abs(big) > 1000 THEN 0 END, big * 1000, 7)",
+           "nullif(CASE WHEN code = 'N/A' THEN 0 ELSE CAST(code AS BIGINT) END, 3)",
+           "CASE WHEN code <> 'N/A' THEN concat(code, '!') ELSE 'none' END",
+           "CASE WHEN code = 'N/A' THEN 0.5 ELSE CAST(code AS DOUBLE) END",
+       }) {
+    SCOPED_TRACE(text);
+    ExpectSame(text);
+  }
+  EXPECT_EQ(compared_, 12);
+}
+
+TEST_F(GuardedBranchesTest, AndOrEvaluateTheirRightSideOnlyWhereTheLeftDoesNotDecide) {
+  for (const char* condition : {
+           "code <> 'N/A' AND CAST(code AS BIGINT) > 10",
+           "code = 'N/A' OR CAST(code AS BIGINT) > 10",
+           "code IS NULL OR code = 'N/A' OR CAST(code AS BIGINT) < 0",
+           "abs(big) < 1000 AND big * 1000 > 5000",
+           "(abs(big) < 1000 AND big * 1000 > 5000) OR code = 'N/A'",
+       }) {
+    SCOPED_TRACE(condition);
+    ExpectSameRows(condition);
+  }
+}
+
+TEST_F(GuardedBranchesTest, UnguardedFailuresStillFail) {
+  for (const char* text : {
+           "CAST(code AS BIGINT)",
+           "CASE WHEN code = 'x' THEN 0 ELSE CAST(code AS BIGINT) END",
+           "CASE WHEN CAST(code AS BIGINT) > 0 THEN 1 ELSE 0 END",
+           "CASE WHEN big > 0 THEN big * 1000 ELSE 0 END",
+           "coalesce(CAST(code AS BIGINT), 0)",
+       }) {
+    SCOPED_TRACE(text);
+    ExpectBothFail(text);
+  }
 }
 
 /// filter + derive + select as a pipeline would run them, against one SQL query.

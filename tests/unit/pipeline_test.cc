@@ -95,11 +95,14 @@ class RecordingSink : public Sink {
   bool fail_on_close_;
 };
 
-/// Fails any batch holding the value 13 (a stand-in for a failed cast).
+/// Fails any batch holding the value 13 (a stand-in for a failed cast). Declares itself
+/// row-wise, or not, as a step that reads rows together (a rank, a limit) would.
 class UnluckyProcessor : public Processor {
  public:
-  explicit UnluckyProcessor(std::shared_ptr<arrow::Schema> schema) : schema_(std::move(schema)) {}
+  UnluckyProcessor(std::shared_ptr<arrow::Schema> schema, bool row_wise)
+      : schema_(std::move(schema)), row_wise_(row_wise) {}
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  bool row_wise() const override { return row_wise_; }
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) override {
     auto values = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
     for (int64_t i = 0; i < values->length(); ++i) {
@@ -111,6 +114,7 @@ class UnluckyProcessor : public Processor {
 
  private:
   std::shared_ptr<arrow::Schema> schema_;
+  bool row_wise_;
 };
 
 Registry TestRegistry() {
@@ -126,12 +130,15 @@ Registry TestRegistry() {
                            options.GetInteger("count"), options.GetInteger("batch_size"),
                            options.GetInteger("fail_after"), options.GetString("field"));
                      });
-  registry.AddProcessor(
-      {config::PluginKind::kProcessor, "unlucky", "test", {}},
-      [](const ProcessorContext&, const config::Options&,
-         const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
-        return std::make_unique<UnluckyProcessor>(input);
-      });
+  for (bool row_wise : {true, false}) {
+    registry.AddProcessor(
+        {config::PluginKind::kProcessor, row_wise ? "unlucky" : "unlucky_ranking", "test", {}},
+        [row_wise](
+            const ProcessorContext&, const config::Options&,
+            const std::shared_ptr<arrow::Schema>& input) -> Result<std::unique_ptr<Processor>> {
+          return std::make_unique<UnluckyProcessor>(input, row_wise);
+        });
+  }
   config::PluginSpec recording{config::PluginKind::kSink, "recording", "test", {}};
   recording.options = {{"fail_on_close", config::OptionType::kBool, "", "false"}};
   registry.AddSink(
@@ -214,6 +221,23 @@ TEST_F(PipelineTest, BadRowsAreIsolatedIntoDeadLetters) {
   ASSERT_EQ(probe_.values.size(), 990u);
   EXPECT_EQ(probe_.values[12], 12);
   EXPECT_EQ(probe_.values[13], 14);
+}
+
+/// Slicing a batch of a step that is not row-wise would emit fragments of its result; the
+/// step's error fails the run instead, naming the step.
+TEST_F(PipelineTest, AStepThatIsNotRowWiseIsNeverRetriedOnSlices) {
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 1000, batch_size: 256}}\n"
+      "pipeline:\n  - unlucky_ranking: {}\n"
+      "sinks: {out: {connector: recording}}\n");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+  auto summary = (*pipeline)->Run();
+  ASSERT_FALSE(summary.ok());
+  EXPECT_NE(summary.status().message().find("step 'pipeline[0] unlucky_ranking' failed: "
+                                            "unlucky value 13"),
+            std::string::npos)
+      << summary.status().message();
+  EXPECT_TRUE(probe_.values.empty()) << "a fragment of the failed batch was written";
 }
 
 TEST_F(PipelineTest, SlowSinkBoundsWhatIsInFlight) {

@@ -137,6 +137,33 @@ Status Connection::Execute(std::string_view sql) {
   return Status::OK();
 }
 
+namespace {
+
+/// A DuckDB list of string literals: ['a', 'it''s'].
+std::string StringList(const std::vector<std::string>& values) {
+  std::string list = "[";
+  for (const std::string& value : values) {
+    if (list.size() > 1) list += ", ";
+    list += '\'';
+    for (char c : value) list += c == '\'' ? std::string("''") : std::string(1, c);
+    list += '\'';
+  }
+  return list + "]";
+}
+
+}  // namespace
+
+Status Connection::RestrictExternalAccess(const std::vector<std::string>& directories,
+                                          const std::vector<std::string>& files) {
+  // The allow-lists can only be set while external access is still on.
+  if (!directories.empty())
+    SLUICE_RETURN_NOT_OK(Execute("SET allowed_directories = " + StringList(directories)));
+  if (!files.empty()) SLUICE_RETURN_NOT_OK(Execute("SET allowed_paths = " + StringList(files)));
+  return Execute("SET enable_external_access = false");
+}
+
+Status Connection::LockConfiguration() { return Execute("SET lock_configuration = true"); }
+
 Result<std::shared_ptr<arrow::Table>> Connection::Query(std::string_view sql) {
   internal::ResultHandle result;
   if (duckdb_query(connection_, std::string(sql).c_str(), result.get()) != DuckDBSuccess) {

@@ -80,6 +80,20 @@ class Connection {
   /// Drops the view `name` and releases the data registered under it.
   Status Unregister(const std::string& name);
 
+  /// Shuts the whole database off from the outside for every statement from now on: no file is
+  /// read or written, no URL fetched, no extension installed or loaded (DuckDB's
+  /// `enable_external_access = false`), except the files in `files` and under `directories`
+  /// (DuckDB's `allowed_paths` and `allowed_directories`). DuckDB matches the paths as the
+  /// statements spell them, by prefix, refusing `..` after a listed directory; it follows
+  /// symbolic links found under one. Arrow data registered here stays readable.
+  Status RestrictExternalAccess(const std::vector<std::string>& directories,
+                                const std::vector<std::string>& files);
+
+  /// Forbids any further change of the database's settings (DuckDB's `lock_configuration`),
+  /// after the caller's own setup, so that no statement can undo RestrictExternalAccess().
+  /// LogicalPlan() needs a setting changed, so it fails from now on.
+  Status LockConfiguration();
+
  private:
   Connection(std::shared_ptr<Database> database, duckdb_connection connection,
              duckdb_connection conversion);

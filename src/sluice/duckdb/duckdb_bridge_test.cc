@@ -71,6 +71,27 @@ std::shared_ptr<arrow::RecordBatch> MixedBatch() {
       });
 }
 
+/// Once locked, a restricted database stays restricted: no statement can reopen it.
+TEST(DuckdbBridgeTest, RestrictedAccessCannotBeLiftedOnceLocked) {
+  auto connection = OpenConnection();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->RestrictExternalAccess({}, {}).ok());
+  ASSERT_TRUE(connection->LockConfiguration().ok());
+  EXPECT_FALSE(connection->Query("SELECT * FROM read_text('/etc/hostname')").ok());
+  Status lifted = connection->Execute("SET enable_external_access = true");
+  ASSERT_FALSE(lifted.ok());
+  EXPECT_NE(lifted.message().find("locked"), std::string::npos) << lifted.message();
+  EXPECT_FALSE(connection->Execute("SET allowed_directories = ['/']").ok());
+  EXPECT_FALSE(connection->Execute("LOAD httpfs").ok());
+  // Registered Arrow data stays readable.
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("v", arrow::int64())}), 2,
+      {arrow::json::ArrayFromJSONString(arrow::int64(), "[1, 2]").ValueOrDie()});
+  ASSERT_TRUE(connection->RegisterBatch("t", batch).ok());
+  auto table = connection->Query("SELECT sum(v) AS s FROM t");
+  ASSERT_TRUE(table.ok()) << table.status().message();
+}
+
 TEST(DuckdbBridgeTest, TypesSurviveARoundTripWithNulls) {
   auto connection = OpenConnection();
   auto batch = MixedBatch();

@@ -552,8 +552,11 @@ Status Pipeline::RunStageIsolating(Stage& stage, size_t port, const std::string&
     for (auto& emitted : attempt.batches()) SLUICE_RETURN_NOT_OK(out.Emit(std::move(emitted)));
     return Status::OK();
   }
-  if (!stage.processor->stateless() || status.IsCancelled() || status.IsOutOfMemory())
-    return status;
+  if (status.IsCancelled() || status.IsOutOfMemory()) return status;
+  // Only a row-wise step gives the same rows on slices of a batch: any other one (a rank, a
+  // limit, a group) would give fragments of a result, so its error fails the run.
+  if (!stage.processor->row_wise())
+    return status.WithMessage("step '", stage.id, "' failed: ", status.message());
   if (batch->num_rows() <= 1) {
     if (batch->num_rows() == 1) {
       dead_letters_.Add(DeadLetter{status.message(), stage.id, source, origins.Describe(0),

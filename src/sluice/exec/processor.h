@@ -100,9 +100,10 @@ class Processor {
 
   /// Processes one micro-batch of the input schema.
   ///
-  /// A stateless processor may fail a batch with a data error (a failed cast, an overflow):
-  /// the driver then re-runs it on smaller slices to isolate the offending rows, which become
-  /// dead letters. Stateful processors must handle bad rows themselves (see `stateless()`).
+  /// A row-wise processor may fail a batch with a data error (a failed cast, an overflow): the
+  /// driver then re-runs it on smaller slices to isolate the offending rows, which become dead
+  /// letters (see `row_wise()`). Any other processor must handle bad rows itself: an error it
+  /// returns fails the run.
   virtual Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, Emitter& out) = 0;
 
   /// Processes one micro-batch of input `input` (an index into ProcessorContext::inputs), for
@@ -137,9 +138,16 @@ class Processor {
   /// Approximate bytes of state held now, for the run summary.
   virtual int64_t state_bytes() const { return 0; }
 
-  /// Whether Process() keeps no state between batches, so a failed batch can be retried in
-  /// parts.
+  /// Whether Process() keeps no state between batches.
   virtual bool stateless() const { return true; }
+
+  /// Whether each output row of Process() depends on one input row alone, so that running it on
+  /// any slicing of a batch gives the same rows (filter, derive, cast, select, a row-wise sql
+  /// statement). Only then may a failed batch be retried in slices to isolate its bad rows:
+  /// re-running a step that reads rows together (ranks, groups, limits) on a slice gives a
+  /// different result, not the same one without the bad rows. False unless a processor declares
+  /// it, so that a new processor is never sliced by mistake.
+  virtual bool row_wise() const { return false; }
 
   /// Whether Process() emits exactly one row per input row, in order (derive, cast, select):
   /// then a row's position in its source stays known downstream, for dead-letter origins.

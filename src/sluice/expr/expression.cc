@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "sluice/expr/binder.h"
+#include "sluice/expr/lazy_evaluation.h"
 #include "sluice/expr/parser.h"
 #include "sluice/expr/sql_kernels.h"
 
@@ -67,8 +68,7 @@ Result<std::shared_ptr<arrow::Array>> Evaluate(const CompiledExpression& express
     return Status::Invalid("expression '", expression.text, "' is not compiled");
   SLUICE_RETURN_NOT_OK(CheckInputs(expression.expression, batch));
   SLUICE_ASSIGN_OR_RAISE(arrow::Datum result,
-                         arrow::compute::ExecuteScalarExpression(expression.expression,
-                                                                 arrow::compute::ExecBatch(batch)));
+                         EvaluateLazily(expression.expression, arrow::compute::ExecBatch(batch)));
   if (result.is_array()) return result.make_array();
   if (result.is_scalar()) return arrow::MakeArrayFromScalar(*result.scalar(), batch.num_rows());
   return Status::Invalid("expression '", expression.text, "' did not evaluate to an array");

@@ -56,8 +56,11 @@ struct CompiledExpression {
 Result<CompiledExpression> Compile(const config::LocatedText& source, const arrow::Schema& schema);
 
 /// Evaluates `expression` on a whole batch, which must have the schema it was compiled
-/// against. A constant result is broadcast to batch.num_rows() rows. Errors here (overflow, a
-/// failed CAST) are data errors: the caller isolates the offending rows.
+/// against. A constant result is broadcast to batch.num_rows() rows. Conditionals (CASE,
+/// AND/OR, coalesce, nullif) evaluate a branch only on the rows that select it, as in SQL, so
+/// a guard such as `CASE WHEN code = 'N/A' THEN NULL ELSE CAST(code AS int64) END` guards.
+/// Errors here (overflow, a failed CAST on a row whose value is used) are data errors: the
+/// caller isolates the offending rows.
 Result<std::shared_ptr<arrow::Array>> Evaluate(const CompiledExpression& expression,
                                                const arrow::RecordBatch& batch);
 

@@ -329,6 +329,40 @@ TEST_F(ExpressionTest, Case) {
   Expect("CASE NULL WHEN NULL THEN 1 ELSE 2 END", kInt, "[2, 2, 2, 2]");
 }
 
+/// i: [1, -7, null, 10]; s: ["  a b  ", "héllo", null, "abc"], none of which is a number; b:
+/// [true, false, null, true]; "odd name": [1, 2, 3, 4].
+TEST_F(ExpressionTest, ABranchRunsOnlyOnTheRowsThatSelectIt) {
+  Expect("CASE WHEN s IS NULL THEN CAST(s AS int64) ELSE 0 END", kInt, "[0, 0, null, 0]");
+  Expect("CASE WHEN i < 5 THEN i + 9223372036854775800 WHEN i IS NULL THEN -1 END", kInt,
+         "[9223372036854775801, 9223372036854775793, -1, null]");
+  // A NULL condition takes no row: the ELSE runs there.
+  Expect("CASE WHEN b THEN 1 WHEN b IS NULL THEN CAST(s AS int64) ELSE 2 END", kInt,
+         "[1, 2, null, 1]");
+  Expect("CASE WHEN NOT b THEN i + 9223372036854775800 ELSE 0 END", kInt,
+         "[0, 9223372036854775793, 0, 0]");
+  Expect("b AND i IS NULL AND CAST(s AS int64) > 0", kBool, "[false, false, null, false]");
+  Expect("b IS NOT NULL OR CAST(s AS int64) > 0", kBool, "[true, true, null, true]");
+  Expect("coalesce(\"odd name\", CAST(s AS int32))", arrow::int32(), "[1, 2, 3, 4]");
+  Expect("coalesce(s, CAST(i AS string))", kString, R"(["  a b  ", "héllo", null, "abc"])");
+  Expect("nullif(CASE WHEN s IS NULL THEN 7 ELSE 0 END, 0)", kInt, "[null, null, 7, null]");
+  // Rows that reach the failing branch still fail.
+  ExpectEvaluationError("CASE WHEN i > 0 THEN CAST(s AS int64) END");
+  ExpectEvaluationError("b OR CAST(s AS int64) > 0");
+  ExpectEvaluationError("coalesce(j, CAST(s AS int64))");
+  // A constant is evaluated when the expression is compiled, guarded or not.
+  EXPECT_NE(CompileError("CASE WHEN FALSE THEN CAST('x' AS int) END").find("cannot convert"),
+            std::string::npos);
+}
+
+/// When every row selects one branch, its values are the result as they are, without a copy.
+TEST_F(ExpressionTest, ABranchEveryRowSelectsIsNotCopied) {
+  auto compiled = CompileText("coalesce(\"odd name\", CAST(s AS int32))");
+  ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+  auto result = Evaluate(*compiled, *batch_);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ((*result)->data()->buffers[1]->data(), batch_->column(8)->data()->buffers[1]->data());
+}
+
 TEST_F(ExpressionTest, Cast) {
   // A double rounds to the nearest integer, halves to even, as in DuckDB.
   Expect("CAST(x AS bigint)", kInt, "[6, -8, null, 2]");

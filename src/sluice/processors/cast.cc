@@ -22,6 +22,7 @@ class CastProcessor final : public exec::Processor {
       : conversions_(std::move(conversions)), schema_(std::move(schema)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  bool row_wise() const override { return true; }
   bool preserves_rows() const override { return true; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {

@@ -49,6 +49,7 @@ class EmitProcessor final : public exec::Processor {
       : columns_(std::move(columns)), schema_(std::move(schema)), having_(std::move(having)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  bool row_wise() const override { return true; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
     std::vector<std::shared_ptr<arrow::Array>> arrays;

@@ -15,6 +15,7 @@ class FilterProcessor final : public exec::Processor {
       : condition_(std::move(condition)), schema_(std::move(schema)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  bool row_wise() const override { return true; }
   bool filters_rows() const override { return true; }
   std::shared_ptr<arrow::Array> kept_rows() const override { return kept_; }
 

@@ -30,6 +30,8 @@ class RuleProcessor final : public exec::Processor {
         names_(std::move(names)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return schema_; }
+  /// An input row's alerts depend on that row alone.
+  bool row_wise() const override { return true; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
     const int64_t rows = batch->num_rows();

@@ -5,6 +5,7 @@
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -105,6 +106,58 @@ QueryError DescribeQueryError(const config::LocatedText& query, const config::Lo
   return error;
 }
 
+/// The files a statement may read besides `input` (`allow_files`), as DuckDB matches them: each
+/// listed path both absolute and relative to the working directory, since a statement may name
+/// a file either way.
+struct AllowedFiles {
+  std::vector<std::string> directories;  ///< each ending in '/'
+  std::vector<std::string> files;
+};
+
+/// Reads `allow_files`: paths relative to the pipeline file, or absolute, of files or
+/// directories that exist.
+Result<AllowedFiles> ReadAllowedFiles(const config::Options& options) {
+  AllowedFiles allowed;
+  if (!options.Has("allow_files")) return allowed;
+  const config::Location where = options.LocationOf("allow_files");
+  const std::filesystem::path base = std::filesystem::path(where.file).parent_path();
+  std::error_code error;
+  const std::filesystem::path working = std::filesystem::current_path(error);
+  for (const std::string& entry : options.GetStringList("allow_files")) {
+    std::filesystem::path path(entry);
+    if (entry.empty()) return config::ConfigError(where, "allow_files lists an empty path");
+    if (path.is_relative()) path = base / path;
+    path = std::filesystem::absolute(path, error).lexically_normal();
+    const bool directory = std::filesystem::is_directory(path, error);
+    if (!directory && !std::filesystem::is_regular_file(path, error)) {
+      return config::ConfigError(
+          where,
+          fmt::format("allow_files lists '{}', which is no file or directory ({})", entry,
+                      path.string()),
+          "paths are relative to the pipeline file, or absolute, and must exist at the start");
+    }
+    std::vector<std::string> forms = {path.string()};
+    if (!working.empty()) {
+      const std::string relative = path.lexically_relative(working).string();
+      if (!relative.empty() && relative != ".") forms.push_back(relative);
+    }
+    for (std::string form : forms) {
+      while (form.size() > 1 && form.back() == '/') form.pop_back();
+      if (directory) {
+        allowed.directories.push_back(form + "/");
+      } else {
+        allowed.files.push_back(form);
+      }
+    }
+  }
+  return allowed;
+}
+
+/// The hint of a statement refused for reaching outside `input`.
+constexpr const char* kSandboxHint =
+    "the sql step reads only the table `input`: no file, URL or extension, unless the file or "
+    "its directory is listed in allow_files (sql: {query: \"...\", allow_files: [data/ref/]})";
+
 /// A statement prepared over the table `input` on a DuckDB database of its own.
 ///
 /// Owns an in-memory database with one thread and a connection to it. The schema of `input` is
@@ -112,11 +165,16 @@ QueryError DescribeQueryError(const config::LocatedText& query, const config::Lo
 /// does not fit the data fails before the run with DuckDB's message, and the output schema is
 /// known. Run() hands batches to DuckDB in place (see duckdb/connection.h) and re-runs the
 /// prepared statement over them. Used from one thread at a time.
+///
+/// The database is closed to the outside before the statement is bound: it reads no file but
+/// those listed in `allowed`, fetches nothing from the network and loads no extension; its
+/// configuration is then locked, so nothing the statement does can lift that.
 class SqlQuery {
  public:
   static Result<std::unique_ptr<SqlQuery>> Make(const config::LocatedText& text,
                                                 const config::Location& where,
-                                                const std::shared_ptr<arrow::Schema>& input) {
+                                                const std::shared_ptr<arrow::Schema>& input,
+                                                const AllowedFiles& allowed) {
     const std::string query = TrimStatement(text.text);
     if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
       return config::ConfigError(where, "the sql query is empty",
@@ -131,28 +189,33 @@ class SqlQuery {
       return config::ConfigError(where, "DuckDB cannot read this processor's input " +
                                             input->ToString() + ": " + registered.message());
     }
+    SLUICE_RETURN_NOT_OK(connection->RestrictExternalAccess(allowed.directories, allowed.files));
     auto statement = connection->Prepare(query);
     if (!statement.ok()) {
       QueryError error = DescribeQueryError(text, where, statement.status().message());
+      if (error.message.rfind("Permission Error", 0) == 0) error.hint = kSandboxHint;
       return config::ConfigError(error.where, error.message, error.hint);
     }
     if (!(*statement)->is_query()) {
       return config::ConfigError(
           where, "the sql processor runs a query (SELECT ...) over its input, not a command",
-          "tables other than `input` are not available to it");
+          kSandboxHint);
     }
     SLUICE_ASSIGN_OR_RAISE(duckdb::PlanNode plan, connection->LogicalPlan(query));
     StatementShape shape = ShapeOf(plan);
     SLUICE_ASSIGN_OR_RAISE(auto narrowed, NarrowHugeIntegers(connection.get(), query));
     if (narrowed != nullptr) statement = std::move(narrowed);
+    SLUICE_RETURN_NOT_OK(connection->LockConfiguration());
     return std::unique_ptr<SqlQuery>(
-        new SqlQuery(std::move(connection), std::move(*statement), std::move(shape), input));
+        new SqlQuery(std::move(connection), std::move(*statement), std::move(shape), input, where));
   }
 
   const std::shared_ptr<arrow::Schema>& schema() const { return statement_->schema(); }
   /// The schema of `input`.
   const std::shared_ptr<arrow::Schema>& input_schema() const { return input_; }
   const StatementShape& shape() const { return shape_; }
+  /// Where the statement stands in the pipeline file, for messages of the run.
+  const config::Location& where() const { return where_; }
 
   /// Runs the statement with `input` holding `batches`; DuckDB answers in vectors of 2048 rows.
   Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> Run(
@@ -161,18 +224,24 @@ class SqlQuery {
     auto result = statement_->Execute();
     // Let go of the batches now rather than at the next run.
     SLUICE_RETURN_NOT_OK(connection_->SetBatches(kInputTable, {}));
-    if (!result.ok()) return result.status().WithMessage("sql: ", result.status().message());
+    // DuckDB's message goes on with the query and a caret under it, which a data error's
+    // message (a dead letter's reason) does without.
+    if (!result.ok()) {
+      const std::string& message = result.status().message();
+      return result.status().WithMessage("sql: ", message.substr(0, message.find('\n')));
+    }
     return result;
   }
 
  private:
   SqlQuery(std::unique_ptr<duckdb::Connection> connection,
            std::unique_ptr<duckdb::PreparedStatement> statement, StatementShape shape,
-           std::shared_ptr<arrow::Schema> input)
+           std::shared_ptr<arrow::Schema> input, config::Location where)
       : connection_(std::move(connection)),
         statement_(std::move(statement)),
         shape_(std::move(shape)),
-        input_(std::move(input)) {}
+        input_(std::move(input)),
+        where_(std::move(where)) {}
 
   /// DuckDB sums and counts integers into HUGEINT (128 bits), which Arrow can only carry as
   /// decimal128(38, 0). Pipelines expect int64 (DESIGN.md types), so such columns are cast to
@@ -215,6 +284,7 @@ class SqlQuery {
   std::unique_ptr<duckdb::PreparedStatement> statement_;
   StatementShape shape_;
   std::shared_ptr<arrow::Schema> input_;
+  config::Location where_;
 };
 
 /// The most rows of a result emitted in one batch, once a statement runs over more than one
@@ -270,6 +340,7 @@ class RowWiseSql final : public exec::Processor {
   explicit RowWiseSql(std::unique_ptr<SqlQuery> query) : query_(std::move(query)) {}
 
   std::shared_ptr<arrow::Schema> output_schema() const override { return query_->schema(); }
+  bool row_wise() const override { return true; }
   bool preserves_rows() const override { return query_->shape().one_row_per_row; }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter& out) override {
@@ -286,7 +357,9 @@ class RowWiseSql final : public exec::Processor {
 
 /// A statement that is not row-wise, without a window, over a bounded input: it keeps every
 /// batch and runs once over all of them at the end of the input, so its result is the one
-/// DuckDB gives over the whole input, whatever the batch sizes.
+/// DuckDB gives over the whole input, whatever the batch sizes. If it fails (a failed CAST of
+/// one row), there is no result to give: the run fails with DuckDB's message. Re-running it
+/// without the bad rows would give a result that is not the statement's over the input.
 class WholeInputSql final : public exec::Processor {
  public:
   WholeInputSql(std::unique_ptr<SqlQuery> query, exec::ProcessorContext context)
@@ -324,7 +397,13 @@ class WholeInputSql final : public exec::Processor {
     batches_.clear();
     bytes_ = 0;
     auto result = query_->Run(batches);
-    if (!result.ok()) return DeadLetterRows(context_, batches, result.status(), "the whole input");
+    if (!result.ok()) {
+      return result.status().WithMessage(
+          query_->where().ToString(), ": the sql step failed over the whole input (",
+          result.status().message(), ")",
+          ": a statement that reads rows together has no result without all of them; guard the "
+          "failing expression (TRY_CAST, CASE) or filter the rows before it");
+    }
     return EmitResult(std::move(*result), kResultBatchRows, out);
   }
 
@@ -584,6 +663,7 @@ Result<std::unique_ptr<exec::Processor>> MakeSql(const exec::ProcessorContext& c
                                                  const std::shared_ptr<arrow::Schema>& input) {
   const config::LocatedText text = options.GetText("query");
   const config::Location where = options.LocationOf("query");
+  SLUICE_ASSIGN_OR_RAISE(AllowedFiles allowed, ReadAllowedFiles(options));
   if (options.Has("window")) {
     SLUICE_ASSIGN_OR_RAISE(SqlWindow window, ReadWindow(context, options, *input));
     auto bound = WindowedSql::WindowBoundType();
@@ -593,10 +673,10 @@ Result<std::unique_ptr<exec::Processor>> MakeSql(const exec::ProcessorContext& c
     SLUICE_ASSIGN_OR_RAISE(
         with_bounds,
         with_bounds->AddField(with_bounds->num_fields(), arrow::field("window_end", bound, false)));
-    SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, with_bounds));
+    SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, with_bounds, allowed));
     return std::make_unique<WindowedSql>(std::move(query), context, window);
   }
-  SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, input));
+  SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, input, allowed));
   if (query->shape().row_wise) return std::make_unique<RowWiseSql>(std::move(query));
   if (!context.bounded) {
     return config::ConfigError(
@@ -618,7 +698,8 @@ void RegisterSql(exec::Registry* registry) {
       "Runs a DuckDB SELECT over the table `input`: a row-wise statement (projections, filters, "
       "scalar functions) over each micro-batch; one that reads rows together (aggregates, "
       "DISTINCT, ORDER BY, LIMIT, OVER, set operations, self-joins) over each window's rows "
-      "when the watermark passes its end, or over the whole of a bounded input at its end.";
+      "when the watermark passes its end, or over the whole of a bounded input at its end. It "
+      "reads no file, URL or extension but the files listed in allow_files.";
   spec.value_option = "query";
   config::OptionSpec query = config::MakeOption(
       "query", config::OptionType::kString,
@@ -633,7 +714,13 @@ void RegisterSql(exec::Registry* registry) {
       "windows already fired are dead letters (late). Short form: window: 1m (tumbling).");
   window.short_field = "tumbling";
   window.fields = {TumblingOption(), SlidingOption()};
-  spec.options = {query, window};
+  config::OptionSpec allow_files = config::MakeOption(
+      "allow_files", config::OptionType::kStringList,
+      "Files and directories the statement may read (read_csv, read_parquet, ...), relative to "
+      "the pipeline file or absolute; without it the statement reads only `input`: no file, "
+      "URL or extension. The statement names a file by its absolute path or its path from the "
+      "working directory.");
+  spec.options = {query, window, allow_files};
   spec.example =
       "- sql:\n"
       "    query: \"SELECT symbol, window_end, max(ask) - min(bid) AS range FROM input GROUP BY "

@@ -4,9 +4,12 @@
 #include <arrow/json/from_string.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -234,6 +237,64 @@ TEST(SqlProcessorTest, UnknownTableAndCommandsAreConfigurationErrors) {
   EXPECT_FALSE(missing.ok());
 }
 
+/// The step reads `input` only: no local file, directory listing or URL, and it says so.
+TEST(SqlProcessorTest, FilesAreNotReadableUnlessListed) {
+  for (const char* query :
+       {"SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM glob('/etc/*')", "SELECT * FROM '/etc/data.csv'",
+        "SELECT * FROM read_csv('https://example.com/a.csv')"}) {
+    auto processor = MakeSql(fmt::format("sql: \"{}\"", query), QuoteSchema());
+    ASSERT_FALSE(processor.ok()) << query;
+    const std::string& message = processor.status().message();
+    EXPECT_NE(message.find("Permission Error"), std::string::npos) << message;
+    EXPECT_NE(message.find("hint: the sql step reads only the table `input`"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("allow_files"), std::string::npos) << message;
+  }
+}
+
+TEST(SqlProcessorTest, AllowFilesOpensTheListedDirectoryOnly) {
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / fmt::format("sluice-sql-{}", ::getpid());
+  std::filesystem::create_directories(directory / "ref");
+  {
+    std::ofstream(directory / "ref" / "names.csv") << "symbol,name\nA,Alpha\nB,Beta\n";
+    std::ofstream(directory / "secret.csv") << "x\n1\n";
+  }
+  const std::string listed = (directory / "ref").string() + "/";
+  auto processor = MakeOrFail(
+      fmt::format(
+          "sql: {{query: \"SELECT i.symbol, r.name FROM input i JOIN read_csv('{}') r USING "
+          "(symbol)\", allow_files: ['{}']}}",
+          (directory / "ref" / "names.csv").string(), listed),
+      QuoteSchema());
+  ASSERT_NE(processor, nullptr);
+  EXPECT_TRUE(processor->row_wise());
+  RecordingEmitter out;
+  ASSERT_TRUE(
+      processor->Process(Quotes(R"(["B", "C", "A"])", "[1, 1, 1]", "[2, 2, 2]", "[1, 1, 1]"), out)
+          .ok());
+  ASSERT_EQ(out.batches.size(), 1u);
+  EXPECT_EQ(out.batches[0]->num_rows(), 2);
+  for (const std::string& outside :
+       {(directory / "secret.csv").string(), (directory / "ref" / ".." / "secret.csv").string()}) {
+    auto refused = MakeSql(fmt::format("sql: {{query: \"SELECT * FROM read_csv('{}')\", "
+                                       "allow_files: ['{}']}}",
+                                       outside, listed),
+                           QuoteSchema());
+    ASSERT_FALSE(refused.ok()) << outside;
+    EXPECT_NE(refused.status().message().find("Permission Error"), std::string::npos)
+        << refused.status().message();
+  }
+  auto missing = MakeSql(fmt::format("sql: {{query: SELECT 1 AS one, allow_files: ['{}']}}",
+                                     (directory / "nope").string()),
+                         QuoteSchema());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("which is no file or directory"), std::string::npos)
+      << missing.status().message();
+  std::filesystem::remove_all(directory);
+}
+
 TEST(SqlProcessorTest, FailedCastFailsTheBatchAsADataError) {
   auto processor =
       MakeOrFail("sql: SELECT CAST(symbol AS INTEGER) AS code FROM input", QuoteSchema());
@@ -331,6 +392,45 @@ TEST(SqlProcessorTest, OnlyAProjectionKeepsRowsInPlace) {
       MakeOrFail("sql: SELECT * FROM input WHERE bid > 1", QuoteSchema())->preserves_rows());
   EXPECT_FALSE(MakeOrFail("sql: SELECT unnest([bid, ask]) AS p FROM input", QuoteSchema())
                    ->preserves_rows());
+}
+
+TEST(SqlProcessorTest, OnlyARowWiseStatementMayBeRetriedOnSlices) {
+  for (const char* step :
+       {"sql: SELECT symbol, bid * 2 AS b FROM input", "sql: SELECT * FROM input WHERE bid > 1",
+        "sql: SELECT unnest([bid, ask]) AS p FROM input"}) {
+    EXPECT_TRUE(MakeOrFail(step, QuoteSchema())->row_wise()) << step;
+  }
+  for (const char* step :
+       {"sql: SELECT symbol, count(*) AS n FROM input GROUP BY symbol",
+        "sql: SELECT * FROM input LIMIT 5", "sql: SELECT DISTINCT symbol FROM input",
+        "sql: SELECT * FROM input ORDER BY bid",
+        "sql: SELECT symbol, row_number() OVER (ORDER BY bid) AS r FROM input",
+        "sql: {query: \"SELECT count(*) AS n FROM input\", window: 1m}"}) {
+    EXPECT_FALSE(MakeOrFail(step, QuoteSchema())->row_wise()) << step;
+  }
+}
+
+/// Dead-lettering the bad rows and running the statement on the others would give a result
+/// that is not the statement's over the input; the run fails instead, naming the step.
+TEST(SqlProcessorTest, AFailingWholeInputStatementFailsTheRun) {
+  exec::DeadLetterQueue dead_letters;
+  auto processor =
+      MakeSql("sql: SELECT symbol, sum(CAST(symbol AS INTEGER)) AS total FROM input GROUP BY 1",
+              QuoteSchema(), {"test", &dead_letters, "ts"});
+  ASSERT_TRUE(processor.ok()) << processor.status().ToString();
+  RecordingEmitter out;
+  ASSERT_TRUE(
+      (*processor)->Process(Quotes(R"(["12", "x"])", "[1, 1]", "[2, 2]", "[1, 1]"), out).ok());
+  Status finished = (*processor)->OnWatermark(exec::kMaxTimestamp, out);
+  ASSERT_FALSE(finished.ok());
+  EXPECT_NE(finished.message().find("the sql step failed over the whole input"), std::string::npos)
+      << finished.message();
+  EXPECT_NE(finished.message().find("Could not convert string 'x'"), std::string::npos)
+      << finished.message();
+  // Only DuckDB's first line: not the query with a caret under it.
+  EXPECT_EQ(finished.message().find("LINE "), std::string::npos) << finished.message();
+  EXPECT_TRUE(out.batches.empty());
+  EXPECT_EQ(dead_letters.total(), 0);
 }
 
 TEST(SqlProcessorTest, WholeInputStatementOnAnUnboundedInputIsAConfigurationError) {
