@@ -230,6 +230,13 @@ TEST(PipelineConfigTest, OverridesApplyBeforeValidation) {
   EXPECT_EQ(ParseOverride("a.b=c=d")->value, "c=d");
 }
 
+TEST(PipelineConfigTest, DashOverrideIsStandardStreamsNotAList) {
+  auto config =
+      Load(kValid, {{"sinks.screen", "{connector: file, path: x}"}, {"sinks.screen.path", "-"}});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->sinks[0].options.GetString("path"), "-");
+}
+
 TEST(PipelineConfigTest, SetErrorsNameTheArgument) {
   // The value's error points at the argument, not at a place in the file.
   EXPECT_EQ(ErrorOf(kValid, {{"sources.quotes.count", "abc"}}),

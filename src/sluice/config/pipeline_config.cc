@@ -84,7 +84,10 @@ Status ApplyOverride(YAML::Node root, const Override& override_value, const std:
   }
   YAML::Node value;
   try {
-    value = CopyWithoutMarks(YAML::Load(override_value.value));
+    // A lone "-" is YAML's block-list marker, but on a command line it means standard input or
+    // output (path=-): a list would be written [a, b].
+    value = override_value.value == "-" ? YAML::Node("-")
+                                        : CopyWithoutMarks(YAML::Load(override_value.value));
   } catch (const YAML::Exception& error) {
     return ConfigError(where, fmt::format("the value is not valid YAML: {}", error.msg),
                        "quote it for the shell and for YAML, e.g. --set 'a.b=\"x: y\"'");
