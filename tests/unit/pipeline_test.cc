@@ -154,6 +154,18 @@ class PipelineTest : public ::testing::Test {
   void SetUp() override { g_probe = &probe_; }
   void TearDown() override { g_probe = nullptr; }
 
+  /// Runs `pipeline`, asking it to stop once its sinks have written `rows` rows.
+  Result<RunSummary> RunUntilWritten(Pipeline& pipeline, int64_t rows) {
+    std::thread stopper([&] {
+      while (probe_.written_rows.load() < rows)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      pipeline.RequestStop();
+    });
+    auto summary = pipeline.Run();
+    stopper.join();
+    return summary;
+  }
+
   Result<std::unique_ptr<Pipeline>> Build(const std::string& yaml) {
     SLUICE_ASSIGN_OR_RAISE(auto config, config::LoadPipelineText(yaml, "test.yaml", {}, registry_));
     return Pipeline::Make(config, registry_);
@@ -260,13 +272,7 @@ TEST_F(PipelineTest, StopEndsAnEndlessRunGracefully) {
       "sinks: {out: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   EXPECT_FALSE((*pipeline)->bounded());
-  std::thread stopper([&] {
-    while (probe_.written_rows.load() < 1000)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    (*pipeline)->RequestStop();
-  });
-  auto summary = (*pipeline)->Run();
-  stopper.join();
+  auto summary = RunUntilWritten(**pipeline, 1000);
   ASSERT_TRUE(summary.ok()) << summary.status().message();
   EXPECT_TRUE(summary->stopped);
   EXPECT_GE(summary->rows_out, 1000);
@@ -280,13 +286,7 @@ TEST_F(PipelineTest, InterruptedBoundedRunPublishesNothing) {
       "sinks: {one: {connector: recording}, two: {connector: recording}}\n");
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE((*pipeline)->bounded());
-  std::thread stopper([&] {
-    while (probe_.written_rows.load() < 1000)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    (*pipeline)->RequestStop();
-  });
-  auto summary = (*pipeline)->Run();
-  stopper.join();
+  auto summary = RunUntilWritten(**pipeline, 1000);
   ASSERT_TRUE(summary.ok()) << summary.status().message();
   EXPECT_TRUE(summary->interrupted);
   EXPECT_EQ(probe_.sinks_published.load(), 0);

@@ -45,6 +45,8 @@ void OnSignal(int signal) {
   g_signals.fetch_add(1);
 }
 
+const char* SignalName(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
 /// Opens /dev/null on each of descriptors 0-2 that is closed, so that no file the run opens
 /// takes its number and receives what is meant for standard output.
 void ReserveStandardDescriptors() {
@@ -74,7 +76,7 @@ void InstallSignalHandlers() {
   const int signal = g_first_signal.load();
   std::string text =
       fmt::format("sluice: pipeline '{}' interrupted ({}); {}; no output published\n", pipeline,
-                  signal == SIGTERM ? "SIGTERM" : "SIGINT", why);
+                  SignalName(signal), why);
   (void)!write(STDERR_FILENO, text.data(), text.size());
   _exit(128 + signal);
 }
@@ -246,8 +248,7 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
     std::cerr << fmt::format(
         "sluice: pipeline '{}' interrupted ({}) after {} in; no output published, previous "
         "outputs kept\n",
-        config->name, signal == SIGTERM ? "SIGTERM" : "SIGINT",
-        Counted(summary->rows_in, "row", "rows"));
+        config->name, SignalName(signal), Counted(summary->rows_in, "row", "rows"));
     return 128 + (signal == 0 ? SIGINT : signal);
   }
   std::string late = summary->late > 0 ? fmt::format(" ({} late)", summary->late) : "";

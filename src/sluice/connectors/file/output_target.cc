@@ -31,14 +31,14 @@ constexpr std::string_view kTemporarySuffix = ".tmp";
 constexpr std::string_view kTemporaryMarker = ".sluice-";
 
 /// The temporary files this process holds, for RemoveTemporaryFiles().
-struct Registry {
+struct TemporaryFileSet {
   std::mutex mutex;
   std::set<std::string> paths;
 };
 
-Registry& TemporaryFiles() {
-  static Registry* registry = new Registry();  // never destroyed: used at exit
-  return *registry;
+TemporaryFileSet& TemporaryFiles() {
+  static TemporaryFileSet* files = new TemporaryFileSet();  // never destroyed: used at exit
+  return *files;
 }
 
 void Register(const std::string& path) {
