@@ -11,6 +11,7 @@
 #include "sluice/common/status.h"
 #include "sluice/exec/dead_letter.h"
 #include "sluice/exec/time.h"
+#include "sluice/state/state_snapshot.h"
 
 namespace sluice::exec {
 
@@ -135,8 +136,27 @@ class Processor {
     return Status::OK();
   }
 
-  /// Approximate bytes of state held now, for the run summary.
+  /// Approximate bytes of state held now, for the run summary and `max_state`.
   virtual int64_t state_bytes() const { return 0; }
+
+  /// Whether SnapshotState() and RestoreState() are implemented, so that a pipeline with
+  /// `checkpoint:` can hold this stage. A stateless stage has nothing to save.
+  virtual bool checkpointable() const { return stateless(); }
+
+  /// The stage's whole state now, for a checkpoint: taken on the pipeline thread between two
+  /// calls of Process()/OnWatermark(), so it must be quick (copy flat arrays, share batches that
+  /// are never changed) and must not share anything the stage changes later (see
+  /// state::StateSnapshot). A stateless stage returns an empty snapshot.
+  virtual Result<state::StateSnapshot> SnapshotState() const { return state::StateSnapshot{}; }
+
+  /// Replaces the state of a freshly built stage (nothing processed yet) with `snapshot`, made
+  /// by SnapshotState() of a stage built from the same configuration and input schemas (the
+  /// pipeline checks both before it calls this). Processing then continues as if the stage had
+  /// never stopped: same output, same dead letters, for the rest of the input.
+  virtual Status RestoreState(const state::StateSnapshot& snapshot) {
+    (void)snapshot;
+    return Status::OK();
+  }
 
   /// Whether Process() keeps no state between batches.
   virtual bool stateless() const { return true; }

@@ -140,6 +140,27 @@ class Source {
     (void)batches;
     (void)end_of_run;
   }
+
+  /// Whether the source can report and restore its position, so that a pipeline with
+  /// `checkpoint:` can resume it where a checkpoint was taken.
+  virtual bool checkpointable() const { return false; }
+
+  /// The position just after the first `batches` batches this source pushed (counted as for
+  /// OnBatchesDone()), as JSON text: reading again from it yields exactly the records that came
+  /// after those batches. Called on the pipeline thread while Run() goes on (the source keeps
+  /// the position of every pushed batch until it is asked for a later one). Positions of
+  /// batches before `batches` are not asked for again.
+  virtual Result<std::string> PositionAfter(int64_t batches) {
+    (void)batches;
+    return Status::NotImplemented("this source cannot be checkpointed");
+  }
+
+  /// Before Run(): continue from `position` (made by PositionAfter() of a source built from the
+  /// same configuration) instead of the configured start. Records before it are not read again.
+  virtual Status RestorePosition(const std::string& position) {
+    (void)position;
+    return Status::NotImplemented("this source cannot be checkpointed");
+  }
 };
 
 }  // namespace sluice::exec
