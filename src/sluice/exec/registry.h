@@ -32,6 +32,12 @@ struct ConnectorContext {
   /// refuses the others. Both empty for the dead-letter sink.
   std::vector<std::string> source_connectors;
   std::vector<std::string> stateful_stages;
+  /// Whether the pipeline takes checkpoints (`checkpoint:`): then a sink commits its output with
+  /// checkpoints (Sink::PrepareCheckpoint) instead of after each input batch, and a source is
+  /// restored from a position (Source::RestorePosition).
+  bool checkpoints = false;
+  /// Whether every source of the pipeline is bounded (its input ends by itself).
+  bool bounded = true;
 };
 
 using SourceFactory =
