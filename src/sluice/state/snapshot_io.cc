@@ -1,5 +1,6 @@
 #include "sluice/state/snapshot_io.h"
 
+#include <arrow/array.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/reader.h>
 #include <arrow/ipc/writer.h>
