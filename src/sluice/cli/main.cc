@@ -193,7 +193,40 @@ class ProgressLine {
   std::thread thread_;
 };
 
-int Run(const std::string& path, const std::vector<std::string>& sets, bool progress_wanted) {
+/// What `run` says about checkpoints before its summary: what it resumed from, and what it
+/// saved.
+void PrintCheckpoints(const std::string& pipeline, const std::string& location,
+                      const exec::RunSummary& summary) {
+  if (!summary.archived_to.empty()) {
+    std::cerr << fmt::format("sluice: --fresh: earlier checkpoints moved to {}/{}
+", location,
+                             summary.archived_to);
+  }
+  if (summary.restored_checkpoint >= 0) {
+    std::cerr << fmt::format(
+        "sluice: pipeline '{}' resumed from checkpoint {} in '{}' (taken {}, {}B of state){}
+",
+        pipeline, summary.restored_checkpoint, location, summary.restored_created,
+        HumanCount(static_cast<double>(summary.restored_state_bytes)),
+        summary.restored_finished
+            ? "; that run had read all of its input, so only new input is read (--fresh starts "
+              "over)"
+            : "");
+  }
+  if (summary.last_checkpoint >= 0) {
+    std::cerr << fmt::format(
+        "sluice: {} taken, the last is checkpoint {} ({}B of state); pause per checkpoint "
+        "{:.1f} ms on average, {:.1f} ms at most; writing took {:.1f} ms at most
+",
+        Counted(summary.checkpoints, "checkpoint", "checkpoints"), summary.last_checkpoint,
+        HumanCount(static_cast<double>(summary.checkpoint_state_bytes)),
+        summary.mean_checkpoint_pause_seconds * 1e3, summary.max_checkpoint_pause_seconds * 1e3,
+        summary.max_checkpoint_write_seconds * 1e3);
+  }
+}
+
+int Run(const std::string& path, const std::vector<std::string>& sets, bool progress_wanted,
+        bool fresh) {
   // From here a signal is counted, and acted on once the pipeline runs.
   InstallSignalHandlers();
   auto config = Load(path, sets);
@@ -207,6 +240,7 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
     return kExitInvalidConfig;
   }
   std::unique_ptr<exec::Pipeline> pipeline = std::move(*made);
+  if (fresh) pipeline->StartFresh();
 
   std::atomic<bool> finished{false};
   std::thread signal_watcher([&] {
@@ -242,6 +276,16 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
                              summary.status().message());
     if (pipeline->bounded()) std::cerr << "sluice: no output published; previous outputs kept\n";
     return kExitRuntimeFailure;
+  }
+  PrintCheckpoints(config->name, pipeline->checkpoint_location(), *summary);
+  if (summary->interrupted && summary->last_checkpoint >= 0) {
+    const int signal = g_first_signal.load();
+    std::cerr << fmt::format(
+        "sluice: pipeline '{}' interrupted ({}) after {} in; what was processed is committed "
+        "and saved in checkpoint {}: run it again to continue from there\n",
+        config->name, SignalName(signal), Counted(summary->rows_in, "row", "rows"),
+        summary->last_checkpoint);
+    return 128 + (signal == 0 ? SIGINT : signal);
   }
   if (summary->interrupted) {
     const int signal = g_first_signal.load();
@@ -321,6 +365,15 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "Override a key: --set sources.quotes.path=data.csv")
       ->type_name("KEY=VALUE");
   run->add_flag("--no-progress", no_progress, "Do not show the progress line");
+  std::string checkpoint_dir;
+  run->add_option("--checkpoint-dir", checkpoint_dir,
+                  "Take checkpoints in this folder or URI (sets checkpoint.dir), and resume from "
+                  "the latest one there")
+      ->type_name("DIR");
+  bool fresh = false;
+  run->add_flag("--fresh", fresh,
+                "Start from the beginning: ignore the checkpoints of earlier runs (they are "
+                "moved into an archive- folder beside them)");
 
   CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file without running it");
   validate->add_option("pipeline", pipeline_path, "The pipeline file (YAML)")->required();
@@ -350,7 +403,10 @@ int main(int argc, char** argv) {
   }
   sluice::SetLogLevel(log_level);
 
-  if (*run) return Run(pipeline_path, sets, !no_progress);
+  if (*run) {
+    if (!checkpoint_dir.empty()) sets.push_back("checkpoint.dir=" + checkpoint_dir);
+    return Run(pipeline_path, sets, !no_progress, fresh);
+  }
   if (*validate) return Validate(pipeline_path, sets);
   if (*plugins) {
     const auto& registry = sluice::exec::BuiltinRegistry();

@@ -13,13 +13,50 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/common/byte_size.h"
 #include "sluice/common/spelling.h"
 
 namespace sluice::config {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"name", "sources", "pipeline",
-                                                "emit", "sinks",   "dead_letters"};
+const std::vector<std::string> kTopLevelKeys = {"name",  "sources",      "pipeline",   "emit",
+                                                "sinks", "dead_letters", "checkpoint", "max_state"};
+
+/// `node` as YAML text with the keys of every map sorted, so that two spellings of one
+/// configuration compare equal.
+void AppendCanonical(const YAML::Node& node, std::string* out) {
+  if (node.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Node>> entries;
+    for (auto it = node.begin(); it != node.end(); ++it)
+      entries.emplace_back(it->first.Scalar(), it->second);
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    *out += "{";
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i > 0) *out += ", ";
+      *out += YAML::Dump(YAML::Node(entries[i].first)) + ": ";
+      AppendCanonical(entries[i].second, out);
+    }
+    *out += "}";
+  } else if (node.IsSequence()) {
+    *out += "[";
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (i > 0) *out += ", ";
+      AppendCanonical(node[i], out);
+    }
+    *out += "]";
+  } else if (node.IsScalar()) {
+    *out += YAML::Dump(YAML::Node(node.Scalar()));
+  } else {
+    *out += "null";
+  }
+}
+
+std::string Canonical(const YAML::Node& node) {
+  std::string out;
+  AppendCanonical(node, &out);
+  return out;
+}
 
 /// A copy of `node` built in code, so that it has no marks: a value parsed from a --set
 /// argument would otherwise carry positions inside the argument, which read as positions in the
@@ -271,6 +308,7 @@ Result<ComponentConfig> LoadConnector(PluginKind kind, const std::string& id,
   errors.Keep(options.status());
   ComponentConfig component{id, name, options.ok() ? std::move(*options) : Options()};
   component.where = where;
+  component.canonical = Canonical(node);
   if (kind == PluginKind::kSink) {
     auto inputs = LoadInput(node, file);
     if (errors.Keep(inputs.status())) component.inputs = std::move(*inputs);
@@ -334,6 +372,7 @@ Result<ComponentConfig> LoadStep(const YAML::Node& entry, size_t i, const std::s
   ComponentConfig step{fmt::format("pipeline[{}] {}", i, name), name,
                        options.ok() ? std::move(*options) : Options()};
   step.where = where;
+  step.canonical = Canonical(it->second);
   auto inputs = LoadInput(entry, file);
   if (errors.Keep(inputs.status())) step.inputs = std::move(*inputs);
   auto output = LoadStreamName(entry, file);
@@ -543,6 +582,35 @@ Result<Override> ParseOverride(const std::string& text) {
   return Override{text.substr(0, equals), text.substr(equals + 1)};
 }
 
+const PluginSpec& CheckpointSpec() {
+  static const PluginSpec spec = [] {
+    PluginSpec checkpoint;
+    checkpoint.kind = PluginKind::kProcessor;
+    checkpoint.name = "checkpoint";
+    checkpoint.doc =
+        "Consistent checkpoints of the state of every stage, the sources' positions and the "
+        "sinks' pending commits, from which `sluice run` resumes after a crash or a stop.";
+    OptionSpec dir = MakeOption(
+        "dir", OptionType::kString,
+        "Where checkpoints are kept: a folder, or a URI such as s3://bucket/prefix. "
+        "--checkpoint-dir on the command line sets it too.");
+    dir.required = true;
+    OptionSpec interval = MakeOption("interval", OptionType::kDuration,
+                                     "How often a checkpoint is taken.", "10s");
+    interval.min = 10;
+    OptionSpec retain = MakeOption("retain", OptionType::kInteger,
+                                   "How many complete checkpoints are kept; older ones are "
+                                   "removed.",
+                                   "3");
+    retain.min = 1;
+    retain.max = 1000;
+    checkpoint.options = {dir, interval, retain};
+    checkpoint.example = "checkpoint:\n  dir: state/\n  interval: 10s";
+    return checkpoint;
+  }();
+  return spec;
+}
+
 const PluginSpec& EmitSpec() {
   static const PluginSpec spec = [] {
     PluginSpec emit;
@@ -635,6 +703,36 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
     if (YAML::Node dead = root["dead_letters"]; dead.IsDefined() && !dead.IsNull()) {
       auto component = LoadConnector(PluginKind::kSink, "dead_letters", dead, file, catalog);
       if (errors.Keep(component.status())) config.dead_letters = std::move(*component);
+    }
+    if (YAML::Node checkpoint = root["checkpoint"];
+        checkpoint.IsDefined() && !checkpoint.IsNull()) {
+      auto options = ValidateOptions(CheckpointSpec(), checkpoint, file);
+      if (errors.Keep(options.status())) {
+        CheckpointConfig settings;
+        settings.dir = options->GetString("dir");
+        settings.interval = options->GetDuration("interval");
+        settings.retain = static_cast<int>(options->GetInteger("retain"));
+        settings.where = options->where();
+        if (settings.dir.empty()) {
+          errors.Keep(ConfigError(options->LocationOf("dir"), "checkpoint.dir is empty",
+                                  "name a folder, e.g. dir: state/"));
+        }
+        config.checkpoint = std::move(settings);
+      }
+    }
+    if (YAML::Node max_state = root["max_state"]; max_state.IsDefined()) {
+      config.max_state_where = LocationOfNode(max_state, file);
+      auto bytes = max_state.IsScalar() ? ParseByteSize(max_state.Scalar())
+                                        : Result<int64_t>(Status::Invalid("not a size"));
+      if (!bytes.ok()) {
+        errors.Keep(ConfigError(config.max_state_where,
+                                fmt::format("max_state: {}", bytes.status().message()),
+                                "e.g. max_state: 4GB"));
+      } else if (*bytes <= 0) {
+        errors.Keep(ConfigError(config.max_state_where, "max_state must be more than 0 bytes"));
+      } else {
+        config.max_state = *bytes;
+      }
     }
     CheckStreamNames(config, errors);
     CheckSinkTargets(config, errors);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/common/duration.h"
 #include "sluice/common/status.h"
 #include "sluice/config/location.h"
 #include "sluice/config/option_spec.h"
@@ -34,6 +35,18 @@ struct ComponentConfig {
   /// Where the step's `name` stands.
   Location output_where;
   Location where;
+  /// The component's YAML with map keys sorted, as written (before `${VAR}` substitution): a
+  /// checkpoint records it, so that a restore can tell whether a stage's configuration changed.
+  std::string canonical;
+};
+
+/// The top-level `checkpoint` section.
+struct CheckpointConfig {
+  /// A folder or a URI (`s3://bucket/prefix`).
+  std::string dir;
+  Duration interval = std::chrono::seconds(10);
+  int retain = 3;
+  Location where;
 };
 
 /// A pipeline file (DESIGN.md §2), parsed and validated.
@@ -45,6 +58,12 @@ struct PipelineConfig {
   std::optional<ComponentConfig> emit;
   std::vector<ComponentConfig> sinks;
   std::optional<ComponentConfig> dead_letters;
+  /// `checkpoint:`; unset when the pipeline takes no checkpoints.
+  std::optional<CheckpointConfig> checkpoint;
+  /// `max_state`: the most bytes of state the stages may hold together; unset for the default
+  /// (derived from the machine's memory).
+  std::optional<int64_t> max_state;
+  Location max_state_where;
 };
 
 /// A `--set path.to.key=value` override, applied to the YAML tree before validation.
@@ -58,6 +77,8 @@ Result<Override> ParseOverride(const std::string& text);
 
 /// The declaration of the top-level `emit` section (select, having).
 const PluginSpec& EmitSpec();
+/// The declaration of the top-level `checkpoint` section (dir, interval, retain).
+const PluginSpec& CheckpointSpec();
 
 /// Loads and validates a pipeline. Errors are ConfigError ("file:line:col: error: ...").
 /// Besides each component's options it checks what would lose rows without a word: a key given

@@ -5,9 +5,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
+#include "sluice/common/byte_size.h"
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/exec/bounded_queue.h"
@@ -25,6 +28,15 @@ constexpr std::chrono::milliseconds kTick{100};
 
 /// How many dead letters are logged when the pipeline has no dead-letter sink.
 constexpr int64_t kDeadLettersLogged = 20;
+
+/// The default `max_state`: 60 % of the machine's memory, so that a run whose state grows
+/// without bound fails with a message naming the stage before the kernel kills the process.
+int64_t DefaultMaxState() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return int64_t{8} << 30;
+  return static_cast<int64_t>(static_cast<double>(pages) * static_cast<double>(page_size) * 0.6);
+}
 
 /// What travels from a source thread to the pipeline thread, in order.
 struct QueueItem {
@@ -165,8 +177,6 @@ class Pipeline::SourceChannel final : public SourceOutput {
   BoundedQueue<QueueItem>* queue_;
 };
 
-Pipeline::~Pipeline() = default;
-
 Status Pipeline::ConfigureEventTime(const config::PipelineConfig& config) {
   clocks_.resize(sources_.size());
   size_t first_with = sources_.size();
@@ -234,7 +244,7 @@ class Pipeline::Builder {
       if (factory == nullptr)
         return Status::Invalid("no factory for source connector ", component.plugin);
       SLUICE_ASSIGN_OR_RAISE(
-          auto source, (*factory)(ConnectorContext{config_.name, component.id}, component.options));
+          auto source, (*factory)(SourceContext(component.id), component.options));
       std::vector<size_t> indexes;
       std::vector<SourceStream> streams = source->streams();
       if (streams.empty()) {
@@ -425,6 +435,12 @@ class Pipeline::Builder {
     }
     size_t output = AddStageOutput(component.id, component.output, std::move(processor), inputs);
     if (!component.output.empty()) names_[component.output] = output;
+    Stage& stage = p.stages_.back();
+    stage.state_id = StateId(component);
+    stage.plugin = component.plugin;
+    stage.config = component.canonical;
+    for (const auto& input : context.inputs)
+      stage.input_schema += input.name + ": " + input.schema->ToString(/*show_metadata=*/false) + "\n";
     return output;
   }
 
@@ -447,6 +463,8 @@ class Pipeline::Builder {
   Status BuildSinks(std::optional<size_t> output) {
     Pipeline& p = *pipeline_;
     ConnectorContext sink_context{config_.name, "", &p.dead_letters_};
+    sink_context.checkpoints = config_.checkpoint.has_value();
+    sink_context.bounded = p.bounded();
     for (const auto& component : config_.sources)
       sink_context.source_connectors.push_back(component.plugin);
     for (size_t i = 0; i < config_.processors.size(); ++i) {
@@ -475,11 +493,27 @@ class Pipeline::Builder {
       const SinkFactory* factory = registry_.FindSink(config_.dead_letters->plugin);
       if (factory == nullptr)
         return Status::Invalid("no factory for sink connector ", config_.dead_letters->plugin);
+      ConnectorContext context{config_.name, "dead_letters"};
+      context.checkpoints = config_.checkpoint.has_value();
+      context.bounded = p.bounded();
       SLUICE_ASSIGN_OR_RAISE(p.dead_letter_sink_,
-                             (*factory)(ConnectorContext{config_.name, "dead_letters"},
-                                        config_.dead_letters->options));
+                             (*factory)(context, config_.dead_letters->options));
     }
     return Status::OK();
+  }
+
+  ConnectorContext SourceContext(const std::string& name) const {
+    ConnectorContext context{config_.name, name};
+    context.checkpoints = config_.checkpoint.has_value();
+    return context;
+  }
+
+  /// A stage's state id: its `name`, else its processor's name, numbered from the second stage
+  /// of the same processor on (`window`, `window#2`).
+  std::string StateId(const config::ComponentConfig& component) {
+    if (!component.output.empty()) return component.output;
+    int count = ++processor_counts_[component.plugin];
+    return count == 1 ? component.plugin : fmt::format("{}#{}", component.plugin, count);
   }
 
   Pipeline* pipeline_;
@@ -487,6 +521,8 @@ class Pipeline::Builder {
   const Registry& registry_;
   /// Streams a step or sink can name: source streams and named steps defined so far.
   std::map<std::string, size_t> names_;
+  /// Stages built so far, by processor, for StateId().
+  std::map<std::string, int> processor_counts_;
 };
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& config,
@@ -498,6 +534,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
   pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};
   pipeline->processor_context_.row_watermarks = &pipeline->row_watermarks_;
   SLUICE_RETURN_NOT_OK(Builder(pipeline.get(), config, registry).Build());
+  pipeline->max_state_ = config.max_state.value_or(DefaultMaxState());
+  pipeline->max_state_where_ = config.max_state_where;
+  SLUICE_RETURN_NOT_OK(pipeline->CheckCheckpointable(config));
   return pipeline;
 }
 
@@ -905,6 +944,28 @@ void Pipeline::SampleState() {
   peak_state_bytes_ = std::max(peak_state_bytes_, bytes);
 }
 
+Status Pipeline::CheckStateLimit() const {
+  int64_t total = 0;
+  const Stage* largest = nullptr;
+  int64_t largest_bytes = -1;
+  for (const auto& stage : stages_) {
+    const int64_t bytes = stage.processor->state_bytes();
+    total += bytes;
+    if (bytes > largest_bytes) {
+      largest = &stage;
+      largest_bytes = bytes;
+    }
+  }
+  if (total <= max_state_ || largest == nullptr) return Status::OK();
+  std::string where = max_state_where_.known() ? "max_state" : "the default max_state";
+  return Status::CapacityError(fmt::format(
+      "step '{}' ({}) holds {} of state ({} with the other steps), more than {} ({}); it would "
+      "grow until the machine runs out of memory. Raise max_state, or bound the state: "
+      "shorter windows, a ttl on dedup, cdc and aggregate, fewer keys",
+      largest->id, largest->state_id, FormatByteSize(largest_bytes), FormatByteSize(total), where,
+      FormatByteSize(max_state_)));
+}
+
 Result<RunSummary> Pipeline::Run() {
   auto started = std::chrono::steady_clock::now();
   auto logger = ComponentLogger(name_);
@@ -914,6 +975,15 @@ Result<RunSummary> Pipeline::Run() {
   }
   if (dead_letter_sink_ != nullptr)
     SLUICE_RETURN_NOT_OK(dead_letter_sink_->Open(DeadLetterSchema()));
+
+  RunSummary summary;
+  if (checkpoints_ != nullptr) {
+    Status recovered = Recover(&summary);
+    if (!recovered.ok()) {
+      AbortSinks();
+      return recovered;
+    }
+  }
 
   stream_rows_.assign(streams_.size(), 0);
   sink_rows_.assign(sinks_.size(), 0);
@@ -951,6 +1021,9 @@ Result<RunSummary> Pipeline::Run() {
     if (timed_out) {
       failure =
           AdvanceWatermark();  // idle sources, and ingest-time windows, move on with the clock
+      if (failure.ok()) failure = WriteDeadLetters();
+      if (failure.ok() && checkpoints_ != nullptr) failure = MaybeCheckpoint(batches_done);
+      if (!failure.ok()) stop_requested_.store(true);
       continue;
     }
     if (!item) break;
@@ -991,14 +1064,20 @@ Result<RunSummary> Pipeline::Run() {
                                std::move(item->partitions), item->partition,
                                std::move(item->origin), item->first_row, std::move(item->offsets));
         SampleState();
+        if (failure.ok()) failure = CheckStateLimit();
         if (failure.ok()) failure = WriteDeadLetters();
-        if (failure.ok())
+        ++batches_done[item->source];
+        // With checkpoints, output is committed and input acknowledged per checkpoint instead.
+        if (failure.ok() && checkpoints_ == nullptr) {
           failure = CommitSinks(
-              InputDone{sources_[item->source].get(), ++batches_done[item->source], false});
-        if (failure.ok()) sources_[item->source]->OnBatchesDone(batches_done[item->source], false);
+              InputDone{sources_[item->source].get(), batches_done[item->source], false});
+          if (failure.ok())
+            sources_[item->source]->OnBatchesDone(batches_done[item->source], false);
+        }
         break;
     }
     if (failure.ok()) failure = WriteDeadLetters();
+    if (failure.ok() && checkpoints_ != nullptr) failure = MaybeCheckpoint(batches_done);
     if (!failure.ok()) stop_requested_.store(true);
   }
   queue.Close();
@@ -1011,8 +1090,15 @@ Result<RunSummary> Pipeline::Run() {
   }
   const bool stopped = stop_requested_.load() && failure.ok();
   const bool interrupted = interrupted_.load() && failure.ok();
-  RunSummary summary;
-  if (interrupted && bounded()) {
+  if (!failure.ok() && checkpoints_ != nullptr) SettleCheckpoint();
+  if (interrupted && checkpoints_ != nullptr) {
+    // Stopped with checkpoints: nothing is discarded. A last checkpoint keeps the state of the
+    // open windows and where each source stood, and commits what was written, so that the next
+    // run continues exactly here.
+    summary.interrupted = bounded();
+    failure = FinalCheckpoint(batches_done, /*finished=*/false);
+    SLUICE_RETURN_NOT_OK(CloseAndPublishSinks(std::move(failure)));
+  } else if (interrupted && bounded()) {
     // An interrupted bounded run is incomplete: publishing any of it would replace a complete
     // output by a partial one.
     AbortSinks();
@@ -1040,8 +1126,12 @@ Result<RunSummary> Pipeline::Run() {
       }
     }
     if (failure.ok()) failure = WriteDeadLetters();
-    for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
-      failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
+    if (checkpoints_ != nullptr) {
+      if (failure.ok()) failure = FinalCheckpoint(batches_done, /*finished=*/!interrupted);
+    } else {
+      for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
+        failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
+      }
     }
     SLUICE_RETURN_NOT_OK(CloseAndPublishSinks(std::move(failure)));
     for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
@@ -1061,6 +1151,7 @@ Result<RunSummary> Pipeline::Run() {
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.stopped = stopped;
+  if (checkpoints_ != nullptr) SummarizeCheckpoints(&summary);
   for (const auto& named : sinks_) {
     if (named.reader_gone) summary.readers_gone.push_back(named.name);
   }

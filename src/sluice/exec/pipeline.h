@@ -51,6 +51,27 @@ struct RunSummary {
   /// Sinks whose reader went away (EPIPE, as `| head` does): they stopped writing, the other
   /// sinks finished.
   std::vector<std::string> readers_gone;
+
+  // Checkpoints (a pipeline with `checkpoint:`).
+  /// The checkpoint the run resumed from, or -1 when it started from the beginning.
+  int64_t restored_checkpoint = -1;
+  /// When the restored checkpoint was taken, and the state it held.
+  std::string restored_created;
+  int64_t restored_state_bytes = 0;
+  /// The restored checkpoint was taken after its run had read all of its input.
+  bool restored_finished = false;
+  /// Where the old checkpoints were put aside by `--fresh`, when there were any.
+  std::string archived_to;
+  /// Checkpoints this run completed, and the last one (-1 when none).
+  int64_t checkpoints = 0;
+  int64_t last_checkpoint = -1;
+  /// The longest and the average pause of the pipeline thread to take a checkpoint (the
+  /// snapshot; writing happens in the background), and the longest background write.
+  double max_checkpoint_pause_seconds = 0;
+  double mean_checkpoint_pause_seconds = 0;
+  double max_checkpoint_write_seconds = 0;
+  /// State held at the last checkpoint, bytes.
+  int64_t checkpoint_state_bytes = 0;
 };
 
 /// A snapshot of a running pipeline, safe to take from another thread (the progress line).
@@ -84,6 +105,13 @@ class Pipeline {
 
   Result<RunSummary> Run();
 
+  /// Before Run(): ignore the checkpoints of earlier runs and start from the beginning; they
+  /// are moved aside (into `archive-<time>/` in the checkpoint folder), not deleted.
+  void StartFresh() { fresh_start_ = true; }
+
+  /// Where this pipeline keeps checkpoints, or empty when it takes none.
+  std::string checkpoint_location() const;
+
   /// Interrupts the run (see above). Async-signal-safe (sets atomic flags).
   void RequestStop() {
     interrupted_.store(true);
@@ -106,7 +134,7 @@ class Pipeline {
   std::shared_ptr<arrow::Schema> output_schema() const { return output_schema_; }
 
  private:
-  Pipeline() = default;
+  Pipeline();
   class SourceChannel;
   class Builder;
   /// Where the batches of a stream go.
@@ -136,6 +164,14 @@ class Pipeline {
     std::unique_ptr<Processor> processor;
     /// The stream it emits to.
     size_t output = 0;
+    /// What a checkpoint knows the stage by: its `name`, else its processor (`window`, or
+    /// `window#2` for the second window), which a stateless step added before it leaves as it is.
+    std::string state_id;
+    std::string plugin;
+    /// Its configuration, keys sorted (config::ComponentConfig::canonical).
+    std::string config;
+    /// Its inputs' names and schemas, one per line.
+    std::string input_schema;
   };
   /// Event-time bookkeeping of one partition of a source (a source without partitions has one).
   struct PartitionClock {
@@ -201,6 +237,31 @@ class Pipeline {
   Status PropagateWatermark(Timestamp watermark);
   void SampleState();
   Status WriteDeadLetters();
+  /// Fails the run when the stages hold more state than `max_state`, naming the largest.
+  Status CheckStateLimit() const;
+
+  // Checkpoints (pipeline_checkpoint.cc).
+  struct Checkpoints;
+  /// Refuses, before the run, a stage, source or sink that cannot take part in checkpoints.
+  Status CheckCheckpointable(const config::PipelineConfig& config);
+  /// Before the sources start: restores the latest complete checkpoint (or archives them all
+  /// with StartFresh()), finishing or discarding the sinks' pending commits.
+  Status Recover(RunSummary* summary);
+  /// Between two queue items: completes the checkpoint being written when it is, and takes
+  /// the next one when it is due.
+  Status MaybeCheckpoint(const std::vector<int64_t>& batches_done);
+  /// Snapshots everything now and starts writing it in the background.
+  Status TakeCheckpoint(const std::vector<int64_t>& batches_done, bool finished);
+  /// Waits for the checkpoint being written, then commits the sinks' output of it.
+  Status CompleteCheckpoint();
+  /// At the end of a run: completes the checkpoint in flight, then takes and completes a last
+  /// one, so that everything processed is committed and a new run continues from here.
+  Status FinalCheckpoint(const std::vector<int64_t>& batches_done, bool finished);
+  /// After a failure: waits for the checkpoint being written, and completes it if it was.
+  void SettleCheckpoint();
+  void SummarizeCheckpoints(RunSummary* summary) const;
+  /// Every sink with its name, the dead-letter sink last.
+  std::vector<std::pair<std::string, Sink*>> AllSinks() const;
   /// Closes every sink and the dead-letter sink, then publishes them all; on any failure, or
   /// when `failure` is already set, aborts them all instead. Returns the first error.
   Status CloseAndPublishSinks(Status failure);
@@ -243,6 +304,13 @@ class Pipeline {
   std::atomic<Timestamp> progress_watermark_{kMinTimestamp};
   int64_t batches_ = 0;
   int64_t dead_letters_logged_ = 0;
+
+  /// The most bytes of state the stages may hold together (`max_state`).
+  int64_t max_state_ = 0;
+  config::Location max_state_where_;
+  bool fresh_start_ = false;
+  /// Set when the pipeline has `checkpoint:`.
+  std::unique_ptr<Checkpoints> checkpoints_;
 };
 
 }  // namespace sluice::exec

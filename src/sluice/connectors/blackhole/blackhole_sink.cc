@@ -24,6 +24,10 @@ class BlackholeSink : public exec::Sink {
     return Status::OK();
   }
 
+  /// Nothing is kept, so nothing is lost or repeated that anyone could see.
+  exec::CheckpointRole checkpoint_role() const override {
+    return exec::CheckpointRole::kAtLeastOnce;
+  }
   Status Close() override {
     // At debug level only: the run summary already reports rows out.
     ComponentLogger(component_)->debug("discarded {} rows in {} batches", num_rows_, num_batches_);

@@ -131,6 +131,11 @@ class ConsoleSink : public exec::Sink {
     return Status::OK();
   }
 
+  /// Rows are shown as they come: after a restart, those after the last checkpoint are shown
+  /// again.
+  exec::CheckpointRole checkpoint_role() const override {
+    return exec::CheckpointRole::kAtLeastOnce;
+  }
   Status Close() override { return Flush(); }
 
  private:

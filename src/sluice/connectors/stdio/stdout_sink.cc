@@ -29,6 +29,11 @@ class StdoutSink final : public exec::Sink {
     return writer_->Write(*batch);
   }
 
+  /// Rows are written as they come: after a restart, those after the last checkpoint are
+  /// written again.
+  exec::CheckpointRole checkpoint_role() const override {
+    return exec::CheckpointRole::kAtLeastOnce;
+  }
   Status Close() override {
     if (!writer_) return Status::OK();
     Status closed = writer_->Close();
