@@ -198,14 +198,12 @@ class ProgressLine {
 void PrintCheckpoints(const std::string& pipeline, const std::string& location,
                       const exec::RunSummary& summary) {
   if (!summary.archived_to.empty()) {
-    std::cerr << fmt::format("sluice: --fresh: earlier checkpoints moved to {}/{}
-", location,
+    std::cerr << fmt::format("sluice: --fresh: earlier checkpoints moved to {}/{}\n", location,
                              summary.archived_to);
   }
   if (summary.restored_checkpoint >= 0) {
     std::cerr << fmt::format(
-        "sluice: pipeline '{}' resumed from checkpoint {} in '{}' (taken {}, {}B of state){}
-",
+        "sluice: pipeline '{}' resumed from checkpoint {} in '{}' (taken {}, {}B of state){}\n",
         pipeline, summary.restored_checkpoint, location, summary.restored_created,
         HumanCount(static_cast<double>(summary.restored_state_bytes)),
         summary.restored_finished
@@ -216,8 +214,7 @@ void PrintCheckpoints(const std::string& pipeline, const std::string& location,
   if (summary.last_checkpoint >= 0) {
     std::cerr << fmt::format(
         "sluice: {} taken, the last is checkpoint {} ({}B of state); pause per checkpoint "
-        "{:.1f} ms on average, {:.1f} ms at most; writing took {:.1f} ms at most
-",
+        "{:.1f} ms on average, {:.1f} ms at most; writing took {:.1f} ms at most\n",
         Counted(summary.checkpoints, "checkpoint", "checkpoints"), summary.last_checkpoint,
         HumanCount(static_cast<double>(summary.checkpoint_state_bytes)),
         summary.mean_checkpoint_pause_seconds * 1e3, summary.max_checkpoint_pause_seconds * 1e3,

@@ -203,14 +203,22 @@ Status Pipeline::Recover(RunSummary* summary) {
   SLUICE_ASSIGN_OR_RAISE(std::vector<int64_t> ids, store.List());
   std::optional<state::Manifest> chosen;
   for (int64_t id : ids) {
-    auto manifest = store.ReadManifest(id);
-    if (!manifest.ok()) {
+    auto read = store.ReadManifest(id);
+    if (!read.ok()) {
+      // Damaged after it completed (the protocol never leaves a torn manifest in place): its
+      // output may be committed, so an earlier checkpoint would write rows twice.
+      return Status::IOError(fmt::format(
+          "checkpoint {} in '{}' is damaged: {}. Restore the file from a copy, or {}", id,
+          location, read.status().message(), FreshHint(location)));
+    }
+    if (!*read) {
       // Never completed (a crash while it was written): its pending output, if any, is stray.
-      logger->warn("checkpoint {} is incomplete ({}); using an earlier one", id,
-                   manifest.status().message());
+      logger->info("checkpoint {} is incomplete (its manifest is missing); using an earlier one",
+                   id);
       SLUICE_RETURN_NOT_OK(store.Discard(id));
       continue;
     }
+    auto& manifest = *read;
     if (manifest->pipeline != name_) {
       return Status::Invalid(fmt::format(
           "the checkpoints in '{}' belong to pipeline '{}', not '{}'; give each pipeline a "

@@ -77,10 +77,13 @@ Result<std::vector<int64_t>> CheckpointStore::List() {
   return ids;
 }
 
-Result<Manifest> CheckpointStore::ReadManifest(int64_t id) {
-  auto bytes = storage_->ReadFile(Folder(id) + "/" + kManifest);
-  if (!bytes.ok()) return Status::IOError("its manifest is missing (it never completed)");
-  return Manifest::FromJson((*bytes)->ToString());
+Result<std::optional<Manifest>> CheckpointStore::ReadManifest(int64_t id) {
+  const std::string path = Folder(id) + "/" + kManifest;
+  SLUICE_ASSIGN_OR_RAISE(bool exists, storage_->Exists(path));
+  if (!exists) return std::nullopt;
+  SLUICE_ASSIGN_OR_RAISE(auto bytes, storage_->ReadFile(path));
+  SLUICE_ASSIGN_OR_RAISE(Manifest manifest, Manifest::FromJson(bytes->ToString()));
+  return manifest;
 }
 
 Result<StateSnapshot> CheckpointStore::ReadStage(const Manifest& manifest,

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,8 +48,10 @@ class CheckpointStore {
 
   /// The ids of the checkpoint folders, newest first (complete or not).
   Result<std::vector<int64_t>> List();
-  /// The manifest of checkpoint `id`; an error when it is missing, torn or damaged.
-  Result<Manifest> ReadManifest(int64_t id);
+  /// The manifest of checkpoint `id`; nullopt when it is missing (the checkpoint never
+  /// completed: a crash while it was written), an IOError when it is there but damaged, which
+  /// the commit protocol never leaves (the manifest is renamed into place whole).
+  Result<std::optional<Manifest>> ReadManifest(int64_t id);
   /// A stage's state from its files, each checked against its size and CRC-32 first.
   Result<StateSnapshot> ReadStage(const Manifest& manifest, const StageRecord& stage);
 

@@ -163,8 +163,10 @@ class CheckpointStoreTest : public ::testing::Test {
     auto ids = store.List();
     EXPECT_TRUE(ids.ok());
     for (int64_t id : *ids) {
-      auto manifest = store.ReadManifest(id);
-      if (!manifest.ok()) continue;
+      auto read = store.ReadManifest(id);
+      EXPECT_TRUE(read.ok()) << read.status().ToString();
+      if (!read.ok() || !*read) continue;
+      auto& manifest = *read;
       auto stage = store.ReadStage(*manifest, manifest->stages.at(0));
       // A manifest that is there promises its state: never a damaged one.
       EXPECT_TRUE(stage.ok()) << "checkpoint " << id << ": " << stage.status().ToString();
@@ -192,8 +194,9 @@ TEST_F(CheckpointStoreTest, WritesReadsAndPrunes) {
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(Latest(), (std::pair<int64_t, int64_t>{4, 400}));
-  auto manifest = store.ReadManifest(4);
-  ASSERT_TRUE(manifest.ok());
+  auto read = store.ReadManifest(4);
+  ASSERT_TRUE(read.ok() && *read);
+  auto& manifest = *read;
   EXPECT_EQ(manifest->sinks.at(0).pending, "{\"parts\":[]}");
   EXPECT_EQ(manifest->sources.at(0).partitions.at(0), (std::pair<int32_t, int64_t>{-1, 5}));
   EXPECT_EQ(manifest->stages.at(0).values.at("watermark"), "400");
@@ -244,8 +247,9 @@ TEST_F(CheckpointStoreTest, ADamagedStateFileIsFoundBeforeItIsDecoded) {
   CheckpointStore store(Local(), 3);
   CheckpointData data = Data(1, 0, 1000);
   ASSERT_TRUE(store.Write(&data).ok());
-  auto manifest = store.ReadManifest(1);
-  ASSERT_TRUE(manifest.ok());
+  auto read = store.ReadManifest(1);
+  ASSERT_TRUE(read.ok() && *read);
+  auto& manifest = *read;
   const fs::path file = root_ / "chk-000000000001" / manifest->stages[0].files[0].path;
   {
     // One flipped byte in the middle, size unchanged.
@@ -273,8 +277,8 @@ TEST_F(CheckpointStoreTest, ATornManifestIsAnErrorNotACrash) {
     CheckpointData again = Data(1, 0, 10);
     ASSERT_TRUE(store.Write(&again).ok());
     fs::resize_file(manifest, cut);
-    auto read = store.ReadManifest(1);
-    EXPECT_FALSE(read.ok()) << "cut at " << cut;
+    auto torn = store.ReadManifest(1);
+    EXPECT_FALSE(torn.ok()) << "cut at " << cut;
   }
   // Fields of the wrong type are named.
   std::ofstream(manifest) << R"({"format": 1, "pipeline": 3})";
