@@ -118,6 +118,7 @@ std::vector<const PluginSpec*> AllSpecs(const exec::Registry& registry) {
     for (const PluginSpec* spec : registry.Specs(kind)) specs.push_back(spec);
   }
   specs.push_back(&config::EmitSpec());
+  specs.push_back(&config::CheckpointSpec());
   return specs;
 }
 
@@ -183,6 +184,13 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
   }
   out += "## The `emit` section\n\n";
   AppendMarkdown(config::EmitSpec(), &out);
+  out += "## The `checkpoint` section\n\n";
+  AppendMarkdown(config::CheckpointSpec(), &out);
+  out +=
+      "See docs/checkpoints.md for what a checkpoint holds and how a run resumes. Beside it, "
+      "`max_state: 4GB` (top level) is the most state the steps may hold together; a run that "
+      "needs more fails with a message naming the step. Default: 60 % of the machine's "
+      "memory.\n\n";
   out +=
       "## The `dead_letters` section\n\n"
       "A sink (any sink connector) that receives every rejected record with the columns "

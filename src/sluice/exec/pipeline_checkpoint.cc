@@ -391,7 +391,7 @@ Status Pipeline::Recover(RunSummary* summary) {
   summary->restored_created = manifest.created;
   summary->restored_state_bytes = manifest.state_bytes();
   summary->restored_finished = manifest.finished;
-  logger->info("resumed from checkpoint {} (taken {}, {} rows in before it, {} of state)", id,
+  logger->debug("resumed from checkpoint {} (taken {}, {} rows in before it, {} of state)", id,
                manifest.created, manifest.rows_in, FormatByteSize(manifest.state_bytes()));
   return Status::OK();
 }
