@@ -9,6 +9,7 @@
 #include "sluice/config/location.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/file/output_target.h"
+#include "sluice/connectors/file/rolling_file_sink.h"
 #include "sluice/connectors/stdio/stdout_sink.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_writer.h"
@@ -69,9 +70,15 @@ class FileSink final : public exec::Sink {
 Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext& context,
                                                  const config::Options& options) {
   std::string path = options.GetString("path");
+  if (path == "-" && options.Has("roll")) {
+    return config::ConfigError(options.LocationOf("roll"),
+                               "roll writes part files, which standard output cannot hold",
+                               "give path a file template, e.g. out/part-{part}.jsonl");
+  }
   if (path == "-") return MakeStdoutSink(context, options);
   SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, path));
   SLUICE_ASSIGN_OR_RAISE(formats::WriteOptions write_options, WriteOptionsFromConfig(options));
+  if (options.Has("roll")) return MakeRollingFileSink(context, options, format, write_options);
   return std::make_unique<FileSink>(std::move(path), format, write_options);
 }
 
@@ -85,18 +92,26 @@ config::PluginSpec FileSinkSpec() {
       "Writes CSV, JSON lines, Parquet (zstd) or Arrow IPC. Output goes to a hidden temporary "
       "file renamed into place when the run ends and every sink succeeded, so a reader never "
       "sees half a file and a failed run leaves the previous file; parent directories are "
-      "created. A device, FIFO or /dev/stdout is written in place.";
+      "created. A device, FIFO or /dev/stdout is written in place. With roll, it writes a "
+      "sequence of part files, optionally one directory per value of some columns (Hive "
+      "partitions), and takes part in checkpoints (exactly-once).";
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
       "The file to write; replaced when the run completes (a symlink's target is replaced). - "
-      "writes to standard output, as the stdout sink does.");
+      "writes to standard output, as the stdout sink does. With roll, a template of part "
+      "files: {part} is the part id, {field} a column's value.");
   path.required = true;
   spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
                                          "left out (and required for -).")};
   for (auto& option : WriteFormatOptionSpecs()) spec.options.push_back(std::move(option));
+  spec.options.push_back(RollOptionSpec());
   spec.example =
       "sinks:\n"
-      "  archive: {connector: file, path: out/analytics.parquet}\n";
+      "  archive: {connector: file, path: out/analytics.parquet}\n"
+      "  daily:\n"
+      "    connector: file\n"
+      "    path: out/date={date}/part-{part}.parquet\n"
+      "    roll: {size: 128MB, interval: 10m}\n";
   return spec;
 }
 

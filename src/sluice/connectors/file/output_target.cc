@@ -51,23 +51,11 @@ void Unregister(const std::string& path) {
   TemporaryFiles().paths.erase(path);
 }
 
-std::string TemporaryName(const std::string& name, pid_t pid) {
-  return fmt::format(".{}{}{}{}", name, kTemporaryMarker, pid, kTemporarySuffix);
-}
-
 /// The process that wrote a temporary file of `name`, read off its file name.
 std::optional<pid_t> TemporaryOwner(const std::string& file, const std::string& name) {
-  const std::string prefix = fmt::format(".{}{}", name, kTemporaryMarker);
-  if (file.size() <= prefix.size() + kTemporarySuffix.size() || file.rfind(prefix, 0) != 0 ||
-      !file.ends_with(kTemporarySuffix)) {
-    return std::nullopt;
-  }
-  std::string_view digits(file.data() + prefix.size(),
-                          file.size() - prefix.size() - kTemporarySuffix.size());
-  pid_t pid = 0;
-  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-  if (error != std::errc() || end != digits.data() + digits.size() || pid <= 0) return std::nullopt;
-  return pid;
+  auto parsed = ParseTemporaryName(file);
+  if (!parsed || parsed->first != name) return std::nullopt;
+  return parsed->second;
 }
 
 /// Removes the temporary files beside `target` whose process is gone (a run killed before it
@@ -79,8 +67,7 @@ void RemoveStrayTemporaryFiles(const fs::path& target) {
   for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
     const std::string file = it->path().filename().string();
     std::optional<pid_t> owner = TemporaryOwner(file, name);
-    if (!owner) continue;
-    if (*owner != getpid() && (kill(*owner, 0) == 0 || errno != ESRCH)) continue;
+    if (!owner || !WriterGone(*owner)) continue;
     std::error_code ignored;
     if (fs::remove(it->path(), ignored)) {
       ComponentLogger("file")->info("removed '{}', left by a run that was killed",
@@ -138,7 +125,14 @@ Status SyncPath(const std::string& path, int flags) {
 
 }  // namespace
 
-Result<std::unique_ptr<OutputTarget>> OutputTarget::Open(const std::string& path) {
+Status SyncDirectoryOf(const std::string& file) {
+  const fs::path path(file);
+  return SyncPath(path.has_parent_path() ? path.parent_path().string() : std::string("."),
+                  O_RDONLY | O_DIRECTORY);
+}
+
+Result<std::unique_ptr<OutputTarget>> OutputTarget::Open(const std::string& path,
+                                                         bool remove_stray_files) {
   std::unique_ptr<OutputTarget> target(new OutputTarget());
   target->path_ = path;
   if (std::optional<int> descriptor = OwnDescriptor(path)) {
@@ -175,9 +169,9 @@ Result<std::unique_ptr<OutputTarget>> OutputTarget::Open(const std::string& path
                                          final_path.parent_path().string(), error.message()));
     }
   }
-  RemoveStrayTemporaryFiles(final_path);
+  if (remove_stray_files) RemoveStrayTemporaryFiles(final_path);
   target->temporary_ =
-      (final_path.parent_path() / TemporaryName(final_path.filename().string(), getpid())).string();
+      (final_path.parent_path() / TemporaryName(final_path.filename().string())).string();
   Register(target->temporary_);
   auto stream = arrow::io::FileOutputStream::Open(target->temporary_);
   if (!stream.ok()) {
@@ -192,19 +186,28 @@ OutputTarget::~OutputTarget() { Abort(); }
 
 Status OutputTarget::Publish() {
   if (direct()) return Status::OK();
-  if (stream_ != nullptr && !stream_->closed()) {
-    return Status::Invalid("output of '", path_, "' published before its writer closed it");
-  }
-  SLUICE_RETURN_NOT_OK(SyncPath(temporary_, O_RDONLY));
+  SLUICE_RETURN_NOT_OK(Sync());
   if (std::rename(temporary_.c_str(), final_.c_str()) != 0) {
     return Status::IOError(
         fmt::format("cannot rename '{}' to '{}': {}", temporary_, final_, std::strerror(errno)));
   }
   Unregister(temporary_);
   temporary_.clear();
-  const fs::path directory =
-      fs::path(final_).has_parent_path() ? fs::path(final_).parent_path() : fs::path(".");
-  return SyncPath(directory.string(), O_RDONLY | O_DIRECTORY);
+  return SyncDirectoryOf(final_);
+}
+
+Status OutputTarget::Sync() {
+  if (temporary_.empty()) return Status::OK();
+  if (stream_ != nullptr && !stream_->closed()) {
+    return Status::Invalid("output of '", path_, "' published before its writer closed it");
+  }
+  return SyncPath(temporary_, O_RDONLY);
+}
+
+void OutputTarget::Release() {
+  if (temporary_.empty()) return;
+  Unregister(temporary_);
+  temporary_.clear();
 }
 
 void OutputTarget::Abort() {
@@ -224,6 +227,39 @@ Status DescribeWriteError(const Status& status, std::string_view verb, const std
   return status.WithMessage("cannot ", verb, " '", path, "': ", std::strerror(error), " (",
                             name != nullptr ? name : "error", ")");
 }
+
+Status RenameIntoPlace(const std::string& temporary, const std::string& final_path) {
+  if (std::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    const int error = errno;
+    std::error_code ignored;
+    if (error != ENOENT || !fs::exists(final_path, ignored)) {
+      return Status::IOError(fmt::format("cannot rename '{}' to '{}': {}", temporary, final_path,
+                                         error == ENOENT ? "neither file exists"
+                                                         : std::strerror(error)));
+    }
+    // Renamed by an earlier commit of the same checkpoint (recovery repeats it).
+  }
+  return Status::OK();
+}
+
+std::string TemporaryName(const std::string& name) {
+  return fmt::format(".{}{}{}{}", name, kTemporaryMarker, getpid(), kTemporarySuffix);
+}
+
+std::optional<std::pair<std::string, pid_t>> ParseTemporaryName(std::string_view file) {
+  if (!file.starts_with('.') || !file.ends_with(kTemporarySuffix)) return std::nullopt;
+  const size_t marker = file.rfind(kTemporaryMarker);
+  if (marker == std::string_view::npos || marker < 2) return std::nullopt;
+  const size_t digits_start = marker + kTemporaryMarker.size();
+  const size_t digits_end = file.size() - kTemporarySuffix.size();
+  if (digits_start >= digits_end) return std::nullopt;
+  pid_t pid = 0;
+  auto [end, error] = std::from_chars(file.data() + digits_start, file.data() + digits_end, pid);
+  if (error != std::errc() || end != file.data() + digits_end || pid <= 0) return std::nullopt;
+  return std::make_pair(std::string(file.substr(1, marker - 1)), pid);
+}
+
+bool WriterGone(pid_t pid) { return pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH); }
 
 void RemoveTemporaryFiles() {
   std::lock_guard lock(TemporaryFiles().mutex);
