@@ -8,15 +8,19 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 #include "sluice/common/logging.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/file/file_position.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/stdio/stdin_source.h"
+#include "sluice/exec/source_positions.h"
 #include "sluice/exec/time.h"
 #include "sluice/formats/format.h"
 #include "sluice/formats/record_reader.h"
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::connectors {
 namespace {
@@ -50,15 +54,30 @@ exec::DeadLetter UnreadableFile(const std::string& path, const Status& error) {
 /// later file is conformed to that schema, so a value that does not fit becomes a dead letter
 /// rather than a schema change mid-run. A file that cannot be opened, or damaged input a reader
 /// cannot get past, fails the run or (on_unreadable: skip) is a counted dead letter.
-/// progress() may be called from any thread.
+///
+/// Checkpoints: the position lists every file of the glob with its partition, whether it is
+/// done, and how many rows of it were delivered (with the file's size and modification time).
+/// A restored source does not read a done file again, and passes over the delivered rows of a
+/// file it was in the middle of: it reads them again without delivering them or raising their
+/// dead letters. A row count rather than a byte offset, because not every reader can resume
+/// exactly at a byte (CSV and JSON lines infer types from the first block and number lines from
+/// the start, Parquet reads whole row groups), while a row count is exact for all of them; it
+/// costs decoding again the read part of the files that were open. A file that changed since
+/// is an error when it was partly read, a warning when it was done. Files new to the glob get
+/// partitions of their own.
+///
+/// progress() may be called from any thread, and PositionAfter() from the pipeline's while Run()
+/// goes on.
 class FileSource final : public exec::Source {
  public:
   /// How many files of a glob are open at once when they are read side by side.
   static constexpr size_t kMaxOpenFiles = 256;
 
+  /// With `keep_positions`, the position after every push is kept for PositionAfter().
   FileSource(std::string name, std::vector<std::string> paths, Format format,
              formats::ReadOptions read_options, int64_t batch_size, size_t first_index,
-             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time)
+             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time,
+             std::shared_ptr<spdlog::logger> logger, bool keep_positions)
       : name_(std::move(name)),
         first_index_(first_index),
         paths_(std::move(paths)),
@@ -68,18 +87,40 @@ class FileSource final : public exec::Source {
         first_(std::move(first)),
         schema_(first_->schema()),
         bytes_total_(bytes_total),
-        event_time_index_(event_time.empty() ? -1 : schema_->GetFieldIndex(event_time)) {
+        event_time_index_(event_time.empty() ? -1 : schema_->GetFieldIndex(event_time)),
+        logger_(std::move(logger)),
+        keep_positions_(keep_positions),
+        partitions_(paths_.size()),
+        files_(paths_.size()),
+        answered_(paths_.size()) {
     read_options_.schema = schema_;
+    std::iota(partitions_.begin(), partitions_.end(), 0);
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      answered_[i].path = formats::EscapeInvalidUtf8(paths_[i]);
+      answered_[i].partition = partitions_[i];
+    }
   }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   bool bounded() const override { return true; }
 
   Status Run(exec::SourceOutput& out) override {
-    std::vector<int32_t> partitions(paths_.size());
-    std::iota(partitions.begin(), partitions.end(), 0);
-    out.AssignPartitions(partitions);
-    files_.resize(paths_.size());
+    std::vector<int32_t> assigned = partitions_;
+    for (const auto& file : gone_) assigned.push_back(file.partition);
+    out.AssignPartitions(assigned);
+    // After a restore: files done before the checkpoint stay done, and the ones it left partly
+    // read are opened and moved past the rows delivered before (side by side they count as
+    // started, as they did).
+    for (const auto& file : gone_) out.EndPartition(file.partition);
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      if (files_[i].done) {
+        if (i == first_index_) first_.reset();
+        out.EndPartition(partitions_[i]);
+      } else if (files_[i].skip > 0) {
+        SLUICE_ASSIGN_OR_RAISE(bool opened, Open(i, out));
+        (void)opened;  // a restored file that cannot be opened is an error
+      }
+    }
     if (event_time_index_ < 0) {
       for (size_t i = 0; i < paths_.size(); ++i) {
         while (true) {
@@ -94,9 +135,13 @@ class FileSource final : public exec::Source {
     // always the one whose latest event time is the earliest. At most kMaxOpenFiles are open at
     // once; beyond that the open ones are read on first. That costs memory (their rows wait in
     // the window state while unread files hold the watermark back), never correctness.
-    std::vector<size_t> open(paths_.size());
-    std::iota(open.begin(), open.end(), 0);
+    std::vector<size_t> open;
     size_t started = 0;
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      if (files_[i].done) continue;
+      open.push_back(i);
+      if (files_[i].reader != nullptr) ++started;
+    }
     while (!open.empty() && !out.stopping()) {
       const bool may_start = started < kMaxOpenFiles;
       auto earlier = [&](size_t a, size_t b) {
@@ -120,6 +165,88 @@ class FileSource final : public exec::Source {
     return {bytes_done_.load() + current_bytes_.load(), bytes_total_};
   }
 
+  bool checkpointable() const override { return true; }
+
+  Result<std::string> PositionAfter(int64_t batches) override {
+    if (!keep_positions_) {
+      return Status::Invalid("the file source keeps positions only in a pipeline with checkpoint:");
+    }
+    for (auto& [key, progress] : positions_.TakeThrough(batches)) {
+      FilePosition& file = answered_[progress.index];
+      file.rows = progress.rows;
+      file.latest = progress.latest;
+      file.done = progress.done;
+      file.stamp = progress.stamp;
+      if (!progress.done) answered_batches_ = key;
+    }
+    if (answered_batches_ != batches) {
+      return Status::Invalid("source '", name_, "' has no position after batch ", batches,
+                             " (the last one recorded is after batch ", answered_batches_, ")");
+    }
+    std::vector<FilePosition> files = answered_;
+    files.insert(files.end(), gone_.begin(), gone_.end());
+    return EncodeFilePositions(files);
+  }
+
+  Status RestorePosition(const std::string& position) override {
+    SLUICE_ASSIGN_OR_RAISE(std::vector<FilePosition> saved, DecodeFilePositions(position));
+    std::map<std::string, size_t> index_of;
+    for (size_t i = 0; i < paths_.size(); ++i) index_of[answered_[i].path] = i;
+    std::vector<bool> listed(paths_.size(), false);
+    int32_t next_partition = 0;
+    for (const FilePosition& file : saved) {
+      next_partition = std::max(next_partition, file.partition + 1);
+      auto found = index_of.find(file.path);
+      if (found == index_of.end()) {
+        if (file.done) {
+          logger_->warn("'{}' was read whole before the checkpoint and is gone since", file.path);
+          gone_.push_back(file);
+        } else if (file.rows > 0) {
+          return ChangedSinceCheckpoint(file.path, file.rows, "it is gone");
+        }
+        continue;  // never started: nothing of it was read
+      }
+      const size_t index = found->second;
+      if (file.done || file.rows > 0) {
+        const FileStamp now = StampOf(paths_[index]);
+        if (now != file.stamp && !file.done) {
+          return ChangedSinceCheckpoint(
+              file.path, file.rows,
+              !now.known() ? "it cannot be examined"
+              : now.size != file.stamp.size
+                  ? fmt::format("its size went from {} to {} bytes", file.stamp.size, now.size)
+                  : "it was modified");
+        }
+        if (now != file.stamp && file.stamp.known()) {
+          logger_->warn("'{}' was read whole before the checkpoint and has changed since; it is "
+                        "not read again",
+                        file.path);
+        }
+      }
+      listed[index] = true;
+      answered_[index] = file;
+      partitions_[index] = file.partition;
+      OpenFile& open = files_[index];
+      open.rows = file.rows;
+      open.latest = file.latest;
+      open.stamp = file.stamp;
+      open.done = file.done;
+      if (file.done) {
+        bytes_done_ += FileSize(paths_[index]);
+      } else {
+        open.skip = file.rows;
+      }
+    }
+    // Files new to the glob: numbers no file of the checkpoint had.
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      if (listed[i]) continue;
+      partitions_[i] = next_partition++;
+      answered_[i].partition = partitions_[i];
+    }
+    answered_batches_ = 0;
+    return Status::OK();
+  }
+
  private:
   /// A file being read: its reader, the batch being sliced, and where it stands.
   struct OpenFile {
@@ -132,28 +259,89 @@ class FileSource final : public exec::Source {
     exec::Timestamp latest = exec::kMinTimestamp;
     int64_t bytes_read = 0;
     bool done = false;
+    /// Rows delivered before the checkpoint this source was restored from, to pass over when
+    /// the file is opened.
+    int64_t skip = 0;
+    /// The file when it was opened (or when the checkpoint was taken).
+    FileStamp stamp;
   };
+
+  /// Where one file stands after a push or when it ended, kept for PositionAfter().
+  struct Progress {
+    size_t index = 0;
+    int64_t rows = 0;
+    exec::Timestamp latest = exec::kMinTimestamp;
+    bool done = false;
+    FileStamp stamp;
+  };
+
+  Progress ProgressOf(size_t index) const {
+    const OpenFile& file = files_[index];
+    return {index, file.rows, file.latest, file.done, file.stamp};
+  }
+
+  /// Opens file `index` and, after a restore, passes over the rows delivered before; false when
+  /// it cannot be opened and on_unreadable: skip made that a dead letter.
+  Result<bool> Open(size_t index, exec::SourceOutput& out) {
+    OpenFile& file = files_[index];
+    const std::string& path = paths_[index];
+    // A restored file keeps the stamp it was checked against.
+    if (file.skip == 0) file.stamp = StampOf(path);
+    if (index == first_index_ && first_) {
+      file.reader = std::move(first_);
+    } else {
+      auto opened = RecordReader::Open(path, format_, read_options_);
+      if (!opened.ok()) {
+        if (file.skip > 0) {
+          return ChangedSinceCheckpoint(
+              path, file.skip, fmt::format("it cannot be read: {}", opened.status().message()));
+        }
+        // A file that cannot be read is lost input: it fails the run, or is counted.
+        if (!read_options_.skip_damaged) return Unreadable(path, opened.status());
+        Reject(out, UnreadableFile(path, opened.status()));
+        return EndFile(index, FileSize(path), out);
+      }
+      file.reader = *std::move(opened);
+    }
+    if (file.skip > 0) SLUICE_RETURN_NOT_OK(PassDelivered(index));
+    return true;
+  }
+
+  /// Reads the rows of file `index` delivered before the checkpoint again, without delivering
+  /// them; the dead letters met on the way were raised before, and are dropped.
+  Status PassDelivered(size_t index) {
+    OpenFile& file = files_[index];
+    std::vector<exec::DeadLetter> raised_before;
+    while (file.skip > 0) {
+      raised_before.clear();
+      auto batch = file.reader->Next(&raised_before);
+      if (!batch.ok()) {
+        return ChangedSinceCheckpoint(
+            paths_[index], file.rows,
+            fmt::format("it cannot be read: {}", batch.status().message()));
+      }
+      if (*batch == nullptr) {
+        return ChangedSinceCheckpoint(paths_[index], file.rows, "it ends before that row");
+      }
+      current_bytes_ += file.reader->bytes_read() - file.bytes_read;
+      file.bytes_read = file.reader->bytes_read();
+      const int64_t passed = std::min(file.skip, (*batch)->num_rows());
+      file.batch = *std::move(batch);
+      file.offset = passed;
+      file.skip -= passed;
+    }
+    return Status::OK();
+  }
 
   /// Delivers the next batch of file `index`; false when the file has ended (or the run is
   /// stopping).
   Result<bool> ReadNext(size_t index, exec::SourceOutput& out) {
     OpenFile& file = files_[index];
     const std::string& path = paths_[index];
-    const auto partition = static_cast<int32_t>(index);
     if (out.stopping()) return false;
     if (file.reader == nullptr && !file.done) {
-      if (index == first_index_ && first_) {
-        file.reader = std::move(first_);
-      } else {
-        auto opened = RecordReader::Open(path, format_, read_options_);
-        if (!opened.ok()) {
-          // A file that cannot be read is lost input: it fails the run, or is counted.
-          if (!read_options_.skip_damaged) return Unreadable(path, opened.status());
-          Reject(out, UnreadableFile(path, opened.status()));
-          return EndFile(index, FileSize(path), out);
-        }
-        file.reader = *std::move(opened);
-      }
+      SLUICE_ASSIGN_OR_RAISE(bool opened, Open(index, out));
+      if (!opened) return false;
     }
     while (file.batch == nullptr || file.offset >= file.batch->num_rows()) {
       if (file.done) return false;
@@ -187,10 +375,15 @@ class FileSource final : public exec::Source {
         if (times.IsValid(row)) file.latest = std::max(file.latest, times.Value(row));
       }
     }
-    Status pushed = out.PushFromPartition(slice, partition, path, file.rows);
+    const int64_t first_row = file.rows;
     file.rows += slice->num_rows();
+    // Recorded before the push: once the batch is in the pipeline's queue, a checkpoint may ask
+    // for the position after it. A push that fails ends the run, so the entry is never asked for.
+    if (keep_positions_) positions_.Add(pushed_ + 1, ProgressOf(index));
+    Status pushed = out.PushFromPartition(slice, partitions_[index], path, first_row);
     if (pushed.IsCancelled()) return false;
     SLUICE_RETURN_NOT_OK(pushed);
+    ++pushed_;
     return true;
   }
 
@@ -203,7 +396,9 @@ class FileSource final : public exec::Source {
     current_bytes_ -= file.bytes_read;
     file.bytes_read = 0;
     bytes_done_ += bytes;
-    out.EndPartition(static_cast<int32_t>(index));
+    // The end comes after the last push: it belongs to the positions after the next one.
+    if (keep_positions_) positions_.Add(pushed_ + 1, ProgressOf(index));
+    out.EndPartition(partitions_[index]);
     return false;
   }
 
@@ -220,6 +415,14 @@ class FileSource final : public exec::Source {
         path, error.message()));
   }
 
+  Status ChangedSinceCheckpoint(const std::string& path, int64_t rows,
+                                const std::string& change) const {
+    return Status::Invalid(fmt::format(
+        "source '{}' cannot resume from the checkpoint: '{}' had been read up to row {} and has "
+        "changed since ({}); put the file back as it was, or start without the checkpoint",
+        name_, path, rows, change));
+  }
+
   std::string name_;
   /// The file `first_` reads: the first one that could be opened.
   size_t first_index_;
@@ -232,9 +435,25 @@ class FileSource final : public exec::Source {
   int64_t bytes_total_;
   /// The event-time column, or -1 without event time.
   int event_time_index_;
+  std::shared_ptr<spdlog::logger> logger_;
+  const bool keep_positions_;
+  /// The watermark partition of each file: its index, or after a restore the number it had at
+  /// the checkpoint (new files get numbers no file had).
+  std::vector<int32_t> partitions_;
   std::vector<OpenFile> files_;
   std::atomic<int64_t> bytes_done_{0};
   std::atomic<int64_t> current_bytes_{0};
+  /// Batches pushed so far (source thread).
+  int64_t pushed_ = 0;
+  /// How far each file stands after each push, and where one ended.
+  exec::SourcePositions<Progress> positions_;
+  /// The position PositionAfter() last answered, one entry per file of paths_, and the batches
+  /// it is after (pipeline thread).
+  std::vector<FilePosition> answered_;
+  int64_t answered_batches_ = 0;
+  /// Files a restored checkpoint had read whole that are gone since; kept in later positions so
+  /// that they are not read again should they come back.
+  std::vector<FilePosition> gone_;
 };
 
 Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContext& context,
@@ -357,7 +576,8 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
   return std::make_unique<FileSource>(context.name, std::move(paths), format,
                                       std::move(read_options), batch_size, first_index,
-                                      std::move(first), bytes_total, std::move(event_time));
+                                      std::move(first), bytes_total, std::move(event_time),
+                                      std::move(logger), context.checkpoints);
 }
 
 config::PluginSpec FileSourceSpec() {

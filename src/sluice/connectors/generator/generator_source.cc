@@ -5,6 +5,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <array>
@@ -16,9 +17,11 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "sluice/config/location.h"
+#include "sluice/exec/source_positions.h"
 #include "sluice/formats/time_text.h"
 
 namespace sluice::connectors {
@@ -120,6 +123,19 @@ class QuoteGenerator {
   /// The index of the next row to be generated, which is also how many rows came before it.
   int64_t next_row() const { return next_row_; }
 
+  /// Moves on past the next `num_rows` rows without generating them, as if they had been: the
+  /// mid prices walk through every row (the walk reflects at the lowest price, so there is no
+  /// short cut), at a few nanoseconds a row.
+  void Skip(int64_t num_rows) {
+    const auto num_symbols = static_cast<uint64_t>(names_.size());
+    const auto end = static_cast<uint64_t>(next_row_ + num_rows);
+    for (auto row = static_cast<uint64_t>(next_row_); row < end; ++row) {
+      const uint64_t symbol = Below(FirstDraw(row) >> 32, num_symbols);
+      mid_ticks_[symbol] = Walk(mid_ticks_[symbol], SecondDraw(row));
+    }
+    next_row_ += num_rows;
+  }
+
   /// Generates the next `num_rows` rows (at least one).
   Result<std::shared_ptr<arrow::RecordBatch>> Next(int64_t num_rows) {
     SLUICE_ASSIGN_OR_RAISE(
@@ -150,15 +166,11 @@ class QuoteGenerator {
     offset_out[0] = 0;
     for (int64_t k = 0; k < num_rows; ++k) {
       const auto row = static_cast<uint64_t>(next_row_ + k);
-      // Two 64-bit draws per row, each bit used once: `first` picks the symbol (high half) and
-      // the volume (low half); `second` the price step (low half), the spread (bits 32-47) and
-      // whether the quote is crossed (bits 48-63).
-      const uint64_t first = Mix(key_ + (2 * row + 1) * kGamma);
-      const uint64_t second = Mix(key_ + (2 * row + 2) * kGamma);
+      const uint64_t first = FirstDraw(row);
+      const uint64_t second = SecondDraw(row);
 
       const uint64_t symbol = Below(first >> 32, num_symbols);
-      int64_t mid = mids[symbol] + static_cast<int64_t>(Below(second & 0xFFFF'FFFF, 7)) - 3;
-      if (mid < kMinMidTicks) mid = 2 * kMinMidTicks - mid;
+      const int64_t mid = Walk(mids[symbol], second);
       mids[symbol] = mid;
       const int64_t spread = 1 + static_cast<int64_t>((((second >> 32) & 0xFFFF) * 5) >> 16);
       int64_t bid = mid - spread / 2;
@@ -194,6 +206,19 @@ class QuoteGenerator {
   }
 
  private:
+  // Two 64-bit draws per row, each bit used once: the first picks the symbol (high half) and
+  // the volume (low half); the second the price step (low half), the spread (bits 32-47) and
+  // whether the quote is crossed (bits 48-63).
+  uint64_t FirstDraw(uint64_t row) const { return Mix(key_ + (2 * row + 1) * kGamma); }
+  uint64_t SecondDraw(uint64_t row) const { return Mix(key_ + (2 * row + 2) * kGamma); }
+
+  /// The mid price after a quote whose second draw is `second`: one random step of -3 to +3
+  /// ticks, reflected at the lowest price so prices stay positive.
+  static int64_t Walk(int64_t mid, uint64_t second) {
+    mid += static_cast<int64_t>(Below(second & 0xFFFF'FFFF, 7)) - 3;
+    return mid < kMinMidTicks ? 2 * kMinMidTicks - mid : mid;
+  }
+
   struct SymbolName {
     std::array<char, kMaxSymbolLength> bytes{};
     int32_t length = 0;
@@ -208,26 +233,69 @@ class QuoteGenerator {
 };
 
 /// The `generator` source. Run() is called once, on the source's own thread.
+///
+/// Its position is the number of rows generated: the rows are a function of their index, and
+/// the one piece of sequential state (each symbol's mid price) is replayed on restore, so a
+/// restored source goes on with exactly the rows an uninterrupted run would have generated. With
+/// `start: now` the prices go on alike but the event time starts again from the wall clock
+/// (row n is due at the restart), since live data is stamped with the moment it is due.
+/// PositionAfter() may be called on another thread while Run() goes on.
 class GeneratorSource : public exec::Source {
  public:
   /// With `start_now`, the first row's event time is the wall clock when Run() starts, the
   /// instant pacing counts from, so that each row's event time is the moment it is due.
+  /// With `keep_positions`, every push's position is kept for PositionAfter().
   GeneratorSource(const QuoteSettings& settings, bool start_now, int64_t count, double rate,
-                  exec::BatchingOptions batching)
+                  exec::BatchingOptions batching, bool keep_positions)
       : settings_(settings),
         start_now_(start_now),
         count_(count),
         rate_(rate),
-        batching_(batching) {}
+        batching_(batching),
+        keep_positions_(keep_positions) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return QuoteSchema(); }
   bool bounded() const override { return count_ > 0; }
 
   Status Run(exec::SourceOutput& out) override {
     QuoteSettings settings = settings_;
-    if (start_now_) settings.start_micros = WallClockMicros();
+    if (start_now_) {
+      // The first row of this run is due now.
+      settings.start_micros = static_cast<int64_t>(
+          static_cast<uint64_t>(WallClockMicros()) -
+          static_cast<uint64_t>(start_row_) * static_cast<uint64_t>(settings.interval_micros));
+    }
     generator_.emplace(settings);
+    generator_->Skip(start_row_);
     return rate_ > 0 ? RunPaced(out) : RunFlatOut(out);
+  }
+
+  bool checkpointable() const override { return true; }
+
+  Result<std::string> PositionAfter(int64_t batches) override {
+    if (!keep_positions_) {
+      return Status::Invalid("the generator keeps positions only in a pipeline with checkpoint:");
+    }
+    for (auto& [pushed, rows] : positions_.TakeThrough(batches)) answered_ = {pushed, rows};
+    if (answered_.first != batches) {
+      return Status::Invalid("the generator has no position after batch ", batches,
+                             " (the last one recorded is after batch ", answered_.first, ")");
+    }
+    return fmt::format("{{\"rows\":{}}}", answered_.second);
+  }
+
+  Status RestorePosition(const std::string& position) override {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    int64_t rows = 0;
+    if (parser.parse(position).get(root) != simdjson::SUCCESS ||
+        root["rows"].get_int64().get(rows) != simdjson::SUCCESS || rows < 0) {
+      return Status::Invalid("the generator's position in the checkpoint is not valid: ",
+                             position);
+    }
+    start_row_ = rows;
+    answered_ = {0, rows};
+    return Status::OK();
   }
 
  private:
@@ -240,14 +308,18 @@ class GeneratorSource : public exec::Source {
   bool Finished() const { return count_ > 0 && generator_->next_row() >= count_; }
 
   /// Pushes a batch; a cancelled push means the run is stopping, which ends Run() quietly.
-  static Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch,
-                        bool* stop) {
+  Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch, bool* stop) {
+    // Recorded before the push: once the batch is in the pipeline's queue, a checkpoint may ask
+    // for the position after it. A push that fails ends the run, so the entry is never asked for.
+    if (keep_positions_) positions_.Add(pushed_ + 1, generator_->next_row());
     Status status = out.Push(std::move(batch));
     if (status.IsCancelled()) {
       *stop = true;
       return Status::OK();
     }
-    return status;
+    SLUICE_RETURN_NOT_OK(status);
+    ++pushed_;
+    return Status::OK();
   }
 
   Status RunFlatOut(exec::SourceOutput& out) {
@@ -264,10 +336,12 @@ class GeneratorSource : public exec::Source {
   /// row due by that moment. Rows are generated only when sent, so pacing costs no memory.
   Status RunPaced(exec::SourceOutput& out) {
     const Clock::time_point started = Clock::now();
+    // Pacing counts from the first row of this run (after a restore, not row 0).
+    const int64_t first_row = generator_->next_row();
     auto due_at = [&](int64_t row) {
       // Capped so that an absurdly low rate cannot overflow the clock's representation.
       const std::chrono::duration<double> offset(
-          std::min(static_cast<double>(row) / rate_, kLongestWaitSeconds));
+          std::min(static_cast<double>(row - first_row) / rate_, kLongestWaitSeconds));
       return started + std::chrono::duration_cast<Clock::duration>(offset);
     };
     bool stop = false;
@@ -282,8 +356,8 @@ class GeneratorSource : public exec::Source {
         std::this_thread::sleep_for(std::min(send_at - now, kStopCheckInterval));
       }
       const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-      const auto due_rows =
-          static_cast<int64_t>(std::min(elapsed * rate_ + 1.0, static_cast<double>(end)));
+      const auto due_rows = static_cast<int64_t>(std::min(
+          static_cast<double>(first_row) + elapsed * rate_ + 1.0, static_cast<double>(end)));
       const int64_t num_rows = std::clamp<int64_t>(due_rows - first, 1, end - first);
       SLUICE_ASSIGN_OR_RAISE(auto batch, generator_->Next(num_rows));
       SLUICE_RETURN_NOT_OK(Deliver(out, std::move(batch), &stop));
@@ -297,6 +371,15 @@ class GeneratorSource : public exec::Source {
   const int64_t count_;
   const double rate_;
   const exec::BatchingOptions batching_;
+  const bool keep_positions_;
+  /// The first row to generate: 0, or where a restored position left off.
+  int64_t start_row_ = 0;
+  /// Batches pushed so far (source thread).
+  int64_t pushed_ = 0;
+  /// Rows generated after each push.
+  exec::SourcePositions<int64_t> positions_;
+  /// The last position PositionAfter() found, as (batches, rows) (pipeline thread).
+  std::pair<int64_t, int64_t> answered_{0, 0};
 };
 
 config::PluginSpec GeneratorSpec() {
@@ -392,7 +475,7 @@ Result<double> LiveRate(const config::Options& options, int64_t* interval_micros
   return rate;
 }
 
-Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorContext&,
+Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorContext& context,
                                                           const config::Options& options) {
   QuoteSettings settings;
   settings.seed = static_cast<uint64_t>(options.GetInteger("seed"));
@@ -418,7 +501,8 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
     SLUICE_ASSIGN_OR_RAISE(rate, LiveRate(options, &settings.interval_micros));
   }
   return std::make_unique<GeneratorSource>(settings, start_now, options.GetInteger("count"), rate,
-                                           exec::BatchingOptions::FromOptions(options));
+                                           exec::BatchingOptions::FromOptions(options),
+                                           context.checkpoints);
 }
 
 }  // namespace
