@@ -186,6 +186,14 @@ expect_stderr "single.yaml:6:8: error: sink 'out' (file) cannot take part in che
 expect_stderr "roll" "a single-file sink"
 pass
 
+# A partition field the sink's input lacks is found by validate, with its place.
+sed 's|path: out/part-{part}.parquet|path: out/{usr}/part-{part}.parquet|' killed.yaml > field.yaml
+run_sluice validate field.yaml
+expect_status 2 "an unknown partition field"
+expect_stderr "path names the field 'usr', which the sink's input does not have" "an unknown partition field"
+expect_stderr "did you mean 'user'" "an unknown partition field"
+pass
+
 # max_state: a run whose state outgrows it fails with a message naming the step.
 cat > big.yaml <<'YAML'
 name: big

@@ -483,6 +483,7 @@ class Pipeline::Builder {
       if (factory == nullptr)
         return Status::Invalid("no factory for sink connector ", component.plugin);
       sink_context.name = component.id;
+      sink_context.input_schema = p.streams_[input].schema;
       SLUICE_ASSIGN_OR_RAISE(auto sink, (*factory)(sink_context, component.options));
       p.streams_[input].consumers.push_back(Consumer{Consumer::Kind::kSink, p.sinks_.size(), 0});
       p.streams_[input].feeds_sinks = true;

@@ -38,6 +38,9 @@ struct ConnectorContext {
   bool checkpoints = false;
   /// Whether every source of the pipeline is bounded (its input ends by itself).
   bool bounded = true;
+  /// For a sink: the schema of the stream it writes, so that its factory can check options
+  /// that name fields; null in tests that build a sink alone, and for the dead-letter sink.
+  std::shared_ptr<arrow::Schema> input_schema;
 };
 
 using SourceFactory =

@@ -480,6 +480,8 @@ Result<std::unique_ptr<exec::Sink>> MakeRollingFileSink(
     const formats::WriteOptions& write_options) {
   SLUICE_ASSIGN_OR_RAISE(RollLimits limits, RollLimitsFromOptions(options.GetSection("roll")));
   SLUICE_ASSIGN_OR_RAISE(PartTemplate path, PartTemplate::Parse(options.GetText("path")));
+  // Known before the run in a pipeline, so that `validate` reports a field the input lacks.
+  if (context.input_schema != nullptr) SLUICE_RETURN_NOT_OK(path.Bind(*context.input_schema).status());
   return std::make_unique<RollingFileSink>(context.name, std::move(path), format, write_options,
                                            limits);
 }
