@@ -26,16 +26,20 @@ const std::vector<std::string> kTopLevelKeys = {"name",  "sources",      "pipeli
 /// configuration compare equal.
 void AppendCanonical(const YAML::Node& node, std::string* out) {
   if (node.IsMap()) {
-    std::vector<std::pair<std::string, YAML::Node>> entries;
-    for (auto it = node.begin(); it != node.end(); ++it)
-      entries.emplace_back(it->first.Scalar(), it->second);
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Sort (key, index) pairs, never the nodes: assigning a YAML::Node (as a sort would)
+    // rewrites the node it refers to, in the pipeline's own tree.
+    std::vector<YAML::Node> values;
+    std::vector<std::pair<std::string, size_t>> keys;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      keys.emplace_back(it->first.Scalar(), values.size());
+      values.push_back(it->second);
+    }
+    std::sort(keys.begin(), keys.end());
     *out += "{";
-    for (size_t i = 0; i < entries.size(); ++i) {
+    for (size_t i = 0; i < keys.size(); ++i) {
       if (i > 0) *out += ", ";
-      *out += YAML::Dump(YAML::Node(entries[i].first)) + ": ";
-      AppendCanonical(entries[i].second, out);
+      *out += YAML::Dump(YAML::Node(keys[i].first)) + ": ";
+      AppendCanonical(values[keys[i].second], out);
     }
     *out += "}";
   } else if (node.IsSequence()) {

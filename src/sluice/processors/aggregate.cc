@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <queue>
 
 #include "sluice/processors/aggregates/accumulator.h"
 #include "sluice/processors/aggregates/aggregate_options.h"
 #include "sluice/processors/grouper_rebuild.h"
+#include "sluice/processors/state_tables.h"
 
 namespace sluice::processors {
 namespace {
@@ -50,6 +52,12 @@ struct AggregateSettings {
 /// With a ttl, a min-heap of (last update, slot) entries finds the keys to drop; the grouper
 /// cannot forget single keys, so it is rebuilt from the live ones once most of its ids are dead.
 ///
+/// A checkpoint holds one row per live key: its key fields, the state of its slot in every
+/// accumulator, its row count and its latest time; and the arrival and batch numbers. A restore
+/// puts group i in slot i (its key gets whatever id the grouper gives it) and rebuilds the
+/// expiry heap from the latest times: dead keys, free slots and stale heap entries are left
+/// behind, which changes where groups live but not what is emitted.
+///
 /// Owned by the pipeline driver and used from its thread only.
 class AggregateProcessor final : public exec::Processor {
  public:
@@ -82,6 +90,10 @@ class AggregateProcessor final : public exec::Processor {
 
   int64_t state_bytes() const override;
 
+  bool checkpointable() const override { return true; }
+  Result<state::StateSnapshot> SnapshotState() const override;
+  Status RestoreState(const state::StateSnapshot& snapshot) override;
+
  private:
   /// A key's slot may expire at `at` plus the ttl; stale once the slot was updated since.
   struct Expiry {
@@ -100,6 +112,9 @@ class AggregateProcessor final : public exec::Processor {
   Status Compact();
   /// Emits the current values of changed_slots_, whose keys stand at changed_rows_ of `batch`.
   Status EmitChanged(const arrow::RecordBatch& batch, exec::Emitter& out);
+  /// The layout of the checkpoint table: the key fields, the state fields of each accumulator
+  /// (named `<output column>.<state field>`), `rows` and `last_time`.
+  std::shared_ptr<arrow::Schema> StateSchema() const;
 
   AggregateSettings settings_;
   exec::ProcessorContext context_;
@@ -323,6 +338,125 @@ Status AggregateProcessor::Compact() {
   }
   grouper_ = std::move(rebuilt.grouper);
   slot_of_key_ = std::move(slot_of_key);
+  return Status::OK();
+}
+
+std::shared_ptr<arrow::Schema> AggregateProcessor::StateSchema() const {
+  arrow::FieldVector fields;
+  for (int index : settings_.key_indices) fields.push_back(input_->field(index));
+  for (size_t i = 0; i < accumulators_.size(); ++i) {
+    for (const auto& field : accumulators_[i]->StateFields()) {
+      fields.push_back(field->WithName(settings_.aggregates[i].output_name + "." + field->name()));
+    }
+  }
+  fields.push_back(arrow::field("rows", arrow::int64(), false));
+  fields.push_back(arrow::field("last_time", arrow::int64(), false));
+  return arrow::schema(std::move(fields));
+}
+
+Result<state::StateSnapshot> AggregateProcessor::SnapshotState() const {
+  // The live keys in key id order, and their slots.
+  const auto keys = static_cast<uint32_t>(slot_of_key_.size());
+  std::vector<uint8_t> live(keys, 0);
+  std::vector<uint32_t> slots;
+  std::vector<int64_t> rows;
+  std::vector<Timestamp> last_times;
+  slots.reserve(live_slots_);
+  for (uint32_t key = 0; key < keys; ++key) {
+    const uint32_t slot = slot_of_key_[key];
+    if (slot == kNoSlot) continue;
+    live[key] = 1;
+    slots.push_back(slot);
+    rows.push_back(slot_rows_[slot]);
+    last_times.push_back(slot_last_time_[slot]);
+  }
+  const auto count = static_cast<int64_t>(slots.size());
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  if (grouper_ != nullptr) {
+    // GetUniques() builds new arrays, and Filter() copies again: nothing is shared.
+    SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch uniques, grouper_->GetUniques());
+    arrow::BooleanBuilder mask;
+    SLUICE_RETURN_NOT_OK(mask.AppendValues(live.data(), keys));
+    SLUICE_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
+    for (const auto& column : uniques.values) {
+      SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(column, mask_array));
+      columns.push_back(kept.make_array());
+    }
+  }
+  for (const auto& accumulator : accumulators_) {
+    SLUICE_ASSIGN_OR_RAISE(auto saved, accumulator->Save(slots.data(), count));
+    for (auto& column : saved) columns.push_back(std::move(column));
+  }
+  SLUICE_ASSIGN_OR_RAISE(auto row_array, CopyInt64Column(rows.data(), count));
+  columns.push_back(std::move(row_array));
+  SLUICE_ASSIGN_OR_RAISE(auto last_time_array, CopyInt64Column(last_times.data(), count));
+  columns.push_back(std::move(last_time_array));
+  auto groups = arrow::RecordBatch::Make(StateSchema(), count, std::move(columns));
+  SLUICE_RETURN_NOT_OK(groups->Validate());
+
+  state::StateSnapshot snapshot;
+  SLUICE_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches({groups}));
+  snapshot.tables.emplace_back("groups", std::move(table));
+  snapshot.values["next_sequence"] = std::to_string(next_sequence_);
+  snapshot.values["batch_number"] = std::to_string(batch_number_);
+  return snapshot;
+}
+
+Status AggregateProcessor::RestoreState(const state::StateSnapshot& snapshot) {
+  SLUICE_ASSIGN_OR_RAISE(auto groups, ReadStateTable(snapshot, "groups", *StateSchema()));
+  const int64_t count = groups->num_rows();
+  const int columns = groups->num_columns();
+  SLUICE_ASSIGN_OR_RAISE(const int64_t* rows, StateInt64Values(*groups, columns - 2));
+  SLUICE_ASSIGN_OR_RAISE(const Timestamp* last_times, StateInt64Values(*groups, columns - 1));
+  SLUICE_ASSIGN_OR_RAISE(next_sequence_, ReadStateInteger(snapshot, "next_sequence"));
+  SLUICE_ASSIGN_OR_RAISE(batch_number_, ReadStateInteger(snapshot, "batch_number"));
+  const auto key_count = static_cast<int>(settings_.key_indices.size());
+  if (grouper_ == nullptr ? count > 1 : count > std::numeric_limits<uint32_t>::max() / 2) {
+    return Status::IOError("the aggregate state holds ", count, " groups");
+  }
+  // Group i goes to slot i; its key gets the id the grouper gives it.
+  std::vector<uint32_t> key_ids(count, 0);
+  if (grouper_ != nullptr) {
+    SLUICE_ASSIGN_OR_RAISE(grouper_,
+                           Grouper::Make(key_types_, arrow::compute::default_exec_context()));
+    SLUICE_ASSIGN_OR_RAISE(key_ids, RestoreKeys(*grouper_, *groups, key_count));
+  }
+
+  // The capacity grows as AllocateSlot() grows it.
+  const auto slots = static_cast<uint32_t>(count);
+  capacity_ = 0;
+  while (capacity_ < slots) capacity_ = std::max<uint32_t>(64, capacity_ * 2);
+  std::vector<uint32_t> identity(slots);
+  std::iota(identity.begin(), identity.end(), 0);
+  int next_column = key_count;
+  for (auto& accumulator : accumulators_) {
+    accumulator->Clear();
+    if (capacity_ > 0) accumulator->Resize(capacity_);
+    const auto width = static_cast<int>(accumulator->StateFields().size());
+    const auto first = groups->columns().begin() + next_column;
+    std::vector<std::shared_ptr<arrow::Array>> state(first, first + width);
+    next_column += width;
+    SLUICE_RETURN_NOT_OK(accumulator->Load(state, identity.data()));
+  }
+  // Without group_by the one group, when live, is key 0 in slot 0.
+  slot_of_key_.assign(count, kNoSlot);
+  for (uint32_t slot = 0; slot < slots; ++slot) slot_of_key_[key_ids[slot]] = slot;
+  slot_key_ = std::move(key_ids);
+  free_slots_.clear();
+  live_slots_ = slots;
+  slot_rows_.assign(rows, rows + count);
+  slot_last_time_.assign(last_times, last_times + count);
+  // Every slot was last changed by an earlier batch.
+  slot_batch_.assign(slots, -1);
+  std::vector<Expiry> expiries;
+  if (settings_.ttl > 0) {
+    for (uint32_t slot = 0; slot < slots; ++slot) {
+      // A slot whose time never moved has no entry (see Process()).
+      if (slot_last_time_[slot] != exec::kMinTimestamp)
+        expiries.push_back(Expiry{slot_last_time_[slot], slot});
+    }
+  }
+  expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(expiries));
   return Status::OK();
 }
 

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "sluice/common/spelling.h"
+#include "sluice/processors/state_tables.h"
 
 namespace sluice::processors {
 namespace {
@@ -55,10 +56,26 @@ class ValueIds {
     rows_ += batch.num_rows();
     total_bytes_ += bytes;
     bytes_per_row_ = total_bytes_ / std::max<int64_t>(rows_, 1);
-    arrow::compute::ExecBatch exec_batch(std::move(values), batch.num_rows());
+    return ConsumeValues(std::move(values), batch.num_rows());
+  }
+
+  /// The ids of `rows` rows whose tracked columns are `values`, in order (for a restore, which
+  /// has the values without the rest of the row). Leaves the size statistics alone.
+  Result<std::shared_ptr<arrow::UInt32Array>> ConsumeValues(std::vector<arrow::Datum> values,
+                                                            int64_t rows) {
+    arrow::compute::ExecBatch exec_batch(std::move(values), rows);
     SLUICE_ASSIGN_OR_RAISE(arrow::Datum ids,
                            grouper_->Consume(arrow::compute::ExecSpan(exec_batch)));
     return std::static_pointer_cast<arrow::UInt32Array>(ids.make_array());
+  }
+
+  /// The rows and bytes seen, from which bytes() estimates the size of a value.
+  int64_t rows_seen() const { return rows_; }
+  int64_t bytes_seen() const { return total_bytes_; }
+  void SetSeen(int64_t rows, int64_t bytes) {
+    rows_ = rows;
+    total_bytes_ = bytes;
+    bytes_per_row_ = total_bytes_ / std::max<int64_t>(rows_, 1);
   }
 
   /// The values of every id, one column per tracked column, in id order.
@@ -118,9 +135,15 @@ class ValueIds {
 /// the same value id. The state per key is the value id of its last emitted row (and, with a
 /// ttl, when it was last seen). Value ids no key refers to any more are dropped by rebuilding
 /// the value grouper once they are the majority. Driven by one thread.
+///
+/// A checkpoint holds one row per key that is still known: its key fields, the tracked values
+/// of its last emitted row and when it was last seen. The expiry heap is rebuilt from those
+/// times: a known key has exactly one entry, due no later than its last time plus the ttl, and
+/// is forgotten in the first OnWatermark() past that time wherever its entry stands.
 class CdcProcessor final : public exec::Processor {
  public:
   struct Settings {
+    std::vector<int> key_columns;
     std::vector<int> tracked_columns;
     bool emit_previous = false;
     /// 0: keys are never forgotten.
@@ -238,6 +261,10 @@ class CdcProcessor final : public exec::Processor {
     return CompactValues();
   }
 
+  bool checkpointable() const override { return true; }
+  Result<state::StateSnapshot> SnapshotState() const override;
+  Status RestoreState(const state::StateSnapshot& snapshot) override;
+
   Status Finish(exec::Emitter&) override {
     // No row follows: nothing can change any more, so the state is of no further use.
     return Clear();
@@ -249,6 +276,18 @@ class CdcProcessor final : public exec::Processor {
     uint32_t id;
     bool operator>(const Expiry& other) const { return at > other.at; }
   };
+
+  /// The layout of the state table: the key fields, `last.<field>` per tracked field (the
+  /// values of the key's last emitted row), and `last_seen` (0 without a ttl).
+  std::shared_ptr<arrow::Schema> StateSchema() const {
+    arrow::FieldVector fields;
+    for (int column : settings_.key_columns) fields.push_back(schema_->field(column));
+    for (int column : settings_.tracked_columns) {
+      fields.push_back(schema_->field(column)->WithName("last." + schema_->field(column)->name()));
+    }
+    fields.push_back(arrow::field("last_seen", arrow::int64(), false));
+    return arrow::schema(std::move(fields));
+  }
 
   void Forget(uint32_t id) {
     if (last_value_[id] == kNoValue) return;
@@ -350,6 +389,93 @@ class CdcProcessor final : public exec::Processor {
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
 };
 
+Result<state::StateSnapshot> CdcProcessor::SnapshotState() const {
+  const uint32_t size = keys_->size();
+  std::vector<uint8_t> known(size, 0);
+  arrow::UInt32Builder value_ids;
+  std::vector<Timestamp> last_seen;
+  for (uint32_t id = 0; id < size; ++id) {
+    if (last_value_[id] == kNoValue) continue;
+    known[id] = 1;
+    SLUICE_RETURN_NOT_OK(value_ids.Append(last_value_[id]));
+    last_seen.push_back(settings_.ttl > 0 ? last_seen_[id] : 0);
+  }
+  // GetUniques() builds new arrays, and Filter() and Take() copy again: nothing is shared with
+  // the groupers.
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch keys, keys_->Values());
+  arrow::BooleanBuilder mask;
+  SLUICE_RETURN_NOT_OK(mask.AppendValues(known.data(), size));
+  SLUICE_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
+  for (const auto& column : keys.values) {
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(column, mask_array));
+    columns.push_back(kept.make_array());
+  }
+  SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch values, values_->Values());
+  SLUICE_ASSIGN_OR_RAISE(auto value_id_array, value_ids.Finish());
+  for (const auto& column : values.values) {
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(column, value_id_array));
+    columns.push_back(taken.make_array());
+  }
+  const auto rows = static_cast<int64_t>(last_seen.size());
+  SLUICE_ASSIGN_OR_RAISE(auto last_seen_array, CopyInt64Column(last_seen.data(), rows));
+  columns.push_back(std::move(last_seen_array));
+  auto table = arrow::RecordBatch::Make(StateSchema(), rows, std::move(columns));
+  SLUICE_RETURN_NOT_OK(table->Validate());
+
+  state::StateSnapshot snapshot;
+  SLUICE_ASSIGN_OR_RAISE(auto keys_table, arrow::Table::FromRecordBatches({table}));
+  snapshot.tables.emplace_back("keys", std::move(keys_table));
+  snapshot.values["key_rows"] = std::to_string(keys_->rows_seen());
+  snapshot.values["key_bytes"] = std::to_string(keys_->bytes_seen());
+  snapshot.values["value_rows"] = std::to_string(values_->rows_seen());
+  snapshot.values["value_bytes"] = std::to_string(values_->bytes_seen());
+  return snapshot;
+}
+
+Status CdcProcessor::RestoreState(const state::StateSnapshot& snapshot) {
+  SLUICE_ASSIGN_OR_RAISE(auto table, ReadStateTable(snapshot, "keys", *StateSchema()));
+  const int64_t rows = table->num_rows();
+  const auto key_count = static_cast<int>(settings_.key_columns.size());
+  const auto tracked_count = static_cast<int>(settings_.tracked_columns.size());
+  SLUICE_ASSIGN_OR_RAISE(const Timestamp* last_seen,
+                         StateInt64Values(*table, key_count + tracked_count));
+  SLUICE_RETURN_NOT_OK(Clear());
+  last_value_.assign(rows, kNoValue);
+  if (settings_.ttl > 0) last_seen_.assign(rows, 0);
+  std::vector<Expiry> expiries;
+  if (rows > 0) {
+    // A grouper numbers the keys of a batch in an order of its own: row i gets key_id[i].
+    std::vector<arrow::Datum> key_values;
+    for (int i = 0; i < key_count; ++i) key_values.emplace_back(table->column(i));
+    SLUICE_ASSIGN_OR_RAISE(auto key_ids, keys_->ConsumeValues(std::move(key_values), rows));
+    if (keys_->size() != rows) return Status::IOError("the cdc state holds a key more than once");
+    std::vector<arrow::Datum> tracked_values;
+    for (int i = 0; i < tracked_count; ++i) {
+      tracked_values.emplace_back(table->column(key_count + i));
+    }
+    SLUICE_ASSIGN_OR_RAISE(auto value_ids,
+                           values_->ConsumeValues(std::move(tracked_values), rows));
+    const uint32_t* key_id = key_ids->raw_values();
+    const uint32_t* value_id = value_ids->raw_values();
+    for (int64_t row = 0; row < rows; ++row) {
+      last_value_[key_id[row]] = value_id[row];
+      if (settings_.ttl == 0) continue;
+      last_seen_[key_id[row]] = last_seen[row];
+      expiries.push_back(Expiry{last_seen[row] + settings_.ttl, key_id[row]});
+    }
+  }
+  live_keys_ = rows;
+  expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(expiries));
+  SLUICE_ASSIGN_OR_RAISE(int64_t key_rows, ReadStateInteger(snapshot, "key_rows"));
+  SLUICE_ASSIGN_OR_RAISE(int64_t key_bytes, ReadStateInteger(snapshot, "key_bytes"));
+  SLUICE_ASSIGN_OR_RAISE(int64_t value_rows, ReadStateInteger(snapshot, "value_rows"));
+  SLUICE_ASSIGN_OR_RAISE(int64_t value_bytes, ReadStateInteger(snapshot, "value_bytes"));
+  keys_->SetSeen(key_rows, key_bytes);
+  values_->SetSeen(value_rows, value_bytes);
+  return Status::OK();
+}
+
 Result<std::vector<int>> FindFields(const arrow::Schema& schema,
                                     const std::vector<std::string>& names,
                                     const config::Location& where, std::string_view what) {
@@ -440,6 +566,7 @@ void RegisterCdc(exec::Registry* registry) {
           return config::ConfigError(options.LocationOf("fields"), "cdc has no field to track",
                                      "list the fields whose changes matter, e.g. fields: [price]");
         }
+        settings.key_columns = key_columns;
         settings.emit_previous = options.GetBool("emit_previous");
         arrow::FieldVector output_fields = input->fields();
         if (settings.emit_previous) {

@@ -15,6 +15,7 @@
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/processors/grouper_rebuild.h"
+#include "sluice/processors/state_tables.h"
 
 namespace sluice::processors {
 namespace {
@@ -36,6 +37,10 @@ constexpr int64_t kBytesPerKeySlot = 24;
 /// event time of the occurrence that passed; a min-heap of expiry times frees keys when the
 /// watermark passes them. The grouper cannot forget single keys, so it is rebuilt from the live
 /// keys once more than half of the keys it holds have expired. Driven by one thread.
+///
+/// A checkpoint holds the live keys (one row each, with the time of the occurrence that passed)
+/// and the counters; the expiry heap is rebuilt from the times, and the dead keys are left out,
+/// so a restored stage starts with a compact grouper.
 class DedupProcessor final : public exec::Processor {
  public:
   DedupProcessor(exec::ProcessorContext context, std::shared_ptr<arrow::Schema> schema,
@@ -124,6 +129,10 @@ class DedupProcessor final : public exec::Processor {
     return Compact();
   }
 
+  bool checkpointable() const override { return true; }
+  Result<state::StateSnapshot> SnapshotState() const override;
+  Status RestoreState(const state::StateSnapshot& snapshot) override;
+
   Status Finish(exec::Emitter&) override {
     if (dropped_ > 0 || rows_in_ > 0) {
       ComponentLogger(context_.pipeline_name)
@@ -139,6 +148,14 @@ class DedupProcessor final : public exec::Processor {
     uint32_t id;
     bool operator>(const Expiry& other) const { return at > other.at; }
   };
+
+  /// The layout of the state table: the key fields, then `first_seen`.
+  std::shared_ptr<arrow::Schema> StateSchema() const {
+    arrow::FieldVector fields;
+    for (int column : key_columns_) fields.push_back(schema_->field(column));
+    fields.push_back(arrow::field("first_seen", arrow::int64(), false));
+    return arrow::schema(std::move(fields));
+  }
 
   Result<std::shared_ptr<arrow::UInt32Array>> ConsumeKeys(const arrow::RecordBatch& batch) {
     std::vector<arrow::Datum> keys;
@@ -213,6 +230,66 @@ class DedupProcessor final : public exec::Processor {
   int64_t rows_in_ = 0;
   int64_t dropped_ = 0;
 };
+
+Result<state::StateSnapshot> DedupProcessor::SnapshotState() const {
+  // GetUniques() builds new arrays, and Filter() copies again: nothing is shared with the grouper.
+  SLUICE_ASSIGN_OR_RAISE(arrow::compute::ExecBatch uniques, grouper_->GetUniques());
+  const uint32_t groups = grouper_->num_groups();
+  arrow::BooleanBuilder mask;
+  SLUICE_RETURN_NOT_OK(mask.AppendValues(alive_.data(), groups));
+  SLUICE_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (const auto& column : uniques.values) {
+    SLUICE_ASSIGN_OR_RAISE(arrow::Datum live, arrow::compute::Filter(column, mask_array));
+    columns.push_back(live.make_array());
+  }
+  std::vector<Timestamp> first_seen;
+  first_seen.reserve(live_);
+  for (uint32_t id = 0; id < groups; ++id) {
+    if (alive_[id]) first_seen.push_back(first_seen_[id]);
+  }
+  const auto count = static_cast<int64_t>(first_seen.size());
+  SLUICE_ASSIGN_OR_RAISE(auto first_seen_array, CopyInt64Column(first_seen.data(), count));
+  columns.push_back(std::move(first_seen_array));
+  auto keys = arrow::RecordBatch::Make(StateSchema(), count, std::move(columns));
+  SLUICE_RETURN_NOT_OK(keys->Validate());
+
+  state::StateSnapshot snapshot;
+  SLUICE_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches({keys}));
+  snapshot.tables.emplace_back("keys", std::move(table));
+  snapshot.values["rows_in"] = std::to_string(rows_in_);
+  snapshot.values["dropped"] = std::to_string(dropped_);
+  snapshot.values["key_rows"] = std::to_string(key_rows_);
+  snapshot.values["key_bytes"] = std::to_string(key_bytes_);
+  return snapshot;
+}
+
+Status DedupProcessor::RestoreState(const state::StateSnapshot& snapshot) {
+  SLUICE_ASSIGN_OR_RAISE(auto keys, ReadStateTable(snapshot, "keys", *StateSchema()));
+  const int64_t rows = keys->num_rows();
+  const auto key_count = static_cast<int>(key_columns_.size());
+  SLUICE_ASSIGN_OR_RAISE(const Timestamp* first_seen, StateInt64Values(*keys, key_count));
+  SLUICE_ASSIGN_OR_RAISE(rows_in_, ReadStateInteger(snapshot, "rows_in"));
+  SLUICE_ASSIGN_OR_RAISE(dropped_, ReadStateInteger(snapshot, "dropped"));
+  SLUICE_ASSIGN_OR_RAISE(key_rows_, ReadStateInteger(snapshot, "key_rows"));
+  SLUICE_ASSIGN_OR_RAISE(key_bytes_, ReadStateInteger(snapshot, "key_bytes"));
+  key_bytes_per_row_ = key_bytes_ / std::max<int64_t>(key_rows_, 1);
+
+  SLUICE_ASSIGN_OR_RAISE(grouper_,
+                         Grouper::Make(key_types_, arrow::compute::default_exec_context()));
+  SLUICE_ASSIGN_OR_RAISE(std::vector<uint32_t> ids, RestoreKeys(*grouper_, *keys, key_count));
+  first_seen_.assign(rows, 0);
+  alive_.assign(rows, 1);
+  live_ = rows;
+  std::vector<Expiry> expiries;
+  expiries.reserve(rows);
+  for (int64_t row = 0; row < rows; ++row) {
+    first_seen_[ids[row]] = first_seen[row];
+    expiries.push_back(Expiry{first_seen[row] + within_, ids[row]});
+  }
+  expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(expiries));
+  return Status::OK();
+}
 
 }  // namespace
 

@@ -4,8 +4,12 @@
 #include <arrow/compute/api.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -14,90 +18,8 @@
 namespace sluice::processors::aggregates {
 namespace {
 
-struct NamedFunction {
-  const char* name;
-  Function function;
-};
-
-// Aliases map to the same function; the output column keeps the name the user wrote.
-constexpr NamedFunction kFunctions[] = {
-    {"count", Function::kCount},
-    {"sum", Function::kSum},
-    {"min", Function::kMin},
-    {"max", Function::kMax},
-    {"avg", Function::kAvg},
-    {"mean", Function::kAvg},
-    {"first", Function::kFirst},
-    {"last", Function::kLast},
-    {"variance", Function::kVarianceSample},
-    {"var_samp", Function::kVarianceSample},
-    {"var_pop", Function::kVariancePopulation},
-    {"variance_pop", Function::kVariancePopulation},
-    {"stddev", Function::kStddevSample},
-    {"stddev_samp", Function::kStddevSample},
-    {"stddev_pop", Function::kStddevPopulation},
-    {"median", Function::kPercentile},
-    {"count_distinct", Function::kCountDistinct},
-    {"approx_count_distinct", Function::kApproxCountDistinct},
-    {"harmonic_mean", Function::kHarmonicMean},
-    {"geometric_mean", Function::kGeometricMean},
-    {"ema", Function::kEma},
-    {"zscore", Function::kZScore},
-    {"minmax", Function::kMinMax},
-};
-
-bool IsIntegerLike(const arrow::DataType& type) {
-  switch (type.id()) {
-    case arrow::Type::BOOL:
-    case arrow::Type::INT8:
-    case arrow::Type::INT16:
-    case arrow::Type::INT32:
-    case arrow::Type::INT64:
-    case arrow::Type::UINT8:
-    case arrow::Type::UINT16:
-    case arrow::Type::UINT32:
-    case arrow::Type::UINT64:
-    case arrow::Type::TIMESTAMP:
-    case arrow::Type::DATE32:
-    case arrow::Type::DATE64:
-    case arrow::Type::TIME32:
-    case arrow::Type::TIME64:
-    case arrow::Type::DURATION:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsNumber(const arrow::DataType& type) {
-  return arrow::is_integer(type.id()) || arrow::is_floating(type.id());
-}
-
-bool IsString(const arrow::DataType& type) {
-  return type.id() == arrow::Type::STRING || type.id() == arrow::Type::LARGE_STRING;
-}
-
-/// Whether values of the type have a storage (min, max, first, last, distinct counts).
-bool HasStorage(const arrow::DataType& type) {
-  return IsIntegerLike(type) || arrow::is_floating(type.id()) || IsString(type);
-}
-
-/// The physical integer width of a temporal type: View() reinterprets, Cast() widens.
-Result<std::shared_ptr<arrow::Array>> ToInt64(const std::shared_ptr<arrow::Array>& column) {
-  const auto& type = *column->type();
-  if (type.id() == arrow::Type::INT64) return column;
-  if (type.id() == arrow::Type::TIMESTAMP || type.id() == arrow::Type::DATE64 ||
-      type.id() == arrow::Type::TIME64 || type.id() == arrow::Type::DURATION) {
-    return column->View(arrow::int64());
-  }
-  if (type.id() == arrow::Type::DATE32 || type.id() == arrow::Type::TIME32) {
-    SLUICE_ASSIGN_OR_RAISE(auto narrow, column->View(arrow::int32()));
-    return arrow::compute::Cast(*narrow, arrow::int64());
-  }
-  return arrow::compute::Cast(*column, arrow::int64());
-}
-
-/// The inverse of ToInt64, for min, max, first and last of integer-like input.
+/// The inverse of PrepareColumn()'s integers, for min, max, first and last of integer-like
+/// input.
 Result<std::shared_ptr<arrow::Array>> FromInt64(const std::shared_ptr<arrow::Array>& values,
                                                 const std::shared_ptr<arrow::DataType>& type) {
   switch (type->id()) {
@@ -132,6 +54,51 @@ Result<std::shared_ptr<arrow::Array>> BuildIntegers(const std::vector<int64_t>& 
   return builder.Finish();
 }
 
+using StateColumns = std::vector<std::shared_ptr<arrow::Array>>;
+using StateFieldList = std::vector<std::shared_ptr<arrow::Field>>;
+
+/// Finishes each builder, in order, into the columns Save() returns.
+Result<StateColumns> FinishState(const std::vector<arrow::ArrayBuilder*>& builders) {
+  StateColumns columns;
+  for (arrow::ArrayBuilder* builder : builders) {
+    std::shared_ptr<arrow::Array> column;
+    SLUICE_RETURN_NOT_OK(builder->Finish(&column));
+    columns.push_back(std::move(column));
+  }
+  return columns;
+}
+
+/// Checks `columns` against `fields` before a Load(): as many, of the same types, of one
+/// length. A state from a damaged or foreign checkpoint fails here instead of in a cast.
+Status CheckState(const StateColumns& columns, const StateFieldList& fields) {
+  if (columns.size() != fields.size()) {
+    return Status::IOError("an aggregate's state has ", columns.size(), " columns, not ",
+                           fields.size());
+  }
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (!columns[i]->type()->Equals(*fields[i]->type()) ||
+        columns[i]->length() != columns[0]->length()) {
+      return Status::IOError("the aggregate state column '", fields[i]->name(), "' is ",
+                             columns[i]->type()->ToString(), " of ", columns[i]->length(),
+                             " rows, not ", fields[i]->type()->ToString(), " of ",
+                             columns[0]->length());
+    }
+  }
+  return Status::OK();
+}
+
+/// A slot's values in a list column: the list builder and the builder of its values.
+template <typename ValueBuilder>
+struct ListState {
+  std::shared_ptr<ValueBuilder> values = std::make_shared<ValueBuilder>();
+  arrow::ListBuilder lists{arrow::default_memory_pool(), values};
+};
+
+/// The values of row `row` of a list column, as [begin, end) indices into `values`.
+inline std::pair<int64_t, int64_t> ListRange(const arrow::ListArray& lists, int64_t row) {
+  return {lists.value_offset(row), lists.value_offset(row) + lists.value_length(row)};
+}
+
 /// Value access and output for the three storages.
 template <typename T>
 struct Stored;
@@ -149,6 +116,10 @@ struct Stored<double> {
     return arrow::compute::Cast(*array, type);
   }
   static int64_t Bytes(const double&) { return 0; }
+  /// How checkpoints keep values of this storage.
+  using StateBuilder = arrow::DoubleBuilder;
+  using StateArray = arrow::DoubleArray;
+  static std::shared_ptr<arrow::DataType> StateType() { return arrow::float64(); }
 };
 
 template <>
@@ -162,6 +133,9 @@ struct Stored<int64_t> {
     return FromInt64(array, type);
   }
   static int64_t Bytes(const int64_t&) { return 0; }
+  using StateBuilder = arrow::Int64Builder;
+  using StateArray = arrow::Int64Array;
+  static std::shared_ptr<arrow::DataType> StateType() { return arrow::int64(); }
 };
 
 template <>
@@ -182,6 +156,10 @@ struct Stored<std::string> {
     return arrow::compute::Cast(*array, type);
   }
   static int64_t Bytes(const std::string& value) { return static_cast<int64_t>(value.capacity()); }
+  /// Large strings: the values of many slots may pass 2 GiB together.
+  using StateBuilder = arrow::LargeStringBuilder;
+  using StateArray = arrow::LargeStringArray;
+  static std::shared_ptr<arrow::DataType> StateType() { return arrow::large_utf8(); }
 };
 
 /// The non-null count of the values.
@@ -209,6 +187,19 @@ class CountAccumulator final : public Accumulator {
   }
   int64_t state_bytes() const override {
     return static_cast<int64_t>(counts_.capacity() * sizeof(int64_t));
+  }
+  StateFieldList StateFields() const override { return {arrow::field("count", arrow::int64())}; }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    arrow::Int64Builder counts;
+    SLUICE_RETURN_NOT_OK(counts.Reserve(count));
+    for (int64_t i = 0; i < count; ++i) counts.UnsafeAppend(counts_[slots[i]]);
+    return FinishState({&counts});
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& counts = static_cast<const arrow::Int64Array&>(*columns[0]);
+    for (int64_t i = 0; i < counts.length(); ++i) counts_[slots[i]] = counts.Value(i);
+    return Status::OK();
   }
 
  private:
@@ -282,6 +273,34 @@ class ValueAccumulator final : public Accumulator {
       for (const auto& value : values_) bytes += Stored<T>::Bytes(value);
     }
     return bytes;
+  }
+  /// The kept value (null when the slot has none yet) and its event time.
+  StateFieldList StateFields() const override {
+    return {arrow::field("value", Stored<T>::StateType()), arrow::field("time", arrow::int64())};
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    typename Stored<T>::StateBuilder values;
+    arrow::Int64Builder times;
+    SLUICE_RETURN_NOT_OK(values.Reserve(count));
+    SLUICE_RETURN_NOT_OK(times.Reserve(count));
+    for (int64_t i = 0; i < count; ++i) {
+      const uint32_t slot = slots[i];
+      SLUICE_RETURN_NOT_OK(seen_[slot] ? values.Append(values_[slot]) : values.AppendNull());
+      times.UnsafeAppend(times_[slot]);
+    }
+    return FinishState({&values, &times});
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& values = static_cast<const typename Stored<T>::StateArray&>(*columns[0]);
+    const auto& times = static_cast<const arrow::Int64Array&>(*columns[1]);
+    for (int64_t i = 0; i < values.length(); ++i) {
+      const uint32_t slot = slots[i];
+      seen_[slot] = values.IsValid(i) ? 1 : 0;
+      if (seen_[slot]) values_[slot] = T(values.GetView(i));
+      times_[slot] = times.Value(i);
+    }
+    return Status::OK();
   }
 
  private:
@@ -430,6 +449,41 @@ class MomentsAccumulator final : public Accumulator {
   int64_t state_bytes() const override {
     return static_cast<int64_t>(state_.capacity() * sizeof(State));
   }
+  StateFieldList StateFields() const override {
+    StateFieldList fields;
+    for (const auto& member : kDoubleMembers)
+      fields.push_back(arrow::field(member.first, arrow::float64()));
+    fields.push_back(arrow::field("last_time", arrow::int64()));
+    return fields;
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    std::array<arrow::DoubleBuilder, std::size(kDoubleMembers)> doubles;
+    arrow::Int64Builder last_times;
+    for (auto& builder : doubles) SLUICE_RETURN_NOT_OK(builder.Reserve(count));
+    SLUICE_RETURN_NOT_OK(last_times.Reserve(count));
+    for (int64_t i = 0; i < count; ++i) {
+      const State& state = state_[slots[i]];
+      for (size_t m = 0; m < doubles.size(); ++m)
+        doubles[m].UnsafeAppend(state.*(kDoubleMembers[m].second));
+      last_times.UnsafeAppend(state.last_time);
+    }
+    std::vector<arrow::ArrayBuilder*> builders;
+    for (auto& builder : doubles) builders.push_back(&builder);
+    builders.push_back(&last_times);
+    return FinishState(builders);
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& last_times = static_cast<const arrow::Int64Array&>(*columns.back());
+    for (size_t m = 0; m < std::size(kDoubleMembers); ++m) {
+      const auto& values = static_cast<const arrow::DoubleArray&>(*columns[m]);
+      for (int64_t i = 0; i < values.length(); ++i)
+        state_[slots[i]].*(kDoubleMembers[m].second) = values.Value(i);
+    }
+    for (int64_t i = 0; i < last_times.length(); ++i)
+      state_[slots[i]].last_time = last_times.Value(i);
+    return Status::OK();
+  }
 
  private:
   struct State {
@@ -441,6 +495,10 @@ class MomentsAccumulator final : public Accumulator {
     double last = 0;
     exec::Timestamp last_time = 0;
   };
+  /// The double members of State, by the names of their state columns.
+  static constexpr std::pair<const char*, double State::*> kDoubleMembers[] = {
+      {"count", &State::count}, {"mean", &State::mean}, {"m2", &State::m2},
+      {"min", &State::min},     {"max", &State::max},   {"last", &State::last}};
   Function function_;
   std::vector<State> state_;
 };
@@ -492,6 +550,30 @@ class MeanOfTransformAccumulator final : public Accumulator {
   }
   int64_t state_bytes() const override {
     return static_cast<int64_t>((sums_.capacity() + counts_.capacity()) * 8);
+  }
+  StateFieldList StateFields() const override {
+    return {arrow::field("sum", arrow::float64()), arrow::field("count", arrow::int64())};
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    arrow::DoubleBuilder sums;
+    arrow::Int64Builder counts;
+    SLUICE_RETURN_NOT_OK(sums.Reserve(count));
+    SLUICE_RETURN_NOT_OK(counts.Reserve(count));
+    for (int64_t i = 0; i < count; ++i) {
+      sums.UnsafeAppend(sums_[slots[i]]);
+      counts.UnsafeAppend(counts_[slots[i]]);
+    }
+    return FinishState({&sums, &counts});
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& sums = static_cast<const arrow::DoubleArray&>(*columns[0]);
+    const auto& counts = static_cast<const arrow::Int64Array&>(*columns[1]);
+    for (int64_t i = 0; i < sums.length(); ++i) {
+      sums_[slots[i]] = sums.Value(i);
+      counts_[slots[i]] = counts.Value(i);
+    }
+    return Status::OK();
   }
 
  private:
@@ -565,6 +647,47 @@ class BufferAccumulator final : public Accumulator {
   int64_t state_bytes() const override {
     return static_cast<int64_t>(buffers_.capacity() * sizeof(std::vector<Entry>)) +
            held_ * int64_t{sizeof(Entry)};
+  }
+  /// Each slot's values and their event times, in arrival order (ema breaks time ties by it).
+  StateFieldList StateFields() const override {
+    return {arrow::field("times", arrow::list(arrow::int64())),
+            arrow::field("values", arrow::list(arrow::float64()))};
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    ListState<arrow::Int64Builder> times;
+    ListState<arrow::DoubleBuilder> values;
+    for (int64_t i = 0; i < count; ++i) {
+      const auto& buffer = buffers_[slots[i]];
+      SLUICE_RETURN_NOT_OK(times.lists.Append());
+      SLUICE_RETURN_NOT_OK(values.lists.Append());
+      SLUICE_RETURN_NOT_OK(times.values->Reserve(static_cast<int64_t>(buffer.size())));
+      SLUICE_RETURN_NOT_OK(values.values->Reserve(static_cast<int64_t>(buffer.size())));
+      for (const Entry& entry : buffer) {
+        times.values->UnsafeAppend(entry.time);
+        values.values->UnsafeAppend(entry.value);
+      }
+    }
+    return FinishState({&times.lists, &values.lists});
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& time_lists = static_cast<const arrow::ListArray&>(*columns[0]);
+    const auto& value_lists = static_cast<const arrow::ListArray&>(*columns[1]);
+    const auto& times = static_cast<const arrow::Int64Array&>(*time_lists.values());
+    const auto& values = static_cast<const arrow::DoubleArray&>(*value_lists.values());
+    for (int64_t i = 0; i < time_lists.length(); ++i) {
+      auto [begin, end] = ListRange(time_lists, i);
+      if (value_lists.value_length(i) != end - begin) {
+        return Status::IOError("an aggregate's state has ", end - begin, " times but ",
+                               value_lists.value_length(i), " values");
+      }
+      auto& buffer = buffers_[slots[i]];
+      buffer.reserve(static_cast<size_t>(end - begin));
+      for (int64_t j = begin, k = value_lists.value_offset(i); j < end; ++j, ++k)
+        buffer.push_back({times.Value(j), values.Value(k)});
+      held_ += end - begin;
+    }
+    return Status::OK();
   }
 
   /// The continuous quantile (linear interpolation between the closest ranks, as DuckDB's
@@ -667,8 +790,44 @@ class DistinctAccumulator final : public Accumulator {
     }
     return bytes;
   }
+  /// Each slot's distinct values (numbers as their DistinctBits()), in no particular order.
+  StateFieldList StateFields() const override {
+    return {arrow::field("values", arrow::list(storage_ == Storage::kString ? arrow::large_utf8()
+                                                                            : arrow::int64()))};
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    if (storage_ == Storage::kString)
+      return SaveSets<arrow::LargeStringBuilder>(strings_, slots, count);
+    return SaveSets<arrow::Int64Builder>(numbers_, slots, count);
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& lists = static_cast<const arrow::ListArray&>(*columns[0]);
+    for (int64_t i = 0; i < lists.length(); ++i) {
+      auto [begin, end] = ListRange(lists, i);
+      if (storage_ == Storage::kString) {
+        const auto& values = static_cast<const arrow::LargeStringArray&>(*lists.values());
+        for (int64_t j = begin; j < end; ++j) strings_[slots[i]].emplace(values.GetView(j));
+      } else {
+        const auto& values = static_cast<const arrow::Int64Array&>(*lists.values());
+        for (int64_t j = begin; j < end; ++j) numbers_[slots[i]].insert(values.Value(j));
+      }
+    }
+    return Status::OK();
+  }
 
  private:
+  template <typename ValueBuilder, typename Set>
+  static Result<StateColumns> SaveSets(const std::vector<Set>& sets, const uint32_t* slots,
+                                       int64_t count) {
+    ListState<ValueBuilder> state;
+    for (int64_t i = 0; i < count; ++i) {
+      SLUICE_RETURN_NOT_OK(state.lists.Append());
+      for (const auto& value : sets[slots[i]]) SLUICE_RETURN_NOT_OK(state.values->Append(value));
+    }
+    return FinishState({&state.lists});
+  }
+
   Storage storage_;
   std::vector<std::unordered_set<int64_t>> numbers_;
   std::vector<std::unordered_set<std::string>> strings_;
@@ -718,6 +877,36 @@ class ApproxDistinctAccumulator final : public Accumulator {
     return static_cast<int64_t>(sketches_.capacity() * sizeof(void*)) +
            allocated_ * int64_t{sizeof(HyperLogLog)};
   }
+  /// Each slot's sketch as its registers (null when the slot has no value yet).
+  StateFieldList StateFields() const override {
+    return {arrow::field("registers", arrow::binary())};
+  }
+  Result<StateColumns> Save(const uint32_t* slots, int64_t count) const override {
+    arrow::BinaryBuilder registers;
+    SLUICE_RETURN_NOT_OK(registers.Reserve(count));
+    for (int64_t i = 0; i < count; ++i) {
+      const HyperLogLog* sketch = sketches_[slots[i]].get();
+      SLUICE_RETURN_NOT_OK(sketch == nullptr
+                               ? registers.AppendNull()
+                               : registers.Append(reinterpret_cast<const uint8_t*>(sketch),
+                                                  sizeof(HyperLogLog)));
+    }
+    return FinishState({&registers});
+  }
+  Status Load(const StateColumns& columns, const uint32_t* slots) override {
+    SLUICE_RETURN_NOT_OK(CheckState(columns, StateFields()));
+    const auto& registers = static_cast<const arrow::BinaryArray&>(*columns[0]);
+    for (int64_t i = 0; i < registers.length(); ++i) {
+      if (registers.IsNull(i)) continue;
+      std::string_view bytes = registers.GetView(i);
+      if (bytes.size() != sizeof(HyperLogLog)) {
+        return Status::IOError("a HyperLogLog sketch in the state has ", bytes.size(),
+                               " bytes, not ", sizeof(HyperLogLog));
+      }
+      std::memcpy(static_cast<void*>(&Sketch(slots[i])), bytes.data(), bytes.size());
+    }
+    return Status::OK();
+  }
 
  private:
   HyperLogLog& Sketch(uint32_t slot) {
@@ -727,6 +916,10 @@ class ApproxDistinctAccumulator final : public Accumulator {
     }
     return *sketches_[slot];
   }
+  // Save() and Load() copy a sketch as its bytes: its registers and nothing else.
+  static_assert(std::is_trivially_copyable_v<HyperLogLog> &&
+                sizeof(HyperLogLog) == HyperLogLog::kRegisters);
+
   Storage storage_;
   std::vector<std::unique_ptr<HyperLogLog>> sketches_;
   int64_t allocated_ = 0;
@@ -767,113 +960,6 @@ struct MakePosition {
 };
 
 }  // namespace
-
-const std::vector<std::string>& FunctionNames() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> all;
-    for (const auto& entry : kFunctions) all.emplace_back(entry.name);
-    for (const char* percentile : {"p25", "p75", "p90", "p95", "p99"}) all.emplace_back(percentile);
-    return all;
-  }();
-  return names;
-}
-
-std::optional<Aggregate> ParseFunction(std::string_view name) {
-  for (const auto& entry : kFunctions) {
-    if (name == entry.name) {
-      Aggregate aggregate{entry.function, std::string(name)};
-      if (entry.function == Function::kPercentile) aggregate.quantile = 0.5;
-      return aggregate;
-    }
-  }
-  // p<N>: N a whole percentage from 0 to 100 (p95 is the 0.95 quantile).
-  if (name.size() >= 2 && name.size() <= 4 && name[0] == 'p' &&
-      std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    int percent = std::stoi(std::string(name.substr(1)));
-    if (percent > 100 || (name.size() > 2 && name[1] == '0')) return std::nullopt;
-    return Aggregate{Function::kPercentile, std::string(name), percent / 100.0};
-  }
-  return std::nullopt;
-}
-
-Storage StorageOf(const arrow::DataType& type) {
-  if (IsString(type)) return Storage::kString;
-  if (IsIntegerLike(type)) return Storage::kInteger;
-  return Storage::kDouble;
-}
-
-std::optional<std::string> CheckInputType(const Aggregate& aggregate, const arrow::DataType& type) {
-  switch (aggregate.function) {
-    case Function::kCount:
-      return std::nullopt;
-    case Function::kMin:
-    case Function::kMax:
-    case Function::kFirst:
-    case Function::kLast:
-    case Function::kCountDistinct:
-    case Function::kApproxCountDistinct:
-      if (HasStorage(type)) return std::nullopt;
-      return aggregate.name + " takes numbers, strings, booleans or times, not " + type.ToString();
-    default:
-      if (IsNumber(type)) return std::nullopt;
-      return aggregate.name + " takes numbers, not " + type.ToString();
-  }
-}
-
-std::shared_ptr<arrow::DataType> OutputType(const Aggregate& aggregate,
-                                            const std::shared_ptr<arrow::DataType>& input) {
-  switch (aggregate.function) {
-    case Function::kCount:
-    case Function::kCountDistinct:
-    case Function::kApproxCountDistinct:
-      return arrow::int64();
-    case Function::kSum:
-      return arrow::is_integer(input->id()) ? arrow::int64() : arrow::float64();
-    case Function::kMin:
-    case Function::kMax:
-    case Function::kFirst:
-    case Function::kLast:
-      return input;
-    default:
-      return arrow::float64();
-  }
-}
-
-Result<ValueColumn> PrepareColumn(const std::shared_ptr<arrow::Array>& column, bool needs_doubles) {
-  ValueColumn prepared;
-  prepared.length = column->length();
-  if (column->null_count() > 0) {
-    prepared.validity = column->null_bitmap_data();
-    prepared.validity_offset = column->offset();
-  }
-  prepared.owned.push_back(column);
-  const auto& type = *column->type();
-  Storage storage = StorageOf(type);
-  if (storage == Storage::kString) {
-    std::shared_ptr<arrow::Array> strings = column;
-    if (type.id() != arrow::Type::STRING) {
-      SLUICE_ASSIGN_OR_RAISE(strings, arrow::compute::Cast(*column, arrow::utf8()));
-      prepared.owned.push_back(strings);
-    }
-    prepared.strings = static_cast<const arrow::StringArray*>(strings.get());
-    return prepared;
-  }
-  if (storage == Storage::kInteger) {
-    SLUICE_ASSIGN_OR_RAISE(auto integers, ToInt64(column));
-    prepared.integers = static_cast<const arrow::Int64Array&>(*integers).raw_values();
-    prepared.owned.push_back(std::move(integers));
-  }
-  if ((needs_doubles || storage == Storage::kDouble) &&
-      (IsNumber(type) || arrow::is_floating(type.id()))) {
-    std::shared_ptr<arrow::Array> doubles = column;
-    if (type.id() != arrow::Type::DOUBLE) {
-      SLUICE_ASSIGN_OR_RAISE(doubles, arrow::compute::Cast(*column, arrow::float64()));
-    }
-    prepared.doubles = static_cast<const arrow::DoubleArray&>(*doubles).raw_values();
-    prepared.owned.push_back(std::move(doubles));
-  }
-  return prepared;
-}
 
 std::unique_ptr<Accumulator> MakeAccumulator(const Aggregate& aggregate,
                                              const std::shared_ptr<arrow::DataType>& input) {

@@ -125,6 +125,23 @@ class Accumulator {
                                                          int64_t count) const = 0;
   /// Approximate bytes held.
   virtual int64_t state_bytes() const = 0;
+
+  // Checkpoints: the state of some slots as Arrow columns, and back. Only checkpoints call
+  // these, never the per-batch path.
+
+  /// The columns Save() makes, by name and type: everything a slot holds, so that a loaded slot
+  /// goes on exactly (bit for bit) as the saved one would have.
+  virtual std::vector<std::shared_ptr<arrow::Field>> StateFields() const = 0;
+  /// The state of slots[0..count), one row per slot in that order, as new arrays of
+  /// StateFields(): they share no buffer with the accumulator, so that a checkpoint can write
+  /// them on another thread while the accumulator goes on.
+  virtual Result<std::vector<std::shared_ptr<arrow::Array>>> Save(const uint32_t* slots,
+                                                                  int64_t count) const = 0;
+  /// Puts row i of `columns` (made by Save() of an accumulator of the same aggregate and input
+  /// type) into slot slots[i], for every row; those slots exist (Resize()) and are empty.
+  /// Columns that do not match StateFields() are an error, never a crash.
+  virtual Status Load(const std::vector<std::shared_ptr<arrow::Array>>& columns,
+                      const uint32_t* slots) = 0;
 };
 
 /// The accumulator of `aggregate` over a column of `input` type (checked by CheckInputType).
