@@ -5,7 +5,7 @@
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
 
-#include <filesystem>
+#include <charconv>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -17,275 +17,14 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/config/location.h"
-#include "sluice/duckdb/connection.h"
-#include "sluice/duckdb/database.h"
 #include "sluice/exec/dead_letter.h"
 #include "sluice/exec/time.h"
-#include "sluice/processors/sql_shape.h"
+#include "sluice/processors/sql_query.h"
 #include "sluice/processors/window.h"
+#include "sluice/state/state_snapshot.h"
 
 namespace sluice::processors {
 namespace {
-
-/// The name under which the rows are visible to the query.
-constexpr const char* kInputTable = "input";
-
-/// The query without trailing blanks and semicolons, which DuckDB accepts but which would break
-/// the query when it is wrapped in another.
-std::string TrimStatement(std::string_view query) {
-  while (!query.empty() && (query.back() == ';' || query.back() == ' ' || query.back() == '\t' ||
-                            query.back() == '\n' || query.back() == '\r')) {
-    query.remove_suffix(1);
-  }
-  return std::string(query);
-}
-
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-/// A DuckDB error message split into what a configuration error shows: the first line, the
-/// remaining explanation (e.g. "Candidate bindings: ...") as a hint, and the file position of
-/// the caret DuckDB draws under the query, when it can be mapped back.
-struct QueryError {
-  std::string message;
-  std::string hint;
-  config::Location where;
-};
-
-QueryError DescribeQueryError(const config::LocatedText& query, const config::Location& fallback,
-                              std::string_view duckdb_message) {
-  constexpr std::string_view kPrefix = "DuckDB: ";
-  if (duckdb_message.substr(0, kPrefix.size()) == kPrefix)
-    duckdb_message.remove_prefix(kPrefix.size());
-  QueryError error;
-  error.where = fallback;
-  std::vector<std::string_view> lines = SplitLines(duckdb_message);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::string_view line = lines[i];
-    if (i == 0) {
-      error.message = std::string(line);
-      continue;
-    }
-    if (line.substr(0, 5) == "LINE ") {
-      // "LINE 1: <part of the query>" with a caret line below it.
-      const size_t colon = line.find(": ");
-      if (colon != std::string_view::npos && i + 1 < lines.size() &&
-          line.substr(5, colon - 5) == "1" && query.text.find('\n') == std::string::npos) {
-        std::string_view context = line.substr(colon + 2);
-        const size_t caret = lines[i + 1].find('^');
-        if (caret != std::string_view::npos && caret >= colon + 2) {
-          size_t offset = caret - (colon + 2);
-          if (context.substr(0, 3) == "...") {
-            context.remove_prefix(3);
-            offset = offset >= 3 ? offset - 3 : 0;
-          }
-          if (context.size() >= 3 && context.substr(context.size() - 3) == "...")
-            context.remove_suffix(3);
-          const size_t found = query.text.find(context);
-          if (found != std::string::npos && query.where.known())
-            error.where = query.At(found + offset);
-        }
-      }
-      ++i;  // the caret line
-      continue;
-    }
-    if (line.empty()) continue;
-    if (!error.hint.empty()) error.hint += "; ";
-    error.hint += std::string(line);
-  }
-  return error;
-}
-
-/// The files a statement may read besides `input` (`allow_files`), as DuckDB matches them: each
-/// listed path both absolute and relative to the working directory, since a statement may name
-/// a file either way.
-struct AllowedFiles {
-  std::vector<std::string> directories;  ///< each ending in '/'
-  std::vector<std::string> files;
-};
-
-/// Reads `allow_files`: paths relative to the pipeline file, or absolute, of files or
-/// directories that exist.
-Result<AllowedFiles> ReadAllowedFiles(const config::Options& options) {
-  AllowedFiles allowed;
-  if (!options.Has("allow_files")) return allowed;
-  const config::Location where = options.LocationOf("allow_files");
-  const std::filesystem::path base = std::filesystem::path(where.file).parent_path();
-  std::error_code error;
-  const std::filesystem::path working = std::filesystem::current_path(error);
-  for (const std::string& entry : options.GetStringList("allow_files")) {
-    std::filesystem::path path(entry);
-    if (entry.empty()) return config::ConfigError(where, "allow_files lists an empty path");
-    if (path.is_relative()) path = base / path;
-    path = std::filesystem::absolute(path, error).lexically_normal();
-    const bool directory = std::filesystem::is_directory(path, error);
-    if (!directory && !std::filesystem::is_regular_file(path, error)) {
-      return config::ConfigError(
-          where,
-          fmt::format("allow_files lists '{}', which is no file or directory ({})", entry,
-                      path.string()),
-          "paths are relative to the pipeline file, or absolute, and must exist at the start");
-    }
-    std::vector<std::string> forms = {path.string()};
-    if (!working.empty()) {
-      const std::string relative = path.lexically_relative(working).string();
-      if (!relative.empty() && relative != ".") forms.push_back(relative);
-    }
-    for (std::string form : forms) {
-      while (form.size() > 1 && form.back() == '/') form.pop_back();
-      if (directory) {
-        allowed.directories.push_back(form + "/");
-      } else {
-        allowed.files.push_back(form);
-      }
-    }
-  }
-  return allowed;
-}
-
-/// The hint of a statement refused for reaching outside `input`.
-constexpr const char* kSandboxHint =
-    "the sql step reads only the table `input`: no file, URL or extension, unless the file or "
-    "its directory is listed in allow_files (sql: {query: \"...\", allow_files: [data/ref/]})";
-
-/// A statement prepared over the table `input` on a DuckDB database of its own.
-///
-/// Owns an in-memory database with one thread and a connection to it. The schema of `input` is
-/// registered at configuration time and the statement prepared against it, so a statement that
-/// does not fit the data fails before the run with DuckDB's message, and the output schema is
-/// known. Run() hands batches to DuckDB in place (see duckdb/connection.h) and re-runs the
-/// prepared statement over them. Used from one thread at a time.
-///
-/// The database is closed to the outside before the statement is bound: it reads no file but
-/// those listed in `allowed`, fetches nothing from the network and loads no extension; its
-/// configuration is then locked, so nothing the statement does can lift that.
-class SqlQuery {
- public:
-  static Result<std::unique_ptr<SqlQuery>> Make(const config::LocatedText& text,
-                                                const config::Location& where,
-                                                const std::shared_ptr<arrow::Schema>& input,
-                                                const AllowedFiles& allowed) {
-    const std::string query = TrimStatement(text.text);
-    if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
-      return config::ConfigError(where, "the sql query is empty",
-                                 "e.g. sql: \"SELECT * FROM input WHERE volume > 0\"");
-    }
-    duckdb::DatabaseOptions database_options;
-    database_options.threads = 1;
-    SLUICE_ASSIGN_OR_RAISE(auto database, duckdb::Database::Open(":memory:", database_options));
-    SLUICE_ASSIGN_OR_RAISE(auto connection, duckdb::Connection::Open(std::move(database)));
-    Status registered = connection->RegisterBatches(kInputTable, input, {});
-    if (!registered.ok()) {
-      return config::ConfigError(where, "DuckDB cannot read this processor's input " +
-                                            input->ToString() + ": " + registered.message());
-    }
-    SLUICE_RETURN_NOT_OK(connection->RestrictExternalAccess(allowed.directories, allowed.files));
-    auto statement = connection->Prepare(query);
-    if (!statement.ok()) {
-      QueryError error = DescribeQueryError(text, where, statement.status().message());
-      if (error.message.rfind("Permission Error", 0) == 0) error.hint = kSandboxHint;
-      return config::ConfigError(error.where, error.message, error.hint);
-    }
-    if (!(*statement)->is_query()) {
-      return config::ConfigError(
-          where, "the sql processor runs a query (SELECT ...) over its input, not a command",
-          kSandboxHint);
-    }
-    SLUICE_ASSIGN_OR_RAISE(duckdb::PlanNode plan, connection->LogicalPlan(query));
-    StatementShape shape = ShapeOf(plan);
-    SLUICE_ASSIGN_OR_RAISE(auto narrowed, NarrowHugeIntegers(connection.get(), query));
-    if (narrowed != nullptr) statement = std::move(narrowed);
-    SLUICE_RETURN_NOT_OK(connection->LockConfiguration());
-    return std::unique_ptr<SqlQuery>(
-        new SqlQuery(std::move(connection), std::move(*statement), std::move(shape), input, where));
-  }
-
-  const std::shared_ptr<arrow::Schema>& schema() const { return statement_->schema(); }
-  /// The schema of `input`.
-  const std::shared_ptr<arrow::Schema>& input_schema() const { return input_; }
-  const StatementShape& shape() const { return shape_; }
-  /// Where the statement stands in the pipeline file, for messages of the run.
-  const config::Location& where() const { return where_; }
-
-  /// Runs the statement with `input` holding `batches`; DuckDB answers in vectors of 2048 rows.
-  Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> Run(
-      std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
-    SLUICE_RETURN_NOT_OK(connection_->SetBatches(kInputTable, std::move(batches)));
-    auto result = statement_->Execute();
-    // Let go of the batches now rather than at the next run.
-    SLUICE_RETURN_NOT_OK(connection_->SetBatches(kInputTable, {}));
-    // DuckDB's message goes on with the query and a caret under it, which a data error's
-    // message (a dead letter's reason) does without.
-    if (!result.ok()) {
-      const std::string& message = result.status().message();
-      return result.status().WithMessage("sql: ", message.substr(0, message.find('\n')));
-    }
-    return result;
-  }
-
- private:
-  SqlQuery(std::unique_ptr<duckdb::Connection> connection,
-           std::unique_ptr<duckdb::PreparedStatement> statement, StatementShape shape,
-           std::shared_ptr<arrow::Schema> input, config::Location where)
-      : connection_(std::move(connection)),
-        statement_(std::move(statement)),
-        shape_(std::move(shape)),
-        input_(std::move(input)),
-        where_(std::move(where)) {}
-
-  /// DuckDB sums and counts integers into HUGEINT (128 bits), which Arrow can only carry as
-  /// decimal128(38, 0). Pipelines expect int64 (DESIGN.md types), so such columns are cast to
-  /// BIGINT (UHUGEINT to UBIGINT); a value out of range then fails its batch as a data error.
-  /// Returns null when no column needs it, or when the wrapped query does not prepare (e.g.
-  /// duplicate column names), in which case the decimal is kept.
-  static Result<std::unique_ptr<duckdb::PreparedStatement>> NarrowHugeIntegers(
-      duckdb::Connection* connection, const std::string& query) {
-    auto description = connection->Query("DESCRIBE " + query);
-    if (!description.ok()) return nullptr;
-    auto names = (*description)->GetColumnByName("column_name");
-    auto types = (*description)->GetColumnByName("column_type");
-    if (names == nullptr || types == nullptr) return nullptr;
-    std::string replacements;
-    for (int64_t row = 0; row < (*description)->num_rows(); ++row) {
-      SLUICE_ASSIGN_OR_RAISE(auto name, names->GetScalar(row));
-      SLUICE_ASSIGN_OR_RAISE(auto type, types->GetScalar(row));
-      if (!name->is_valid || !type->is_valid) continue;
-      const std::string type_name = type->ToString();
-      const char* narrow = type_name == "HUGEINT"    ? "BIGINT"
-                           : type_name == "UHUGEINT" ? "UBIGINT"
-                                                     : nullptr;
-      if (narrow == nullptr) continue;
-      std::string quoted = "\"";
-      for (char c : name->ToString()) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-      quoted += '"';
-      if (!replacements.empty()) replacements += ", ";
-      replacements += "CAST(" + quoted + " AS " + narrow + ") AS " + quoted;
-    }
-    if (replacements.empty()) return nullptr;
-    // The newlines keep a trailing `-- comment` in the user's query from swallowing the ')'.
-    auto wrapped =
-        connection->Prepare("SELECT * REPLACE (" + replacements + ") FROM (\n" + query + "\n)");
-    if (!wrapped.ok()) return nullptr;
-    return std::move(*wrapped);
-  }
-
-  // Declared before the statement, which must be destroyed first.
-  std::unique_ptr<duckdb::Connection> connection_;
-  std::unique_ptr<duckdb::PreparedStatement> statement_;
-  StatementShape shape_;
-  std::shared_ptr<arrow::Schema> input_;
-  config::Location where_;
-};
 
 /// The most rows of a result emitted in one batch, once a statement runs over more than one
 /// micro-batch (a window, the whole input).
@@ -334,6 +73,54 @@ int64_t BytesOf(const arrow::RecordBatch& batch) {
   return bytes.ok() ? *bytes : arrow::util::TotalBufferSize(batch);
 }
 
+// ---------------------------------------------------------------------------------------
+// Checkpoints: the kept batches are handed over as they are (they never change).
+
+/// A snapshot that this step did not make (or that was damaged): the restore fails rather than
+/// guess or crash.
+Status Damaged(const std::string& what) {
+  return Status::IOError("the sql step's checkpoint state is not usable: ", what);
+}
+
+/// `batches` as one table of `schema`; a batch that differs from it only in nullability or
+/// metadata, which a table does not allow, is relabelled, not copied.
+Result<std::shared_ptr<arrow::Table>> TableOf(
+    const std::shared_ptr<arrow::Schema>& schema,
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> relabelled;
+  relabelled.reserve(batches.size());
+  for (const auto& batch : batches) {
+    relabelled.push_back(batch->schema()->Equals(*schema, false)
+                             ? batch
+                             : arrow::RecordBatch::Make(schema, batch->num_rows(),
+                                                        batch->columns()));
+  }
+  return arrow::Table::FromRecordBatches(schema, std::move(relabelled));
+}
+
+/// The table `name` of `snapshot`, which must hold rows of `schema`.
+Result<std::shared_ptr<arrow::Table>> SavedTable(const state::StateSnapshot& snapshot,
+                                                const std::string& name,
+                                                const arrow::Schema& schema) {
+  auto table = snapshot.Table(name);
+  if (table == nullptr) return Damaged("it has no table '" + name + "'");
+  if (!table->schema()->Equals(schema, false)) {
+    return Damaged("its rows have the fields " + table->schema()->ToString() +
+                   ", not the input's " + schema.ToString());
+  }
+  return table;
+}
+
+Result<exec::Timestamp> SavedWatermark(const state::StateSnapshot& snapshot) {
+  const std::string text = snapshot.Value("watermark");
+  exec::Timestamp watermark = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), watermark);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return Damaged("its watermark is '" + text + "'");
+  }
+  return watermark;
+}
+
 /// A row-wise statement, run over each micro-batch on its own: it keeps nothing between batches.
 class RowWiseSql final : public exec::Processor {
  public:
@@ -368,6 +155,32 @@ class WholeInputSql final : public exec::Processor {
   std::shared_ptr<arrow::Schema> output_schema() const override { return query_->schema(); }
   bool stateless() const override { return false; }
   int64_t state_bytes() const override { return bytes_; }
+
+  /// A snapshot holds the kept batches (`rows`) and whether the statement has run.
+  bool checkpointable() const override { return true; }
+  Result<state::StateSnapshot> SnapshotState() const override {
+    state::StateSnapshot snapshot;
+    snapshot.values["ran"] = ran_ ? "true" : "false";
+    SLUICE_ASSIGN_OR_RAISE(auto rows, TableOf(query_->input_schema(), batches_));
+    snapshot.tables.emplace_back("rows", std::move(rows));
+    return snapshot;
+  }
+  Status RestoreState(const state::StateSnapshot& snapshot) override {
+    const std::string ran = snapshot.Value("ran");
+    if (ran != "true" && ran != "false") return Damaged("it does not say whether the step ran");
+    ran_ = ran == "true";
+    SLUICE_ASSIGN_OR_RAISE(auto rows, SavedTable(snapshot, "rows", *query_->input_schema()));
+    arrow::TableBatchReader reader(*rows);
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      SLUICE_RETURN_NOT_OK(reader.ReadNext(&batch));
+      if (batch == nullptr) break;
+      if (batch->num_rows() == 0) continue;
+      bytes_ += BytesOf(*batch);
+      batches_.push_back(std::move(batch));
+    }
+    return Status::OK();
+  }
 
   Status Process(const std::shared_ptr<arrow::RecordBatch>& batch, exec::Emitter&) override {
     if (batch->num_rows() == 0) return Status::OK();
@@ -433,8 +246,12 @@ struct SqlWindow {
 /// window has already fired is late: a dead letter. Used from the pipeline thread only.
 class WindowedSql final : public exec::Processor {
  public:
-  WindowedSql(std::unique_ptr<SqlQuery> query, exec::ProcessorContext context, SqlWindow window)
+  /// `input`: the schema of the batches it takes, which `input` of the query extends by the
+  /// window's bounds.
+  WindowedSql(std::unique_ptr<SqlQuery> query, exec::ProcessorContext context, SqlWindow window,
+              std::shared_ptr<arrow::Schema> input)
       : query_(std::move(query)),
+        input_(std::move(input)),
         context_(std::move(context)),
         window_(window),
         pane_(std::gcd(window.size, window.slide)) {}
@@ -455,6 +272,13 @@ class WindowedSql final : public exec::Processor {
     return Status::OK();
   }
 
+  /// A snapshot holds the watermark, the panes' batches as they are (`rows`, in pane order) and
+  /// one row per batch with its pane and length (`panes`). The windows still to fire follow
+  /// from the panes and the watermark.
+  bool checkpointable() const override { return true; }
+  Result<state::StateSnapshot> SnapshotState() const override;
+  Status RestoreState(const state::StateSnapshot& snapshot) override;
+
   static std::shared_ptr<arrow::DataType> WindowBoundType() {
     return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   }
@@ -467,8 +291,17 @@ class WindowedSql final : public exec::Processor {
 
   Status Fire(exec::Timestamp start, exec::Emitter& out);
   void Late(const arrow::RecordBatch& batch, int64_t row, exec::Timestamp start);
+  /// Registers the windows [s, s + size) covering the pane that starts at `start`: s a multiple
+  /// of the slide, from the pane's last window back; those that fired already are not reopened.
+  void RegisterWindows(exec::Timestamp start) {
+    for (exec::Timestamp s = exec::FloorTo(start, window_.slide);
+         s + window_.size >= start + pane_ && s + window_.size > watermark_; s -= window_.slide) {
+      windows_.insert(s);
+    }
+  }
 
   std::unique_ptr<SqlQuery> query_;
+  std::shared_ptr<arrow::Schema> input_;
   exec::ProcessorContext context_;
   SqlWindow window_;
   exec::Timestamp pane_;
@@ -552,12 +385,7 @@ Status WindowedSql::Process(const std::shared_ptr<arrow::RecordBatch>& batch, ex
     pane.bytes += bytes;
     bytes_ += bytes;
     pane.batches.push_back(std::move(part));
-    // The windows [s, s + size) covering the pane: s a multiple of the slide, from the pane's
-    // last window back; those that fired already are not reopened.
-    for (exec::Timestamp s = exec::FloorTo(start, window_.slide);
-         s + window_.size >= start + pane_ && s + window_.size > watermark_; s -= window_.slide) {
-      windows_.insert(s);
-    }
+    RegisterWindows(start);
   }
   return Status::OK();
 }
@@ -608,6 +436,65 @@ Status WindowedSql::Fire(exec::Timestamp start, exec::Emitter& out) {
         fmt::format("window [{}, {})", exec::FormatTimestamp(start), exec::FormatTimestamp(end)));
   }
   return EmitResult(std::move(*result), kResultBatchRows, out);
+}
+
+Result<state::StateSnapshot> WindowedSql::SnapshotState() const {
+  state::StateSnapshot snapshot;
+  snapshot.values["watermark"] = std::to_string(watermark_);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  std::vector<exec::Timestamp> starts;
+  std::vector<int64_t> lengths;
+  for (const auto& [start, pane] : panes_) {
+    for (const auto& batch : pane.batches) {
+      batches.push_back(batch);
+      starts.push_back(start);
+      lengths.push_back(batch->num_rows());
+    }
+  }
+  SLUICE_ASSIGN_OR_RAISE(auto rows, TableOf(input_, batches));
+  const auto count = static_cast<int64_t>(starts.size());
+  auto pane_starts = arrow::MakeArray(arrow::ArrayData::Make(
+      WindowBoundType(), count, {nullptr, arrow::Buffer::FromVector(std::move(starts))}, 0));
+  auto pane_lengths = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::int64(), count, {nullptr, arrow::Buffer::FromVector(std::move(lengths))}, 0));
+  auto schema = arrow::schema({arrow::field("pane_start", WindowBoundType(), false),
+                               arrow::field("rows", arrow::int64(), false)});
+  snapshot.tables.emplace_back("rows", std::move(rows));
+  snapshot.tables.emplace_back(
+      "panes", arrow::Table::Make(std::move(schema), {pane_starts, pane_lengths}, count));
+  return snapshot;
+}
+
+Status WindowedSql::RestoreState(const state::StateSnapshot& snapshot) {
+  SLUICE_ASSIGN_OR_RAISE(watermark_, SavedWatermark(snapshot));
+  SLUICE_ASSIGN_OR_RAISE(auto rows, SavedTable(snapshot, "rows", *input_));
+  auto panes = snapshot.Table("panes");
+  if (panes == nullptr || panes->num_columns() != 2 ||
+      !panes->column(0)->type()->Equals(*WindowBoundType()) ||
+      panes->column(1)->type()->id() != arrow::Type::INT64) {
+    return Damaged("it has no list of panes");
+  }
+  SLUICE_ASSIGN_OR_RAISE(auto index, panes->CombineChunksToBatch());
+  const auto& starts = static_cast<const arrow::TimestampArray&>(*index->column(0));
+  const auto& lengths = static_cast<const arrow::Int64Array&>(*index->column(1));
+  if (starts.null_count() > 0 || lengths.null_count() > 0) return Damaged("a pane is unknown");
+  int64_t offset = 0;
+  for (int64_t i = 0; i < index->num_rows(); ++i) {
+    const exec::Timestamp start = starts.Value(i);
+    const int64_t length = lengths.Value(i);
+    if (exec::FloorTo(start, pane_) != start) return Damaged("a pane starts between panes");
+    if (length <= 0 || length > rows->num_rows() - offset) return Damaged("a pane's rows are cut");
+    SLUICE_ASSIGN_OR_RAISE(auto batch, rows->Slice(offset, length)->CombineChunksToBatch());
+    offset += length;
+    Pane& pane = panes_[start];
+    const int64_t bytes = BytesOf(*batch);
+    pane.bytes += bytes;
+    bytes_ += bytes;
+    pane.batches.push_back(std::move(batch));
+    RegisterWindows(start);
+  }
+  if (offset != rows->num_rows()) return Damaged("some rows belong to no pane");
+  return Status::OK();
 }
 
 /// Reads `window: {tumbling | sliding}` and the time the windows are cut by: the input's event
@@ -674,7 +561,7 @@ Result<std::unique_ptr<exec::Processor>> MakeSql(const exec::ProcessorContext& c
         with_bounds,
         with_bounds->AddField(with_bounds->num_fields(), arrow::field("window_end", bound, false)));
     SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, with_bounds, allowed));
-    return std::make_unique<WindowedSql>(std::move(query), context, window);
+    return std::make_unique<WindowedSql>(std::move(query), context, window, input);
   }
   SLUICE_ASSIGN_OR_RAISE(auto query, SqlQuery::Make(text, where, input, allowed));
   if (query->shape().row_wise) return std::make_unique<RowWiseSql>(std::move(query));
@@ -730,3 +617,4 @@ void RegisterSql(exec::Registry* registry) {
 }
 
 }  // namespace sluice::processors
+
