@@ -439,8 +439,10 @@ class Pipeline::Builder {
     stage.state_id = StateId(component);
     stage.plugin = component.plugin;
     stage.config = component.canonical;
+    // Schemas only: a stateless step added before the stage renames its input stream, which
+    // changes nothing the state depends on.
     for (const auto& input : context.inputs)
-      stage.input_schema += input.name + ": " + input.schema->ToString(/*show_metadata=*/false) + "\n";
+      stage.input_schema += input.schema->ToString(/*show_metadata=*/false) + "\n";
     return output;
   }
 
