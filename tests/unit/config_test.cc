@@ -6,6 +6,7 @@
 #include "sluice/common/duration.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/pipeline_config.h"
+#include "sluice/exec/registry.h"
 
 namespace sluice::config {
 namespace {
@@ -450,6 +451,74 @@ TEST(SpellingTest, SuggestsOnlyCloseWords) {
   EXPECT_EQ(ClosestSpelling("pth", {"path", "format"}), "path");
   EXPECT_EQ(ClosestSpelling("zzzzzz", {"path", "format"}), std::nullopt);
   EXPECT_EQ(SpellingHint("zzzzzz", {"path", "format"}), "expected one of: path, format");
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+const char* kWithWindow = R"(name: p
+sources:
+  quotes: {connector: generator, count: 10}
+pipeline:
+  - window: {tumbling: 5s, group_by: [symbol], aggregate: {ask: [min, max], bid: [max]}}
+checkpoint: {dir: state/, interval: 2s}
+max_state: 512MB
+sinks:
+  screen: {connector: console}
+)";
+
+TEST(CheckpointConfigTest, CheckpointAndMaxStateAreRead) {
+  auto config = LoadPipelineText(kWithWindow, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->checkpoint.has_value());
+  EXPECT_EQ(config->checkpoint->dir, "state/");
+  EXPECT_EQ(config->checkpoint->interval, std::chrono::seconds(2));
+  EXPECT_EQ(config->checkpoint->retain, 3);
+  EXPECT_EQ(config->max_state, int64_t{512} << 20);
+  // --checkpoint-dir is a --set of checkpoint.dir, which creates the section when it is missing.
+  std::string without = kWithWindow;
+  without.erase(without.find("checkpoint:"), without.find("max_state") - without.find("checkpoint:"));
+  config = LoadPipelineText(without, "p.yaml", {{"checkpoint.dir", "s3://bucket/state"}},
+                            exec::BuiltinRegistry());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->checkpoint->dir, "s3://bucket/state");
+}
+
+TEST(CheckpointConfigTest, BadValuesNameTheirPlace) {
+  std::string text = kWithWindow;
+  text.replace(text.find("512MB"), 5, "lots");
+  auto config = LoadPipelineText(text, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("p.yaml:7:12: error: max_state: 'lots' has no size unit"),
+            std::string::npos)
+      << config.status().message();
+  text = kWithWindow;
+  text.replace(text.find("interval: 2s"), 12, "every: 2s");
+  config = LoadPipelineText(text, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("p.yaml:6:27: error"), std::string::npos)
+      << config.status().message();
+}
+
+// The configuration a checkpoint records for a step does not depend on how its keys were
+// ordered, and computing it leaves the step's own options as they were.
+TEST(CheckpointConfigTest, CanonicalConfigurationSortsKeysAndChangesNothing) {
+  std::string reordered = kWithWindow;
+  reordered.replace(reordered.find("{tumbling"), std::string("{tumbling: 5s, group_by: [symbol], aggregate: {ask: [min, max], bid: [max]}}").size(),
+                    "{aggregate: {bid: [max], ask: [min, max]}, group_by: [symbol], tumbling: 5s}");
+  auto first = LoadPipelineText(kWithWindow, "p.yaml", {}, exec::BuiltinRegistry());
+  auto second = LoadPipelineText(reordered, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->processors[0].canonical, second->processors[0].canonical);
+  EXPECT_TRUE(first->processors[0].options.GetNode("aggregate").IsMap());
+  std::string changed = kWithWindow;
+  changed.replace(changed.find("tumbling: 5s"), 12, "tumbling: 6s");
+  auto third = LoadPipelineText(changed, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(first->processors[0].canonical, third->processors[0].canonical);
 }
 
 }  // namespace
