@@ -492,7 +492,7 @@ TEST(CheckpointConfigTest, BadValuesNameTheirPlace) {
   text.replace(text.find("512MB"), 5, "lots");
   auto config = LoadPipelineText(text, "p.yaml", {}, exec::BuiltinRegistry());
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.status().message().find("p.yaml:7:12: error: max_state: 'lots' has no size unit"),
+  EXPECT_NE(config.status().message().find("p.yaml:7:12: error: max_state: 'lots' is not a size"),
             std::string::npos)
       << config.status().message();
   text = kWithWindow;
