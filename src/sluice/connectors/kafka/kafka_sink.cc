@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "sluice/common/logging.h"
@@ -19,8 +21,10 @@
 #include "sluice/config/location.h"
 #include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/connectors/kafka/transactional_producer.h"
 #include "sluice/formats/json_row_encoder.h"
 #include "sluice/formats/record_writer.h"
+#include "sluice/formats/value_text.h"
 
 namespace sluice::connectors {
 namespace {
@@ -45,10 +49,27 @@ struct SinkSettings {
   std::shared_ptr<kafka::AvroCodec> avro;
   config::Location where;
   std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
-  /// Exactly-once: one producer transaction per input batch, carrying the source's offsets.
+  /// Exactly-once: one producer transaction per input batch, carrying the source's offsets, or
+  /// with `checkpoints` one per checkpoint.
   bool exactly_once = false;
   std::string transactional_id;
+  /// The pipeline takes checkpoints (ConnectorContext::checkpoints).
+  bool checkpoints = false;
+  /// With checkpoints and exactly_once: reads the checkpoint markers (group
+  /// `<transactional_id>.checkpoints`) at recovery.
+  std::unique_ptr<RdKafka::Conf> marker_conf;
 };
+
+/// With checkpoints, each committed transaction records its checkpoint id as the offset of the
+/// consumer group `<transactional_id>.checkpoints` on this partition: the sink's topic, or one
+/// every cluster has when rows name their topics.
+std::pair<std::string, int32_t> MarkerPartition(const SinkSettings& settings) {
+  return {settings.topic.empty() ? std::string("__consumer_offsets") : settings.topic, 0};
+}
+
+std::string MarkerGroup(const SinkSettings& settings) {
+  return settings.transactional_id + ".checkpoints";
+}
 
 /// One failed delivery, collected by the delivery-report callback.
 struct DeliveryFailure {
@@ -81,6 +102,16 @@ bool IsConnectionFailure(RdKafka::ErrorCode code) {
 /// resumes from the committed offsets. A message the brokers refuse inside a transaction fails
 /// the run (the transaction is aborted and a restart replays the batch) instead of becoming a
 /// dead letter.
+///
+/// With `exactly_once` in a pipeline with checkpoints the sink decides whether a checkpoint
+/// completed (CheckpointRole::kDeciding): each checkpoint's output is one transaction, committed
+/// by CommitCheckpoint() once the checkpoint is written, together with a marker (the checkpoint
+/// id as the offset of group `<transactional_id>.checkpoints`, see MarkerPartition()) that
+/// LastCommittedCheckpoint() reads after a crash. Two producers (`<transactional_id>-0` and
+/// `-1`) take turns, because the next checkpoint's output is written while the previous one is
+/// being saved: Write() goes into the current producer's transaction, PrepareCheckpoint() flushes
+/// it and turns to the other producer. Open() initialises both, which aborts whatever a killed
+/// predecessor left open (a commit it had already decided is completed instead).
 class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
  public:
   KafkaSink(SinkSettings settings, std::unique_ptr<RdKafka::Conf> conf,
@@ -92,7 +123,15 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
 
   ~KafkaSink() override {
     // A failed run: give queued messages a moment, but never hang on unreachable brokers.
-    if (producer_ != nullptr) producer_->flush(1000);
+    if (plain_producer_ != nullptr) plain_producer_->flush(1000);
+    for (const auto& transactional : transactional_) transactional->producer()->flush(1000);
+  }
+
+  /// Whether checkpoints decide this sink's transactions.
+  bool deciding() const { return settings_.exactly_once && settings_.checkpoints; }
+
+  exec::CheckpointRole checkpoint_role() const override {
+    return deciding() ? exec::CheckpointRole::kDeciding : exec::CheckpointRole::kAtLeastOnce;
   }
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
@@ -128,20 +167,31 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
         RdKafka::Conf::CONF_OK) {
       return Status::Invalid("cannot register the Kafka delivery callback: ", error);
     }
-    producer_.reset(RdKafka::Producer::create(conf_.get(), error));
-    if (producer_ == nullptr) return Status::IOError("cannot create a Kafka producer: ", error);
-    if (settings_.exactly_once) {
-      // Fences earlier producers with this transactional id and aborts their open transaction.
-      SLUICE_RETURN_NOT_OK(CallTransaction("initialise the producer's transactions", [&] {
-        return producer_->init_transactions(TransactionTimeoutMs());
-      }));
+    if (!settings_.exactly_once) {
+      plain_producer_.reset(RdKafka::Producer::create(conf_.get(), error));
+      if (plain_producer_ == nullptr)
+        return Status::IOError("cannot create a Kafka producer: ", error);
+      producer_ = plain_producer_.get();
+      return Status::OK();
     }
+    std::vector<std::string> ids = {settings_.transactional_id};
+    if (deciding()) ids = {settings_.transactional_id + "-0", settings_.transactional_id + "-1"};
+    for (const auto& id : ids) {
+      SLUICE_ASSIGN_OR_RAISE(auto transactional,
+                             kafka::TransactionalProducer::Make(conf_.get(), id, Timeout()));
+      // Fences earlier producers with this transactional id and ends their open transaction.
+      SLUICE_RETURN_NOT_OK(transactional->Initialize());
+      transactional_.push_back(std::move(transactional));
+    }
+    // Two producers take turns, starting with the second: checkpoint N is then in producer
+    // N % 2 when checkpoints count from 1.
+    UseProducer(transactional_.size() - 1);
     return Status::OK();
   }
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (producer_ == nullptr) return Status::Invalid("kafka sink: Write() before Open()");
-    if (settings_.exactly_once) SLUICE_RETURN_NOT_OK(BeginTransaction());
+    if (settings_.exactly_once) SLUICE_RETURN_NOT_OK(transactional_[current_]->Begin());
     std::shared_ptr<arrow::StringArray> single_key;
     std::shared_ptr<arrow::RecordBatch> key_columns;
     if (key_indices_.size() == 1) {
@@ -274,45 +324,122 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   }
 
   Status Commit(const exec::InputDone& done) override {
-    if (!settings_.exactly_once) return Status::OK();
+    // With checkpoints the transactions follow checkpoints (CommitCheckpoint()).
+    if (!settings_.exactly_once || settings_.checkpoints) return Status::OK();
     auto* input = dynamic_cast<kafka::TransactionalInput*>(done.source);
     if (input == nullptr) return Status::Invalid("kafka sink: exactly_once needs a kafka source");
     SLUICE_ASSIGN_OR_RAISE(kafka::ConsumerPosition position,
                            input->TakePosition(settings_.name, done.batches, done.end_of_run));
-    if (!in_transaction_ && position.offsets.empty()) return Status::OK();
-    SLUICE_RETURN_NOT_OK(BeginTransaction());
-    if (!position.offsets.empty()) {
-      std::vector<RdKafka::TopicPartition*> offsets;
-      for (const auto& [partition, offset] : position.offsets) {
-        offsets.push_back(
-            RdKafka::TopicPartition::create(partition.first, partition.second, offset));
-      }
-      Status sent = CallTransaction("send the input offsets to the transaction", [&] {
-        return producer_->send_offsets_to_transaction(offsets, position.group.get(),
-                                                      TransactionTimeoutMs());
-      });
-      RdKafka::TopicPartition::destroy(offsets);
-      SLUICE_RETURN_NOT_OK(sent);
+    kafka::TransactionalProducer& transactional = *transactional_[current_];
+    if (!transactional.in_transaction() && position.offsets.empty()) return Status::OK();
+    SLUICE_RETURN_NOT_OK(transactional.Begin());
+    if (!position.offsets.empty())
+      SLUICE_RETURN_NOT_OK(transactional.SendOffsets(position.offsets, position.group.get()));
+    return transactional.Commit();
+  }
+
+  Result<std::string> PrepareCheckpoint(int64_t id) override {
+    // Without transactions Write() returned only once Kafka had every message.
+    if (!deciding()) return std::string("{}");
+    if (prepared_) {
+      return Status::Invalid(fmt::format(
+          "kafka sink: checkpoint {} prepared while checkpoint {} is not committed", id,
+          prepared_->id));
     }
-    SLUICE_RETURN_NOT_OK(CallTransaction("commit the transaction", [&] {
-      return producer_->commit_transaction(TransactionTimeoutMs());
-    }));
-    in_transaction_ = false;
+    kafka::TransactionalProducer& transactional = *transactional_[current_];
+    // A checkpoint without output still commits its marker.
+    SLUICE_RETURN_NOT_OK(transactional.Begin());
+    producer_->flush(static_cast<int>(Timeout().count()));
+    if (producer_->outq_len() > 0) {
+      return Status::IOError(fmt::format(
+          "{} message(s) to Kafka brokers {} still undelivered after {}s: {}",
+          producer_->outq_len(), settings_.brokers, Timeout().count() / 1000,
+          events_->last_error()));
+    }
+    if (!failures_.empty()) {
+      return Status::IOError(fmt::format("{} message(s) of checkpoint {} failed: {}",
+                                         failures_.size(), id, failures_.front().reason));
+    }
+    prepared_ = PreparedCheckpoint{id, current_};
+    UseProducer(1 - current_);
+    std::string description = R"({"transactional_id":)";
+    formats::AppendJsonString(transactional.transactional_id(), &description);
+    description += fmt::format(R"(,"checkpoint":{}}})", id);
+    return description;
+  }
+
+  Status CommitCheckpoint(int64_t id, const std::string& pending) override {
+    (void)pending;
+    if (!deciding()) return Status::OK();
+    if (prepared_ && prepared_->id == id) {
+      kafka::TransactionalProducer& transactional = *transactional_[prepared_->producer];
+      auto [topic, partition] = MarkerPartition(settings_);
+      SLUICE_RETURN_NOT_OK(
+          transactional.SendOffsets({{{topic, partition}, id}}, MarkerGroup(settings_)));
+      SLUICE_RETURN_NOT_OK(transactional.Commit());
+      prepared_.reset();
+      last_committed_ = id;
+      return Status::OK();
+    }
+    if (prepared_) {
+      return Status::Invalid(fmt::format(
+          "kafka sink: checkpoint {} committed while checkpoint {} is prepared", id,
+          prepared_->id));
+    }
+    // Recovery: the pipeline restores only a checkpoint whose transaction an earlier process
+    // committed (LastCommittedCheckpoint(), or its own record of the commit, which outlives
+    // the brokers' retention of the marker): nothing is left to do.
+    UseProducer(static_cast<size_t>((id + 1) % 2));
     return Status::OK();
+  }
+
+  Status AbortCheckpoint(int64_t id, const std::string& pending) override {
+    // Open() aborted its transaction already (init_transactions).
+    (void)id;
+    (void)pending;
+    return Status::OK();
+  }
+
+  Result<int64_t> LastCommittedCheckpoint() override {
+    if (!deciding()) return -1;
+    if (last_committed_) return *last_committed_;
+    std::string error;
+    std::unique_ptr<RdKafka::KafkaConsumer> reader(
+        RdKafka::KafkaConsumer::create(settings_.marker_conf.get(), error));
+    if (reader == nullptr) return Status::IOError("cannot create a Kafka consumer: ", error);
+    auto [topic, partition] = MarkerPartition(settings_);
+    std::vector<RdKafka::TopicPartition*> partitions = {
+        RdKafka::TopicPartition::create(topic, partition, RdKafka::Topic::OFFSET_INVALID)};
+    RdKafka::ErrorCode code = reader->committed(partitions, static_cast<int>(Timeout().count()));
+    int64_t offset = partitions[0]->offset();
+    RdKafka::ErrorCode partition_code = partitions[0]->err();
+    RdKafka::TopicPartition::destroy(partitions);
+    reader->close();
+    if (code == RdKafka::ERR_NO_ERROR) code = partition_code;
+    if (code != RdKafka::ERR_NO_ERROR) {
+      return kafka::KafkaError(
+          code, fmt::format("cannot read the last committed checkpoint (group '{}' on {}/{})",
+                            MarkerGroup(settings_), topic, partition));
+    }
+    last_committed_ = offset >= 0 ? offset : -1;
+    return *last_committed_;
   }
 
   Status Close() override {
     if (producer_ == nullptr) return Status::OK();
-    if (in_transaction_) {
+    bool open = prepared_.has_value();
+    for (const auto& transactional : transactional_) open = open || transactional->in_transaction();
+    if (open) {
       // A successful run committed its last transaction before Close().
       Abort();
       return Status::Invalid("kafka sink: closed with a transaction open");
     }
-    auto timeout =
-        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout);
-    producer_->flush(static_cast<int>(timeout.count()));
-    int left = producer_->outq_len();
-    producer_.reset();
+    int left = 0;
+    for (RdKafka::Producer* producer : Producers()) {
+      producer->flush(static_cast<int>(Timeout().count()));
+      left += producer->outq_len();
+    }
+    Release();
     if (left > 0)
       return Status::IOError(fmt::format("{} message(s) could not be delivered to Kafka", left));
     return Status::OK();
@@ -320,16 +447,13 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
 
   void Abort() override {
     if (producer_ == nullptr) return;
-    if (in_transaction_) {
-      // What was written since the last commit is not backed by committed input offsets: it
-      // must never become visible.
-      std::unique_ptr<RdKafka::Error> aborted(producer_->abort_transaction(5000));
-      in_transaction_ = false;
-    } else {
-      // Without transactions what was sent stays sent (at least once): give it a moment.
-      producer_->flush(1000);
-    }
-    producer_.reset();
+    // What was written since the last commit is not backed by a committed input position (or
+    // checkpoint): it must never become visible.
+    for (const auto& transactional : transactional_)
+      transactional->Abort(std::chrono::milliseconds(5000));
+    // Without transactions what was sent stays sent (at least once): give it a moment.
+    if (plain_producer_ != nullptr) plain_producer_->flush(1000);
+    Release();
   }
 
   void dr_cb(RdKafka::Message& message) override {
@@ -347,52 +471,37 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   }
 
  private:
-  int TransactionTimeoutMs() const {
-    return static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout).count());
+  /// What a checkpoint's prepared transaction is in.
+  struct PreparedCheckpoint {
+    int64_t id = 0;
+    /// The index in `transactional_` of the producer whose transaction holds it.
+    size_t producer = 0;
+  };
+
+  /// Bounds each call of the transaction API, and the flush of a checkpoint.
+  std::chrono::milliseconds Timeout() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_timeout);
   }
 
-  Status BeginTransaction() {
-    if (in_transaction_) return Status::OK();
-    SLUICE_RETURN_NOT_OK(
-        CallTransaction("begin a transaction", [&] { return producer_->begin_transaction(); }));
-    in_transaction_ = true;
-    return Status::OK();
+  /// Write() goes to the transactional producer `index` from now on.
+  void UseProducer(size_t index) {
+    current_ = index;
+    producer_ = transactional_[index]->producer();
   }
 
-  /// Runs one call of librdkafka's transaction API, repeating it while it fails in a retriable
-  /// way (for up to the transaction timeout). An abortable error aborts the transaction; it and
-  /// a fatal error (e.g. fenced by a newer process with the same transactional id) fail the run,
-  /// and a restart resumes from the offsets of the last committed transaction.
-  template <typename Call>
-  Status CallTransaction(std::string_view what, Call call) {
-    auto deadline = std::chrono::steady_clock::now() + settings_.delivery_timeout;
-    while (true) {
-      std::unique_ptr<RdKafka::Error> error(call());
-      if (error == nullptr) return Status::OK();
-      std::string reason = error->str();
-      if (error->is_retriable() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      if (error->txn_requires_abort()) {
-        std::unique_ptr<RdKafka::Error> aborted(
-            producer_->abort_transaction(TransactionTimeoutMs()));
-        in_transaction_ = false;
-        return Status::IOError(fmt::format(
-            "cannot {} (transactional id '{}'): {}; the transaction was aborted, so its output "
-            "stays invisible to read_committed readers, and a restart replays its input",
-            what, settings_.transactional_id, reason));
-      }
-      std::string hint;
-      if (error->code() == RdKafka::ERR__FENCED ||
-          error->code() == RdKafka::ERR_PRODUCER_FENCED ||
-          error->code() == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
-        hint = "; another process with the same transactional_id has taken over";
-      }
-      return Status::IOError(fmt::format("cannot {} (transactional id '{}'): {}{}", what,
-                                         settings_.transactional_id, reason, hint));
-    }
+  std::vector<RdKafka::Producer*> Producers() const {
+    std::vector<RdKafka::Producer*> producers;
+    if (plain_producer_ != nullptr) producers.push_back(plain_producer_.get());
+    for (const auto& transactional : transactional_) producers.push_back(transactional->producer());
+    return producers;
+  }
+
+  /// Destroys the producers.
+  void Release() {
+    producer_ = nullptr;
+    plain_producer_.reset();
+    transactional_.clear();
+    prepared_.reset();
   }
 
   Status HandleFailures(const arrow::RecordBatch& batch) {
@@ -445,20 +554,34 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   // Declared before the producer, which calls into it until it is destroyed.
   std::unique_ptr<ClientEvents> events_;
   exec::DeadLetterQueue* dead_letters_;
-  std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<formats::JsonRowEncoder> encoder_;
   std::unique_ptr<formats::JsonRowEncoder> key_encoder_;
   int topic_index_ = -1;
   std::vector<int> key_indices_;
   std::vector<DeliveryFailure> failures_;
-  bool in_transaction_ = false;
+  /// The checkpoint prepared and not committed yet.
+  std::optional<PreparedCheckpoint> prepared_;
+  /// The last checkpoint committed (by this process, or found by LastCommittedCheckpoint()).
+  std::optional<int64_t> last_committed_;
+  // The producers come last: they call the delivery callback, which fills `failures_`, until
+  // they are destroyed.
+  /// Without exactly_once: the producer.
+  std::unique_ptr<RdKafka::Producer> plain_producer_;
+  /// With exactly_once: one transactional producer, or two taking turns with checkpoints.
+  std::vector<std::unique_ptr<kafka::TransactionalProducer>> transactional_;
+  size_t current_ = 0;
+  /// The producer Write() uses: the plain one, or the current transactional one.
+  RdKafka::Producer* producer_ = nullptr;
 };
 
-/// Exactly-once is well-defined only when each output row's input batch, and so the offsets to
-/// commit with it, is known: one Kafka source and no stage holding rows across batches.
+/// Without checkpoints, exactly-once is well-defined only when each output row's input batch,
+/// and so the offsets to commit with it, is known: one Kafka source and no stage holding rows
+/// across batches. With checkpoints, the checkpoint holds the sources' positions and the
+/// stages' state, and each transaction commits with one: any sources and stages will do.
 Status CheckExactlyOnce(const exec::ConnectorContext& context, const config::Options& options,
                         SinkSettings* settings) {
   settings->exactly_once = options.GetBool("exactly_once");
+  settings->checkpoints = context.checkpoints;
   if (!settings->exactly_once) {
     if (options.Has("transactional_id")) {
       return config::ConfigError(options.LocationOf("transactional_id"),
@@ -467,7 +590,8 @@ Status CheckExactlyOnce(const exec::ConnectorContext& context, const config::Opt
     return Status::OK();
   }
   config::Location where = options.LocationOf("exactly_once");
-  if (context.source_connectors.size() != 1 || context.source_connectors[0] != "kafka") {
+  if (!context.checkpoints &&
+      (context.source_connectors.size() != 1 || context.source_connectors[0] != "kafka")) {
     return config::ConfigError(
         where,
         context.source_connectors.empty()
@@ -477,16 +601,21 @@ Status CheckExactlyOnce(const exec::ConnectorContext& context, const config::Opt
                           "offsets are committed in the sink's transactions; this pipeline "
                           "reads from: {}",
                           fmt::join(context.source_connectors, ", ")),
-        "use one kafka source, or exactly_once: false (at-least-once)");
+        "add checkpoint: {dir: ...} to the pipeline (its transactions then commit with "
+        "checkpoints, from any source), use one kafka source, or exactly_once: false "
+        "(at-least-once)");
   }
-  if (!context.stateful_stages.empty()) {
+  if (!context.checkpoints && !context.stateful_stages.empty()) {
     return config::ConfigError(
         where,
-        fmt::format("exactly_once cannot follow a stateful processor ({}): its state is not "
-                    "checkpointed yet, so after a crash the offsets committed with the output "
-                    "would skip rows it held but had not emitted, or replay rows it had",
+        fmt::format("exactly_once cannot follow a stateful processor ({}) in a pipeline "
+                    "without checkpoints: its state is not saved, so after a crash the offsets "
+                    "committed with the output would skip rows it held but had not emitted, or "
+                    "replay rows it had",
                     fmt::join(context.stateful_stages, ", ")),
-        "keep to stateless processors (filter, derive, select, ...) or use exactly_once: false");
+        "add checkpoint: {dir: ...} to the pipeline (its state is then saved with each "
+        "transaction), keep to stateless processors (filter, derive, select, ...), or use "
+        "exactly_once: false");
   }
   if (!options.GetBool("idempotent")) {
     return config::ConfigError(where, "exactly_once needs the idempotent producer",
@@ -564,13 +693,27 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
   };
   if (settings.exactly_once) {
     defaults["transactional.id"] = settings.transactional_id;
-    // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms. With checkpoints a
+    // transaction stays open for a whole checkpoint interval: up to the brokers' default
+    // transaction.max.timeout.ms (15 minutes) before they abort it.
+    int64_t minimum = settings.checkpoints ? 900000 : 60000;
     defaults["transaction.timeout.ms"] =
-        std::to_string(std::max<int64_t>(60000, delivery_ms.count()));
+        std::to_string(std::max<int64_t>(minimum, delivery_ms.count()));
   }
   auto events =
       std::make_unique<ClientEvents>(ComponentLogger(fmt::format("sink {}", context.name)));
   SLUICE_ASSIGN_OR_RAISE(auto conf, kafka::MakeClientConf(options, events.get(), defaults));
+  if (settings.exactly_once && settings.checkpoints) {
+    std::map<std::string, std::string> reader_defaults = {
+        {"client.id", fmt::format("sluice-{}-{}-checkpoints", context.pipeline_name,
+                                  context.name)},
+        {"group.id", MarkerGroup(settings)},
+        {"enable.auto.commit", "false"},
+        {"isolation.level", "read_committed"},
+    };
+    SLUICE_ASSIGN_OR_RAISE(settings.marker_conf,
+                           kafka::MakeClientConf(options, events.get(), reader_defaults));
+  }
   return std::make_unique<KafkaSink>(std::move(settings), std::move(conf), std::move(events),
                                      context.dead_letters);
 }
@@ -642,12 +785,16 @@ config::PluginSpec KafkaSinkSpec() {
       "exactly_once", OptionType::kBool,
       "Write each input batch's output in one Kafka transaction that also commits the kafka "
       "source's offsets: read_committed readers see every record once, even across crashes. "
-      "Needs one kafka source and stateless processors.",
+      "Needs one kafka source and stateless processors, unless the pipeline has checkpoint: "
+      "then each checkpoint's output is one transaction (producers <transactional_id>-0 and "
+      "-1 take turns), committed once the checkpoint is saved, after any sources and stages.",
       "false"};
   OptionSpec transactional_id{
       "transactional_id", OptionType::kString,
       "With exactly_once: the producer's transactional.id; sluice-<pipeline>-<sink> when left "
-      "out. A restarted process with the same id fences its predecessor."};
+      "out. A restarted process with the same id fences its predecessor. With checkpoint:, "
+      "the consumer group <transactional_id>.checkpoints records the last committed "
+      "checkpoint."};
   for (auto& option : {topic, topic_field, key, format, avro_schema, compression, partitioner, idempotent,
                        linger, batch_messages, delivery_timeout, exactly_once, transactional_id}) {
     spec.options.push_back(option);

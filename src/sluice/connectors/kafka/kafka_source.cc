@@ -1,16 +1,10 @@
 #include "sluice/connectors/kafka/kafka_source.h"
 
-#include <arrow/buffer.h>
 #include <arrow/builder.h>
-#include <arrow/io/memory.h>
-#include <arrow/ipc/reader.h>
 #include <arrow/record_batch.h>
-#include <arrow/util/base64.h>
-#include <arrow/util/utf8.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -24,43 +18,21 @@
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
+#include "sluice/connectors/kafka/message_decoder.h"
+#include "sluice/connectors/kafka/offset_tracker.h"
 #include "sluice/connectors/kafka/start_position.h"
-#include "sluice/formats/batch_conformer.h"
-#include "sluice/formats/jsonl_decoder.h"
-#include "sluice/formats/record_reader.h"
-#include "sluice/formats/time_text.h"
-#include "sluice/formats/type_names.h"
 
 namespace sluice::connectors {
 namespace {
 
 using kafka::ClientEvents;
 
-/// The metadata fields added with `metadata: true`, in this order.
-constexpr const char* kMetadataFields[] = {"_key", "_topic", "_partition", "_offset", "_timestamp"};
-
 using PartitionKey = std::pair<std::string, int32_t>;
 /// The next offset to read (the offset to commit) of each partition.
 using OffsetMap = kafka::PartitionOffsets;
 
-enum class ValueFormat { kJson, kRaw, kCsv, kArrow, kAvro };
-
-/// The name of `format` in pipeline files.
-const char* ValueFormatName(ValueFormat format) {
-  switch (format) {
-    case ValueFormat::kJson:
-      return "json";
-    case ValueFormat::kRaw:
-      return "raw";
-    case ValueFormat::kCsv:
-      return "csv";
-    case ValueFormat::kArrow:
-      return "arrow";
-    case ValueFormat::kAvro:
-      return "avro";
-  }
-  return "json";
-}
+using kafka::ValueFormat;
+using kafka::ValueFormatName;
 
 /// What the factory validated; the consumer itself is created by Run(), so that building a
 /// pipeline (and `sluice validate`) never contacts a broker.
@@ -68,31 +40,36 @@ struct SourceSettings {
   std::string name;
   std::string brokers;
   std::vector<std::string> topics;
-  ValueFormat format = ValueFormat::kJson;
-  std::shared_ptr<arrow::Schema> value_schema;
-  /// The epoch units the schema declares (timestamp_ms, ...).
-  formats::TimeReadings value_times;
-  /// avro: decodes the messages with the schema of the `avro_schema` file.
-  std::shared_ptr<kafka::AvroCodec> avro;
-  bool metadata = false;
+  /// How messages become rows: format, value schema, metadata fields.
+  kafka::DecoderOptions decoding;
   bool until_end = false;
   kafka::StartPosition start;
   /// The consumer group (group.id), for messages.
   std::string group;
   std::chrono::nanoseconds connect_timeout{std::chrono::seconds(30)};
   exec::BatchingOptions batching;
+  /// The pipeline takes checkpoints: a restart resumes from a checkpointed position, which must
+  /// also place partitions that had delivered nothing yet where this run placed them.
+  bool checkpoints = false;
 };
 
 /// Reads messages on the source thread with a librdkafka KafkaConsumer and cuts them into
 /// micro-batches of at most `batch_size` rows, sent at the latest `linger` after their first row.
 ///
 /// Offsets: automatic commits are off. Each pushed batch remembers the next offset of every
-/// partition it (or a message rejected before it) advanced; OnBatchesDone(), called on the
-/// pipeline thread once the pipeline wrote the batch, commits those offsets (asynchronously,
-/// and synchronously at the end of a run). With an exactly-once Kafka sink the sink takes them
-/// instead (TakePosition(), also on the pipeline thread) and commits them in its transaction;
-/// the source then commits nothing itself. librdkafka handles are thread-safe; the offsets
-/// awaiting acknowledgement are guarded by `mutex_`.
+/// partition it (or a message rejected before it) advanced (kafka::OffsetTracker);
+/// OnBatchesDone(), called on the pipeline thread once the pipeline wrote the batch, commits
+/// those offsets (asynchronously, and synchronously at the end of a run). With an exactly-once
+/// Kafka sink the sink takes them instead (TakePosition(), also on the pipeline thread) and
+/// commits them in its transaction; the source then commits nothing itself. librdkafka handles
+/// are thread-safe, and so is the tracker.
+///
+/// Checkpoints: PositionAfter() gives the next offset of every partition after the first N
+/// batches, and a source restored from it (RestorePosition()) places each of those partitions
+/// there when it is first assigned, whatever the group committed; partitions the checkpoint does
+/// not know start as configured. The pipeline then calls OnBatchesDone() only for batches a
+/// completed checkpoint covers, so the group's offsets (informational: positions come from the
+/// checkpoint) never run ahead of the last checkpoint.
 ///
 /// Backpressure: while the pipeline's queue is full (SourceOutput::WaitForRoom), the source
 /// pauses every assigned partition and keeps calling consume(), so that it stays in its group
@@ -135,15 +112,7 @@ class KafkaSource final : public exec::Source,
     }
     consumer_.reset(RdKafka::KafkaConsumer::create(conf_.get(), error));
     if (consumer_ == nullptr) return Status::IOError("cannot create a Kafka consumer: ", error);
-    if (settings_.format == ValueFormat::kJson) {
-      SLUICE_ASSIGN_OR_RAISE(decoder_, formats::JsonLinesDecoder::Make(settings_.value_schema,
-                                                                        settings_.value_times));
-    }
-    if (settings_.format == ValueFormat::kArrow) {
-      conformer_ = std::make_unique<formats::BatchConformer>(settings_.value_schema,
-                                                            settings_.value_times);
-    }
-    SLUICE_RETURN_NOT_OK(ResetBuilders());
+    SLUICE_ASSIGN_OR_RAISE(decoder_, kafka::MessageDecoder::Make(settings_.decoding));
     if (settings_.until_end) {
       SLUICE_ASSIGN_OR_RAISE(bool reached, ReadEndOffsets(out));
       if (!reached) return Status::OK();  // stopping
@@ -182,21 +151,18 @@ class KafkaSource final : public exec::Source,
       if (!pushed) return Status::OK();
     }
     if (settings_.until_end && !out.stopping()) WarnIfNothingRead();
-    std::lock_guard<std::mutex> lock(mutex_);
     // Messages rejected after the last batch: committed once the whole run is done.
-    for (const auto& [partition, offset] : pending_offsets_) trailing_offsets_[partition] = offset;
-    pending_offsets_.clear();
+    offset_tracker_.RunEnded();
     return Status::OK();
   }
 
   void OnBatchesDone(int64_t batches, bool end_of_run) override {
-    OffsetMap commit;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // An exactly-once sink commits the offsets in its transactions (TakePosition).
       if (!transactional_sink_.empty()) return;
-      commit = TakeOffsets(batches, end_of_run);
     }
+    OffsetMap commit = offset_tracker_.Take(batches, end_of_run);
     if (commit.empty() || consumer_ == nullptr) return;
     std::vector<RdKafka::TopicPartition*> partitions;
     for (const auto& [partition, offset] : commit) {
@@ -222,8 +188,8 @@ class KafkaSource final : public exec::Source,
             "exactly-once sink can follow a Kafka source",
             transactional_sink_, sink, settings_.name));
       }
-      position.offsets = TakeOffsets(batches, end_of_run);
     }
+    position.offsets = offset_tracker_.Take(batches, end_of_run);
     if (position.offsets.empty()) return position;
     if (consumer_ == nullptr) return Status::Invalid("kafka source: offsets before the consumer");
     position.group.reset(consumer_->groupMetadata());
@@ -232,6 +198,22 @@ class KafkaSource final : public exec::Source,
                              settings_.name, "'");
     }
     return position;
+  }
+
+  bool checkpointable() const override { return true; }
+
+  Result<std::string> PositionAfter(int64_t batches) override {
+    SLUICE_ASSIGN_OR_RAISE(OffsetMap position, offset_tracker_.PositionAfter(batches));
+    return kafka::PositionToJson(position);
+  }
+
+  Status RestorePosition(const std::string& position) override {
+    if (consumer_ != nullptr) return Status::Invalid("kafka source: RestorePosition() after Run()");
+    SLUICE_ASSIGN_OR_RAISE(OffsetMap offsets, kafka::PositionFromJson(position));
+    logger_->info("resuming {} partition(s) from the checkpoint", offsets.size());
+    restored_ = offsets;
+    offset_tracker_.Restore(std::move(offsets));
+    return Status::OK();
   }
 
   /// Takes one result of consume(): a message, an end of partition, a timeout or an error.
@@ -264,6 +246,15 @@ class KafkaSource final : public exec::Source,
       // a later rebalance go on from where the group got to, never back to the start.
       if (!assigned_once_)
         kafka::PlaceAtStart(consumer, settings_.start, partitions, events_.get());
+      PlaceRestored(partitions);
+      if (!assigned_once_ && settings_.checkpoints) {
+        // A restart must find every partition where this run started it, even one that
+        // delivers nothing before the next checkpoint: "latest" will have moved on by then.
+        for (const auto& [partition, offset] :
+             kafka::ResolveStart(consumer, settings_.start, partitions, events_.get())) {
+          offset_tracker_.Know(partition, offset);
+        }
+      }
       RdKafka::ErrorCode assigned = consumer->assign(partitions);
       if (assigned != RdKafka::ERR_NO_ERROR)
         events_->Report(assigned, "cannot take the assigned partitions");
@@ -287,10 +278,26 @@ class KafkaSource final : public exec::Source,
   }
 
  private:
+  /// Places each partition of the restored checkpoint at its checkpointed offset the first time
+  /// it is assigned, instead of the group's committed offset or the configured start. With
+  /// until: end, one already at its end offset ends at once.
+  void PlaceRestored(std::vector<RdKafka::TopicPartition*>& partitions) {
+    if (restored_.empty()) return;
+    for (auto* partition : partitions) {
+      PartitionKey key{partition->topic(), partition->partition()};
+      auto it = restored_.find(key);
+      if (it == restored_.end()) continue;
+      partition->set_offset(it->second);
+      if (settings_.until_end && it->second >= EndOffset(key.first, key.second)) MarkDone(key);
+      restored_.erase(it);
+    }
+  }
+
   /// A bounded run that read nothing says why, so that re-running a job whose group has read
   /// everything before is never silently empty.
   void WarnIfNothingRead() {
-    if (messages_read_ > 0) return;
+    // A run restored at the end of its input has nothing left, as it should.
+    if (messages_read_ > 0 || !offset_tracker_.restored().empty()) return;
     kafka::PartitionOffsets ends;
     for (const auto& [partition, end] : end_offsets_) {
       if (assigned_.empty() || assigned_.count(partition) > 0) ends[partition] = end;
@@ -385,17 +392,6 @@ class KafkaSource final : public exec::Source,
                        [&](const PartitionKey& key) { return done_.count(key) > 0; });
   }
 
-  Status ResetBuilders() {
-    auto* pool = arrow::default_memory_pool();
-    raw_values_ = std::make_unique<arrow::StringBuilder>(pool);
-    keys_ = std::make_unique<arrow::StringBuilder>(pool);
-    topics_ = std::make_unique<arrow::StringBuilder>(pool);
-    partitions_ = std::make_unique<arrow::Int32Builder>(pool);
-    offsets_ = std::make_unique<arrow::Int64Builder>(pool);
-    timestamps_ = std::make_unique<arrow::TimestampBuilder>(formats::TimestampType(), pool);
-    return Status::OK();
-  }
-
   /// Decodes one message into the batch being built, or rejects it.
   Status Accept(const RdKafka::Message& message, exec::SourceOutput& out) {
     PartitionKey partition{message.topic_name(), message.partition()};
@@ -409,206 +405,31 @@ class KafkaSource final : public exec::Source,
       if (offset + 1 >= end) ends_after_this_.insert(partition);
     }
     ++messages_read_;
-    pending_offsets_[partition] = offset + 1;
-    std::string_view value(static_cast<const char*>(message.payload()), message.len());
-    const std::string* key = message.key();
+    offset_tracker_.Advance(partition, offset + 1);
     std::string origin = fmt::format("{}/{}@{}", partition.first, partition.second, offset);
-    auto reject = [&](std::string reason) {
-      // Arrow messages are binary; the dead-letter record is text.
-      std::string record = settings_.format == ValueFormat::kArrow ||
-                                   settings_.format == ValueFormat::kAvro
-                               ? arrow::util::base64_encode(value)
-                               : std::string(value);
-      out.Reject(
-          exec::DeadLetter{std::move(reason), "source", settings_.name, origin, std::move(record)});
-    };
-    if (message.payload() == nullptr) {
-      reject("empty message (a tombstone)");
+    std::vector<exec::DeadLetter> rejected;
+    std::string reason;
+    SLUICE_ASSIGN_OR_RAISE(int64_t added, decoder_->Append(message, origin, &rejected, &reason));
+    for (auto& letter : rejected) {
+      letter.stage = "source";
+      letter.source = settings_.name;
+      out.Reject(std::move(letter));
+    }
+    if (!reason.empty()) {
+      std::string_view value(static_cast<const char*>(message.payload()), message.len());
+      out.Reject(exec::DeadLetter{std::move(reason), "source", settings_.name, origin,
+                                  decoder_->DeadLetterRecord(value)});
       return Status::OK();
     }
-    if (settings_.metadata && key != nullptr &&
-        !arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(key->data()),
-                                   static_cast<int64_t>(key->size()))) {
-      reject("the message key is not UTF-8 text");
-      return Status::OK();
-    }
-    int64_t added = 1;
-    switch (settings_.format) {
-      case ValueFormat::kJson: {
-        Status decoded = decoder_->Append(value);
-        if (!decoded.ok()) {
-          reject(decoded.message());
-          return Status::OK();
-        }
-        break;
-      }
-      case ValueFormat::kRaw:
-        if (!arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(value.data()),
-                                       static_cast<int64_t>(value.size()))) {
-          reject("the message is not UTF-8 text");
-          return Status::OK();
-        }
-        SLUICE_RETURN_NOT_OK(raw_values_->Append(value));
-        break;
-      case ValueFormat::kCsv: {
-        std::string reason;
-        SLUICE_ASSIGN_OR_RAISE(auto row, DecodeCsv(value, &reason));
-        if (row == nullptr) {
-          reject(std::move(reason));
-          return Status::OK();
-        }
-        decoded_.push_back(std::move(row));
-        break;
-      }
-      case ValueFormat::kAvro: {
-        std::string reason;
-        SLUICE_ASSIGN_OR_RAISE(bool decoded, settings_.avro->Append(value, &reason));
-        if (!decoded) {
-          reject(std::move(reason));
-          return Status::OK();
-        }
-        break;
-      }
-      case ValueFormat::kArrow: {
-        std::string reason;
-        std::vector<exec::DeadLetter> rejected;
-        SLUICE_ASSIGN_OR_RAISE(auto rows, DecodeArrow(value, origin, &rejected, &reason));
-        for (auto& letter : rejected) {
-          letter.stage = "source";
-          letter.source = settings_.name;
-          out.Reject(std::move(letter));
-        }
-        if (rows == nullptr) {
-          reject(std::move(reason));
-          return Status::OK();
-        }
-        added = rows->num_rows();
-        if (added == 0) return Status::OK();  // nothing left to deliver; the offset still moves
-        decoded_.push_back(std::move(rows));
-        break;
-      }
-    }
+    // An arrow message whose rows were all rejected: nothing to deliver; the offset still moves.
+    if (added == 0) return Status::OK();
     for (int64_t row = 0; row < added; ++row) {
-      if (settings_.metadata) {
-        SLUICE_RETURN_NOT_OK(key == nullptr ? keys_->AppendNull() : keys_->Append(*key));
-        SLUICE_RETURN_NOT_OK(topics_->Append(partition.first));
-        SLUICE_RETURN_NOT_OK(partitions_->Append(partition.second));
-        SLUICE_RETURN_NOT_OK(offsets_->Append(offset));
-        RdKafka::MessageTimestamp timestamp = message.timestamp();
-        if (timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
-          SLUICE_RETURN_NOT_OK(timestamps_->AppendNull());
-        } else {
-          SLUICE_RETURN_NOT_OK(timestamps_->Append(timestamp.timestamp * 1000));
-        }
-      }
       SLUICE_RETURN_NOT_OK(row_partitions_.Append(PartitionId(partition)));
       SLUICE_RETURN_NOT_OK(row_offsets_.Append(offset));
     }
     if (rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
     rows_ += added;
     return Status::OK();
-  }
-
-  /// Decodes a csv message: exactly one CSV record, no header, its fields in the order of the
-  /// declared schema, read and converted by the CSV file reader so that both agree on every
-  /// value. Returns nullptr with `reason` set when the message is rejected.
-  Result<std::shared_ptr<arrow::RecordBatch>> DecodeCsv(std::string_view value,
-                                                        std::string* reason) {
-    // A copy: the decoded values must outlive the librdkafka message.
-    auto input = std::make_shared<arrow::io::BufferReader>(
-        arrow::Buffer::FromString(std::string(value)));
-    formats::ReadOptions options;
-    options.schema = settings_.value_schema;
-    options.times = settings_.value_times;
-    options.header = false;
-    auto reader = formats::RecordReader::Open(std::move(input), "message", formats::Format::kCsv,
-                                              options);
-    if (!reader.ok()) {
-      *reason = fmt::format("not a CSV record: {}", reader.status().message());
-      return nullptr;
-    }
-    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-    std::vector<exec::DeadLetter> rejected;
-    int64_t rows = 0;
-    while (true) {
-      auto batch = (*reader)->Next(&rejected);
-      if (!batch.ok()) {
-        *reason = fmt::format("not a CSV record: {}", batch.status().message());
-        return nullptr;
-      }
-      if (*batch == nullptr) break;
-      rows += (*batch)->num_rows();
-      if ((*batch)->num_rows() > 0) batches.push_back(*std::move(batch));
-    }
-    int64_t records = rows + static_cast<int64_t>(rejected.size());
-    if (records != 1) {
-      *reason = records == 0 ? std::string("empty message: no CSV record")
-                             : fmt::format("a csv message holds one record, not {}", records);
-      return nullptr;
-    }
-    if (!rejected.empty()) {
-      *reason = std::move(rejected.front().reason);
-      return nullptr;
-    }
-    return batches.front();
-  }
-
-  /// Decodes an arrow message: an Arrow IPC stream whose batches are conformed to the declared
-  /// schema. Rows whose values do not convert go to `rejected`; a message that is not an IPC
-  /// stream, or lacks a declared field, is rejected as a whole (nullptr with `reason` set).
-  Result<std::shared_ptr<arrow::RecordBatch>> DecodeArrow(std::string_view value,
-                                                          const std::string& origin,
-                                                          std::vector<exec::DeadLetter>* rejected,
-                                                          std::string* reason) {
-    // A copy: the IPC reader slices its input, and the rows must outlive the librdkafka message.
-    auto input = std::make_shared<arrow::io::BufferReader>(
-        arrow::Buffer::FromString(std::string(value)));
-    auto reader = arrow::ipc::RecordBatchStreamReader::Open(std::move(input));
-    if (!reader.ok()) {
-      *reason = fmt::format("not an Arrow IPC stream: {}", reader.status().message());
-      return nullptr;
-    }
-    std::shared_ptr<arrow::Schema> schema = (*reader)->schema();
-    for (const auto& field : settings_.value_schema->fields()) {
-      if (schema->GetFieldIndex(field->name()) < 0) {
-        *reason = fmt::format("the Arrow message has no field '{}' (its schema: {})",
-                              field->name(), schema->ToString());
-        return nullptr;
-      }
-    }
-    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      arrow::Status read = (*reader)->ReadNext(&batch);
-      if (read.ok() && batch != nullptr) read = batch->ValidateFull();
-      if (!read.ok()) {
-        *reason = fmt::format("not a valid Arrow IPC stream: {}", read.message());
-        return nullptr;
-      }
-      if (batch == nullptr) break;
-      auto origin_of = [&](int64_t) { return origin; };
-      SLUICE_ASSIGN_OR_RAISE(auto conformed, conformer_->Conform(batch, origin_of, rejected));
-      if (conformed->num_rows() > 0) batches.push_back(std::move(conformed));
-    }
-    if (batches.empty()) return arrow::RecordBatch::MakeEmpty(settings_.value_schema);
-    if (batches.size() == 1) return batches.front();
-    return arrow::ConcatenateRecordBatches(batches);
-  }
-
-  /// Removes and returns the offsets to commit for the first `batches` batches (and the trailing
-  /// rejected records at the end of the run). Needs `mutex_`.
-  OffsetMap TakeOffsets(int64_t batches, bool end_of_run) {
-    OffsetMap commit;
-    while (!unacknowledged_.empty() && unacknowledged_.front().first <= batches) {
-      for (const auto& [partition, offset] : unacknowledged_.front().second)
-        commit[partition] = offset;
-      unacknowledged_.pop_front();
-    }
-    if (end_of_run) {
-      for (const auto& [partition, offset] : trailing_offsets_) commit[partition] = offset;
-      trailing_offsets_.clear();
-    }
-    return commit;
   }
 
   /// A small stable number for a topic's partition, for the pipeline's per-partition watermarks.
@@ -675,46 +496,24 @@ class KafkaSource final : public exec::Source,
   Result<bool> PushBatch(exec::SourceOutput& out) {
     SLUICE_ASSIGN_OR_RAISE(bool room, AwaitRoom(out));
     if (!room) return false;
-    std::vector<std::shared_ptr<arrow::Array>> columns;
-    if (settings_.format == ValueFormat::kJson) {
-      SLUICE_ASSIGN_OR_RAISE(auto values, decoder_->Finish());
-      columns = values->columns();
-    } else if (settings_.format == ValueFormat::kRaw) {
-      SLUICE_ASSIGN_OR_RAISE(auto values, raw_values_->Finish());
-      columns.push_back(std::move(values));
-    } else if (settings_.format == ValueFormat::kAvro) {
-      SLUICE_ASSIGN_OR_RAISE(auto values, settings_.avro->Finish());
-      columns = values->columns();
-    } else {
-      SLUICE_ASSIGN_OR_RAISE(auto values, arrow::ConcatenateRecordBatches(decoded_));
-      decoded_.clear();
-      columns = values->columns();
-    }
-    if (settings_.metadata) {
-      for (arrow::ArrayBuilder* builder : std::initializer_list<arrow::ArrayBuilder*>{
-               keys_.get(), topics_.get(), partitions_.get(), offsets_.get(), timestamps_.get()}) {
-        SLUICE_ASSIGN_OR_RAISE(auto column, builder->Finish());
-        columns.push_back(std::move(column));
-      }
-    }
+    SLUICE_ASSIGN_OR_RAISE(arrow::ArrayVector columns, decoder_->Finish());
     int64_t rows = rows_;
     rows_ = 0;
     std::shared_ptr<arrow::Int32Array> partitions;
     SLUICE_RETURN_NOT_OK(row_partitions_.Finish(&partitions));
     std::shared_ptr<arrow::Int64Array> offsets;
     SLUICE_RETURN_NOT_OK(row_offsets_.Finish(&offsets));
+    offset_tracker_.AddBatch();
     Status pushed =
         out.PushPartitionedAt(arrow::RecordBatch::Make(schema_, rows, std::move(columns)),
                               std::move(partitions), std::move(offsets));
+    if (!pushed.ok()) offset_tracker_.DropLastBatch();
     if (pushed.IsCancelled()) return false;
     SLUICE_RETURN_NOT_OK(pushed);
     // Partitions whose last message was in this batch end after it (not before: their rows
     // must reach the pipeline while the partition still holds the watermark).
     for (const auto& partition : ends_after_this_) MarkDone(partition);
     ends_after_this_.clear();
-    std::lock_guard<std::mutex> lock(mutex_);
-    unacknowledged_.emplace_back(++batches_pushed_, std::move(pending_offsets_));
-    pending_offsets_.clear();
     return true;
   }
 
@@ -727,17 +526,7 @@ class KafkaSource final : public exec::Source,
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 
   // Source thread only.
-  std::unique_ptr<formats::JsonLinesDecoder> decoder_;
-  /// arrow: brings each message's batches to the declared schema.
-  std::unique_ptr<formats::BatchConformer> conformer_;
-  /// csv and arrow: the decoded rows of the batch being built.
-  std::vector<std::shared_ptr<arrow::RecordBatch>> decoded_;
-  std::unique_ptr<arrow::StringBuilder> raw_values_;
-  std::unique_ptr<arrow::StringBuilder> keys_;
-  std::unique_ptr<arrow::StringBuilder> topics_;
-  std::unique_ptr<arrow::Int32Builder> partitions_;
-  std::unique_ptr<arrow::Int64Builder> offsets_;
-  std::unique_ptr<arrow::TimestampBuilder> timestamps_;
+  std::unique_ptr<kafka::MessageDecoder> decoder_;
   int64_t rows_ = 0;
   /// Messages taken in this run, decoded or rejected.
   int64_t messages_read_ = 0;
@@ -755,15 +544,14 @@ class KafkaSource final : public exec::Source,
   /// Where Run() delivers; set for the rebalance callback, which runs inside consume().
   exec::SourceOutput* out_ = nullptr;
   bool assigned_once_ = false;
-  int64_t batches_pushed_ = 0;
   /// How often the partitions were paused because the pipeline's queue was full.
   int64_t pauses_ = 0;
-  OffsetMap pending_offsets_;
+  /// The restored checkpoint's partitions not assigned yet in this run, with their offsets.
+  OffsetMap restored_;
 
-  // Shared with the pipeline thread (OnBatchesDone).
+  // Shared with the pipeline thread (OnBatchesDone, PositionAfter).
+  kafka::OffsetTracker offset_tracker_;
   std::mutex mutex_;
-  std::deque<std::pair<int64_t, OffsetMap>> unacknowledged_;
-  OffsetMap trailing_offsets_;
   /// The exactly-once sink that commits the offsets, once one asked for them.
   std::string transactional_sink_;
 };
@@ -786,10 +574,10 @@ Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& option
           "format avro needs avro_schema, the path of a .avsc file",
           "e.g. avro_schema: schemas/orders.avsc");
     }
-    SLUICE_ASSIGN_OR_RAISE(settings->avro,
+    SLUICE_ASSIGN_OR_RAISE(settings->decoding.avro,
                            kafka::AvroCodec::Make(options.GetString("avro_schema"),
                                                   options.LocationOf("avro_schema")));
-    return settings->avro->schema();
+    return settings->decoding.avro->schema();
   }
   if (format == ValueFormat::kRaw) {
     if (options.Has("schema")) {
@@ -805,7 +593,7 @@ Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& option
         fmt::format("format {} needs a schema", ValueFormatName(format)),
         "declare the fields, e.g. schema: {id: int64, name: string, ts: timestamp}");
   }
-  return DeclaredSchema(options, &settings->value_times);
+  return DeclaredSchema(options, &settings->decoding.value_times);
 }
 
 Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorContext& context,
@@ -828,28 +616,28 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
   std::string format_name = options.GetString("format");
   for (ValueFormat format : {ValueFormat::kJson, ValueFormat::kRaw, ValueFormat::kCsv,
                              ValueFormat::kArrow, ValueFormat::kAvro}) {
-    if (format_name == ValueFormatName(format)) settings.format = format;
+    if (format_name == ValueFormatName(format)) settings.decoding.format = format;
   }
-  SLUICE_ASSIGN_OR_RAISE(settings.value_schema, ValueSchema(options, settings.format, &settings));
-  settings.metadata = options.GetBool("metadata");
+  SLUICE_ASSIGN_OR_RAISE(settings.decoding.value_schema,
+                         ValueSchema(options, settings.decoding.format, &settings));
+  settings.decoding.metadata = options.GetBool("metadata");
   settings.until_end = options.GetString("until") == "end";
   SLUICE_ASSIGN_OR_RAISE(settings.start, kafka::ParseStartPosition(options));
   settings.connect_timeout = options.GetDuration("connect_timeout");
   settings.batching = exec::BatchingOptions::FromOptions(options);
+  settings.checkpoints = context.checkpoints;
 
-  arrow::FieldVector fields = settings.value_schema->fields();
-  if (settings.metadata) {
-    std::vector<std::shared_ptr<arrow::DataType>> types = {
-        arrow::utf8(), arrow::utf8(), arrow::int32(), arrow::int64(), formats::TimestampType()};
-    for (size_t i = 0; i < types.size(); ++i) {
-      if (settings.value_schema->GetFieldByName(kMetadataFields[i]) != nullptr) {
+  arrow::FieldVector fields = settings.decoding.value_schema->fields();
+  if (settings.decoding.metadata) {
+    for (const auto& field : kafka::MetadataFields()) {
+      if (settings.decoding.value_schema->GetFieldByName(field->name()) != nullptr) {
         return config::ConfigError(
             options.LocationOf("schema"),
             fmt::format("field '{}' clashes with the metadata field of that name",
-                        kMetadataFields[i]),
+                        field->name()),
             "rename it, or set metadata: false");
       }
-      fields.push_back(arrow::field(kMetadataFields[i], types[i]));
+      fields.push_back(field);
     }
   }
   auto schema = arrow::schema(std::move(fields));
@@ -890,7 +678,9 @@ config::PluginSpec KafkaSourceSpec() {
       "cannot be decoded "
       "become dead letters with origin topic/partition@offset. With until: end it is bounded: it "
       "stops at the end "
-      "offsets seen at start, a batch job over a topic.";
+      "offsets seen at start, a batch job over a topic. In a pipeline with checkpoint:, a "
+      "restart resumes at the offsets the last checkpoint saved, whatever the group committed "
+      "(offsets are committed to the group after each checkpoint, for monitoring).";
   spec.options = kafka::ClientOptions();
   OptionSpec topics{
       "topics", OptionType::kStringList,

@@ -128,6 +128,54 @@ void PlaceAtStart(RdKafka::KafkaConsumer* consumer, const StartPosition& start,
   }
 }
 
+PartitionOffsets ResolveStart(RdKafka::KafkaConsumer* consumer, const StartPosition& start,
+                              std::vector<RdKafka::TopicPartition*>& partitions,
+                              ClientEvents* events) {
+  if (start.kind == StartPosition::Kind::kGroup && start.reset == "latest") {
+    // The group's committed offset, where it has one; the end of the partition otherwise.
+    PartitionList committed;
+    for (auto* partition : partitions) {
+      if (partition->offset() != RdKafka::Topic::OFFSET_INVALID) continue;
+      committed.partitions.push_back(RdKafka::TopicPartition::create(
+          partition->topic(), partition->partition(), RdKafka::Topic::OFFSET_INVALID));
+    }
+    RdKafka::ErrorCode code = committed.partitions.empty()
+                                  ? RdKafka::ERR_NO_ERROR
+                                  : consumer->committed(committed.partitions, kLookupTimeoutMs);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      events->Report(code, "cannot look up the group's committed offsets");
+    } else {
+      for (const auto* found : committed.partitions) {
+        for (auto* partition : partitions) {
+          if (partition->topic() != found->topic() ||
+              partition->partition() != found->partition()) {
+            continue;
+          }
+          partition->set_offset(found->offset() >= 0 ? found->offset()
+                                                     : RdKafka::Topic::OFFSET_END);
+        }
+      }
+    }
+  }
+  PartitionOffsets known;
+  for (auto* partition : partitions) {
+    if (partition->offset() == RdKafka::Topic::OFFSET_END) {
+      int64_t low = 0;
+      int64_t high = 0;
+      RdKafka::ErrorCode code = consumer->query_watermark_offsets(
+          partition->topic(), partition->partition(), &low, &high, kLookupTimeoutMs);
+      if (code != RdKafka::ERR_NO_ERROR) {
+        events->Report(code, "cannot look up the end offset of a partition");
+        continue;
+      }
+      partition->set_offset(high);
+    }
+    if (partition->offset() >= 0)
+      known[{partition->topic(), partition->partition()}] = partition->offset();
+  }
+  return known;
+}
+
 std::string DescribeCommittedOffsets(RdKafka::KafkaConsumer* consumer,
                                      const PartitionOffsets& end_offsets) {
   PartitionList committed;

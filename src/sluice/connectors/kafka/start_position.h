@@ -48,6 +48,15 @@ Result<StartPosition> ParseStartPosition(const config::Options& options);
 void PlaceAtStart(RdKafka::KafkaConsumer* consumer, const StartPosition& start,
                   std::vector<RdKafka::TopicPartition*>& partitions, ClientEvents* events);
 
+/// After PlaceAtStart(), for a pipeline with checkpoints: replaces the logical offsets of
+/// `partitions` that would place a partition elsewhere when a restart uses them again (the end
+/// of the partition, also where start: group with reset: latest finds no committed offset) with
+/// the offsets they stand for now. Returns every partition placed at a known offset. Failed
+/// look-ups are reported to `events` and leave the partition as it was.
+PartitionOffsets ResolveStart(RdKafka::KafkaConsumer* consumer, const StartPosition& start,
+                              std::vector<RdKafka::TopicPartition*>& partitions,
+                              ClientEvents* events);
+
 /// "topic/0@12, topic/1@none": the group's committed offset of each partition, for messages.
 std::string DescribeCommittedOffsets(RdKafka::KafkaConsumer* consumer,
                                      const PartitionOffsets& end_offsets);
