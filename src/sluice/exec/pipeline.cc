@@ -923,6 +923,17 @@ std::optional<Timestamp> Pipeline::ComputeWatermark() const {
   return candidate;
 }
 
+void Pipeline::ApplyRestoredClock(SourceClock& clock, int32_t id) {
+  if (clock.restored_by_name.empty()) return;
+  auto name = clock.partition_names.find(id);
+  if (name == clock.partition_names.end()) return;
+  auto restored = clock.restored_by_name.find(name->second);
+  if (restored == clock.restored_by_name.end()) return;
+  auto [partition, added] = clock.partitions.try_emplace(id);
+  if (added) partition->second.last_data = std::chrono::steady_clock::now();
+  partition->second.max_event = std::max(partition->second.max_event, restored->second);
+}
+
 Status Pipeline::AdvanceWatermark() {
   std::optional<Timestamp> candidate = ComputeWatermark();
   if (!candidate || *candidate <= watermark_) return Status::OK();
@@ -1052,11 +1063,13 @@ Result<RunSummary> Pipeline::Run() {
             assigned[id].last_data = std::chrono::steady_clock::now();
         }
         clock.partitions = std::move(assigned);
+        for (int32_t id : item->partition_ids) ApplyRestoredClock(clock, id);
         failure = AdvanceWatermark();
         break;
       }
       case QueueItem::Kind::kNamePartition:
         clock.partition_names[item->partition_ids.front()] = std::move(item->origin);
+        ApplyRestoredClock(clock, item->partition_ids.front());
         break;
       case QueueItem::Kind::kEndPartition:
         clock.partitions.erase(item->partition_ids.front());

@@ -186,6 +186,9 @@ class Pipeline {
     std::map<int32_t, PartitionClock> partitions;
     /// Names of partitions, for dead-letter origins (SourceOutput::NamePartition).
     std::map<int32_t, std::string> partition_names;
+    /// From a restored checkpoint: the latest event time of each named partition, applied when
+    /// the source names (or is assigned) the partition in this run.
+    std::map<std::string, Timestamp> restored_by_name;
     bool ended = false;
   };
   struct NamedSink {
@@ -231,6 +234,8 @@ class Pipeline {
   /// The pipeline's watermark now (the minimum over active sources), or nothing when every live
   /// source is idle and it must hold.
   std::optional<Timestamp> ComputeWatermark() const;
+  /// Raises partition `id`'s latest event time to what a restored checkpoint holds for its name.
+  static void ApplyRestoredClock(SourceClock& clock, int32_t id);
   /// Recomputes the pipeline's watermark (the minimum over active sources) and, when it moved
   /// forward, lets every stage fire.
   Status AdvanceWatermark();

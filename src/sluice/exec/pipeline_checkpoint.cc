@@ -356,6 +356,9 @@ Status Pipeline::Recover(RunSummary* summary) {
     for (const auto& [partition, latest] : record->partitions) {
       clock.partitions[partition] = PartitionClock{latest, now};
     }
+    for (const auto& [name, latest] : record->named_partitions) {
+      clock.restored_by_name[name] = latest;
+    }
   }
   watermark_ = manifest.watermark;
   progress_watermark_.store(watermark_);
@@ -431,8 +434,14 @@ Status Pipeline::TakeCheckpoint(const std::vector<int64_t>& batches_done, bool f
                                            position.status().message());
     }
     record.position = std::move(*position);
-    for (const auto& [partition, clock] : clocks_[i].partitions)
-      record.partitions.emplace_back(partition, clock.max_event);
+    for (const auto& [partition, clock] : clocks_[i].partitions) {
+      auto name = clocks_[i].partition_names.find(partition);
+      if (name != clocks_[i].partition_names.end()) {
+        record.named_partitions.emplace_back(name->second, clock.max_event);
+      } else {
+        record.partitions.emplace_back(partition, clock.max_event);
+      }
+    }
     record.ended = clocks_[i].ended;
     manifest.sources.push_back(std::move(record));
   }

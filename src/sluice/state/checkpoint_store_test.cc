@@ -137,7 +137,13 @@ class CheckpointStoreTest : public ::testing::Test {
     data.manifest.pipeline = "test";
     data.manifest.id = id;
     data.manifest.created = "2026-12-07T00:00:00Z";
-    data.manifest.sources.push_back(SourceRecord{"in", id * 10, "{\"rows\": " + std::to_string(first + rows) + "}", {{-1, 5}}, false});
+    SourceRecord source;
+    source.name = "in";
+    source.batches = id * 10;
+    source.position = "{\"rows\": " + std::to_string(first + rows) + "}";
+    source.partitions = {{-1, 5}};
+    source.named_partitions = {{"orders/2", 7}};
+    data.manifest.sources.push_back(std::move(source));
     data.manifest.sinks.push_back(SinkRecord{"out", "two-phase", "{\"parts\": []}"});
     StageRecord stage;
     stage.id = "window";
@@ -199,6 +205,8 @@ TEST_F(CheckpointStoreTest, WritesReadsAndPrunes) {
   auto& manifest = *read;
   EXPECT_EQ(manifest->sinks.at(0).pending, "{\"parts\":[]}");
   EXPECT_EQ(manifest->sources.at(0).partitions.at(0), (std::pair<int32_t, int64_t>{-1, 5}));
+  EXPECT_EQ(manifest->sources.at(0).named_partitions.at(0),
+            (std::pair<std::string, int64_t>{"orders/2", 7}));
   EXPECT_EQ(manifest->stages.at(0).values.at("watermark"), "400");
 }
 

@@ -104,11 +104,16 @@ std::string Manifest::ToJson() const {
       if (!partitions.empty()) partitions += ", ";
       partitions += fmt::format("[{}, {}]", partition, latest);
     }
+    std::string named;
+    for (const auto& [name, latest] : source.named_partitions) {
+      if (!named.empty()) named += ", ";
+      named += fmt::format("[{}, {}]", Quoted(name), latest);
+    }
     out += fmt::format(
         "{}\n    {{\"name\": {}, \"batches\": {}, \"ended\": {}, \"partitions\": [{}],\n     "
-        "\"position\": {}}}",
+        "\"named_partitions\": [{}],\n     \"position\": {}}}",
         i == 0 ? "" : ",", Quoted(source.name), source.batches, source.ended ? "true" : "false",
-        partitions, source.position);
+        partitions, named, source.position);
   }
   out += "\n  ],\n  \"stages\": [";
   for (size_t i = 0; i < stages.size(); ++i) {
@@ -175,6 +180,17 @@ Result<Manifest> Manifest::FromJson(const std::string& text) {
         break;
       }
       record.partitions.emplace_back(static_cast<int32_t>(partition), latest);
+    }
+    for (auto pair : read.Items(source, "named_partitions")) {
+      simdjson::dom::array items;
+      std::string_view name;
+      int64_t latest = 0;
+      if (pair.get(items) || items.size() != 2 || items.at(0).get(name) ||
+          items.at(1).get(latest)) {
+        if (error.empty()) error = "field 'named_partitions' is damaged";
+        break;
+      }
+      record.named_partitions.emplace_back(std::string(name), latest);
     }
     manifest.sources.push_back(std::move(record));
   }

@@ -43,7 +43,10 @@ struct SourceRecord {
   /// Source::PositionAfter(batches), JSON.
   std::string position = "null";
   /// Event-time bookkeeping: the latest event time of each partition, and whether it ended.
+  /// A partition the source names (a Kafka `topic/partition`) is recorded by its name, since
+  /// its number may differ in the next run; the others by number (the files of a glob).
   std::vector<std::pair<int32_t, int64_t>> partitions;
+  std::vector<std::pair<std::string, int64_t>> named_partitions;
   bool ended = false;
 };
 
