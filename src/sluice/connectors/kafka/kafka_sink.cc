@@ -61,10 +61,11 @@ struct SinkSettings {
 };
 
 /// With checkpoints, each committed transaction records its checkpoint id as the offset of the
-/// consumer group `<transactional_id>.checkpoints` on this partition: the sink's topic, or one
-/// every cluster has when rows name their topics.
+/// consumer group `<transactional_id>.checkpoints` on a partition every cluster has: the sink's
+/// own topic may not exist yet when the first checkpoint, with no output, commits.
 std::pair<std::string, int32_t> MarkerPartition(const SinkSettings& settings) {
-  return {settings.topic.empty() ? std::string("__consumer_offsets") : settings.topic, 0};
+  (void)settings;
+  return {"__consumer_offsets", 0};
 }
 
 std::string MarkerGroup(const SinkSettings& settings) {
