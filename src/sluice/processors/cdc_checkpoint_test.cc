@@ -5,20 +5,16 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sluice/processors/cdc.h"
-#include "sluice/processors/checkpoint_replay_test.h"
+#include "sluice/testing/checkpoint_replay.h"
 
 namespace sluice::processors {
 namespace {
 
-using checkpoint_test::ExpectResumesAtEveryCut;
-using exec::Timestamp;
-
-constexpr Timestamp kSecond = 1000000;
-constexpr Timestamp kStart = 1704067200LL * kSecond;  // 2024-01-01T00:00:00Z
-constexpr Timestamp kDelay = 3 * kSecond;
+using testing::ExpectResumesAtEveryCut;
 
 std::shared_ptr<arrow::Schema> Schema() {
   return arrow::schema({arrow::field("seq", arrow::int64()), arrow::field("k", arrow::int64()),
@@ -28,57 +24,35 @@ std::shared_ptr<arrow::Schema> Schema() {
 
 /// `count` rows in batches of 1 to `max_batch` rows, keyed by `keys` integers (and NULL). A key
 /// often repeats its last `bid` and `s` (no change) and otherwise takes new ones from
-/// `distinct_bids` values, with NULLs. Event times run forward, mostly within the watermark
-/// delay of the latest, a few far behind it (late), a few missing.
+/// `distinct_bids` values, with NULLs. Event times as testing::RandomEventBatches() makes them.
 std::vector<std::shared_ptr<arrow::RecordBatch>> RandomBatches(uint64_t seed, int64_t count,
                                                                int64_t keys, int64_t distinct_bids,
                                                                int64_t max_batch) {
-  std::mt19937_64 random(seed);
   std::map<std::optional<int64_t>, std::pair<std::optional<double>, std::optional<std::string>>>
       last;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  Timestamp clock = kStart;
-  int64_t seq = 0;
-  while (seq < count) {
-    const int64_t size = std::min<int64_t>(count - seq, 1 + random() % max_batch);
-    arrow::Int64Builder seqs, ks;
-    arrow::DoubleBuilder bids;
-    arrow::StringBuilder strings;
-    arrow::TimestampBuilder times(Schema()->field(4)->type(), arrow::default_memory_pool());
-    for (int64_t i = 0; i < size; ++i, ++seq) {
-      clock += std::uniform_int_distribution<Timestamp>(0, kSecond / 2)(random);
-      std::optional<int64_t> k;
-      if (random() % 20 != 0) k = static_cast<int64_t>(random() % keys);
-      std::optional<double> bid;
-      std::optional<std::string> s;
-      auto found = last.find(k);
-      if (found != last.end() && random() % 2 == 0) {
-        std::tie(bid, s) = found->second;
-        if (random() % 4 == 0) s = random() % 2 ? std::nullopt : std::optional<std::string>("x");
-      } else {
-        if (random() % 8 != 0) bid = static_cast<double>(random() % distinct_bids) / 4;
-        if (random() % 8 != 0) s = std::string(1, static_cast<char>('a' + random() % 3));
-      }
-      last[k] = {bid, s};
-      EXPECT_TRUE(seqs.Append(seq).ok());
-      EXPECT_TRUE((k ? ks.Append(*k) : ks.AppendNull()).ok());
-      EXPECT_TRUE((bid ? bids.Append(*bid) : bids.AppendNull()).ok());
-      EXPECT_TRUE((s ? strings.Append(*s) : strings.AppendNull()).ok());
-      const uint64_t kind = random() % 100;
-      Timestamp behind = std::uniform_int_distribution<Timestamp>(0, kDelay)(random);
-      if (kind < 4) behind = std::uniform_int_distribution<Timestamp>(kDelay, 40 * kSecond)(random);
-      EXPECT_TRUE((kind == 99 ? times.AppendNull() : times.Append(clock - behind)).ok());
-    }
-    batches.push_back(arrow::RecordBatch::Make(
-        Schema(), size,
-        {seqs.Finish().ValueOrDie(), ks.Finish().ValueOrDie(), bids.Finish().ValueOrDie(),
-         strings.Finish().ValueOrDie(), times.Finish().ValueOrDie()}));
-  }
-  return batches;
-}
-
-std::vector<size_t> Cuts(size_t batches) {
-  return {0, 1, batches / 4, batches / 2, batches * 3 / 4, batches - 1, batches};
+  return testing::RandomEventBatches(
+      seed, Schema(), count, max_batch,
+      [&](std::mt19937_64& random, arrow::RecordBatchBuilder& batch) {
+        std::optional<int64_t> k;
+        if (random() % 20 != 0) k = static_cast<int64_t>(random() % keys);
+        std::optional<double> bid;
+        std::optional<std::string> s;
+        auto found = last.find(k);
+        if (found != last.end() && random() % 2 == 0) {
+          std::tie(bid, s) = found->second;
+          if (random() % 4 == 0) s = random() % 2 ? std::nullopt : std::optional<std::string>("x");
+        } else {
+          if (random() % 8 != 0) bid = static_cast<double>(random() % distinct_bids) / 4;
+          if (random() % 8 != 0) s = std::string(1, static_cast<char>('a' + random() % 3));
+        }
+        last[k] = {bid, s};
+        auto* ks = batch.GetFieldAs<arrow::Int64Builder>(1);
+        auto* bids = batch.GetFieldAs<arrow::DoubleBuilder>(2);
+        auto* strings = batch.GetFieldAs<arrow::StringBuilder>(3);
+        EXPECT_TRUE((k ? ks->Append(*k) : ks->AppendNull()).ok());
+        EXPECT_TRUE((bid ? bids->Append(*bid) : bids->AppendNull()).ok());
+        EXPECT_TRUE((s ? strings->Append(*s) : strings->AppendNull()).ok());
+      });
 }
 
 TEST(CdcCheckpointTest, ResumesWithATtlAsIfNeverStopped) {
@@ -86,11 +60,11 @@ TEST(CdcCheckpointTest, ResumesWithATtlAsIfNeverStopped) {
   // back across the cuts; rows without an event time become dead letters.
   auto batches = RandomBatches(3, 8000, 200, 400, 150);
   auto counts = ExpectResumesAtEveryCut(
-      "cdc", "cdc: {key: [k], fields: [bid, s], emit_previous: true, ttl: 60s}", Schema(), "ts",
-      kDelay, batches, Cuts(batches.size()));
-  EXPECT_GT(counts.output_rows, 2000);
-  EXPECT_LT(counts.output_rows, 7000);
-  EXPECT_GT(counts.dead_letters, 0);
+      "cdc", "cdc: {key: [k], fields: [bid, s], emit_previous: true, ttl: 60s}", Schema(),
+      batches);
+  EXPECT_GT(counts.output_rows(), 2000);
+  EXPECT_LT(counts.output_rows(), 7000);
+  EXPECT_FALSE(counts.dead_letters.empty());
   EXPECT_GT(counts.largest_snapshot_rows, 50);
 }
 
@@ -99,11 +73,10 @@ TEST(CdcCheckpointTest, ResumesWithoutATtlAcrossRebuildsOfTheValueSet) {
   // the rebuild threshold (4096 values, most of them no key's last) again and again. `k` is
   // both tracked and part of no key; `previous_` columns come from the restored values.
   auto batches = RandomBatches(4, 20000, 1000000, 4000000, 400);
-  auto counts =
-      ExpectResumesAtEveryCut("cdc", "cdc: {key: [s], fields: [bid, k], emit_previous: true}",
-                              Schema(), "ts", kDelay, batches, Cuts(batches.size()));
-  EXPECT_GT(counts.output_rows, 15000);
-  EXPECT_EQ(counts.dead_letters, 0);
+  auto counts = ExpectResumesAtEveryCut(
+      "cdc", "cdc: {key: [s], fields: [bid, k], emit_previous: true}", Schema(), batches);
+  EXPECT_GT(counts.output_rows(), 15000);
+  EXPECT_TRUE(counts.dead_letters.empty());
   EXPECT_GE(counts.largest_snapshot_rows, 4);
   EXPECT_LE(counts.largest_snapshot_rows, 5);
 }
@@ -112,24 +85,20 @@ TEST(CdcCheckpointTest, ResumesAcrossRebuildsOfTheKeySet) {
   // Many keys and a short ttl: the key set is rebuilt from the live keys again and again.
   auto batches = RandomBatches(8, 24000, 100000, 400, 400);
   auto counts = ExpectResumesAtEveryCut("cdc", "cdc: {key: [k, s], fields: [bid], ttl: 20s}",
-                                        Schema(), "ts", kDelay, batches, Cuts(batches.size()));
-  EXPECT_GT(counts.output_rows, 20000);
+                                        Schema(), batches);
+  EXPECT_GT(counts.output_rows(), 20000);
   EXPECT_GT(counts.largest_snapshot_rows, 20);
 }
 
 TEST(CdcCheckpointTest, RefusesAStateOfAnotherShape) {
-  auto made = testing::ProcessorFromYaml("cdc", "cdc: {key: [k], fields: [bid]}", Schema());
-  ASSERT_TRUE(made.ok()) << made.status().ToString();
-  EXPECT_TRUE((*made)->RestoreState(state::StateSnapshot{}).IsIOError());
-  state::StateSnapshot wrong;
-  wrong.tables.emplace_back(
-      "keys", arrow::Table::Make(arrow::schema({arrow::field("k", arrow::int64()),
-                                                arrow::field("last.bid", arrow::utf8()),
-                                                arrow::field("last_seen", arrow::int64())}),
-                                 {arrow::MakeArrayOfNull(arrow::int64(), 1).ValueOrDie(),
-                                  arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie(),
-                                  arrow::MakeArrayOfNull(arrow::int64(), 1).ValueOrDie()}));
-  EXPECT_TRUE((*made)->RestoreState(wrong).IsIOError());
+  testing::ExpectRefusesAStateOfAnotherShape(
+      "cdc", "cdc: {key: [k], fields: [bid]}", Schema(), "keys",
+      arrow::Table::Make(arrow::schema({arrow::field("k", arrow::int64()),
+                                        arrow::field("last.bid", arrow::utf8()),
+                                        arrow::field("last_seen", arrow::int64())}),
+                         {arrow::MakeArrayOfNull(arrow::int64(), 1).ValueOrDie(),
+                          arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie(),
+                          arrow::MakeArrayOfNull(arrow::int64(), 1).ValueOrDie()}));
 }
 
 }  // namespace

@@ -14,19 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "sluice/exec/dead_letter.h"
 #include "sluice/processors/join.h"
-#include "sluice/state/snapshot_io.h"
-#include "sluice/testing/processor_from_yaml.h"
+#include "sluice/state/state_snapshot.h"
+#include "sluice/testing/checkpoint_replay.h"
 
 namespace sluice::processors {
 namespace {
 
 using exec::Timestamp;
+using testing::Step;
 
 constexpr Timestamp kSecond = 1000000;
-constexpr int kLeft = 0;
-constexpr int kRight = 1;
+constexpr size_t kLeft = 0;
+constexpr size_t kRight = 1;
 /// How far the watermark trails the latest time of the slower input.
 constexpr Timestamp kDelay = 3 * kSecond;
 
@@ -40,26 +40,14 @@ std::shared_ptr<arrow::Schema> SideSchema(const std::string& id_name) {
                         arrow::field("g", arrow::utf8()), arrow::field("ts", TimeType())});
 }
 
-exec::InputStream Stream(std::string name, std::shared_ptr<arrow::Schema> schema) {
-  exec::InputStream stream;
-  stream.name = std::move(name);
-  stream.schema = std::move(schema);
-  stream.event_time_field = "ts";
-  return stream;
+/// The join's inputs, l and r.
+std::vector<exec::InputStream> Inputs() {
+  return {{"l", SideSchema("lid"), "ts"}, {"r", SideSchema("rid"), "ts"}};
 }
 
-/// One call of the pipeline: a batch of one input, then the watermark when the batch moved it.
-struct Step {
-  int side;
-  std::shared_ptr<arrow::RecordBatch> batch;
-  std::optional<Timestamp> watermark;
-};
-
-/// What a processor gave for each call (a step, then the end of the input), and its dead
-/// letters, as JSON lines.
-struct Outputs {
-  std::vector<std::vector<std::string>> emissions;
-  std::vector<std::string> dead_letters;
+/// A join of the two random inputs.
+struct Join : testing::DrivenStage {
+  explicit Join(const std::string& step) : testing::DrivenStage("join", step, Inputs()) {}
 };
 
 /// Random two-sided input: several keys (some NULL), times out of order within the delay, and
@@ -76,7 +64,7 @@ std::vector<Step> RandomSteps(uint64_t seed, int64_t count, bool drifting) {
   Timestamp clock = 0;
   int64_t made = 0;
   while (made < count) {
-    const int side = static_cast<int>(random() % 2);
+    const size_t side = random() % 2;
     const int64_t rows = 1 + static_cast<int64_t>(random() % 15);
     arrow::Int64Builder ids, keys;
     arrow::StringBuilder groups;
@@ -99,7 +87,7 @@ std::vector<Step> RandomSteps(uint64_t seed, int64_t count, bool drifting) {
       latest[side] = std::max(latest[side], time);
     }
     Step step;
-    step.side = side;
+    step.input = side;
     step.batch = arrow::RecordBatch::Make(
         schemas[side], rows,
         {ids.Finish().ValueOrDie(), keys.Finish().ValueOrDie(), groups.Finish().ValueOrDie(),
@@ -113,75 +101,6 @@ std::vector<Step> RandomSteps(uint64_t seed, int64_t count, bool drifting) {
     steps.push_back(std::move(step));
   }
   return steps;
-}
-
-std::vector<std::string> Lines(exec::CollectingEmitter& out) {
-  std::vector<std::string> lines;
-  for (const auto& batch : out.batches()) {
-    for (int64_t row = 0; row < batch->num_rows(); ++row) {
-      lines.push_back(exec::RowToJson(*batch, row));
-    }
-  }
-  return lines;
-}
-
-/// Moves the dead letters of `queue` to `run`.
-void TakeDeadLetters(exec::DeadLetterQueue& queue, Outputs* run) {
-  for (const auto& letter : queue.Drain()) {
-    run->dead_letters.push_back(letter.source + " " + letter.reason + " " + letter.record);
-  }
-}
-
-/// A join of the two random inputs, with its dead-letter queue.
-struct Join {
-  exec::DeadLetterQueue dead_letters;
-  std::unique_ptr<exec::Processor> processor;
-
-  explicit Join(const std::string& step) {
-    auto left = SideSchema("lid");
-    exec::ProcessorContext context;
-    context.pipeline_name = "test";
-    context.dead_letters = &dead_letters;
-    context.event_time_field = "ts";
-    context.inputs = {Stream("l", left), Stream("r", SideSchema("rid"))};
-    auto made = testing::ProcessorFromYaml("join", step, left, std::move(context));
-    EXPECT_TRUE(made.ok()) << made.status().ToString();
-    if (made.ok()) processor = std::move(*made);
-  }
-
-  /// Runs steps [first, last) and, with `end`, the end of the input; adds to `run`.
-  void Drive(const std::vector<Step>& steps, size_t first, size_t last, bool end, Outputs* run) {
-    for (size_t i = first; i < last; ++i) {
-      exec::CollectingEmitter out;
-      const Step& step = steps[i];
-      Status status = processor->ProcessInput(step.side, step.batch, out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      if (step.watermark) {
-        status = processor->OnWatermark(*step.watermark, out);
-        ASSERT_TRUE(status.ok()) << status.ToString();
-      }
-      run->emissions.push_back(Lines(out));
-    }
-    if (end) {
-      exec::CollectingEmitter out;
-      Status status = processor->OnWatermark(exec::kMaxTimestamp, out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      status = processor->Finish(out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      run->emissions.push_back(Lines(out));
-    }
-    TakeDeadLetters(dead_letters, run);
-  }
-};
-
-void ExpectSameSnapshot(const state::StateSnapshot& expected, const state::StateSnapshot& actual) {
-  EXPECT_EQ(expected.values, actual.values);
-  ASSERT_EQ(expected.tables.size(), actual.tables.size());
-  for (size_t i = 0; i < expected.tables.size(); ++i) {
-    EXPECT_EQ(expected.tables[i].first, actual.tables[i].first);
-    EXPECT_TRUE(expected.tables[i].second->Equals(*actual.tables[i].second))
-        << expected.tables[i].first;
-  }
 }
 
 struct JoinCase {
@@ -207,59 +126,14 @@ TEST_P(JoinCheckpointTest, ARestoredJoinGoesOnAsIfItHadNeverStopped) {
     const bool drifting = seed == 3;
     const std::vector<Step> steps = RandomSteps(seed, drifting ? 4500 : 300, drifting);
     const size_t n = steps.size();
-
-    Outputs whole;
-    Join uninterrupted(step);
-    ASSERT_NE(uninterrupted.processor, nullptr);
-    EXPECT_TRUE(uninterrupted.processor->checkpointable());
-    uninterrupted.Drive(steps, 0, n, true, &whole);
-    ASSERT_FALSE(HasFatalFailure());
-    int64_t rows = 0;
-    for (const auto& emission : whole.emissions) rows += static_cast<int64_t>(emission.size());
-    EXPECT_GT(rows, 20);
-    EXPECT_GT(whole.dead_letters.size(), 0u);
-
-    const std::vector<size_t> cuts =
-        drifting ? std::vector<size_t>{n / 3, 2 * n / 3}
-                 : std::vector<size_t>{0, 1, n / 4, n / 2, 3 * n / 4, n};
-    for (size_t cut : cuts) {
-      SCOPED_TRACE("cut after " + std::to_string(cut) + " of " + std::to_string(n) + " batches");
-      Outputs before;
-      Join first(step);
-      first.Drive(steps, 0, cut, false, &before);
-      auto snapshot = first.processor->SnapshotState();
-      ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
-      auto written = state::RoundTrip(*snapshot);
-      ASSERT_TRUE(written.ok()) << written.status().ToString();
-
-      // The first join goes on: the snapshot it handed over must not change, and neither must
-      // its own output.
-      Outputs on = before;
-      first.Drive(steps, cut, n, true, &on);
-      EXPECT_EQ(on.emissions, whole.emissions);
-      auto written_later = state::RoundTrip(*snapshot);
-      ASSERT_TRUE(written_later.ok()) << written_later.status().ToString();
-      ExpectSameSnapshot(*written, *written_later);
-
-      Outputs after = before;
-      Join second(step);
-      Status restored = second.processor->RestoreState(*written_later);
-      ASSERT_TRUE(restored.ok()) << restored.ToString();
-      second.Drive(steps, cut, n, true, &after);
-      ASSERT_FALSE(HasFatalFailure());
-      EXPECT_EQ(second.processor->state_bytes(), 0);
-      EXPECT_EQ(after.dead_letters, whole.dead_letters);
-      ASSERT_EQ(after.emissions.size(), whole.emissions.size());
-      for (size_t call = 0; call < whole.emissions.size(); ++call) {
-        std::vector<std::string> expected = whole.emissions[call];
-        std::vector<std::string> actual = after.emissions[call];
-        if (!param.ordered) {
-          std::sort(expected.begin(), expected.end());
-          std::sort(actual.begin(), actual.end());
-        }
-        ASSERT_EQ(actual, expected) << "call " << call;
-      }
-    }
+    testing::ReplayOptions options;
+    options.cuts = drifting ? std::vector<size_t>{n / 3, 2 * n / 3}
+                            : std::vector<size_t>{0, 1, n / 4, n / 2, 3 * n / 4, n};
+    options.ordered = param.ordered;
+    auto whole = testing::ExpectResumesAtEveryCut("join", step, Inputs(), steps, options);
+    EXPECT_GT(whole.output_rows(), 20);
+    EXPECT_FALSE(whole.dead_letters.empty());
+    EXPECT_EQ(whole.final_state_bytes, 0);
   }
 }
 
@@ -289,10 +163,9 @@ INSTANTIATE_TEST_SUITE_P(Kinds, JoinCheckpointTest, ::testing::ValuesIn(JoinCase
 /// A snapshot of a join that holds `left` and `right`.
 state::StateSnapshot SnapshotOf(Join& join, const std::shared_ptr<arrow::RecordBatch>& left,
                                 const std::shared_ptr<arrow::RecordBatch>& right) {
-  exec::CollectingEmitter out;
-  EXPECT_TRUE(join.processor->ProcessInput(kLeft, left, out).ok());
-  EXPECT_TRUE(join.processor->ProcessInput(kRight, right, out).ok());
-  auto snapshot = join.processor->SnapshotState();
+  EXPECT_TRUE(join.Drive({kLeft, left}).ok());
+  EXPECT_TRUE(join.Drive({kRight, right}).ok());
+  auto snapshot = join.processor().SnapshotState();
   EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   return snapshot.ok() ? *snapshot : state::StateSnapshot{};
 }
@@ -300,7 +173,7 @@ state::StateSnapshot SnapshotOf(Join& join, const std::shared_ptr<arrow::RecordB
 TEST(JoinCheckpointLayoutTest, RowsComeByKeyWithTheKeyColumnsFirstAndShareTheBatches) {
   const std::vector<Step> steps = RandomSteps(7, 40, false);
   std::shared_ptr<arrow::RecordBatch> left, right;
-  for (const Step& step : steps) (step.side == kLeft ? left : right) = step.batch;
+  for (const Step& step : steps) (step.input == kLeft ? left : right) = step.batch;
   ASSERT_TRUE(left != nullptr && right != nullptr);
 
   Join window("join: {left: l, right: r, on: {k: k, g: g}, type: full, window: 1h}");
@@ -343,13 +216,13 @@ TEST(JoinCheckpointLayoutTest, RowsComeByKeyWithTheKeyColumnsFirstAndShareTheBat
 TEST(JoinCheckpointLayoutTest, ADamagedSnapshotIsAnErrorNotACrash) {
   const std::vector<Step> steps = RandomSteps(7, 40, false);
   std::shared_ptr<arrow::RecordBatch> left, right;
-  for (const Step& step : steps) (step.side == kLeft ? left : right) = step.batch;
+  for (const Step& step : steps) (step.input == kLeft ? left : right) = step.batch;
   const std::string step = "join: {left: l, right: r, on: {k: k, g: g}, ttl: 1h}";
   Join join(step);
   state::StateSnapshot snapshot = SnapshotOf(join, left, right);
 
   Join empty(step);
-  EXPECT_FALSE(empty.processor->RestoreState(state::StateSnapshot{}).ok());
+  EXPECT_FALSE(empty.processor().RestoreState(state::StateSnapshot{}).ok());
 
   // A position past the kept rows.
   state::StateSnapshot damaged = snapshot;
@@ -363,7 +236,7 @@ TEST(JoinCheckpointLayoutTest, ADamagedSnapshotIsAnErrorNotACrash) {
                 .ValueOrDie();
   }
   Join out_of_range(step);
-  Status status = out_of_range.processor->RestoreState(damaged);
+  Status status = out_of_range.processor().RestoreState(damaged);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("position"), std::string::npos) << status.ToString();
 
@@ -373,7 +246,7 @@ TEST(JoinCheckpointLayoutTest, ADamagedSnapshotIsAnErrorNotACrash) {
     if (name == "right.rows") table = table->RemoveColumn(0).ValueOrDie();
   }
   Join other_keys(step);
-  EXPECT_FALSE(other_keys.processor->RestoreState(damaged).ok());
+  EXPECT_FALSE(other_keys.processor().RestoreState(damaged).ok());
 }
 
 }  // namespace

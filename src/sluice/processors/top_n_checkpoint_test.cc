@@ -10,14 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "sluice/exec/dead_letter.h"
-#include "sluice/exec/processor.h"
 #include "sluice/processors/top_n.h"
-#include "sluice/state/snapshot_io.h"
-#include "sluice/testing/processor_from_yaml.h"
+#include "sluice/testing/checkpoint_replay.h"
 
 namespace sluice::processors {
 namespace {
+
+using testing::Step;
 
 std::shared_ptr<arrow::Schema> InputSchema() {
   return arrow::schema({arrow::field("key", arrow::utf8()), arrow::field("v", arrow::float64()),
@@ -25,16 +24,12 @@ std::shared_ptr<arrow::Schema> InputSchema() {
                         arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
 }
 
-/// Random batches (several keys, nulls, ties, times out of order) and the watermark after each.
-struct Input {
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  std::vector<int64_t> watermarks;
-};
-
-Input MakeInput(uint32_t seed) {
+/// Random batches (several keys, nulls, ties, times out of order), each followed by the
+/// watermark.
+std::vector<Step> MakeInput(uint32_t seed) {
   constexpr int64_t kSecond = 1000000, kDelay = 3 * kSecond;
   std::mt19937 random(seed);
-  Input input;
+  std::vector<Step> input;
   int64_t now = 1000 * kSecond, latest = exec::kMinTimestamp;
   for (int b = 0; b < 25; ++b) {
     arrow::StringBuilder keys, texts;
@@ -53,79 +48,32 @@ Input MakeInput(uint32_t seed) {
       EXPECT_TRUE(texts.Append(std::string(1, static_cast<char>('p' + random() % 5))).ok());
       EXPECT_TRUE(times.Append(time).ok());
     }
-    input.batches.push_back(arrow::RecordBatch::Make(
+    Step& step = input.emplace_back();
+    step.batch = arrow::RecordBatch::Make(
         InputSchema(), rows,
         {keys.Finish().ValueOrDie(), values.Finish().ValueOrDie(), texts.Finish().ValueOrDie(),
-         times.Finish().ValueOrDie()}));
-    input.watermarks.push_back(latest == exec::kMinTimestamp ? latest : latest - kDelay);
+         times.Finish().ValueOrDie()});
+    step.watermark = latest == exec::kMinTimestamp ? latest : latest - kDelay;
   }
   return input;
 }
 
-struct Stage {
-  exec::DeadLetterQueue dead_letters;
-  std::unique_ptr<exec::Processor> processor;
-  exec::CollectingEmitter out;
-
-  explicit Stage(const std::string& step) {
-    auto made =
-        testing::ProcessorFromYaml("top_n", step, InputSchema(), {"test", &dead_letters, "ts"});
-    EXPECT_TRUE(made.ok()) << made.status().ToString();
-    if (made.ok()) processor = std::move(*made);
-  }
-  void Feed(const Input& input, size_t from, size_t to) {
-    for (size_t b = from; b < to; ++b) {
-      Status status = processor->Process(input.batches[b], out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      status = processor->OnWatermark(input.watermarks[b], out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-    }
-  }
-  void End() {
-    ASSERT_TRUE(processor->OnWatermark(exec::kMaxTimestamp, out).ok());
-    ASSERT_TRUE(processor->Finish(out).ok());
-  }
-  std::vector<std::string> Lines() {
-    std::vector<std::string> lines;
-    for (const auto& batch : out.batches()) {
-      for (int64_t i = 0; i < batch->num_rows(); ++i) lines.push_back(exec::RowToJson(*batch, i));
-    }
-    return lines;
-  }
-};
-
-/// A top_n A fed batches [0, k) and snapshotted, and a fresh B restored from the snapshot and
-/// fed the rest, emit together what one uninterrupted top_n emits, for several k.
+/// For several k, a top_n A fed batches [0, k) and snapshotted, and a fresh B restored from
+/// the snapshot and fed the rest, emit together what one uninterrupted top_n emits
+/// (testing::ExpectResumesAtEveryCut()); the snapshot is empty.
 void CheckRestoreAnywhere(const std::string& step, uint32_t seed) {
-  const Input input = MakeInput(seed);
-  const size_t count = input.batches.size();
-  Stage reference(step);
-  ASSERT_NE(reference.processor, nullptr);
-  EXPECT_TRUE(reference.processor->checkpointable());
-  reference.Feed(input, 0, count);
-  reference.End();
-  const auto expected = reference.Lines();
-  ASSERT_GT(expected.size(), 20u);
-  for (size_t cut : {size_t{0}, size_t{1}, count / 3, count / 2, count - 1, count}) {
-    SCOPED_TRACE("cut after " + std::to_string(cut) + " batches: " + step);
-    Stage a(step);
-    a.Feed(input, 0, cut);
-    auto snapshot = a.processor->SnapshotState();
-    ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
-    EXPECT_TRUE(snapshot->tables.empty());
-    EXPECT_TRUE(snapshot->values.empty());
-    auto saved = state::RoundTrip(*snapshot);
-    ASSERT_TRUE(saved.ok()) << saved.status().ToString();
-    Stage b(step);
-    ASSERT_TRUE(b.processor->RestoreState(*saved).ok());
-    b.Feed(input, cut, count);
-    b.End();
-    auto lines = a.Lines();
-    auto rest = b.Lines();
-    lines.insert(lines.end(), rest.begin(), rest.end());
-    EXPECT_EQ(lines, expected);
-    EXPECT_EQ(a.dead_letters.total() + b.dead_letters.total(), reference.dead_letters.total());
-  }
+  SCOPED_TRACE(step);
+  const std::vector<Step> input = MakeInput(seed);
+  const size_t count = input.size();
+  testing::ReplayOptions options;
+  options.cuts = {0, 1, count / 3, count / 2, count - 1, count};
+  options.on_snapshot = [](size_t, const state::StateSnapshot& snapshot) {
+    EXPECT_TRUE(snapshot.tables.empty());
+    EXPECT_TRUE(snapshot.values.empty());
+  };
+  auto whole = testing::ExpectResumesAtEveryCut("top_n", step, {{"in", InputSchema(), "ts"}},
+                                                input, options);
+  EXPECT_GT(whole.output_rows(), 20);
 }
 
 TEST(TopNCheckpointTest, RestoresAnywhere) {

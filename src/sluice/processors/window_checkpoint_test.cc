@@ -13,14 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "sluice/exec/dead_letter.h"
-#include "sluice/exec/processor.h"
 #include "sluice/processors/window.h"
 #include "sluice/state/snapshot_io.h"
-#include "sluice/testing/processor_from_yaml.h"
+#include "sluice/testing/checkpoint_replay.h"
 
 namespace sluice::processors {
 namespace {
+
+using testing::DrivenStage;
+using testing::Step;
 
 constexpr int64_t kSecond = 1000000;
 /// How far the watermark trails the latest event time, as a source's `delay` would.
@@ -36,18 +37,12 @@ std::shared_ptr<arrow::Schema> InputSchema() {
                         arrow::field("s", arrow::utf8()), arrow::field("ts", TimeType())});
 }
 
-/// Batches as a pipeline would hand them over, and the watermark after each: the latest event
-/// time so far minus kDelay.
-struct Input {
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  std::vector<int64_t> watermarks;
-};
-
 /// Random rows: keys that grow in number over time, nulls, values with ties, times out of
-/// order within kDelay, and a few rows further behind (late, or within allowed lateness).
-Input MakeInput(uint32_t seed, int batches = 30) {
+/// order within kDelay, and a few rows further behind (late, or within allowed lateness). Each
+/// batch is followed by the watermark: the latest event time so far minus kDelay.
+std::vector<Step> MakeInput(uint32_t seed, int batches = 30) {
   std::mt19937 random(seed);
-  Input input;
+  std::vector<Step> input;
   int64_t now = 1000 * kSecond, latest = exec::kMinTimestamp;
   const std::vector<std::string> strings = {"x", "y", "zz", "w", ""};
   for (int b = 0; b < batches; ++b) {
@@ -78,156 +73,55 @@ Input MakeInput(uint32_t seed, int batches = 30) {
       EXPECT_TRUE((random() % 5 == 0 ? texts.AppendNull() : texts.Append(text)).ok());
       EXPECT_TRUE(times.Append(time).ok());
     }
-    input.batches.push_back(arrow::RecordBatch::Make(
+    Step& step = input.emplace_back();
+    step.batch = arrow::RecordBatch::Make(
         InputSchema(), rows,
         {keys.Finish().ValueOrDie(), groups.Finish().ValueOrDie(), values.Finish().ValueOrDie(),
-         numbers.Finish().ValueOrDie(), texts.Finish().ValueOrDie(), times.Finish().ValueOrDie()}));
-    input.watermarks.push_back(latest == exec::kMinTimestamp ? latest : latest - kDelay);
+         numbers.Finish().ValueOrDie(), texts.Finish().ValueOrDie(), times.Finish().ValueOrDie()});
+    step.watermark = latest == exec::kMinTimestamp ? latest : latest - kDelay;
   }
   return input;
 }
 
-/// One window stage with its own dead letters and output.
-struct Stage {
-  exec::DeadLetterQueue dead_letters;
-  std::unique_ptr<exec::Processor> processor;
-  exec::CollectingEmitter out;
-  std::vector<std::string> letters;
-
-  explicit Stage(const std::string& step) {
-    auto made = testing::ProcessorFromYaml("window", step, InputSchema(),
-                                           {"test", &dead_letters, "ts"});
-    EXPECT_TRUE(made.ok()) << made.status().ToString();
-    if (made.ok()) processor = std::move(*made);
-  }
-
-  /// Batches [from, to) of `input`, each followed by its watermark, as the pipeline drives it.
-  void Feed(const Input& input, size_t from, size_t to) {
-    for (size_t b = from; b < to; ++b) {
-      Status status = processor->Process(input.batches[b], out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      status = processor->OnWatermark(input.watermarks[b], out);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-    }
-    DrainLetters();
-  }
-  void End() {
-    Status status = processor->OnWatermark(exec::kMaxTimestamp, out);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    status = processor->Finish(out);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    DrainLetters();
-  }
-  void DrainLetters() {
-    for (const auto& letter : dead_letters.Drain()) {
-      letters.push_back(letter.reason + " | " + letter.record + " | row " +
-                        std::to_string(letter.row));
-    }
-  }
+/// One window stage over the random input.
+struct Window : DrivenStage {
+  explicit Window(const std::string& step)
+      : DrivenStage("window", step, {{"in", InputSchema(), "ts"}}) {}
 };
 
-std::vector<std::string> Lines(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
-  std::vector<std::string> lines;
-  for (const auto& batch : batches) {
-    for (int64_t i = 0; i < batch->num_rows(); ++i) lines.push_back(exec::RowToJson(*batch, i));
-  }
-  return lines;
-}
-
-/// The rows of `batches` as one batch, to compare values exactly (not as printed).
-std::shared_ptr<arrow::RecordBatch> Combine(
-    const std::shared_ptr<arrow::Schema>& schema,
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
-  auto table = arrow::Table::FromRecordBatches(schema, batches).ValueOrDie();
-  return table->CombineChunksToBatch().ValueOrDie();
-}
-
-void ExpectSameSnapshot(const state::StateSnapshot& expected, const state::StateSnapshot& actual) {
-  EXPECT_EQ(expected.values, actual.values);
-  ASSERT_EQ(expected.tables.size(), actual.tables.size());
-  for (size_t t = 0; t < expected.tables.size(); ++t) {
-    EXPECT_EQ(expected.tables[t].first, actual.tables[t].first);
-    EXPECT_TRUE(expected.tables[t].second->Equals(*actual.tables[t].second))
-        << "table " << expected.tables[t].first << " changed:\n"
-        << expected.tables[t].second->ToString() << "\nnow\n"
-        << actual.tables[t].second->ToString();
-  }
-}
-
-/// The property: for cut points k, a window A fed batches [0, k) and snapshotted, and a fresh
-/// window B restored from the snapshot (through IPC files) and fed the rest, together emit what
-/// one uninterrupted window emits, row for row, with the same dead letters. A goes on after its
-/// snapshot, which must not change. Cuts after 0, 1, ... batches and a few more, or after every
-/// batch with `every_cut`. Returns how many slots the middle snapshot held.
+/// The property (testing::ExpectResumesAtEveryCut()): for cut points k, a window A fed batches
+/// [0, k) and snapshotted, and a fresh window B restored from the snapshot (through IPC files)
+/// and fed the rest, together emit what one uninterrupted window emits, row for row and value
+/// for value, with the same dead letters. A goes on after its snapshot, which must not change.
+/// Cuts after 0, 1, ... batches and a few more, or after every batch with `every_cut`. Returns
+/// how many slots the middle snapshot held.
 int64_t CheckRestoreAnywhere(const std::string& step, uint32_t seed, bool every_cut = false) {
-  const Input input = MakeInput(seed);
-  const size_t count = input.batches.size();
-  std::vector<size_t> cuts = {0, 1, count / 4, count / 2, count / 2 + 1, count - 1, count};
+  SCOPED_TRACE("seed " + std::to_string(seed) + ": " + step);
+  const std::vector<Step> input = MakeInput(seed);
+  const size_t count = input.size();
+  testing::ReplayOptions options;
+  options.cuts = {0, 1, count / 4, count / 2, count / 2 + 1, count - 1, count};
   if (every_cut) {
-    cuts.resize(count + 1);
-    std::iota(cuts.begin(), cuts.end(), 0);
+    options.cuts.resize(count + 1);
+    std::iota(options.cuts.begin(), options.cuts.end(), 0);
   }
-  Stage reference(step);
-  if (reference.processor == nullptr) return 0;
-  EXPECT_TRUE(reference.processor->checkpointable());
-  reference.Feed(input, 0, count);
-  reference.End();
-  const auto schema = reference.processor->output_schema();
-  const auto expected_lines = Lines(reference.out.batches());
-  const auto expected = Combine(schema, reference.out.batches());
-  EXPECT_GE(expected->num_rows(), 10);
-  EXPECT_EQ(reference.processor->state_bytes(), 0);
+  int64_t middle_slots = 0;
+  options.on_snapshot = [&](size_t cut, const state::StateSnapshot& snapshot) {
+    if (cut != count / 2) return;
+    auto slots = snapshot.Table("slots");
+    EXPECT_NE(slots, nullptr);
+    if (slots != nullptr) middle_slots = slots->num_rows();
+  };
+  auto whole = testing::ExpectResumesAtEveryCut("window", step, {{"in", InputSchema(), "ts"}},
+                                                input, options);
+  EXPECT_GE(whole.output_rows(), 10);
+  EXPECT_EQ(whole.final_state_bytes, 0);
   // The input has late rows for time windows; early firings when asked for.
-  if (step.find("count:") == std::string::npos) EXPECT_FALSE(reference.letters.empty());
+  if (step.find("count:") == std::string::npos) EXPECT_FALSE(whole.dead_letters.empty());
   if (step.find("emit_every") != std::string::npos) {
-    EXPECT_TRUE(std::any_of(expected_lines.begin(), expected_lines.end(), [](const auto& line) {
+    EXPECT_TRUE(std::any_of(whole.output.begin(), whole.output.end(), [](const auto& line) {
       return line.find("\"final\":false") != std::string::npos;
     }));
-  }
-
-  int64_t middle_slots = 0;
-  for (size_t cut : cuts) {
-    SCOPED_TRACE("seed " + std::to_string(seed) + ", cut after " + std::to_string(cut) +
-                 " batches: " + step);
-    Stage a(step);
-    a.Feed(input, 0, cut);
-    auto before = a.out.batches();
-    auto letters_before = a.letters;
-    auto snapshot = a.processor->SnapshotState();
-    EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
-    if (!snapshot.ok()) return 0;
-    auto saved = state::RoundTrip(*snapshot);
-    EXPECT_TRUE(saved.ok()) << saved.status().ToString();
-    if (!saved.ok()) return 0;
-    if (cut == count / 2) {
-      auto slots = saved->Table("slots");
-      EXPECT_NE(slots, nullptr);
-      if (slots != nullptr) middle_slots = slots->num_rows();
-    }
-
-    // A goes on as if no snapshot had been taken; the snapshot stays as it was.
-    a.Feed(input, cut, count);
-    a.End();
-    EXPECT_EQ(Lines(a.out.batches()), expected_lines);
-    auto saved_again = state::RoundTrip(*snapshot);
-    EXPECT_TRUE(saved_again.ok());
-    if (saved_again.ok()) ExpectSameSnapshot(*saved, *saved_again);
-
-    // B takes over from the snapshot.
-    Stage b(step);
-    Status restored = b.processor->RestoreState(*saved);
-    EXPECT_TRUE(restored.ok()) << restored.ToString();
-    if (!restored.ok()) return 0;
-    b.Feed(input, cut, count);
-    b.End();
-    auto combined = before;
-    combined.insert(combined.end(), b.out.batches().begin(), b.out.batches().end());
-    EXPECT_EQ(Lines(combined), expected_lines);
-    EXPECT_TRUE(Combine(schema, combined)->Equals(*expected));
-    auto letters = letters_before;
-    letters.insert(letters.end(), b.letters.begin(), b.letters.end());
-    EXPECT_EQ(letters, reference.letters);
-    EXPECT_EQ(b.processor->state_bytes(), 0);
   }
   return middle_slots;
 }
@@ -293,29 +187,32 @@ TEST(WindowCheckpointTest, ASessionToEmitAgainIsRestored) {
   auto column = [](const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
     return arrow::json::ArrayFromJSONString(type, "[" + json + "]").ValueOrDie();
   };
-  auto batch = [&](int64_t time, double value) {
-    Input input;
-    input.batches.push_back(arrow::RecordBatch::Make(
+  auto row = [&](int64_t time, double value) {
+    Step step;
+    step.batch = arrow::RecordBatch::Make(
         InputSchema(), 1,
         {column(arrow::utf8(), R"("a")"), column(arrow::int32(), "0"),
          column(arrow::float64(), std::to_string(value)), column(arrow::int64(), "0"),
-         column(arrow::utf8(), R"("x")"), column(TimeType(), std::to_string(time))}));
-    input.watermarks.push_back(2 * kSecond);
-    return input;
+         column(arrow::utf8(), R"("x")"), column(TimeType(), std::to_string(time))});
+    step.watermark = 2 * kSecond;
+    return step;
   };
-  Stage a(step);
-  a.Feed(batch(0, 1), 0, 1);  // the session [0s, 2s) fires at watermark 2s
-  ASSERT_EQ(Lines(a.out.batches()).size(), 1u);
-  a.Feed(batch(kSecond + kSecond / 2, 2), 0, 1);  // extends it to [0s, 3.5s), not yet ended
-  EXPECT_EQ(Lines(a.out.batches()).size(), 1u);
-  auto snapshot = a.processor->SnapshotState();
+  Window a(step);
+  ASSERT_TRUE(a.Drive(row(0, 1)).ok());  // the session [0s, 2s) fires at watermark 2s
+  ASSERT_EQ(a.rows().size(), 1u);
+  // A row that extends it to [0s, 3.5s), not yet ended.
+  ASSERT_TRUE(a.Drive(row(kSecond + kSecond / 2, 2)).ok());
+  EXPECT_EQ(a.rows().size(), 1u);
+  auto snapshot = a.processor().SnapshotState();
   ASSERT_TRUE(snapshot.ok());
   auto saved = state::RoundTrip(*snapshot);
   ASSERT_TRUE(saved.ok());
-  Stage b(step);
-  ASSERT_TRUE(b.processor->RestoreState(*saved).ok());
-  ASSERT_TRUE(b.processor->OnWatermark(4 * kSecond, b.out).ok());
-  auto lines = Lines(b.out.batches());
+  Window b(step);
+  ASSERT_TRUE(b.processor().RestoreState(*saved).ok());
+  Step watermark;
+  watermark.watermark = 4 * kSecond;
+  ASSERT_TRUE(b.Drive(watermark).ok());
+  auto lines = b.rows();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find(R"("window_end":"1970-01-01T00:00:03.5Z","v_sum":3.0)"),
             std::string::npos)
@@ -342,31 +239,31 @@ TEST(WindowCheckpointTest, CountRestoresAnywhere) {
 
 TEST(WindowCheckpointTest, AFreshWindowsSnapshotRestoresToAFreshWindow) {
   const std::string step = "window: {session: 2s, group_by: [key], aggregate: {v: [sum]}}";
-  Stage fresh(step);
-  auto snapshot = fresh.processor->SnapshotState();
+  Window fresh(step);
+  auto snapshot = fresh.processor().SnapshotState();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   auto saved = state::RoundTrip(*snapshot);
   ASSERT_TRUE(saved.ok()) << saved.status().ToString();
   ASSERT_NE(saved->Table("slots"), nullptr);
   EXPECT_EQ(saved->Table("slots")->num_rows(), 0);
-  Stage restored(step);
-  ASSERT_TRUE(restored.processor->RestoreState(*saved).ok());
-  EXPECT_EQ(restored.processor->state_bytes(), 0);
-  Stage reference(step);
-  const Input input = MakeInput(12, 10);
-  reference.Feed(input, 0, input.batches.size());
-  reference.End();
-  restored.Feed(input, 0, input.batches.size());
-  restored.End();
-  EXPECT_EQ(Lines(restored.out.batches()), Lines(reference.out.batches()));
-  EXPECT_EQ(restored.letters, reference.letters);
+  Window restored(step);
+  ASSERT_TRUE(restored.processor().RestoreState(*saved).ok());
+  EXPECT_EQ(restored.processor().state_bytes(), 0);
+  Window reference(step);
+  const std::vector<Step> input = MakeInput(12, 10);
+  ASSERT_TRUE(reference.Drive(input, 0, input.size()).ok());
+  ASSERT_TRUE(reference.End().ok());
+  ASSERT_TRUE(restored.Drive(input, 0, input.size()).ok());
+  ASSERT_TRUE(restored.End().ok());
+  EXPECT_EQ(restored.rows(), reference.rows());
+  EXPECT_EQ(restored.dead_letters(), reference.dead_letters());
 }
 
 TEST(WindowCheckpointTest, TheSlotsTableIsLaidOutByKey) {
-  Stage stage("window: {tumbling: 10s, group_by: [key], aggregate: {v: [avg]}}");
-  const Input input = MakeInput(13, 5);
-  stage.Feed(input, 0, input.batches.size());
-  auto snapshot = stage.processor->SnapshotState();
+  Window stage("window: {tumbling: 10s, group_by: [key], aggregate: {v: [avg]}}");
+  const std::vector<Step> input = MakeInput(13, 5);
+  ASSERT_TRUE(stage.Drive(input, 0, input.size()).ok());
+  auto snapshot = stage.processor().SnapshotState();
   ASSERT_TRUE(snapshot.ok());
   auto slots = snapshot->Table("slots");
   ASSERT_NE(slots, nullptr);
@@ -379,24 +276,24 @@ TEST(WindowCheckpointTest, TheSlotsTableIsLaidOutByKey) {
 }
 
 TEST(WindowCheckpointTest, AForeignOrDamagedSnapshotIsAnError) {
-  Stage tumbling("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum]}}");
-  const Input input = MakeInput(14, 5);
-  tumbling.Feed(input, 0, input.batches.size());
-  auto snapshot = tumbling.processor->SnapshotState();
+  Window tumbling("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum]}}");
+  const std::vector<Step> input = MakeInput(14, 5);
+  ASSERT_TRUE(tumbling.Drive(input, 0, input.size()).ok());
+  auto snapshot = tumbling.processor().SnapshotState();
   ASSERT_TRUE(snapshot.ok());
 
-  Stage session("window: {session: 10s, group_by: [key], aggregate: {v: [sum]}}");
-  EXPECT_FALSE(session.processor->RestoreState(*snapshot).ok());
+  Window session("window: {session: 10s, group_by: [key], aggregate: {v: [sum]}}");
+  EXPECT_FALSE(session.processor().RestoreState(*snapshot).ok());
   // Another aggregate: the state columns differ.
-  Stage other("window: {tumbling: 10s, group_by: [key], aggregate: {v: [avg]}}");
-  EXPECT_FALSE(other.processor->RestoreState(*snapshot).ok());
+  Window other("window: {tumbling: 10s, group_by: [key], aggregate: {v: [avg]}}");
+  EXPECT_FALSE(other.processor().RestoreState(*snapshot).ok());
   // A window that has already processed rows takes no state.
-  EXPECT_FALSE(tumbling.processor->RestoreState(*snapshot).ok());
+  EXPECT_FALSE(tumbling.processor().RestoreState(*snapshot).ok());
 
   auto damaged = *snapshot;
   damaged.values.erase("watermark");
-  Stage missing("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum]}}");
-  EXPECT_FALSE(missing.processor->RestoreState(damaged).ok());
+  Window missing("window: {tumbling: 10s, group_by: [key], aggregate: {v: [sum]}}");
+  EXPECT_FALSE(missing.processor().RestoreState(damaged).ok());
 }
 
 }  // namespace

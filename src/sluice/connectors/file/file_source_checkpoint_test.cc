@@ -7,13 +7,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -21,107 +19,33 @@
 
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/formats/formats_test_support.h"
-#include "sluice/testing/collecting_output.h"
+#include "sluice/testing/position_recording_output.h"
+#include "sluice/testing/source_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {
 
 using formats::testing::ScratchDirectory;
 using formats::testing::WriteText;
-using testing::CollectingOutput;
+using testing::PositionedRun;
+using testing::PositionRecordingOutput;
 
 Result<std::unique_ptr<exec::Source>> MakeSource(const std::string& yaml,
                                                  bool checkpoints = true) {
-  exec::Registry registry;
-  RegisterFileSource(&registry);
-  const auto* spec = registry.FindSpec(config::PluginKind::kSource, "file");
-  EXPECT_NE(spec, nullptr);
-  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml),
-                                                               "pipeline.yaml", {"connector"}));
   exec::ConnectorContext context{"test", "quotes"};
   context.checkpoints = checkpoints;
-  return (*registry.FindSource("file"))(context, options);
+  return testing::SourceFromYaml("file", yaml, context);
 }
 
-/// Asks the source for its position after each wanted batch, `lag` batches later (0: as it is
-/// handed over, before the source goes on), as a pipeline behind its source would; Finish()
-/// asks for those left after the run.
-/// Notes after how many batches each dead letter came.
-class PositionsOutput : public CollectingOutput {
- public:
-  PositionsOutput(exec::Source* source, std::set<int64_t> wanted, int64_t lag = 0)
-      : source_(source), wanted_(std::move(wanted)), lag_(lag) {}
-
-  /// Asks for the positions not asked for yet.
-  Status Finish() { return Ask(INT64_MAX); }
-
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
-    SLUICE_RETURN_NOT_OK(CollectingOutput::Push(std::move(batch)));
-    return Ask(static_cast<int64_t>(batches().size()) - lag_);
-  }
-
-  void Reject(exec::DeadLetter letter) override {
-    letters_.emplace_back(static_cast<int64_t>(batches().size()), letter.origin);
-    CollectingOutput::Reject(std::move(letter));
-  }
-
-  const std::map<int64_t, std::string>& positions() const { return positions_; }
-  /// Each dead letter's origin, with the batches pushed before it.
-  const std::vector<std::pair<int64_t, std::string>>& letters() const { return letters_; }
-
- private:
-  /// Asks for the wanted positions through batch `last`, in order.
-  Status Ask(int64_t last) {
-    while (!wanted_.empty() && *wanted_.begin() <= last &&
-           *wanted_.begin() <= static_cast<int64_t>(batches().size())) {
-      const int64_t cut = *wanted_.begin();
-      wanted_.erase(wanted_.begin());
-      SLUICE_ASSIGN_OR_RAISE(positions_[cut], source_->PositionAfter(cut));
-    }
-    return Status::OK();
-  }
-
-  exec::Source* source_;
-  std::set<int64_t> wanted_;
-  int64_t lag_;
-  std::map<int64_t, std::string> positions_;
-  std::vector<std::pair<int64_t, std::string>> letters_;
-};
-
-/// A run from the start that took positions.
-struct FirstRun {
-  std::unique_ptr<PositionsOutput> out;
-  std::map<int64_t, std::string> positions;
-};
-
-FirstRun RunTakingPositions(const std::string& yaml, const std::set<int64_t>& cuts,
-                            int64_t lag = 0) {
-  FirstRun run;
-  auto source = MakeSource(yaml);
-  EXPECT_TRUE(source.ok()) << source.status().ToString();
-  if (!source.ok()) return run;
-  EXPECT_TRUE((*source)->checkpointable());
-  run.out = std::make_unique<PositionsOutput>(source->get(), cuts, lag);
-  Status status = (*source)->Run(*run.out);
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  status = run.out->Finish();
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  run.positions = run.out->positions();
-  EXPECT_EQ(run.positions.size(), cuts.size()) << "a cut lies beyond the last batch";
-  return run;
+PositionedRun RunTakingPositions(const std::string& yaml, const std::set<int64_t>& cuts) {
+  return testing::RunTakingPositions([&] { return MakeSource(yaml); }, cuts);
 }
 
 /// Checks that the run restored at `cut` delivered, with the first `cut` batches of the whole
 /// run, exactly what the whole run did: rows, origins, partitions and dead letters.
-void ExpectResumedExactly(const PositionsOutput& whole, int64_t cut, const PositionsOutput& rest) {
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches(whole.batches().begin(),
-                                                           whole.batches().begin() + cut);
-  batches.insert(batches.end(), rest.batches().begin(), rest.batches().end());
-  auto expected = whole.Table();
-  auto joined = arrow::Table::FromRecordBatches(expected->schema(), batches);
-  ASSERT_TRUE(joined.ok());
-  EXPECT_EQ((*joined)->num_rows(), expected->num_rows());
-  EXPECT_TRUE((*joined)->Equals(*expected));
+void ExpectResumedExactly(const PositionRecordingOutput& whole, int64_t cut,
+                          const PositionRecordingOutput& rest) {
+  testing::ExpectSameRowsAfterCut(whole, cut, rest);
 
   // Each file stays its partition, and rows keep their numbers in it.
   std::vector<int32_t> partitions(whole.partition_of_batch().begin() + cut,
@@ -141,30 +65,10 @@ void ExpectResumedExactly(const PositionsOutput& whole, int64_t cut, const Posit
   EXPECT_EQ(again, letters);
 }
 
-/// Restores a fresh source at each position `whole` took and checks that it resumed exactly.
-void CheckRestores(const std::string& yaml, const FirstRun& whole, int64_t lag) {
-  for (const auto& [cut, position] : whole.positions) {
-    SCOPED_TRACE(fmt::format("cut after batch {} (asked {} later) at {}", cut, lag, position));
-    auto restored = MakeSource(yaml);
-    ASSERT_TRUE(restored.ok());
-    Status status = (*restored)->RestorePosition(position);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    PositionsOutput rest(restored->get(), {});
-    status = (*restored)->Run(rest);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    ExpectResumedExactly(*whole.out, cut, rest);
-  }
-}
-
-/// Runs the source from `yaml` once, taking the positions after `cuts` as each batch is handed
-/// over and again two batches later; then for each, runs a fresh source restored there and
-/// checks that it resumed exactly.
+/// Checks that a source from `yaml` restored after any of `cuts` resumed exactly.
 void CheckResumesExactly(const std::string& yaml, const std::set<int64_t>& cuts) {
-  for (int64_t lag : {0, 2}) {
-    FirstRun whole = RunTakingPositions(yaml, cuts, lag);
-    ASSERT_NE(whole.out, nullptr);
-    CheckRestores(yaml, whole, lag);
-  }
+  testing::ExpectSourceResumesExactly([&] { return MakeSource(yaml); }, cuts,
+                                      ExpectResumedExactly);
 }
 
 /// Three CSV files of 10, 7 and 12 lines, with a bad value in b and c: read in batches of 4 they
@@ -189,7 +93,7 @@ std::string CsvYaml(const ScratchDirectory& dir) {
 TEST(FileSourceCheckpoint, ACsvGlobResumesAfterEveryBatch) {
   ScratchDirectory dir;
   WriteCsvFiles(dir);
-  FirstRun whole = RunTakingPositions(CsvYaml(dir), {});
+  PositionedRun whole = RunTakingPositions(CsvYaml(dir), {});
   ASSERT_EQ(whole.out->batches().size(), 8u);
   ASSERT_EQ(whole.out->rejected().size(), 2u);
   CheckResumesExactly(CsvYaml(dir), {0, 1, 2, 3, 4, 5, 6, 7, 8});
@@ -203,7 +107,7 @@ TEST(FileSourceCheckpoint, AnUnreadableFileIsCountedOnceAcrossARestore) {
   WriteCsvFiles(dir);
   std::filesystem::create_symlink(dir.File("gone.csv"), dir.File("a2.csv"));
   const std::string yaml = CsvYaml(dir) + "\non_unreadable: skip";
-  FirstRun whole = RunTakingPositions(yaml, {});
+  PositionedRun whole = RunTakingPositions(yaml, {});
   ASSERT_EQ(whole.out->rejected().size(), 3u);
   EXPECT_EQ(whole.out->letters()[0], (std::pair<int64_t, std::string>{3, dir.File("a2.csv")}));
   CheckResumesExactly(yaml, {2, 3, 4, 8});
@@ -221,7 +125,7 @@ TEST(FileSourceCheckpoint, AJsonLinesGlobWithAnInferredSchemaResumes) {
   }
   const std::string yaml =
       fmt::format("path: {}/part-*.jsonl\nbatch_size: 3", dir.path().string());
-  FirstRun whole = RunTakingPositions(yaml, {});
+  PositionedRun whole = RunTakingPositions(yaml, {});
   ASSERT_EQ(whole.out->batches().size(), 9u);  // 4, 8 and 12 rows, in batches of 3
   ASSERT_EQ(whole.out->rejected().size(), 3u);
   CheckResumesExactly(yaml, {1, 2, 3, 4, 5, 8, 9});
@@ -245,7 +149,7 @@ TEST(FileSourceCheckpoint, AParquetGlobResumes) {
     ASSERT_TRUE(out->Close().ok());
   }
   const std::string yaml = fmt::format("path: {}/p*.parquet\nbatch_size: 4", dir.path().string());
-  FirstRun whole = RunTakingPositions(yaml, {});
+  PositionedRun whole = RunTakingPositions(yaml, {});
   ASSERT_GE(whole.out->batches().size(), 10u);
   CheckResumesExactly(yaml, {1, 2, 3, 4, 5, 7, 9});
 }
@@ -263,7 +167,7 @@ TEST(FileSourceCheckpoint, FilesReadSideBySideInEventTimeOrderResume) {
   const std::string yaml = fmt::format(
       "path: {}/t*.csv\nbatch_size: 2\nschema: {{ts: timestamp, value: int64}}\nevent_time: ts",
       dir.path().string());
-  FirstRun whole = RunTakingPositions(yaml, {});
+  PositionedRun whole = RunTakingPositions(yaml, {});
   // Interleaved: file 0 comes again after another file's batch.
   const auto& partitions = whole.out->partition_of_batch();
   ASSERT_GT(partitions.size(), 3u);
@@ -276,10 +180,10 @@ TEST(FileSourceCheckpoint, FilesReadSideBySideInEventTimeOrderResume) {
 
 /// Restores the CSV glob at `cut` after `change` and returns the status of the restore.
 Status RestoreAfter(const ScratchDirectory& dir, int64_t cut, const std::function<void()>& change) {
-  FirstRun whole = RunTakingPositions(CsvYaml(dir), {cut});
+  PositionedRun whole = RunTakingPositions(CsvYaml(dir), {cut});
   change();
   SLUICE_ASSIGN_OR_RAISE(auto restored, MakeSource(CsvYaml(dir)));
-  return restored->RestorePosition(whole.positions.at(cut));
+  return restored->RestorePosition(whole.out->positions().at(cut));
 }
 
 bool Contains(const std::string& text, const std::string& part) {
@@ -329,7 +233,7 @@ TEST(FileSourceCheckpoint, AFileDoneBeforeTheCheckpointIsNotReadAgain) {
   // After batch 4, a.csv is done: changing or removing it is only a warning.
   ScratchDirectory dir;
   WriteCsvFiles(dir);
-  FirstRun whole = RunTakingPositions(CsvYaml(dir), {4});
+  PositionedRun whole = RunTakingPositions(CsvYaml(dir), {4});
   for (bool remove : {false, true}) {
     SCOPED_TRACE(remove ? "removed" : "changed");
     if (remove) {
@@ -339,9 +243,9 @@ TEST(FileSourceCheckpoint, AFileDoneBeforeTheCheckpointIsNotReadAgain) {
     }
     auto restored = MakeSource(CsvYaml(dir));
     ASSERT_TRUE(restored.ok());
-    Status status = (*restored)->RestorePosition(whole.positions.at(4));
+    Status status = (*restored)->RestorePosition(whole.out->positions().at(4));
     ASSERT_TRUE(status.ok()) << status.ToString();
-    PositionsOutput rest(restored->get(), {2});
+    PositionRecordingOutput rest(restored->get(), {2});
     ASSERT_TRUE((*restored)->Run(rest).ok());
     ExpectResumedExactly(*whole.out, 4, rest);
     // a.csv's partition (0) is assigned and ended at once, as it was in the first run.
@@ -356,13 +260,13 @@ TEST(FileSourceCheckpoint, AFileDoneBeforeTheCheckpointIsNotReadAgain) {
 TEST(FileSourceCheckpoint, AFileNewToTheGlobGetsAPartitionOfItsOwn) {
   ScratchDirectory dir;
   WriteCsvFiles(dir);
-  FirstRun whole = RunTakingPositions(CsvYaml(dir), {4});
+  PositionedRun whole = RunTakingPositions(CsvYaml(dir), {4});
   // Sorts first, so it takes index 0; the files of the checkpoint keep their numbers.
   WriteText(dir.File("0-new.csv"), "symbol,bid\nN,1\nN,2\n");
   auto restored = MakeSource(CsvYaml(dir));
   ASSERT_TRUE(restored.ok());
-  ASSERT_TRUE((*restored)->RestorePosition(whole.positions.at(4)).ok());
-  PositionsOutput rest(restored->get(), {});
+  ASSERT_TRUE((*restored)->RestorePosition(whole.out->positions().at(4)).ok());
+  PositionRecordingOutput rest(restored->get(), {});
   ASSERT_TRUE((*restored)->Run(rest).ok());
   ASSERT_EQ(rest.batches().size(), 1u + 4u);
   EXPECT_EQ(rest.origins()[0], (std::pair<std::string, int64_t>{dir.File("0-new.csv"), 0}));
@@ -376,15 +280,9 @@ TEST(FileSourceCheckpoint, AFileNewToTheGlobGetsAPartitionOfItsOwn) {
 TEST(FileSourceCheckpoint, PositionsAreKeptOnlyWhenThePipelineCheckpoints) {
   ScratchDirectory dir;
   WriteCsvFiles(dir);
-  auto source = MakeSource(CsvYaml(dir), /*checkpoints=*/false);
-  ASSERT_TRUE(source.ok());
-  CollectingOutput out;
-  ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_FALSE((*source)->PositionAfter(3).ok());
-  auto restored = MakeSource(CsvYaml(dir));
-  ASSERT_TRUE(restored.ok());
-  EXPECT_FALSE((*restored)->RestorePosition("{\"files\": 3}").ok());
-  EXPECT_FALSE((*restored)->RestorePosition("[]").ok());
+  testing::ExpectPositionsOnlyWithCheckpoints(
+      [&](bool checkpoints) { return MakeSource(CsvYaml(dir), checkpoints); },
+      {"{\"files\": 3}", "[]"});
 }
 
 }  // namespace

@@ -3,10 +3,8 @@
 
 #include <arrow/api.h>
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
-#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,94 +12,27 @@
 
 #include "sluice/connectors/generator/generator_source.h"
 #include "sluice/testing/collecting_output.h"
+#include "sluice/testing/position_recording_output.h"
+#include "sluice/testing/source_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {
 
 using testing::CollectingOutput;
+using testing::PositionRecordingOutput;
 
 Result<std::unique_ptr<exec::Source>> MakeSource(const std::string& yaml,
                                                  bool checkpoints = true) {
-  exec::Registry registry;
-  RegisterGeneratorSource(&registry);
-  const config::PluginSpec* spec = registry.FindSpec(config::PluginKind::kSource, "generator");
-  if (spec == nullptr) return Status::Invalid("generator not registered");
-  SLUICE_ASSIGN_OR_RAISE(
-      config::Options options,
-      config::ValidateOptions(*spec, YAML::Load(yaml), "test.yaml", {"connector"}));
   exec::ConnectorContext context{"test", "quotes"};
   context.checkpoints = checkpoints;
-  return (*registry.FindSource("generator"))(context, options);
+  return testing::SourceFromYaml("generator", yaml, context);
 }
 
-/// Asks the source for its position after each wanted batch, `lag` batches later (0: as it is
-/// handed over, before the source goes on), as a pipeline behind its source would; Finish()
-/// asks for those left after the run.
-class PositionsOutput : public CollectingOutput {
- public:
-  PositionsOutput(exec::Source* source, std::set<int64_t> wanted, int64_t lag = 0)
-      : source_(source), wanted_(std::move(wanted)), lag_(lag) {}
-
-  /// Asks for the positions not asked for yet.
-  Status Finish() { return Ask(INT64_MAX); }
-
-  Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
-    SLUICE_RETURN_NOT_OK(CollectingOutput::Push(std::move(batch)));
-    return Ask(static_cast<int64_t>(batches().size()) - lag_);
-  }
-
-  const std::map<int64_t, std::string>& positions() const { return positions_; }
-
- private:
-  /// Asks for the wanted positions through batch `last`, in order.
-  Status Ask(int64_t last) {
-    while (!wanted_.empty() && *wanted_.begin() <= last &&
-           *wanted_.begin() <= static_cast<int64_t>(batches().size())) {
-      const int64_t cut = *wanted_.begin();
-      wanted_.erase(wanted_.begin());
-      SLUICE_ASSIGN_OR_RAISE(positions_[cut], source_->PositionAfter(cut));
-    }
-    return Status::OK();
-  }
-
-  exec::Source* source_;
-  std::set<int64_t> wanted_;
-  int64_t lag_;
-  std::map<int64_t, std::string> positions_;
-};
-
-/// Runs a source from the configuration `yaml` once, taking the positions after `cuts` as each
-/// batch is handed over and again two batches later; then for each, runs a fresh source restored
-/// there and checks that the batches before the cut plus the restored run equal the
-/// uninterrupted run.
+/// Checks that a source from `yaml` restored after any of `cuts` delivers, with the batches
+/// before the cut, exactly the uninterrupted run.
 void CheckResumesExactly(const std::string& yaml, const std::set<int64_t>& cuts) {
-  for (int64_t lag : {0, 2}) {
-    auto source = MakeSource(yaml);
-    ASSERT_TRUE(source.ok()) << source.status().ToString();
-    ASSERT_TRUE((*source)->checkpointable());
-    PositionsOutput whole(source->get(), cuts, lag);
-    Status status = (*source)->Run(whole);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    ASSERT_TRUE(whole.Finish().ok());
-    ASSERT_EQ(whole.positions().size(), cuts.size());
-    std::shared_ptr<arrow::Table> expected = whole.Table();
-
-    for (const auto& [cut, position] : whole.positions()) {
-      SCOPED_TRACE("cut after batch " + std::to_string(cut) + " at " + position);
-      auto restored = MakeSource(yaml);
-      ASSERT_TRUE(restored.ok());
-      ASSERT_TRUE((*restored)->RestorePosition(position).ok());
-      CollectingOutput rest;
-      ASSERT_TRUE((*restored)->Run(rest).ok());
-      std::vector<std::shared_ptr<arrow::RecordBatch>> batches(whole.batches().begin(),
-                                                               whole.batches().begin() + cut);
-      batches.insert(batches.end(), rest.batches().begin(), rest.batches().end());
-      auto joined = arrow::Table::FromRecordBatches(expected->schema(), batches);
-      ASSERT_TRUE(joined.ok());
-      EXPECT_EQ((*joined)->num_rows(), expected->num_rows());
-      EXPECT_TRUE((*joined)->Equals(*expected));
-    }
-  }
+  testing::ExpectSourceResumesExactly([&] { return MakeSource(yaml); }, cuts,
+                                      testing::ExpectSameRowsAfterCut);
 }
 
 TEST(GeneratorCheckpoint, ResumesWithTheRowsAnUninterruptedRunGenerates) {
@@ -115,15 +46,7 @@ TEST(GeneratorCheckpoint, AnEndlessGeneratorResumesToo) {
   auto source = MakeSource(yaml);
   ASSERT_TRUE(source.ok());
   // Stopped after 12 batches, as SIGINT would.
-  class StoppingOutput : public PositionsOutput {
-   public:
-    using PositionsOutput::PositionsOutput;
-    Status Push(std::shared_ptr<arrow::RecordBatch> batch) override {
-      SLUICE_RETURN_NOT_OK(PositionsOutput::Push(std::move(batch)));
-      if (batches().size() >= 12) RequestStop();
-      return Status::OK();
-    }
-  } out(source->get(), {7});
+  PositionRecordingOutput out(source->get(), {7}, /*lag=*/0, /*stop_after=*/12);
   ASSERT_TRUE((*source)->Run(out).ok());
   ASSERT_EQ(out.batches().size(), 12u);
   ASSERT_EQ(out.positions().count(7), 1u);
@@ -165,7 +88,7 @@ TEST(GeneratorCheckpoint, LiveDataGoesOnWithTheSamePricesStampedNow) {
   const std::string yaml = "{start: now, rate: 100000, count: 2000, batch_size: 250, seed: 9}";
   auto source = MakeSource(yaml);
   ASSERT_TRUE(source.ok());
-  PositionsOutput whole(source->get(), {3});
+  PositionRecordingOutput whole(source->get(), {3});
   Status status = (*source)->Run(whole);
   ASSERT_TRUE(status.ok()) << status.ToString();
   ASSERT_EQ(whole.positions().count(3), 1u);
@@ -208,15 +131,9 @@ TEST(GeneratorCheckpoint, LiveDataGoesOnWithTheSamePricesStampedNow) {
 }
 
 TEST(GeneratorCheckpoint, PositionsAreKeptOnlyWhenThePipelineCheckpoints) {
-  auto source = MakeSource("{count: 100, batch_size: 10}", /*checkpoints=*/false);
-  ASSERT_TRUE(source.ok());
-  CollectingOutput out;
-  ASSERT_TRUE((*source)->Run(out).ok());
-  EXPECT_FALSE((*source)->PositionAfter(3).ok());
-  auto restored = MakeSource("{count: 100}");
-  ASSERT_TRUE(restored.ok());
-  EXPECT_FALSE((*restored)->RestorePosition("{\"row\": 3}").ok());
-  EXPECT_FALSE((*restored)->RestorePosition("not json").ok());
+  testing::ExpectPositionsOnlyWithCheckpoints(
+      [](bool checkpoints) { return MakeSource("{count: 100, batch_size: 10}", checkpoints); },
+      {"{\"row\": 3}", "not json"});
 }
 
 }  // namespace
