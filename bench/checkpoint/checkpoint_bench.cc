@@ -101,6 +101,7 @@ Status Measure(bool join, int64_t target, const std::filesystem::path& dir) {
   state::StageRecord record;
   record.id = join ? "join" : "window";
   record.processor = record.id;
+  record.values = snapshot.values;
   data.manifest.stages.push_back(record);
   const int64_t snapshot_bytes = snapshot.bytes();
   data.stages.push_back(std::move(snapshot));
