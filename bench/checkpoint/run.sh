@@ -6,7 +6,7 @@
 #      every 1 s: throughput (events/s from the run's own summary line), median of --repeat runs,
 #      and the ratio to the run without checkpoints (goal: above 0.95).
 #
-#   bench/checkpoint/run.sh [--events N] [--repeat R] [--sizes 10MB,100MB,1GB]
+#   bench/checkpoint/run.sh [--events N] [--repeat R] [--sizes 10MB,100MB,1GB | none]
 # Builds the release preset's `sluice` and `checkpoint_bench` when missing. Prints JSON lines.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,7 +33,7 @@ python="$root/.deps/venv/bin/python"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-taskset -c 0 "$bench" --sizes "$sizes" --dir "$work/bench-state"
+[[ "$sizes" == none ]] || taskset -c 0 "$bench" --sizes "$sizes" --dir "$work/bench-state"
 
 # seconds QUERY [ARGS...]: the run's seconds from its summary line.
 seconds() {
