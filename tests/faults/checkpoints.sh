@@ -172,6 +172,33 @@ expect_status 0 "an incomplete checkpoint"
 [ ! -e "state/chk-999999999999" ] || fail "the incomplete checkpoint was not removed"
 pass
 
+# Two runs of one pipeline on one checkpoint folder: the second is refused, the first goes on.
+rm -rf state out
+"$SLUICE" run --no-progress killed.yaml 2> first.txt &
+pid=$!
+sleep 0.3
+run_sluice run --no-progress killed.yaml
+expect_status 1 "a second run on the same checkpoint folder"
+expect_stderr "is in use by another run of the pipeline (process $pid)" "a second run"
+set +e
+wait "$pid"
+first_status=$?
+set -e
+[ "$first_status" -eq 0 ] || fail "the first run failed beside a refused second one: $(cat first.txt)"
+rows out > actual.txt
+diff -q expected.txt actual.txt > /dev/null || fail "the first run's rows differ"
+pass
+
+# A full disk under the checkpoints fails the run with the reason; committed parts stay.
+pipeline disk.yaml small-disk out-disk
+sed -i 's/within: 1m/within: 1000d/' disk.yaml  # state that outgrows 1 MB
+with_small_disk 1 small-disk "$SLUICE" run --no-progress disk.yaml 2> stderr.txt && status=0 || status=$?
+expect_status 1 "a full disk under the checkpoints"
+expect_stderr "could not be written to 'small-disk'" "a full disk under the checkpoints"
+expect_stderr "No space left on device" "a full disk under the checkpoints"
+[ -z "$(ls -A out-disk 2>/dev/null | grep '^\.' || true)" ] || fail "temporary parts left: $(ls -A out-disk)"
+pass
+
 # Configuration errors name the place: a single-file sink cannot take part in checkpoints.
 cat > single.yaml <<'YAML'
 name: single

@@ -194,6 +194,7 @@ Status Pipeline::Recover(RunSummary* summary) {
     return status.WithMessage("checkpoint ", id, " in '", location, "': ", status.message());
   };
 
+  SLUICE_RETURN_NOT_OK(store.Lock());
   if (fresh_start_) {
     SLUICE_ASSIGN_OR_RAISE(summary->archived_to,
                            store.Archive(FormatTimestamp(WallClockNow())));

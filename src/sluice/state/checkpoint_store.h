@@ -39,6 +39,9 @@ class CheckpointStore {
   /// Where the checkpoints are, for messages.
   std::string location() const { return storage_->root(); }
 
+  /// Claims the folder for this run (Storage::Lock()); before anything else is done with it.
+  Status Lock() { return storage_->Lock(); }
+
   /// Writes `data`'s state files, then its manifest. Fills data.manifest.stages[i].files.
   Status Write(CheckpointData* data);
 

@@ -3,10 +3,13 @@
 #include <arrow/filesystem/localfs.h>
 #include <arrow/io/interfaces.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "sluice/common/io_error.h"
 
 namespace sluice::state {
 namespace {
@@ -48,9 +51,11 @@ class FileSystemStorage final : public Storage {
   }
 
   Status WriteFile(const std::string& path, const std::shared_ptr<arrow::Buffer>& bytes) override {
-    SLUICE_ASSIGN_OR_RAISE(auto stream, filesystem_->OpenOutputStream(Join(base_, path)));
-    SLUICE_RETURN_NOT_OK(stream->Write(bytes));
-    return stream->Close();
+    const std::string where = Join(display_, path);
+    auto stream = filesystem_->OpenOutputStream(Join(base_, path));
+    if (!stream.ok()) return DescribeWriteError(stream.status(), "create", where);
+    SLUICE_RETURN_NOT_OK(DescribeWriteError((*stream)->Write(bytes), "write", where));
+    return DescribeWriteError((*stream)->Close(), "write", where);
   }
 
   Status SyncFile(const std::string& path) override {
@@ -95,11 +100,40 @@ class FileSystemStorage final : public Storage {
 
   bool atomic_rename() const override { return local_; }
 
+  Status Lock() override {
+    if (!local_ || lock_descriptor_ >= 0) return Status::OK();
+    SLUICE_RETURN_NOT_OK(CreateDir(""));
+    const std::string path = Join(base_, "LOCK");
+    int descriptor = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (descriptor < 0) {
+      return Status::IOError("cannot open '", Join(display_, "LOCK"), "': ", std::strerror(errno));
+    }
+    if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
+      char holder[32] = {0};
+      ssize_t read = ::pread(descriptor, holder, sizeof(holder) - 1, 0);
+      ::close(descriptor);
+      return Status::IOError("the checkpoint folder '", display_,
+                             "' is in use by another run of the pipeline",
+                             read > 0 ? std::string(" (process ") + holder + ")" : std::string(),
+                             "; two runs would overwrite each other's checkpoints");
+    }
+    std::string pid = std::to_string(::getpid());
+    if (::ftruncate(descriptor, 0) == 0) (void)!::pwrite(descriptor, pid.data(), pid.size(), 0);
+    lock_descriptor_ = descriptor;
+    return Status::OK();
+  }
+
+  ~FileSystemStorage() override {
+    if (lock_descriptor_ >= 0) ::close(lock_descriptor_);
+  }
+
  private:
   std::shared_ptr<arrow::fs::FileSystem> filesystem_;
   std::string base_;
   std::string display_;
   bool local_;
+  /// The descriptor holding the flock of Lock(), or -1.
+  int lock_descriptor_ = -1;
 };
 
 }  // namespace

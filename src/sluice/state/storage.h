@@ -46,6 +46,10 @@ class Storage {
   /// under a temporary name and renamed into place; object storage writes whole objects
   /// atomically instead.
   virtual bool atomic_rename() const = 0;
+  /// Claims the root for this process until the storage is destroyed, so that two runs of one
+  /// pipeline never write checkpoints into one folder at once (an flock on `LOCK` in a local
+  /// folder; object storage has no locks, and this is a no-op there). An error names the holder.
+  virtual Status Lock() { return Status::OK(); }
 };
 
 /// The storage for `location`: a local path or a URI Arrow's filesystem layer knows (`file://`,

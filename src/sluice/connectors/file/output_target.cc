@@ -219,15 +219,6 @@ void OutputTarget::Abort() {
   temporary_.clear();
 }
 
-Status DescribeWriteError(const Status& status, std::string_view verb, const std::string& path) {
-  if (status.ok()) return status;
-  const int error = arrow::internal::ErrnoFromStatus(status);
-  if (error == 0) return status.WithMessage("'", path, "': ", status.message());
-  const char* name = strerrorname_np(error);
-  return status.WithMessage("cannot ", verb, " '", path, "': ", std::strerror(error), " (",
-                            name != nullptr ? name : "error", ")");
-}
-
 Status RenameIntoPlace(const std::string& temporary, const std::string& final_path) {
   if (std::rename(temporary.c_str(), final_path.c_str()) != 0) {
     const int error = errno;

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "sluice/common/io_error.h"
 #include "sluice/common/status.h"
 
 namespace sluice::connectors {
@@ -78,11 +79,6 @@ class OutputTarget {
   std::string temporary_;
   std::shared_ptr<arrow::io::OutputStream> stream_;
 };
-
-/// `status` (an error of writing `path`) with the path in its message and, when it carries an
-/// OS error, that error's text and name: "cannot write 'out/a.csv': No space left on device
-/// (ENOSPC)".
-Status DescribeWriteError(const Status& status, std::string_view verb, const std::string& path);
 
 /// Renames a synced temporary file over `final_path`; SyncDirectoryOf() then makes the rename
 /// durable. Idempotent for a checkpoint's commit, which recovery repeats: a temporary file
