@@ -179,7 +179,7 @@ pid=$!
 sleep 0.3
 run_sluice run --no-progress killed.yaml
 expect_status 1 "a second run on the same checkpoint folder"
-expect_stderr "is in use by another run of the pipeline (process $pid)" "a second run"
+expect_stderr "checkpoint folder 'state': in use by another run of the pipeline (process $pid)" "a second run"
 set +e
 wait "$pid"
 first_status=$?

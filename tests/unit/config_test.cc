@@ -495,6 +495,14 @@ TEST(CheckpointConfigTest, BadValuesNameTheirPlace) {
   EXPECT_NE(config.status().message().find("p.yaml:7:12: error: max_state: 'lots' is not a size"),
             std::string::npos)
       << config.status().message();
+  // A duration's bounds are written as durations.
+  text = kWithWindow;
+  text.replace(text.find("interval: 2s"), 12, "interval: 0s");
+  config = LoadPipelineText(text, "p.yaml", {}, exec::BuiltinRegistry());
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("interval must be at least 10ms (got 0s)"),
+            std::string::npos)
+      << config.status().message();
   text = kWithWindow;
   text.replace(text.find("interval: 2s"), 12, "every: 2s");
   config = LoadPipelineText(text, "p.yaml", {}, exec::BuiltinRegistry());

@@ -20,9 +20,12 @@ std::string Bounds(const config::OptionSpec& option, std::string_view separator 
       text += (i ? std::string(separator) : "") + option.choices[i];
     return text;
   }
-  if (option.min && option.max) return fmt::format("{} to {}", *option.min, *option.max);
-  if (option.min) return fmt::format("at least {}", *option.min);
-  if (option.max) return fmt::format("at most {}", *option.max);
+  if (option.min && option.max) {
+    return fmt::format("{} to {}", config::FormatBound(option, *option.min),
+                       config::FormatBound(option, *option.max));
+  }
+  if (option.min) return fmt::format("at least {}", config::FormatBound(option, *option.min));
+  if (option.max) return fmt::format("at most {}", config::FormatBound(option, *option.max));
   return text;
 }
 

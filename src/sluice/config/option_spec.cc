@@ -1,5 +1,11 @@
 #include "sluice/config/option_spec.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "sluice/common/duration.h"
+
 namespace sluice::config {
 
 std::string_view OptionTypeName(OptionType type) {
@@ -30,6 +36,14 @@ std::string_view OptionTypeName(OptionType type) {
       return "any";
   }
   return "unknown";
+}
+
+std::string FormatBound(const OptionSpec& option, double bound) {
+  if (option.type == OptionType::kDuration) {
+    return FormatDuration(std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double, std::milli>(bound)));
+  }
+  return fmt::format("{}", bound);
 }
 
 OptionSpec MakeOption(std::string name, OptionType type, std::string doc,

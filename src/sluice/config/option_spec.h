@@ -46,6 +46,10 @@ struct OptionSpec {
   std::string short_field;
 };
 
+/// A bound of `option` (its min or max) as a user writes it: "10ms" for a duration (whose bounds
+/// are in milliseconds), the number otherwise.
+std::string FormatBound(const OptionSpec& option, double bound);
+
 /// An option declaration with its name, type, one-line doc and default; set bounds, choices or
 /// `required` on the result.
 OptionSpec MakeOption(std::string name, OptionType type, std::string doc,

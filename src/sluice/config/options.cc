@@ -42,11 +42,13 @@ Status CheckBounds(const OptionSpec& spec, double value, const Location& where,
                    std::string_view shown) {
   if (spec.min && value < *spec.min) {
     return ConfigError(where,
-                       fmt::format("{} must be at least {} (got {})", spec.name, *spec.min, shown));
+                       fmt::format("{} must be at least {} (got {})", spec.name,
+                                   FormatBound(spec, *spec.min), shown));
   }
   if (spec.max && value > *spec.max) {
     return ConfigError(where,
-                       fmt::format("{} must be at most {} (got {})", spec.name, *spec.max, shown));
+                       fmt::format("{} must be at most {} (got {})", spec.name,
+                                   FormatBound(spec, *spec.max), shown));
   }
   return Status::OK();
 }

@@ -194,7 +194,9 @@ Status Pipeline::Recover(RunSummary* summary) {
     return status.WithMessage("checkpoint ", id, " in '", location, "': ", status.message());
   };
 
-  SLUICE_RETURN_NOT_OK(store.Lock());
+  if (Status locked = store.Lock(); !locked.ok()) {
+    return locked.WithMessage("checkpoint folder '", location, "': ", locked.message());
+  }
   if (fresh_start_) {
     SLUICE_ASSIGN_OR_RAISE(summary->archived_to,
                            store.Archive(FormatTimestamp(WallClockNow())));

@@ -112,8 +112,7 @@ class FileSystemStorage final : public Storage {
       char holder[32] = {0};
       ssize_t read = ::pread(descriptor, holder, sizeof(holder) - 1, 0);
       ::close(descriptor);
-      return Status::IOError("the checkpoint folder '", display_,
-                             "' is in use by another run of the pipeline",
+      return Status::IOError("in use by another run of the pipeline",
                              read > 0 ? std::string(" (process ") + holder + ")" : std::string(),
                              "; two runs would overwrite each other's checkpoints");
     }

@@ -48,7 +48,8 @@ class Storage {
   virtual bool atomic_rename() const = 0;
   /// Claims the root for this process until the storage is destroyed, so that two runs of one
   /// pipeline never write checkpoints into one folder at once (an flock on `LOCK` in a local
-  /// folder; object storage has no locks, and this is a no-op there). An error names the holder.
+  /// folder; object storage has no locks, and this is a no-op there). An error names the holding
+  /// process.
   virtual Status Lock() { return Status::OK(); }
 };
 
