@@ -4,6 +4,7 @@
 # continues from; damaged, foreign and incompatible checkpoints give a clear error, never a crash
 # or a silently wrong result.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$FAULTS_DIR/../kill_repeatedly.sh"
 PYTHON="$(cd "$FAULTS_DIR/../.." && pwd)/.deps/venv/bin/python"
 
 # 48 files of 25,000 events over 10 users, times increasing with some disorder, and 3 % repeats
@@ -68,19 +69,7 @@ pass
 
 # 20 kills at random moments; each run resumes from the last checkpoint of the one before.
 pipeline killed.yaml state out
-kills=0
-for attempt in $(seq 1 20); do
-  "$SLUICE" run --no-progress killed.yaml 2> stderr.txt &
-  pid=$!
-  sleep "0.$(( RANDOM % 300 + 150 ))"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    kills=$((kills + 1))
-  fi
-  set +e
-  { wait "$pid"; } 2> /dev/null
-  set -e
-done
+kill_repeatedly 20 150 450 "$SLUICE" run --no-progress killed.yaml
 run_sluice run --no-progress killed.yaml
 expect_status 0 "the run after 20 kills"
 rows out > actual.txt
