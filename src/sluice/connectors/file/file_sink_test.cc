@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "sluice/formats/formats_test_support.h"
+#include "sluice/testing/connector_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {
@@ -19,13 +20,8 @@ using formats::testing::ReadText;
 using formats::testing::ScratchDirectory;
 
 Result<std::unique_ptr<exec::Sink>> MakeSink(const std::string& yaml) {
-  exec::Registry registry;
-  RegisterFileSink(&registry);
-  const auto* spec = registry.FindSpec(config::PluginKind::kSink, "file");
-  EXPECT_NE(spec, nullptr);
-  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml),
-                                                               "pipeline.yaml", {"connector"}));
-  return (*registry.FindSink("file"))(exec::ConnectorContext{"test", "archive"}, options);
+  return testing::SinkFromYaml("file", yaml, exec::ConnectorContext{"test", "archive"},
+                               "pipeline.yaml");
 }
 
 std::shared_ptr<arrow::RecordBatch> Numbers() {

@@ -20,7 +20,7 @@
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/formats/formats_test_support.h"
 #include "sluice/testing/position_recording_output.h"
-#include "sluice/testing/source_from_yaml.h"
+#include "sluice/testing/connector_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {

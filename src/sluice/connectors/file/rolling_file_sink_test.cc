@@ -15,6 +15,7 @@
 #include "sluice/connectors/file/part_template.h"
 #include "sluice/exec/source.h"
 #include "sluice/formats/formats_test_support.h"
+#include "sluice/testing/connector_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {
@@ -25,13 +26,8 @@ using formats::testing::ReadAll;
 using formats::testing::ScratchDirectory;
 
 Result<std::unique_ptr<exec::Sink>> MakeSink(const std::string& yaml) {
-  exec::Registry registry;
-  RegisterFileSink(&registry);
-  const auto* spec = registry.FindSpec(config::PluginKind::kSink, "file");
-  EXPECT_NE(spec, nullptr);
-  SLUICE_ASSIGN_OR_RAISE(auto options, config::ValidateOptions(*spec, YAML::Load(yaml),
-                                                               "pipeline.yaml", {"connector"}));
-  return (*registry.FindSink("file"))(exec::ConnectorContext{"test", "archive"}, options);
+  return testing::SinkFromYaml("file", yaml, exec::ConnectorContext{"test", "archive"},
+                               "pipeline.yaml");
 }
 
 /// A sink on `path` (a template under `dir`) with `roll`, opened for `schema`.

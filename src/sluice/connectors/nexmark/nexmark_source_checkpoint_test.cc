@@ -11,7 +11,7 @@
 
 #include "sluice/connectors/nexmark/nexmark_source.h"
 #include "sluice/testing/position_recording_output.h"
-#include "sluice/testing/source_from_yaml.h"
+#include "sluice/testing/connector_from_yaml.h"
 
 namespace sluice::connectors {
 namespace {
