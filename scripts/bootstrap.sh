@@ -22,6 +22,7 @@ apt_packages=(
   clang-14 libclang-rt-14-dev
   python3-venv
   librdkafka-dev libavro-dev
+  mosquitto mosquitto-clients rabbitmq-server librabbitmq-dev libssl-dev
   openjdk-17-jdk-headless maven
 )
 missing=()

@@ -212,6 +212,46 @@ sinks:
   EXPECT_EQ(values->GetString(1), "second, with a comma");
 }
 
+TEST_F(KafkaTest, UntilCountAndIdleEndALiveSource) {
+  std::string topic = UniqueName("until");
+  CreateTopic(topic, 1);
+  std::vector<std::string> messages;
+  for (int i = 0; i < 10; ++i) messages.push_back(fmt::format("m{}", i));
+  ProduceRaw(topic, messages);
+  // count: exactly the first 4 messages, even though more are waiting; the group's committed
+  // offset then says where the next run starts.
+  std::string group = UniqueName("until-group");
+  auto counted = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: ["{}"], group: "{}", format: raw,
+          until: {{count: 4}}}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                         Bootstrap(), topic, group));
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  auto first = Column<arrow::StringArray>(*counted->tables.at("out"), "value");
+  ASSERT_EQ(first->length(), 4);
+  EXPECT_EQ(first->GetString(3), "m3");
+  // idle: the rest, then the source ends by itself once nothing comes for 1.5 s.
+  auto started = std::chrono::steady_clock::now();
+  auto idled = RunPipeline(fmt::format(R"(
+name: consume
+sources:
+  input: {{connector: kafka, brokers: ["{}"], topics: ["{}"], group: "{}", format: raw,
+          until: {{idle: 1500ms}}}}
+sinks:
+  out: {{connector: collect}}
+)",
+                                       Bootstrap(), topic, group));
+  ASSERT_TRUE(idled.ok()) << idled.status().ToString();
+  auto rest = Column<arrow::StringArray>(*idled->tables.at("out"), "value");
+  ASSERT_EQ(rest->length(), 6);
+  EXPECT_EQ(rest->GetString(0), "m4");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+}
+
 TEST_F(KafkaTest, StartAtATimestampSkipsOlderMessages) {
   std::string topic = UniqueName("start-at");
   CreateTopic(topic, 1);

@@ -22,6 +22,7 @@
 
 #include "sluice/config/location.h"
 #include "sluice/exec/source_positions.h"
+#include "sluice/exec/until.h"
 #include "sluice/formats/time_text.h"
 
 namespace sluice::connectors {
@@ -246,16 +247,17 @@ class GeneratorSource : public exec::Source {
   /// instant pacing counts from, so that each row's event time is the moment it is due.
   /// With `keep_positions`, every push's position is kept for PositionAfter().
   GeneratorSource(const QuoteSettings& settings, bool start_now, int64_t count, double rate,
-                  exec::BatchingOptions batching, bool keep_positions)
+                  exec::BatchingOptions batching, bool keep_positions, exec::UntilOptions until)
       : settings_(settings),
         start_now_(start_now),
         count_(count),
         rate_(rate),
         batching_(batching),
-        keep_positions_(keep_positions) {}
+        keep_positions_(keep_positions),
+        until_options_(std::move(until)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return QuoteSchema(); }
-  bool bounded() const override { return count_ > 0; }
+  bool bounded() const override { return count_ > 0 || until_options_.any(); }
 
   Status Run(exec::SourceOutput& out) override {
     QuoteSettings settings = settings_;
@@ -267,6 +269,7 @@ class GeneratorSource : public exec::Source {
     }
     generator_.emplace(settings);
     generator_->Skip(start_row_);
+    until_.emplace(until_options_);
     return rate_ > 0 ? RunPaced(out) : RunFlatOut(out);
   }
 
@@ -299,19 +302,23 @@ class GeneratorSource : public exec::Source {
   }
 
  private:
-  /// The exclusive end of the next batch: batch_size rows on, or fewer at the end of `count`.
+  /// The exclusive end of the next batch: batch_size rows on, or fewer at the end of `count`
+  /// or of `until: {count}`.
   int64_t NextBatchEnd() const {
-    int64_t end = generator_->next_row() + batching_.batch_size;
+    int64_t end = generator_->next_row() + std::min(batching_.batch_size, until_->remaining());
     return count_ > 0 ? std::min(end, count_) : end;
   }
 
-  bool Finished() const { return count_ > 0 && generator_->next_row() >= count_; }
+  bool Finished() const {
+    return (count_ > 0 && generator_->next_row() >= count_) || until_->Reached();
+  }
 
   /// Pushes a batch; a cancelled push means the run is stopping, which ends Run() quietly.
   Status Deliver(exec::SourceOutput& out, std::shared_ptr<arrow::RecordBatch> batch, bool* stop) {
     // Recorded before the push: once the batch is in the pipeline's queue, a checkpoint may ask
     // for the position after it. A push that fails ends the run, so the entry is never asked for.
     if (keep_positions_) positions_.Add(pushed_ + 1, generator_->next_row());
+    int64_t rows = batch->num_rows();
     Status status = out.Push(std::move(batch));
     if (status.IsCancelled()) {
       *stop = true;
@@ -319,6 +326,7 @@ class GeneratorSource : public exec::Source {
     }
     SLUICE_RETURN_NOT_OK(status);
     ++pushed_;
+    until_->Took(rows);
     return Status::OK();
   }
 
@@ -353,6 +361,7 @@ class GeneratorSource : public exec::Source {
                    due_at(first) + std::chrono::duration_cast<Clock::duration>(batching_.linger));
       for (Clock::time_point now = Clock::now(); now < send_at; now = Clock::now()) {
         if (out.stopping()) return Status::OK();
+        if (until_->Reached()) return Status::OK();  // until: {duration}
         std::this_thread::sleep_for(std::min(send_at - now, kStopCheckInterval));
       }
       const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
@@ -372,6 +381,9 @@ class GeneratorSource : public exec::Source {
   const double rate_;
   const exec::BatchingOptions batching_;
   const bool keep_positions_;
+  const exec::UntilOptions until_options_;
+  /// until: {count, duration}, started by Run(); `idle` never runs out while rows are generated.
+  std::optional<exec::UntilClock> until_;
   /// The first row to generate: 0, or where a restored position left off.
   int64_t start_row_ = 0;
   /// Batches pushed so far (source thread).
@@ -431,7 +443,7 @@ config::PluginSpec GeneratorSpec() {
                          "fixed start keeps it whatever the rate, so rows stay reproducible.",
                          "1ms");
   interval.min = 0;
-  spec.options = {count, rate, seed, symbols, start, interval};
+  spec.options = {count, rate, seed, symbols, start, interval, exec::UntilOptionSpec()};
   return spec;
 }
 
@@ -502,7 +514,8 @@ Result<std::unique_ptr<exec::Source>> MakeGeneratorSource(const exec::ConnectorC
   }
   return std::make_unique<GeneratorSource>(settings, start_now, options.GetInteger("count"), rate,
                                            exec::BatchingOptions::FromOptions(options),
-                                           context.checkpoints);
+                                           context.checkpoints,
+                                           exec::UntilOptions::FromOptions(options));
 }
 
 }  // namespace

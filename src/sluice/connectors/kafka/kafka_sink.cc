@@ -19,7 +19,7 @@
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
-#include "sluice/connectors/kafka/avro_codec.h"
+#include "sluice/connectors/common/payload_options.h"
 #include "sluice/connectors/kafka/kafka_client.h"
 #include "sluice/connectors/kafka/transactional_producer.h"
 #include "sluice/formats/json_row_encoder.h"
@@ -31,9 +31,6 @@ namespace {
 
 using kafka::ClientEvents;
 
-/// How rows become messages: json, csv and avro write one message per row, arrow one per batch.
-enum class MessageFormat { kJson, kCsv, kArrow, kAvro };
-
 /// The row a failed message stands for when it carried a whole batch (format: arrow).
 constexpr int64_t kWholeBatch = -1;
 
@@ -44,9 +41,9 @@ struct SinkSettings {
   std::string topic;
   std::string topic_field;
   std::vector<std::string> key_fields;
-  MessageFormat format = MessageFormat::kJson;
-  /// avro: encodes each row with the schema of the `avro_schema` file (the writer schema).
-  std::shared_ptr<kafka::AvroCodec> avro;
+  /// How rows become messages: json, csv, avro and raw write one message per row, arrow one per
+  /// batch.
+  formats::PayloadEncoding encoding;
   config::Location where;
   std::chrono::nanoseconds delivery_timeout{std::chrono::seconds(30)};
   /// Exactly-once: one producer transaction per input batch, carrying the source's offsets, or
@@ -155,8 +152,7 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
       }
       key_indices_.push_back(index);
     }
-    if (settings_.avro != nullptr) SLUICE_RETURN_NOT_OK(settings_.avro->CheckWritable(*schema));
-    encoder_ = std::make_unique<formats::JsonRowEncoder>(*schema);
+    SLUICE_ASSIGN_OR_RAISE(encoder_, formats::PayloadEncoder::Make(settings_.encoding, schema));
     if (key_indices_.size() > 1) {
       arrow::FieldVector key_fields;
       for (int index : key_indices_) key_fields.push_back(schema->field(index));
@@ -209,31 +205,21 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
     failures_.clear();
     std::string value;
     std::string key;
-    if (settings_.format == MessageFormat::kArrow) {
+    if (encoder_->per_batch()) {
       if (batch->num_rows() > 0) {
-        SLUICE_ASSIGN_OR_RAISE(value, EncodeArrow(*batch));
+        SLUICE_ASSIGN_OR_RAISE(value, formats::PayloadEncoder::EncodeBatch(*batch));
         SLUICE_RETURN_NOT_OK(Produce(settings_.topic, value, nullptr, 0, kWholeBatch));
       }
       return AwaitDelivery(*batch);
     }
-    std::shared_ptr<arrow::RecordBatch> prepared;
-    if (settings_.format == MessageFormat::kAvro) {
-      SLUICE_ASSIGN_OR_RAISE(prepared, settings_.avro->Prepare(*batch));
-    }
+    SLUICE_RETURN_NOT_OK(encoder_->Prepare(batch));
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
       value.clear();
-      if (settings_.format == MessageFormat::kCsv) {
-        SLUICE_RETURN_NOT_OK(AppendCsvRow(*batch, row, &value));
-      } else if (settings_.format == MessageFormat::kAvro) {
-        std::string reason;
-        SLUICE_ASSIGN_OR_RAISE(bool encoded,
-                               settings_.avro->Encode(*prepared, row, &value, &reason));
-        if (!encoded) {
-          Reject(*batch, row, std::move(reason));
-          continue;
-        }
-      } else {
-        encoder_->AppendRow(*batch, row, &value);
+      std::string reason;
+      SLUICE_ASSIGN_OR_RAISE(bool encoded, encoder_->EncodeRow(row, &value, &reason));
+      if (!encoded) {
+        Reject(*batch, row, std::move(reason));
+        continue;
       }
       const void* key_data = nullptr;
       size_t key_size = 0;
@@ -293,35 +279,6 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
       failures_.push_back({row, code, RdKafka::err2str(code)});
       return Status::OK();
     }
-  }
-
-  /// Appends row `row` as one CSV line without header or line break, written by the CSV file
-  /// writer so that a csv message holds exactly what a line of a CSV file would (shortest
-  /// round-trip doubles, ISO 8601 timestamps, an empty field for null, "" for an empty string).
-  Status AppendCsvRow(const arrow::RecordBatch& batch, int64_t row, std::string* out) const {
-    SLUICE_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create(256));
-    formats::WriteOptions options;
-    options.header = false;
-    SLUICE_ASSIGN_OR_RAISE(auto writer, formats::RecordWriter::Open(stream, formats::Format::kCsv,
-                                                                    batch.schema(), options));
-    SLUICE_RETURN_NOT_OK(writer->Write(*batch.Slice(row, 1)));
-    SLUICE_RETURN_NOT_OK(writer->Close());
-    SLUICE_ASSIGN_OR_RAISE(auto buffer, stream->Finish());
-    std::string_view line(reinterpret_cast<const char*>(buffer->data()),
-                          static_cast<size_t>(buffer->size()));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    out->append(line);
-    return Status::OK();
-  }
-
-  /// The whole batch as one Arrow IPC stream (schema message, one record batch, end marker).
-  static Result<std::string> EncodeArrow(const arrow::RecordBatch& batch) {
-    SLUICE_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create());
-    SLUICE_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
-    SLUICE_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
-    SLUICE_RETURN_NOT_OK(writer->Close());
-    SLUICE_ASSIGN_OR_RAISE(auto buffer, stream->Finish());
-    return buffer->ToString();
   }
 
   Status Commit(const exec::InputDone& done) override {
@@ -555,7 +512,7 @@ class KafkaSink final : public exec::Sink, public RdKafka::DeliveryReportCb {
   // Declared before the producer, which calls into it until it is destroyed.
   std::unique_ptr<ClientEvents> events_;
   exec::DeadLetterQueue* dead_letters_;
-  std::unique_ptr<formats::JsonRowEncoder> encoder_;
+  std::unique_ptr<formats::PayloadEncoder> encoder_;
   std::unique_ptr<formats::JsonRowEncoder> key_encoder_;
   int topic_index_ = -1;
   std::vector<int> key_indices_;
@@ -642,26 +599,8 @@ Result<std::unique_ptr<exec::Sink>> MakeKafkaSink(const exec::ConnectorContext& 
   if (options.Has("topic")) settings.topic = options.GetString("topic");
   if (options.Has("topic_field")) settings.topic_field = options.GetString("topic_field");
   if (options.Has("key")) settings.key_fields = options.GetStringList("key");
-  std::string format = options.GetString("format");
-  settings.format = format == "csv"     ? MessageFormat::kCsv
-                    : format == "arrow" ? MessageFormat::kArrow
-                    : format == "avro"  ? MessageFormat::kAvro
-                                        : MessageFormat::kJson;
-  if (settings.format == MessageFormat::kAvro) {
-    if (!options.Has("avro_schema")) {
-      return config::ConfigError(
-          options.Has("format") ? options.LocationOf("format") : options.where(),
-          "format avro needs avro_schema, the path of a .avsc file",
-          "e.g. avro_schema: schemas/orders.avsc");
-    }
-    SLUICE_ASSIGN_OR_RAISE(settings.avro,
-                           kafka::AvroCodec::Make(options.GetString("avro_schema"),
-                                                  options.LocationOf("avro_schema")));
-  } else if (options.Has("avro_schema")) {
-    return config::ConfigError(options.LocationOf("avro_schema"),
-                               "avro_schema is used only with format: avro");
-  }
-  if (settings.format == MessageFormat::kArrow) {
+  SLUICE_ASSIGN_OR_RAISE(settings.encoding, PayloadEncodingFromConfig(options));
+  if (settings.encoding.format == formats::MessageFormat::kArrow) {
     for (const char* per_row : {"key", "topic_field"}) {
       if (options.Has(per_row)) {
         return config::ConfigError(
@@ -741,19 +680,6 @@ config::PluginSpec KafkaSinkSpec() {
                  "Field(s) forming the message key: one field's value as text, several as a JSON "
                  "object. No key "
                  "when left out."};
-  OptionSpec format{
-      "format", OptionType::kEnum,
-      "json: one JSON object per row; csv: one CSV record per row, no header, fields in output "
-      "order; avro: one Avro binary-encoded record per row (no container header) with the "
-      "schema in `avro_schema`; arrow: a batch format, each micro-batch as ONE message holding an Arrow IPC stream "
-      "(no key or topic_field; keep batches under the brokers' message.max.bytes).",
-      "json"};
-  format.choices = {"json", "csv", "arrow", "avro"};
-  OptionSpec avro_schema{
-      "avro_schema", OptionType::kString,
-      "format avro: path of the .avsc file with the record schema, the writer schema (the "
-      "schema comes from the local file, not from a registry). Its fields must be exactly the "
-      "output's, of types that convert without loss."};
   OptionSpec compression{"compression", OptionType::kEnum, "Compression of message batches.",
                          "none"};
   compression.choices = {"none", "gzip", "snappy", "lz4", "zstd"};
@@ -796,8 +722,10 @@ config::PluginSpec KafkaSinkSpec() {
       "out. A restarted process with the same id fences its predecessor. With checkpoint:, "
       "the consumer group <transactional_id>.checkpoints records the last committed "
       "checkpoint."};
-  for (auto& option : {topic, topic_field, key, format, avro_schema, compression, partitioner, idempotent,
-                       linger, batch_messages, delivery_timeout, exactly_once, transactional_id}) {
+  for (auto& option : {topic, topic_field, key}) spec.options.push_back(option);
+  for (auto& option : PayloadSinkOptionSpecs()) spec.options.push_back(std::move(option));
+  for (auto& option : {compression, partitioner, idempotent, linger, batch_messages,
+                       delivery_timeout, exactly_once, transactional_id}) {
     spec.options.push_back(option);
   }
   spec.example =

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -14,9 +15,10 @@
 
 #include "sluice/common/logging.h"
 #include "sluice/common/spelling.h"
+#include "sluice/exec/until.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/common/payload_options.h"
 #include "sluice/connectors/file/format_options.h"
-#include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/connectors/kafka/kafka_client.h"
 #include "sluice/connectors/kafka/message_decoder.h"
 #include "sluice/connectors/kafka/offset_tracker.h"
@@ -31,8 +33,6 @@ using PartitionKey = std::pair<std::string, int32_t>;
 /// The next offset to read (the offset to commit) of each partition.
 using OffsetMap = kafka::PartitionOffsets;
 
-using kafka::ValueFormat;
-using kafka::ValueFormatName;
 
 /// What the factory validated; the consumer itself is created by Run(), so that building a
 /// pipeline (and `sluice validate`) never contacts a broker.
@@ -42,7 +42,10 @@ struct SourceSettings {
   std::vector<std::string> topics;
   /// How messages become rows: format, value schema, metadata fields.
   kafka::DecoderOptions decoding;
+  /// until: end (or {offsets: end}).
   bool until_end = false;
+  /// until: {count, idle, duration}.
+  exec::UntilOptions until;
   kafka::StartPosition start;
   /// The consumer group (group.id), for messages.
   std::string group;
@@ -93,7 +96,7 @@ class KafkaSource final : public exec::Source,
   }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  bool bounded() const override { return settings_.until_end; }
+  bool bounded() const override { return settings_.until_end || settings_.until.any(); }
 
   Status Run(exec::SourceOutput& out) override {
     // The rebalance callback reports assignments to `out`, but only while Run() is running:
@@ -121,6 +124,7 @@ class KafkaSource final : public exec::Source,
     if (code != RdKafka::ERR_NO_ERROR)
       return kafka::KafkaError(code, "cannot subscribe to the Kafka topics");
 
+    until_.emplace(settings_.until);
     while (!out.stopping()) {
       if (rows_ == 0) {
         // Nothing of theirs is waiting to be pushed (their last messages were rejected).
@@ -128,13 +132,17 @@ class KafkaSource final : public exec::Source,
         ends_after_this_.clear();
       }
       if (settings_.until_end && assigned_once_ && AllAssignedDone()) break;
-      int timeout_ms = 100;
+      if (until_->Reached()) {
+        logger_->info("ends {}", until_->reason());
+        break;
+      }
+      int timeout_ms = static_cast<int>(until_->Wait(std::chrono::milliseconds(100)).count());
       if (rows_ > 0) {
         auto waited = std::chrono::steady_clock::now() - batch_started_;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         settings_.batching.linger - waited)
                         .count();
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, timeout_ms));
       }
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
       SLUICE_RETURN_NOT_OK(Handle(*message, out));
@@ -220,6 +228,7 @@ class KafkaSource final : public exec::Source,
   Status Handle(const RdKafka::Message& message, exec::SourceOutput& out) {
     switch (message.err()) {
       case RdKafka::ERR_NO_ERROR:
+        until_->Took(1);
         return Accept(message, out);
       case RdKafka::ERR__PARTITION_EOF:
         if (settings_.until_end &&
@@ -527,6 +536,8 @@ class KafkaSource final : public exec::Source,
 
   // Source thread only.
   std::unique_ptr<kafka::MessageDecoder> decoder_;
+  /// until: {count, idle, duration}, started when consuming starts.
+  std::optional<exec::UntilClock> until_;
   int64_t rows_ = 0;
   /// Messages taken in this run, decoded or rejected.
   int64_t messages_read_ = 0;
@@ -556,46 +567,6 @@ class KafkaSource final : public exec::Source,
   std::string transactional_sink_;
 };
 
-Result<std::shared_ptr<arrow::Schema>> ValueSchema(const config::Options& options,
-                                                   ValueFormat format, SourceSettings* settings) {
-  if (format != ValueFormat::kAvro && options.Has("avro_schema")) {
-    return config::ConfigError(options.LocationOf("avro_schema"),
-                               "avro_schema is used only with format: avro");
-  }
-  if (format == ValueFormat::kAvro) {
-    if (options.Has("schema")) {
-      return config::ConfigError(options.LocationOf("schema"),
-                                 "format avro takes its schema from the avro_schema file",
-                                 "leave out 'schema'; convert fields with a processor");
-    }
-    if (!options.Has("avro_schema")) {
-      return config::ConfigError(
-          options.Has("format") ? options.LocationOf("format") : options.where(),
-          "format avro needs avro_schema, the path of a .avsc file",
-          "e.g. avro_schema: schemas/orders.avsc");
-    }
-    SLUICE_ASSIGN_OR_RAISE(settings->decoding.avro,
-                           kafka::AvroCodec::Make(options.GetString("avro_schema"),
-                                                  options.LocationOf("avro_schema")));
-    return settings->decoding.avro->schema();
-  }
-  if (format == ValueFormat::kRaw) {
-    if (options.Has("schema")) {
-      return config::ConfigError(options.LocationOf("schema"),
-                                 "format raw has a fixed schema {value: string}",
-                                 "leave out 'schema', or use format: json");
-    }
-    return arrow::schema({arrow::field("value", arrow::utf8())});
-  }
-  if (!options.Has("schema")) {
-    return config::ConfigError(
-        options.Has("format") ? options.LocationOf("format") : options.where(),
-        fmt::format("format {} needs a schema", ValueFormatName(format)),
-        "declare the fields, e.g. schema: {id: int64, name: string, ts: timestamp}");
-  }
-  return DeclaredSchema(options, &settings->decoding.value_times);
-}
-
 Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorContext& context,
                                                       const config::Options& options) {
   SourceSettings settings;
@@ -613,24 +584,20 @@ Result<std::unique_ptr<exec::Source>> MakeKafkaSource(const exec::ConnectorConte
                                  fmt::format("bad topic pattern '{}': {}", topic, error.what()));
     }
   }
-  std::string format_name = options.GetString("format");
-  for (ValueFormat format : {ValueFormat::kJson, ValueFormat::kRaw, ValueFormat::kCsv,
-                             ValueFormat::kArrow, ValueFormat::kAvro}) {
-    if (format_name == ValueFormatName(format)) settings.decoding.format = format;
-  }
-  SLUICE_ASSIGN_OR_RAISE(settings.decoding.value_schema,
-                         ValueSchema(options, settings.decoding.format, &settings));
+  SLUICE_ASSIGN_OR_RAISE(settings.decoding.value, PayloadDecodingFromConfig(options));
   settings.decoding.metadata = options.GetBool("metadata");
-  settings.until_end = options.GetString("until") == "end";
+  settings.until = exec::UntilOptions::FromOptions(options);
+  settings.until_end =
+      options.Has("until") && options.GetSection("until").GetString("offsets") == "end";
   SLUICE_ASSIGN_OR_RAISE(settings.start, kafka::ParseStartPosition(options));
   settings.connect_timeout = options.GetDuration("connect_timeout");
   settings.batching = exec::BatchingOptions::FromOptions(options);
   settings.checkpoints = context.checkpoints;
 
-  arrow::FieldVector fields = settings.decoding.value_schema->fields();
+  arrow::FieldVector fields = settings.decoding.value.schema->fields();
   if (settings.decoding.metadata) {
     for (const auto& field : kafka::MetadataFields()) {
-      if (settings.decoding.value_schema->GetFieldByName(field->name()) != nullptr) {
+      if (settings.decoding.value.schema->GetFieldByName(field->name()) != nullptr) {
         return config::ConfigError(
             options.LocationOf("schema"),
             fmt::format("field '{}' clashes with the metadata field of that name",
@@ -688,29 +655,11 @@ config::PluginSpec KafkaSourceSpec() {
   topics.required = true;
   OptionSpec group{"group", OptionType::kString,
                    "The consumer group (group.id); sluice-<pipeline name> when left out."};
-  OptionSpec until{
-      "until", OptionType::kEnum,
-      "none: read until stopped; end: stop at the end offsets seen at start (bounded).", "none"};
-  until.choices = {"none", "end"};
-  OptionSpec format{
-      "format", OptionType::kEnum,
-      "json: each message is one JSON object decoded with `schema`; csv: each message is one CSV "
-      "record without header, its fields in `schema` order; arrow: each message is an Arrow IPC "
-      "stream (any number of rows, e.g. one micro-batch of a kafka sink with format: arrow) "
-      "conformed to `schema` by field name; avro: each message is one Avro binary-encoded record "
-      "(no container header) of the schema in `avro_schema`; raw: each message is one text field `value`.",
-      "json"};
-  format.choices = {"json", "csv", "arrow", "avro", "raw"};
-  OptionSpec avro_schema{
-      "avro_schema", OptionType::kString,
-      "format avro: path of the .avsc file with the record schema (the schema comes from the "
-      "local file, not from a registry); it also gives the fields and types, so `schema` is not "
-      "used."};
-  OptionSpec schema{
-      "schema", OptionType::kStringMap,
-      "field → type (bool, int64, double, string, timestamp, ...; timestamp_ms and the other "
-      "timestamp_<unit> types read epoch numbers in that unit); required for json, csv and "
-      "arrow, where it also gives the csv field order; not used with avro."};
+  OptionSpec offsets{"offsets", OptionType::kEnum,
+                     "end: stop at the end offsets seen at start (bounded); `until: end` is short "
+                     "for `until: {offsets: end}`."};
+  offsets.choices = {"end", "none"};
+  OptionSpec until = exec::UntilOptionSpec({offsets}, "offsets");
   OptionSpec metadata{
       "metadata", OptionType::kBool,
       "Add the fields _key (string), _topic (string), _partition (int32), _offset (int64) and "
@@ -729,11 +678,13 @@ config::PluginSpec KafkaSourceSpec() {
       "read_committed"};
   isolation.choices = {"read_committed", "read_uncommitted"};
   for (auto& option :
-       {topics, group, until, format, avro_schema, schema, metadata, connect_timeout,
-        isolation}) {
+       {topics, group, until, metadata, connect_timeout, isolation}) {
     spec.options.push_back(option);
     if (option.name == "group") {
       for (auto& start : kafka::StartOptions()) spec.options.push_back(std::move(start));
+    }
+    if (option.name == "until") {
+      for (auto& payload : PayloadSourceOptionSpecs()) spec.options.push_back(std::move(payload));
     }
   }
   spec.example =

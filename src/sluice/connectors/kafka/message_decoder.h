@@ -12,20 +12,12 @@
 #include <vector>
 
 #include "sluice/common/status.h"
-#include "sluice/connectors/kafka/avro_codec.h"
 #include "sluice/exec/dead_letter.h"
-#include "sluice/formats/batch_conformer.h"
-#include "sluice/formats/jsonl_decoder.h"
+#include "sluice/formats/message_codec.h"
 #include "sluice/formats/time_text.h"
 #include "sluice/formats/type_names.h"
 
 namespace sluice::connectors::kafka {
-
-/// How the value of a Kafka message is encoded (the source's `format`).
-enum class ValueFormat { kJson, kRaw, kCsv, kArrow, kAvro };
-
-/// The name of `format` in pipeline files.
-const char* ValueFormatName(ValueFormat format);
 
 /// The fields `metadata: true` adds after the value's fields, in this order: _key, _topic,
 /// _partition, _offset and _timestamp.
@@ -33,20 +25,15 @@ arrow::FieldVector MetadataFields();
 
 /// What a MessageDecoder decodes.
 struct DecoderOptions {
-  ValueFormat format = ValueFormat::kJson;
-  /// The fields of a message's value.
-  std::shared_ptr<arrow::Schema> value_schema;
-  /// The epoch units the schema declares (timestamp_ms, ...).
-  formats::TimeReadings value_times;
-  /// avro: decodes the messages with the schema of the `avro_schema` file.
-  std::shared_ptr<AvroCodec> avro;
+  /// How a message's value is decoded (format, schema, avro_schema).
+  formats::PayloadDecoding value;
   /// Add MetadataFields() to every row.
   bool metadata = false;
 };
 
 /// Decodes the messages of the Kafka source into the columns of a micro-batch: each message's
-/// value in the source's format, then the metadata fields. A message that cannot be decoded is
-/// rejected with a reason, for a dead letter. Source thread only.
+/// value through the shared payload decoder, then the metadata fields. A message that cannot be
+/// decoded is rejected with a reason, for a dead letter. Source thread only.
 class MessageDecoder {
  public:
   static Result<std::unique_ptr<MessageDecoder>> Make(DecoderOptions options);
@@ -63,33 +50,15 @@ class MessageDecoder {
   Result<arrow::ArrayVector> Finish();
 
   /// The record of a rejected message's dead letter: its text, or base64 for a binary format.
-  std::string DeadLetterRecord(std::string_view value) const;
+  std::string DeadLetterRecord(std::string_view value) const {
+    return value_->DeadLetterRecord(value);
+  }
 
  private:
   explicit MessageDecoder(DecoderOptions options) : options_(std::move(options)) {}
 
-  /// Decodes a csv message: exactly one CSV record, no header, its fields in the order of the
-  /// declared schema, read and converted by the CSV file reader so that both agree on every
-  /// value. Returns nullptr with `reason` set when the message is rejected.
-  Result<std::shared_ptr<arrow::RecordBatch>> DecodeCsv(std::string_view value,
-                                                        std::string* reason);
-
-  /// Decodes an arrow message: an Arrow IPC stream whose batches are conformed to the declared
-  /// schema. Rows whose values do not convert go to `rejected`; a message that is not an IPC
-  /// stream, or lacks a declared field, is rejected as a whole (nullptr with `reason` set).
-  Result<std::shared_ptr<arrow::RecordBatch>> DecodeArrow(std::string_view value,
-                                                          const std::string& origin,
-                                                          std::vector<exec::DeadLetter>* rejected,
-                                                          std::string* reason);
-
   const DecoderOptions options_;
-  /// json: the decoder of the value's fields.
-  std::unique_ptr<formats::JsonLinesDecoder> json_;
-  /// arrow: brings each message's batches to the declared schema.
-  std::unique_ptr<formats::BatchConformer> conformer_;
-  /// csv and arrow: the decoded rows of the batch being built.
-  std::vector<std::shared_ptr<arrow::RecordBatch>> decoded_;
-  arrow::StringBuilder raw_values_;
+  std::unique_ptr<formats::PayloadDecoder> value_;
   arrow::StringBuilder keys_;
   arrow::StringBuilder topics_;
   arrow::Int32Builder partitions_;

@@ -10,12 +10,12 @@
 #include "sluice/common/status.h"
 #include "sluice/config/location.h"
 
-// The Kafka connectors' `format: avro`: one Avro binary-encoded record per message, without a
+// The message connectors' `format: avro`: one Avro binary-encoded record per message, without a
 // container file header, its schema read from a local .avsc file (not from a schema registry).
 // The Avro C library parses the schema and encodes and decodes the records; its errors become
 // Status here, at the edge.
 
-namespace sluice::connectors::kafka {
+namespace sluice::formats {
 
 /// Converts between Arrow rows and Avro records of one record schema whose fields are boolean,
 /// int, long, float, double, string, long with logicalType timestamp-millis or timestamp-micros,
@@ -74,4 +74,4 @@ class AvroCodec {
   std::string path_;
 };
 
-}  // namespace sluice::connectors::kafka
+}  // namespace sluice::formats

@@ -1,4 +1,4 @@
-#include "sluice/connectors/kafka/avro_codec.h"
+#include "sluice/formats/avro_codec.h"
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
@@ -12,7 +12,7 @@
 
 #include "sluice/formats/type_names.h"
 
-namespace sluice::connectors::kafka {
+namespace sluice::formats {
 
 namespace {
 
@@ -508,7 +508,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> AvroCodec::Prepare(
   for (size_t i = 0; i < columns_.size(); ++i) {
     const Column& column = columns_[i];
     std::shared_ptr<arrow::Array> array = batch.GetColumnByName(column.name);
-    if (array == nullptr) return Status::Invalid("kafka sink: no column ", column.name);
+    if (array == nullptr) return Status::Invalid("avro: no column ", column.name);
     if (column.kind == AvroKind::kTimestampMillis || column.kind == AvroKind::kTimestampMicros) {
       arrow::compute::CastOptions options = arrow::compute::CastOptions::Unsafe(
           arrow::timestamp(column.kind == AvroKind::kTimestampMillis ? arrow::TimeUnit::MILLI
@@ -598,4 +598,4 @@ Result<bool> AvroCodec::Encode(const arrow::RecordBatch& prepared, int64_t row, 
   return true;
 }
 
-}  // namespace sluice::connectors::kafka
+}  // namespace sluice::formats
