@@ -10,6 +10,8 @@
 #include "sluice/connectors/generator/generator_source.h"
 #include "sluice/connectors/kafka/kafka_sink.h"
 #include "sluice/connectors/kafka/kafka_source.h"
+#include "sluice/connectors/mqtt/mqtt_sink.h"
+#include "sluice/connectors/mqtt/mqtt_source.h"
 #include "sluice/connectors/nexmark/nexmark_source.h"
 #include "sluice/connectors/stdio/stdin_source.h"
 #include "sluice/connectors/stdio/stdout_sink.h"
@@ -39,6 +41,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterFileSource(&built);
     connectors::RegisterGeneratorSource(&built);
     connectors::RegisterKafkaSource(&built);
+    connectors::RegisterMqttSource(&built);
     connectors::RegisterNexmarkSource(&built);
     connectors::RegisterStdinSource(&built);
     // Processors.
@@ -61,6 +64,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterConsoleSink(&built);
     connectors::RegisterBlackholeSink(&built);
     connectors::RegisterKafkaSink(&built);
+    connectors::RegisterMqttSink(&built);
     connectors::RegisterStdoutSink(&built);
     return built;
   }();
