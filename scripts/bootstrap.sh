@@ -65,6 +65,17 @@ if [ ! -f "$duckdb_dir/.duckdb-$duckdb_version" ]; then
   touch "$duckdb_dir/.duckdb-$duckdb_version"
 fi
 
+# --- Rust (cargo) for the MQTT client library --------------------------------------------------
+# native/mqtt_client is a Rust crate (rumqttc) that the build compiles with cargo; its crates come
+# from crates.io, pinned by Cargo.lock, and are fetched here so the build itself needs no network.
+cargo_bin="$(command -v cargo || true)"
+[ -z "$cargo_bin" ] && [ -x "$HOME/.cargo/bin/cargo" ] && cargo_bin="$HOME/.cargo/bin/cargo"
+if [ -z "$cargo_bin" ]; then
+  log "cargo not found: install Rust 1.75 or newer (rustup) for the MQTT client in native/mqtt_client"
+  exit 1
+fi
+"$cargo_bin" fetch --locked --quiet --manifest-path "$root/native/mqtt_client/Cargo.toml"
+
 # --- Paths for CMake ---------------------------------------------------------------------------
 arrow_include="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_include())')"
 arrow_lib="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_library_dirs()[0])')"
