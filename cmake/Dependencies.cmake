@@ -60,6 +60,12 @@ message(STATUS "avro-c: system package ${AVRO_VERSION}")
 add_library(sluice_avro INTERFACE)
 target_link_libraries(sluice_avro INTERFACE PkgConfig::AVRO)
 
+# rabbitmq-c (Debian librabbitmq-dev, pkg-config module librabbitmq) for the AMQP connectors.
+pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
+message(STATUS "rabbitmq-c: system package ${RABBITMQ_VERSION}")
+add_library(sluice_rabbitmq INTERFACE)
+target_link_libraries(sluice_rabbitmq INTERFACE PkgConfig::RABBITMQ)
+
 find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

@@ -3,6 +3,8 @@
 #include <arrow/compute/initialize.h>
 #include <arrow/util/logging.h>
 
+#include "sluice/connectors/amqp/amqp_sink.h"
+#include "sluice/connectors/amqp/amqp_source.h"
 #include "sluice/connectors/blackhole/blackhole_sink.h"
 #include "sluice/connectors/console/console_sink.h"
 #include "sluice/connectors/file/file_sink.h"
@@ -38,6 +40,7 @@ const Registry& BuiltinRegistry() {
     ARROW_CHECK_OK(arrow::compute::Initialize());
     Registry built;
     // Sources.
+    connectors::RegisterAmqpSource(&built);
     connectors::RegisterFileSource(&built);
     connectors::RegisterGeneratorSource(&built);
     connectors::RegisterKafkaSource(&built);
@@ -60,6 +63,7 @@ const Registry& BuiltinRegistry() {
     processors::RegisterTopN(&built);
     processors::RegisterJoin(&built);
     // Sinks.
+    connectors::RegisterAmqpSink(&built);
     connectors::RegisterFileSink(&built);
     connectors::RegisterConsoleSink(&built);
     connectors::RegisterBlackholeSink(&built);
