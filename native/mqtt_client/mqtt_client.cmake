@@ -1,6 +1,6 @@
 # The MQTT client of the mqtt connector: a Rust static library (rumqttc behind a C ABI,
 # include/sluice_mqtt_client.h) built by cargo into the build folder. Linked into sluice_core with
-# OpenSSL, which its TLS uses. cargo comes from rustup (scripts/bootstrap.sh checks for it).
+# OpenSSL, which its TLS uses (src/CMakeLists.txt links it before Arrow: see there). cargo comes from rustup (scripts/bootstrap.sh checks for it).
 find_program(SLUICE_CARGO cargo HINTS "$ENV{CARGO_HOME}/bin" "$ENV{HOME}/.cargo/bin" REQUIRED)
 find_package(OpenSSL REQUIRED)
 
@@ -26,4 +26,3 @@ set_target_properties(sluice_mqtt_client PROPERTIES
 target_link_libraries(sluice_mqtt_client INTERFACE OpenSSL::SSL OpenSSL::Crypto ${CMAKE_DL_LIBS}
                                                    Threads::Threads m)
 add_dependencies(sluice_mqtt_client sluice_mqtt_client_build)
-target_link_libraries(sluice_core PUBLIC sluice_mqtt_client)
