@@ -82,8 +82,9 @@ std::string ReplyText(const amqp_bytes_t& text) { return std::string(View(text))
 
 std::string ConnectionSettings::Describe() const {
   std::string user_part = user.empty() ? std::string() : user + "@";
+  // The default vhost "/" as a bare trailing slash, as users write it.
   return fmt::format("{}://{}{}:{}/{}", tls ? "amqps" : "amqp", user_part, host, port,
-                     EncodeVhost(vhost));
+                     vhost == "/" ? std::string() : EncodeVhost(vhost));
 }
 
 std::vector<config::OptionSpec> ConnectionOptionSpecs() {
