@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "sluice/formats/type_names.h"
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::formats {
 
@@ -372,25 +373,38 @@ Result<bool> AvroCodec::Append(std::string_view message, std::string* reason) {
     return false;
   }
   // Scan() checked the whole record, so every read below succeeds. Milliseconds that would
-  // overflow as microseconds reject the message before any column is appended.
+  // overflow as microseconds, and strings that are not UTF-8, reject the message before any
+  // column is appended.
   for (size_t i = 0; i < columns_.size(); ++i) {
-    if (columns_[i].kind != AvroKind::kTimestampMillis) continue;
+    const Column& column = columns_[i];
+    if (column.kind != AvroKind::kTimestampMillis && column.kind != AvroKind::kString) continue;
     avro_value_t field;
     avro_value_get_by_index(&handles.value, i, &field, nullptr);
-    if (columns_[i].nullable) {
+    if (column.nullable) {
       int branch = 0;
       avro_value_get_discriminant(&field, &branch);
-      if (branch == columns_[i].null_branch) continue;
+      if (branch == column.null_branch) continue;
       avro_value_t inner;
       avro_value_get_current_branch(&field, &inner);
       field = inner;
+    }
+    if (column.kind == AvroKind::kString) {
+      const char* text = nullptr;
+      size_t size = 0;
+      avro_value_get_string(&field, &text, &size);
+      // The size counts the terminating NUL.
+      if (!IsValidUtf8(std::string_view(text, size > 0 ? size - 1 : 0))) {
+        *reason = fmt::format("Avro field '{}' is not UTF-8 text", column.name);
+        return false;
+      }
+      continue;
     }
     int64_t millis = 0;
     avro_value_get_long(&field, &millis);
     int64_t micros = 0;
     if (__builtin_mul_overflow(millis, int64_t{1000}, &micros)) {
       *reason = fmt::format("timestamp-millis {} out of range in Avro field '{}'", millis,
-                            columns_[i].name);
+                            column.name);
       return false;
     }
   }

@@ -5,7 +5,6 @@
 #include <arrow/ipc/reader.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/util/base64.h>
-#include <arrow/util/utf8.h>
 #include <fmt/format.h>
 
 #include <utility>
@@ -13,6 +12,7 @@
 #include "sluice/formats/record_reader.h"
 #include "sluice/formats/record_writer.h"
 #include "sluice/formats/type_names.h"
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::formats {
 
@@ -21,11 +21,6 @@ namespace {
 constexpr MessageFormat kAllFormats[] = {MessageFormat::kJson, MessageFormat::kCsv,
                                          MessageFormat::kAvro, MessageFormat::kArrow,
                                          MessageFormat::kRaw};
-
-bool IsUtf8(std::string_view text) {
-  return arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(text.data()),
-                                   static_cast<int64_t>(text.size()));
-}
 
 /// A buffer holding a copy of `payload`: decoded values must outlive the client's message.
 std::shared_ptr<arrow::io::BufferReader> CopyOf(std::string_view payload) {
@@ -92,7 +87,7 @@ Result<int64_t> PayloadDecoder::Append(std::string_view payload, const std::stri
       return 1;
     }
     case MessageFormat::kRaw:
-      if (!IsUtf8(payload)) {
+      if (!IsValidUtf8(payload)) {
         *reason = "the message is not UTF-8 text";
         return 0;
       }

@@ -2,7 +2,6 @@
 
 #include <arrow/compute/cast.h>
 #include <arrow/type.h>
-#include <arrow/util/utf8.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "sluice/common/spelling.h"
 #include "sluice/connectors/file/output_target.h"
+#include "sluice/formats/utf8_text.h"
 #include "sluice/formats/type_names.h"
 
 namespace sluice::connectors {
@@ -36,11 +36,6 @@ bool NeedsEscape(unsigned char c) {
   }
 }
 
-bool IsUtf8(std::string_view text) {
-  arrow::util::InitializeUTF8();
-  return arrow::util::ValidateUTF8(text);
-}
-
 std::string ChildPath(const std::string& directory, std::string_view name) {
   if (directory.empty()) return std::string(name);
   if (directory.ends_with('/')) return directory + std::string(name);
@@ -51,7 +46,7 @@ std::string ChildPath(const std::string& directory, std::string_view name) {
 
 std::string EscapePathValue(std::optional<std::string_view> value) {
   if (!value || value->empty()) return std::string(kDefaultPartition);
-  const bool utf8 = IsUtf8(*value);
+  const bool utf8 = formats::IsValidUtf8(*value);
   std::string escaped;
   escaped.reserve(value->size());
   for (size_t i = 0; i < value->size(); ++i) {
@@ -71,7 +66,7 @@ Result<PartTemplate> PartTemplate::Parse(const config::LocatedText& path) {
   parsed.path_ = path;
   const std::string& text = path.text;
   const std::string hint = "e.g. path: out/date={date}/part-{part}.parquet";
-  if (!IsUtf8(text)) {
+  if (!formats::IsValidUtf8(text)) {
     // A checkpoint names its part files in JSON, which is UTF-8.
     return config::ConfigError(path.where, "with roll, path must be valid UTF-8");
   }

@@ -1,8 +1,8 @@
 #include "sluice/connectors/kafka/message_decoder.h"
 
-#include <arrow/util/utf8.h>
-
 #include <utility>
+
+#include "sluice/formats/utf8_text.h"
 
 namespace sluice::connectors::kafka {
 
@@ -28,8 +28,7 @@ Result<int64_t> MessageDecoder::Append(const RdKafka::Message& message, const st
     return 0;
   }
   if (options_.metadata && key != nullptr &&
-      !arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(key->data()),
-                                 static_cast<int64_t>(key->size()))) {
+      !formats::IsValidUtf8(*key)) {
     *reason = "the message key is not UTF-8 text";
     return 0;
   }
