@@ -184,6 +184,27 @@ TEST_F(AmqpTest, RoutingKeyFromFieldHeadersMessageIdAndDeclarations) {
   }
 }
 
+TEST_F(AmqpTest, WithCheckpointsMessagesAreAcknowledgedOnceTheCheckpointCompletes) {
+  std::string input = UniqueName("checkpointed-in");
+  std::string output = UniqueName("checkpointed-out");
+  TestClient client;
+  client.DeclareQueue(input);
+  client.DeclareQueue(output);
+  for (int i = 0; i < 500; ++i) client.Publish(input, fmt::format(R"({{"id": {}}})", i));
+  std::string state = ::testing::TempDir() + UniqueName("amqp-checkpoints");
+  std::string relay = fmt::format(
+      "name: relay\nsources:\n  in: {{connector: amqp, url: '{}', queue: {}, schema: {{id: "
+      "int64}}, batch_size: 50, until: {{count: 500}}}}\npipeline:\n  - dedup: {{key: [id], "
+      "within: 1h}}\ncheckpoint: {{dir: {}, interval: 50ms}}\nsinks:\n  out: {{connector: amqp, "
+      "url: '{}', routing_key: {}}}\n",
+      AmqpUrl(), input, state, AmqpUrl(), output);
+  auto result_run = RunPipeline(relay);
+  ASSERT_TRUE(result_run.ok()) << result_run.status().ToString();
+  EXPECT_EQ(result_run->summary.rows_out, 500);
+  EXPECT_EQ(client.Count(input), 0) << "acknowledged with the last checkpoint";
+  EXPECT_EQ(client.Drain(output).size(), 500u);
+}
+
 TEST_F(AmqpTest, UndecodableMessagesBecomeDeadLettersAndAreAcknowledged) {
   std::string queue = UniqueName("malformed");
   TestClient client;
