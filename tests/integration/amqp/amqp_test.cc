@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -203,6 +204,59 @@ TEST_F(AmqpTest, WithCheckpointsMessagesAreAcknowledgedOnceTheCheckpointComplete
   EXPECT_EQ(result_run->summary.rows_out, 500);
   EXPECT_EQ(client.Count(input), 0) << "acknowledged with the last checkpoint";
   EXPECT_EQ(client.Drain(output).size(), 500u);
+}
+
+/// A sink that holds every Write() until the test opens it: a pipeline stuck on a slow sink.
+class GateSink final : public exec::Sink {
+ public:
+  explicit GateSink(std::atomic<bool>* open, std::atomic<int64_t>* rows)
+      : open_(open), rows_(rows) {}
+  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    while (!open_->load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    *rows_ += batch->num_rows();
+    return Status::OK();
+  }
+  Status Close() override { return Status::OK(); }
+
+ private:
+  std::atomic<bool>* open_;
+  std::atomic<int64_t>* rows_;
+};
+
+TEST_F(AmqpTest, ASlowSinkHoldsTheSourceAtPrefetch) {
+  std::string queue = UniqueName("backpressure");
+  TestClient client;
+  client.DeclareQueue(queue);
+  for (int i = 0; i < 500; ++i) client.Publish(queue, fmt::format(R"({{"id": {}}})", i));
+  std::atomic<bool> open{false};
+  std::atomic<int64_t> rows{0};
+  exec::Registry registry = exec::BuiltinRegistry();
+  registry.AddSink({config::PluginKind::kSink, "gate", "Holds writes until the test opens it.", {}},
+                   [&](const exec::ConnectorContext&,
+                       const config::Options&) -> Result<std::unique_ptr<exec::Sink>> {
+                     return std::make_unique<GateSink>(&open, &rows);
+                   });
+  std::string yaml = fmt::format(
+      "name: slow\nsources:\n  in: {{connector: amqp, url: '{}', queue: {}, schema: {{id: int64}}, "
+      "prefetch: 20, batch_size: 5, linger: 10ms, until: {{count: 500}}}}\nsinks:\n  out: "
+      "{{connector: gate}}\n",
+      AmqpUrl(), queue);
+  auto config = config::LoadPipelineText(yaml, "test.yaml", {}, registry);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto pipeline = exec::Pipeline::Make(*config, registry);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
+  Result<exec::RunSummary> summary = Status::UnknownError("not run");
+  std::thread runner([&] { summary = (*pipeline)->Run(); });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Nothing is written, so nothing is acknowledged, and the broker stops at prefetch.
+  int64_t ready = client.Count(queue);
+  open = true;
+  runner.join();
+  EXPECT_EQ(ready, 480) << "unacknowledged messages are bounded by prefetch";
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(rows.load(), 500);
+  EXPECT_EQ(client.Count(queue), 0);
 }
 
 TEST_F(AmqpTest, UndecodableMessagesBecomeDeadLettersAndAreAcknowledged) {
