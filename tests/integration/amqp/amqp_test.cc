@@ -372,6 +372,42 @@ TEST_F(AmqpTest, MissingQueueFailsWithTheBrokersReply) {
   EXPECT_NE(message.find("404 NOT_FOUND"), std::string::npos) << message;
 }
 
+TEST_F(AmqpTest, AQueueDeletedWhileConsumingFailsTheRun) {
+  std::string queue = UniqueName("deleted");
+  TestClient client;
+  client.DeclareQueue(queue);
+  std::string read = fmt::format(
+      "name: read\nsources:\n  in: {{connector: amqp, url: '{}', queue: {}, format: raw, until: "
+      "{{idle: 10s}}}}\nsinks:\n  out: {{connector: collect}}\n",
+      AmqpUrl(), queue);
+  std::thread deleter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    TestClient other;
+    other.DeleteQueue(queue);
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto result = RunPipeline(read);
+  deleter.join();
+  ASSERT_FALSE(result.ok());
+  std::string message = result.status().message();
+  EXPECT_NE(message.find("cancelled the consumer of queue '" + queue + "'"), std::string::npos)
+      << message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST_F(AmqpTest, AMissingExchangeFailsTheSinkWithTheBrokersReply) {
+  std::string exchange = UniqueName("no-such-exchange");
+  std::string write = fmt::format(
+      "name: write\nsources:\n{}sinks:\n  out: {{connector: amqp, url: '{}', exchange: {}, "
+      "routing_key: x}}\n",
+      Generator(10), AmqpUrl(), exchange);
+  auto result = RunPipeline(write);
+  ASSERT_FALSE(result.ok());
+  std::string message = result.status().message();
+  EXPECT_NE(message.find("404 NOT_FOUND - no exchange '" + exchange + "'"), std::string::npos)
+      << message;
+}
+
 TEST_F(AmqpTest, DeclaringAQueueWithOtherSettingsFailsWithTheBrokersReply) {
   std::string queue = UniqueName("declared");
   TestClient client;

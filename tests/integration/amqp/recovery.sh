@@ -17,16 +17,7 @@ output="recovery-out-$$-$RANDOM"
 count=15000
 
 # The input: quotes with an id, which the sink also sends as the message_id property.
-cat > produce.yaml <<YAML
-name: produce
-sources:
-  quotes: {connector: generator, count: $count, seed: 5, symbols: 10}
-pipeline:
-  - derive: {id: "concat(symbol, '-', CAST(volume AS VARCHAR), '-', CAST(bid AS VARCHAR), '-', CAST(ts AS VARCHAR))"}
-sinks:
-  queue: {connector: amqp, url: '$url', routing_key: $input, message_id_field: id, declare: {queue: {name: $input}}}
-YAML
-run produce.yaml
+produce_quotes "$input" "$count" 5
 
 # The pipeline under test; the last run ends once the input queue stays empty.
 cat > relay.yaml <<YAML

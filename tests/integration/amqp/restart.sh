@@ -17,16 +17,7 @@ input="restart-in-$$-$RANDOM"
 output="restart-out-$$-$RANDOM"
 count=15000
 
-cat > produce.yaml <<YAML
-name: produce
-sources:
-  quotes: {connector: generator, count: $count, seed: 9, symbols: 10}
-pipeline:
-  - derive: {id: "concat(symbol, '-', CAST(volume AS VARCHAR), '-', CAST(bid AS VARCHAR), '-', CAST(ts AS VARCHAR))"}
-sinks:
-  queue: {connector: amqp, url: '$url', routing_key: $input, declare: {queue: {name: $input}}}
-YAML
-run produce.yaml
+produce_quotes "$input" "$count" 9
 
 cat > relay.yaml <<YAML
 name: relay
