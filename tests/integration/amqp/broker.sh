@@ -2,7 +2,9 @@
 # A real RabbitMQ node on 127.0.0.1, for the AMQP integration tests.
 #
 #   broker.sh start     starts it and prints its AMQP URL (amqp://guest:guest@127.0.0.1:PORT/)
-#                       as the last line of stdout; everything else goes to stderr
+#                       as the last line of stdout; everything else goes to stderr. It also
+#                       listens for TLS on the port in $SLUICE_AMQP_INSTANCE/tls_port, with a
+#                       certificate signed by the CA in $SLUICE_AMQP_INSTANCE/tls/ca.pem
 #   broker.sh stop      stops it (rabbitmqctl shutdown), then the epmd it started, by process id,
 #                       and removes its data
 #   broker.sh restart   stops the node and starts it again on the same port with the same data
@@ -88,15 +90,38 @@ start() {
   free_port > "$instance/dist_port"
   free_port > "$instance/epmd_port"
   printf 'sluice-%s-%s@localhost\n' "$$" "$RANDOM" > "$instance/node"
+  free_port > "$instance/tls_port"
   printf '[].\n' > "$instance/enabled_plugins"
+  make_certificates
   cat > "$instance/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$port
+listeners.ssl.1 = 127.0.0.1:$(cat "$instance/tls_port")
+ssl_options.cacertfile = $instance/tls/ca.pem
+ssl_options.certfile = $instance/tls/server.pem
+ssl_options.keyfile = $instance/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 loopback_users = none
 log.console = false
 log.file.level = warning
 CONF
   launch
   printf 'amqp://guest:guest@127.0.0.1:%s/\n' "$port"
+}
+
+# A certificate authority of the instance's own and a server certificate it signs, for
+# 127.0.0.1 and localhost, for the TLS listener (its port in tls_port; the CA in
+# tls/ca.pem).
+make_certificates() {
+  local tls="$instance/tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 \
+    -subj "/CN=sluice-test-ca" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$tls/server.key" -out "$tls/server.csr" \
+    -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -out "$tls/server.pem" -days 2 -extfile "$tls/san.ext" 2>/dev/null
 }
 
 shutdown_node() {

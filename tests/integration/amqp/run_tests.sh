@@ -19,6 +19,10 @@ trap cleanup EXIT
 started=$SECONDS
 SLUICE_AMQP_URL="$(bash "$here/broker.sh" start | tail -n 1)"
 export SLUICE_AMQP_URL
+# The certificate names localhost, which rabbitmq-c checks (it does not match IP addresses).
+SLUICE_AMQPS_URL="amqps://guest:guest@localhost:$(cat "$SLUICE_AMQP_INSTANCE/tls_port")/"
+SLUICE_AMQP_CA="$SLUICE_AMQP_INSTANCE/tls/ca.pem"
+export SLUICE_AMQPS_URL SLUICE_AMQP_CA
 echo "RabbitMQ ready in $((SECONDS - started))s at $SLUICE_AMQP_URL"
 "$binary" "$@"
 if [ -n "${SLUICE_BINARY:-}" ]; then

@@ -124,6 +124,17 @@ class AmqpSink final : public exec::Sink {
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (batch->num_rows() == 0) return Status::OK();
+    undeliverable_ = 0;
+    SLUICE_RETURN_NOT_OK(WriteMessages(batch));
+    if (undeliverable_ > 0) {
+      return Status::IOError(fmt::format("{} row(s) could not be delivered: {}", undeliverable_,
+                                         undeliverable_reason_));
+    }
+    return Status::OK();
+  }
+
+  /// Publishes the rows of `batch`; those that cannot be delivered go to Reject().
+  Status WriteMessages(const std::shared_ptr<arrow::RecordBatch>& batch) {
     std::vector<Outgoing> messages;
     SLUICE_RETURN_NOT_OK(Encode(batch, &messages));
     for (int attempt = 0;; ++attempt) {
@@ -189,10 +200,8 @@ class AmqpSink final : public exec::Sink {
     };
     auto connected = amqp::ConnectWithBackoff(
         settings_.connection, *logger_, [] { return false; }, prepare);
-    if (!connected.ok()) {
-      return connected.status().WithMessage(
-          fmt::format("sink '{}': {}", settings_.name, connected.status().message()));
-    }
+    // The pipeline names the sink in the error.
+    if (!connected.ok()) return connected.status();
     connection_ = std::move(connected).ValueOrDie();
     next_sequence_ = 1;
     in_flight_.clear();
@@ -293,8 +302,8 @@ class AmqpSink final : public exec::Sink {
           headers->AddDouble(key, static_cast<const arrow::DoubleArray&>(*column).Value(row));
           break;
         case arrow::Type::STRING:
-          headers->AddText(key,
-                           std::string(static_cast<const arrow::StringArray&>(*column).GetView(row)));
+          headers->AddText(
+              key, std::string(static_cast<const arrow::StringArray&>(*column).GetView(row)));
           break;
         default: {
           SLUICE_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
@@ -361,8 +370,8 @@ class AmqpSink final : public exec::Sink {
   }
 
   std::string PublishContext() const {
-    return fmt::format("sink '{}': publishing to exchange '{}' on {}", settings_.name,
-                       settings_.exchange, settings_.connection.Describe());
+    return fmt::format("publishing to exchange '{}' on {}", settings_.exchange,
+                       settings_.connection.Describe());
   }
 
   /// Waits for the confirms of every message in flight, for at most confirm_timeout without
@@ -475,8 +484,8 @@ class AmqpSink final : public exec::Sink {
       return;
     }
     if (dead_letters_ == nullptr) {
-      logger_->error("sink '{}': {}; no dead-letter output, the row is dropped", settings_.name,
-                     reason);
+      // Nowhere to put it (the dead-letter sink itself): Write() fails instead.
+      if (undeliverable_++ == 0) undeliverable_reason_ = std::move(reason);
       return;
     }
     dead_letters_->Add(exec::DeadLetter{std::move(reason), "sink:" + settings_.name, "", "",
@@ -494,6 +503,9 @@ class AmqpSink final : public exec::Sink {
   uint64_t next_sequence_ = 1;
   /// Messages published and not confirmed yet: sequence number → index in the batch's messages.
   std::map<uint64_t, size_t> in_flight_;
+  /// Rows of the batch being written that could not be delivered, without a dead-letter output.
+  int64_t undeliverable_ = 0;
+  std::string undeliverable_reason_;
 };
 
 Result<std::unique_ptr<exec::Sink>> MakeAmqpSink(const exec::ConnectorContext& context,

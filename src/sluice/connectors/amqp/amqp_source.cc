@@ -254,11 +254,8 @@ class AmqpSource final : public exec::Source {
     };
     auto connected = amqp::ConnectWithBackoff(
         settings_.connection, *logger_, [&out] { return out.stopping(); }, prepare);
-    if (!connected.ok()) {
-      if (connected.status().IsCancelled()) return connected.status();
-      return connected.status().WithMessage(
-          fmt::format("source '{}': {}", settings_.name, connected.status().message()));
-    }
+    // The pipeline names the source in the error.
+    if (!connected.ok()) return connected.status();
     std::lock_guard<std::mutex> lock(mutex_);
     connection_ = std::move(connected).ValueOrDie();
     ++generation_;
@@ -299,9 +296,8 @@ class AmqpSource final : public exec::Source {
       if (frame.frame_type != AMQP_FRAME_METHOD) return false;
       if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
         return Status::IOError(fmt::format(
-            "source '{}': the broker cancelled the consumer of queue '{}' on {} (the queue was "
-            "deleted)",
-            settings_.name, settings_.queue, settings_.connection.Describe()));
+            "the broker cancelled the consumer of queue '{}' on {} (the queue was deleted)",
+            settings_.queue, settings_.connection.Describe()));
       }
       SLUICE_RETURN_NOT_OK(
           LostOrFailed(connection_->HandleAsyncMethod(frame.payload.method, Context())));
@@ -312,8 +308,8 @@ class AmqpSource final : public exec::Source {
   }
 
   std::string Context() const {
-    return fmt::format("source '{}': consuming from queue '{}' on {}", settings_.name,
-                       settings_.queue, settings_.connection.Describe());
+    return fmt::format("consuming from queue '{}' on {}", settings_.queue,
+                       settings_.connection.Describe());
   }
 
   /// A lost connection is logged and reopened by the loop; a refusal on the channel (the queue
