@@ -18,7 +18,7 @@ config::OptionSpec TlsOptionSpec(std::string_view tls_scheme) {
   OptionSpec verify{"verify", OptionType::kBool,
                     "Check the broker's certificate and host name (false accepts any).", "true"};
   OptionSpec tls{"tls", OptionType::kSection,
-                 fmt::format("TLS settings of a {}:// url.", tls_scheme)};
+                 fmt::format("TLS settings, for {}:// URLs.", tls_scheme)};
   tls.fields = {ca, cert, key, verify};
   return tls;
 }
