@@ -259,6 +259,31 @@ TEST_F(AmqpTest, ASlowSinkHoldsTheSourceAtPrefetch) {
   EXPECT_EQ(client.Count(queue), 0);
 }
 
+TEST_F(AmqpTest, TwoConsumersOfOneQueueShareItsMessages) {
+  std::string queue = UniqueName("shared");
+  TestClient client;
+  client.DeclareQueue(queue);
+  constexpr int kMessages = 2000;
+  for (int i = 0; i < kMessages; ++i) client.Publish(queue, fmt::format(R"({{"id": {}}})", i));
+  // Two sources (two connections, two consumers) on one queue: RabbitMQ's competing consumers.
+  std::string source = fmt::format(
+      "{{connector: amqp, url: '{}', queue: {}, schema: {{id: int64}}, prefetch: 50, "
+      "batch_size: 20, until: {{idle: 700ms}}}}",
+      AmqpUrl(), queue);
+  std::string read = "name: shared\nsources:\n  first: " + source + "\n  second: " + source +
+                     "\nsinks:\n  out: {connector: collect}\n";
+  auto result = RunPipeline(read);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(NumRows(*result, "out"), kMessages);
+  auto ids = collect::Column<arrow::Int64Array>(*result->tables["out"], "id");
+  std::vector<bool> seen(kMessages, false);
+  for (int64_t row = 0; row < ids->length(); ++row) {
+    ASSERT_FALSE(seen[ids->Value(row)]) << "id " << ids->Value(row) << " twice";
+    seen[ids->Value(row)] = true;
+  }
+  EXPECT_EQ(client.Count(queue), 0);
+}
+
 TEST_F(AmqpTest, UndecodableMessagesBecomeDeadLettersAndAreAcknowledged) {
   std::string queue = UniqueName("malformed");
   TestClient client;
