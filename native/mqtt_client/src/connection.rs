@@ -244,6 +244,33 @@ struct Tracker {
     unsent: VecDeque<u64>,
     /// Tokens of QoS 1/2 publishes written, by packet id, until the broker completes them.
     inflight: HashMap<u16, u64>,
+    /// Acknowledgements waiting for room in rumqttc's request queue, in order.
+    deferred_acks: VecDeque<u64>,
+}
+
+impl Tracker {
+    /// Whether an acknowledgement handle belongs to an earlier connection (or none).
+    fn stale(&self, handle: u64) -> bool {
+        (handle >> 32) as u32 != self.epoch || !self.connected
+    }
+}
+
+/// Queues the acknowledgement (PUBACK / PUBREC) of a handle; false when the queue is full.
+fn try_ack(client: &Client, handle: u64) -> bool {
+    let qos = ((handle >> 16) & 0xff) as u8;
+    let pkid = (handle & 0xffff) as u16;
+    match client {
+        Client::V4(client) => {
+            let mut publish = rumqttc::Publish::new("", qos_of(qos), Vec::new());
+            publish.pkid = pkid;
+            client.try_ack(&publish).is_ok()
+        }
+        Client::V5(client) => {
+            let mut publish = rumqttc::v5::mqttbytes::v5::Publish::new("", qos5_of(qos), Vec::new(), None);
+            publish.pkid = pkid;
+            client.try_ack(&publish).is_ok()
+        }
+    }
 }
 
 struct Shared {
@@ -373,38 +400,22 @@ impl Connection {
         }
     }
 
+    /// Never blocks: when rumqttc's request queue is full the acknowledgement waits in order in
+    /// the tracker, and the event loop thread sends it (the loop may itself be waiting for the
+    /// application to take events, so the application must not wait for it here).
     pub fn ack(&self, handle: u64) -> Acked {
-        let epoch = (handle >> 32) as u32;
-        let qos = ((handle >> 16) & 0xff) as u8;
-        let pkid = (handle & 0xffff) as u16;
-        loop {
-            {
-                let tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if tracker.epoch != epoch || !tracker.connected {
-                    return Acked::Stale;
-                }
-                let sent = match &self.client {
-                    Client::V4(client) => {
-                        let mut publish = rumqttc::Publish::new("", qos_of(qos), Vec::new());
-                        publish.pkid = pkid;
-                        client.try_ack(&publish).is_ok()
-                    }
-                    Client::V5(client) => {
-                        let mut publish = rumqttc::v5::mqttbytes::v5::Publish::new("", qos5_of(qos), Vec::new(), None);
-                        publish.pkid = pkid;
-                        client.try_ack(&publish).is_ok()
-                    }
-                };
-                if sent {
-                    return Acked::Sent;
-                }
-            }
-            // The request queue is full (the event loop drains it) or closed.
-            if self.shared.ended.load(Ordering::SeqCst) {
-                return Acked::Closed;
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        if self.shared.ended.load(Ordering::SeqCst) {
+            return Acked::Closed;
         }
+        let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tracker.stale(handle) {
+            return Acked::Stale;
+        }
+        if tracker.deferred_acks.is_empty() && try_ack(&self.client, handle) {
+            return Acked::Sent;
+        }
+        tracker.deferred_acks.push_back(handle);
+        Acked::Sent
     }
 
     pub fn publish(
@@ -520,12 +531,24 @@ impl Driver {
         }
     }
 
+    /// Moves deferred acknowledgements into rumqttc's request queue while it has room.
+    fn flush_acks(&self) {
+        let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some(&handle) = tracker.deferred_acks.front() {
+            if !tracker.stale(handle) && !try_ack(&self.client, handle) {
+                return;
+            }
+            tracker.deferred_acks.pop_front();
+        }
+    }
+
     async fn run(self, mut event_loop: Loop) {
         let mut backoff = self.backoff_min;
         loop {
             if self.shared.closing.load(Ordering::SeqCst) {
                 return;
             }
+            self.flush_acks();
             let polled = tokio::select! {
                 polled = event_loop.poll() => polled,
                 _ = self.shared.shutdown.notified() => return,
@@ -537,6 +560,7 @@ impl Driver {
                         let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                         tracker.epoch = tracker.epoch.wrapping_add(1);
                         tracker.connected = false;
+                        tracker.deferred_acks.clear();
                         event_loop.forget_pending();
                         let mut failed: Vec<u64> = tracker.unsent.drain(..).collect();
                         failed.extend(tracker.inflight.drain().map(|(_, token)| token));

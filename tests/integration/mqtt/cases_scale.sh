@@ -88,3 +88,38 @@ YAML
     fail_case "window over MQTT differs from the file: $(wc -l < file.jsonl) vs $(wc -l < mqtt.jsonl) rows"
   fi
 }
+
+# A backlog of 50,000 queued QoS 1 messages read with a small receive window and large batches:
+# acknowledgements and new messages cross while the pipeline is busy, and nothing stalls
+# (acknowledging once waited on the client's full event queue, which waited on the source).
+case_backlog_flow_control() {
+  local count=50000
+  session backlog 5 backlog/in
+  seq 1 "$count" | sed 's/.*/{"id": &}/' | split -l 10000 - chunk.
+  for chunk in chunk.*; do publish backlog/in "$chunk"; done
+  cat > backlog.yaml <<YAML
+name: backlog
+sources:
+  in:
+    connector: mqtt
+    url: "mqtt://127.0.0.1:$port"
+    topics: [backlog/in]
+    client_id: backlog
+    receive_maximum: 2000
+    batch_size: 5000
+    linger: 20ms
+    schema: {id: int64}
+    until: {count: $count, duration: 60s}
+pipeline:
+  - filter: "id % 2 = 0"
+sinks:
+  out: {connector: file, path: out.jsonl}
+YAML
+  local begin=$SECONDS
+  run_sluice backlog.yaml || { fail_case "backlog: the run failed"; return; }
+  if [ "$(wc -l < out.jsonl)" -eq $((count / 2)) ] && grep -q "after $count messages" stderr.txt; then
+    pass "backlog: $count queued messages through a receive window of 2000 in $((SECONDS - begin))s"
+  else
+    fail_case "backlog: $(wc -l < out.jsonl) rows; $(tail -n 1 stderr.txt)"
+  fi
+}

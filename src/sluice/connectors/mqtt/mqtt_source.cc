@@ -180,17 +180,23 @@ class MqttSource final : public exec::Source {
   }
 
   void OnBatchesDone(int64_t batches, bool end_of_run) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (client_ == nullptr) return;
-    while (acked_batches_ < batches && !batch_acks_.empty()) {
-      for (uint64_t handle : batch_acks_.front()) Ack(handle);
-      batch_acks_.pop_front();
-      ++acked_batches_;
+    std::vector<uint64_t> done;
+    Client* client = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      client = client_.get();
+      while (acked_batches_ < batches && !batch_acks_.empty()) {
+        done.insert(done.end(), batch_acks_.front().begin(), batch_acks_.front().end());
+        batch_acks_.pop_front();
+        ++acked_batches_;
+      }
+      if (end_of_run) {
+        done.insert(done.end(), leftover_.begin(), leftover_.end());
+        leftover_.clear();
+      }
     }
-    if (end_of_run) {
-      for (uint64_t handle : leftover_) Ack(handle);
-      leftover_.clear();
-    }
+    // Outside the lock: the source thread takes messages meanwhile.
+    if (client != nullptr) Ack(*client, done);
   }
 
   // A broker source cannot replay: its position is the broker's set of unacknowledged
@@ -208,10 +214,16 @@ class MqttSource final : public exec::Source {
     return list;
   }
 
-  /// Called with mutex_ held.
-  void Ack(uint64_t handle) {
-    if (handle == 0) return;
-    if (client_->Ack(handle) == Client::Acked::kStale) ++stale_acks_;
+  /// Acknowledges `handles` in order. Never blocks on the broker (the client queues them).
+  void Ack(Client& client, const std::vector<uint64_t>& handles) {
+    int64_t stale = 0;
+    for (uint64_t handle : handles) {
+      if (handle != 0 && client.Ack(handle) == Client::Acked::kStale) ++stale;
+    }
+    if (stale > 0) {
+      logger_->debug("{} message(s) came over an earlier connection; the broker sends them again",
+                     stale);
+    }
   }
 
   /// Decodes one message into the batch being built, or rejects it.
@@ -238,14 +250,17 @@ class MqttSource final : public exec::Source {
     if (rows > 0 && rows_ == 0) batch_started_ = std::chrono::steady_clock::now();
     rows_ += rows;
     if (message.ack_handle != 0) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      pending_acks_.push_back(message.ack_handle);
-      // Only rejected messages for a while: their dead letters are queued, and holding their
-      // acknowledgements back longer would fill the broker's in-flight window and stall.
-      if (rows_ == 0 && pending_acks_.size() >= settings_.client.receive_maximum / 2u + 1) {
-        for (uint64_t handle : pending_acks_) Ack(handle);
-        pending_acks_.clear();
+      std::vector<uint64_t> rejected_only;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_acks_.push_back(message.ack_handle);
+        // Only rejected messages for a while: their dead letters are queued, and holding their
+        // acknowledgements back longer would fill the broker's in-flight window and stall.
+        if (rows_ == 0 && pending_acks_.size() >= settings_.client.receive_maximum / 2u + 1) {
+          rejected_only.swap(pending_acks_);
+        }
       }
+      if (!rejected_only.empty()) Ack(*client_, rejected_only);
     }
     return Status::OK();
   }
@@ -295,7 +310,6 @@ class MqttSource final : public exec::Source {
   int64_t acked_batches_ = 0;
   /// Those of messages rejected after the last batch, acknowledged at the end of the run.
   std::vector<uint64_t> leftover_;
-  int64_t stale_acks_ = 0;
 };
 
 Result<std::unique_ptr<exec::Source>> MakeMqttSource(const exec::ConnectorContext& context,
