@@ -89,10 +89,12 @@ YAML
 }
 
 # The broker is stopped and started again (persistence on) while messages stream in: the source
-# reconnects to its session and loses nothing.
+# reconnects to its session and loses nothing, and the sink publishes again what the lost
+# connection left unconfirmed.
 case_broker_restart() {
   local count=2000
   session restart-in 5 restart/in
+  session restart-out 5 restart/out
   cat > restart.yaml <<YAML
 name: broker-restart
 sources:
@@ -107,6 +109,7 @@ sources:
     until: {idle: 4s, duration: 60s}
 sinks:
   out: {connector: file, path: out.jsonl}
+  forward: {connector: mqtt, url: "mqtt://127.0.0.1:$port", topic: restart/out, delivery_timeout: 2s}
 YAML
   run_sluice restart.yaml &
   local pid=$!
@@ -118,11 +121,13 @@ YAML
   broker_start
   wait "$publisher"
   wait "$pid" || { fail_case "restart: the run failed"; return; }
-  local missing
+  local missing forwarded_missing
   missing=$(comm -23 <(seq 1 "$count" | sort) <(ids out.jsonl id | sort -u) | wc -l)
-  if [ "$missing" -eq 0 ] && grep -q "reconnected" stderr.txt; then
-    pass "broker restart: reconnected, all $count messages arrived ($(wc -l < out.jsonl) rows)"
+  collected restart-out restart/out forwarded.jsonl
+  forwarded_missing=$(comm -23 <(seq 1 "$count" | sort) <(ids forwarded.jsonl id | sort -u) | wc -l)
+  if [ "$missing" -eq 0 ] && [ "$forwarded_missing" -eq 0 ] && grep -q "reconnected" stderr.txt; then
+    pass "broker restart: source and sink reconnected, all $count messages read and forwarded ($(wc -l < out.jsonl) rows, $(wc -l < forwarded.jsonl) forwarded)"
   else
-    fail_case "broker restart: $missing of $count missing"
+    fail_case "broker restart: $missing of $count missing in, $forwarded_missing missing forwarded"
   fi
 }
