@@ -380,7 +380,11 @@ impl Connection {
         let thread = std::thread::Builder::new()
             .name("mqtt-client".to_string())
             .spawn(move || {
-                runtime.block_on(driver.run(event_loop));
+                // A panic ends the loop like a stop; the application then sees the client as
+                // stopped (poll reports it, publish and ack fail) instead of waiting for ever.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(driver.run(event_loop));
+                }));
                 thread_shared.ended.store(true, Ordering::SeqCst);
                 let _ = done_sender.send(());
             })
@@ -394,8 +398,9 @@ impl Connection {
             Ok(event) => Some(event),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
+                // The event loop ended without being closed (an internal error).
                 std::thread::sleep(timeout.min(Duration::from_millis(100)));
-                None
+                Some(Event::Disconnected { reason: "the MQTT client stopped (internal error)".to_string(), refused: false })
             }
         }
     }
