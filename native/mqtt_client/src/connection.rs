@@ -2,7 +2,7 @@
 //! loop, and the bookkeeping that ties publishes to their completions and acknowledgements to the
 //! connection that delivered their message.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -105,6 +105,8 @@ enum Step {
     SubscribeRefused(String),
     ServerDisconnect(String),
     DisconnectSent,
+    /// PUBCOMP sent for an incoming QoS 2 message: its exchange is over.
+    PubCompSent(u16),
     Other,
 }
 
@@ -133,6 +135,7 @@ fn v4_step(event: rumqttc::Event) -> Step {
         }
         E::Outgoing(Outgoing::Publish(pkid)) => Step::Sent(pkid),
         E::Outgoing(Outgoing::Disconnect) => Step::DisconnectSent,
+        E::Outgoing(Outgoing::PubComp(pkid)) => Step::PubCompSent(pkid),
         _ => Step::Other,
     }
 }
@@ -188,28 +191,73 @@ fn v5_step(event: rumqttc::v5::Event) -> Step {
         }
         E::Outgoing(Outgoing::Publish(pkid)) => Step::Sent(pkid),
         E::Outgoing(Outgoing::Disconnect) => Step::DisconnectSent,
+        E::Outgoing(Outgoing::PubComp(pkid)) => Step::PubCompSent(pkid),
         _ => Step::Other,
     }
 }
 
-fn refused_connection(code: String) -> (String, bool) {
-    (format!("the broker refused the connection: {}", code), true)
+/// Why a connection failed.
+struct Failure {
+    reason: String,
+    /// The broker refused the connection (credentials, client id, ...).
+    refused: bool,
+    /// The broker acknowledged a packet id this client does not know (a PUBREL of an earlier
+    /// session: see Loop::expect_pubrel).
+    unsolicited: Option<u16>,
+}
+
+fn refused_connection(code: String) -> Failure {
+    Failure { reason: format!("the broker refused the connection: {}", code), refused: true, unsolicited: None }
 }
 
 impl Loop {
     /// The next event, or why the connection failed (and whether the broker refused it).
-    async fn poll(&mut self) -> Result<Step, (String, bool)> {
+    async fn poll(&mut self) -> Result<Step, Failure> {
+        let failure = |reason: String| Failure { reason, refused: false, unsolicited: None };
         match self {
             Loop::V4(event_loop) => match event_loop.poll().await {
                 Ok(event) => Ok(v4_step(event)),
                 Err(rumqttc::ConnectionError::ConnectionRefused(code)) => Err(refused_connection(format!("{:?}", code))),
-                Err(error) => Err((error.to_string(), false)),
+                Err(rumqttc::ConnectionError::MqttState(rumqttc::StateError::Unsolicited(pkid))) => {
+                    Err(Failure { unsolicited: Some(pkid), ..failure(format!("unexpected acknowledgement for packet {}", pkid)) })
+                }
+                Err(error) => Err(failure(error.to_string())),
             },
             Loop::V5(event_loop) => match event_loop.poll().await {
                 Ok(event) => Ok(v5_step(event)),
                 Err(rumqttc::v5::ConnectionError::ConnectionRefused(code)) => Err(refused_connection(format!("{:?}", code))),
-                Err(error) => Err((error.to_string(), false)),
+                Err(rumqttc::v5::ConnectionError::MqttState(rumqttc::v5::StateError::Unsolicited(pkid))) => {
+                    Err(Failure { unsolicited: Some(pkid), ..failure(format!("unexpected acknowledgement for packet {}", pkid)) })
+                }
+                Err(error) => Err(failure(error.to_string())),
             },
+        }
+    }
+
+    /// Makes rumqttc expect a PUBREL for each of `pkids`: QoS 2 messages this client sent PUBREC
+    /// for on an earlier connection (or process), whose PUBREL the broker sends again when the
+    /// session resumes. rumqttc forgets them when a connection ends and would take the PUBREL for
+    /// a protocol error, dropping the connection again and again. Marked by handing its state a
+    /// stand-in QoS 2 PUBLISH with that packet id (manual acknowledgement: nothing is sent) and
+    /// dropping the event it queues.
+    fn expect_pubrel(&mut self, pkids: &HashSet<u16>) {
+        for &pkid in pkids {
+            match self {
+                Loop::V4(event_loop) => {
+                    let mut publish = rumqttc::Publish::new("", QoS::ExactlyOnce, Vec::new());
+                    publish.pkid = pkid;
+                    if event_loop.state.handle_incoming_packet(rumqttc::Incoming::Publish(publish)).is_ok() {
+                        event_loop.state.events.pop_back();
+                    }
+                }
+                Loop::V5(event_loop) => {
+                    let mut publish = rumqttc::v5::mqttbytes::v5::Publish::new("", qos5_of(2), Vec::new(), None);
+                    publish.pkid = pkid;
+                    if event_loop.state.handle_incoming_packet(rumqttc::v5::Incoming::Publish(publish)).is_ok() {
+                        event_loop.state.events.pop_back();
+                    }
+                }
+            }
         }
     }
 
@@ -246,6 +294,8 @@ struct Tracker {
     inflight: HashMap<u16, u64>,
     /// Acknowledgements waiting for room in rumqttc's request queue, in order.
     deferred_acks: VecDeque<u64>,
+    /// Packet ids of QoS 2 messages acknowledged (PUBREC) whose PUBREL has not come yet.
+    awaiting_pubrel: HashSet<u16>,
 }
 
 impl Tracker {
@@ -416,6 +466,9 @@ impl Connection {
         if tracker.stale(handle) {
             return Acked::Stale;
         }
+        if (handle >> 16) & 0xff == 2 {
+            tracker.awaiting_pubrel.insert((handle & 0xffff) as u16);
+        }
         if tracker.deferred_acks.is_empty() && try_ack(&self.client, handle) {
             return Acked::Sent;
         }
@@ -464,9 +517,26 @@ impl Connection {
         Ok(Queued::Token(token))
     }
 
-    /// Sends DISCONNECT (the broker keeps a persistent session), waits up to a second for it to
-    /// go out, and ends the event loop thread.
+    /// Waits up to a second for open QoS 2 exchanges, sends DISCONNECT (the broker keeps a
+    /// persistent session), waits up to a second for it to go out, and ends the event loop
+    /// thread.
     pub fn close(mut self) {
+        // Let QoS 2 exchanges this client acknowledged finish (PUBREL, PUBCOMP) first, so that
+        // the session holds none half done.
+        for _ in 0..100 {
+            let waiting = self
+                .shared
+                .tracker
+                .lock()
+                .map(|tracker| tracker.connected && !tracker.awaiting_pubrel.is_empty())
+                .unwrap_or(false);
+            if !waiting || self.shared.ended.load(Ordering::SeqCst) {
+                break;
+            }
+            // Messages still queued are not acknowledged: the broker keeps them for the session.
+            while self.events.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let disconnect = match &self.client {
             Client::V4(client) => client.try_disconnect().is_ok(),
             Client::V5(client) => client.try_disconnect().is_ok(),
@@ -560,9 +630,12 @@ impl Driver {
             };
             let step = match polled {
                 Ok(step) => step,
-                Err((reason, refused)) => {
+                Err(Failure { reason, refused, unsolicited }) => {
                     let failed: Vec<u64> = {
                         let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        if let Some(pkid) = unsolicited {
+                            tracker.awaiting_pubrel.insert(pkid);
+                        }
                         tracker.epoch = tracker.epoch.wrapping_add(1);
                         tracker.connected = false;
                         tracker.deferred_acks.clear();
@@ -594,6 +667,11 @@ impl Driver {
                     {
                         let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                         tracker.connected = true;
+                        if session_present {
+                            event_loop.expect_pubrel(&tracker.awaiting_pubrel);
+                        } else {
+                            tracker.awaiting_pubrel.clear();
+                        }
                     }
                     // A session the broker kept still has its subscriptions; subscribing again
                     // would send the retained messages once more.
@@ -642,6 +720,11 @@ impl Driver {
                 Step::SubscribeRefused(reason) => Some(Event::SubscribeFailed { reason }),
                 Step::ServerDisconnect(reason) => Some(Event::Disconnected { reason, refused: false }),
                 Step::DisconnectSent => return,
+                Step::PubCompSent(pkid) => {
+                    let mut tracker = self.shared.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    tracker.awaiting_pubrel.remove(&pkid);
+                    None
+                }
                 Step::Other => None,
             };
             if let Some(event) = event {
