@@ -65,7 +65,8 @@ enum {
   SLUICE_MQTT_PUBLISHED = 4,        /* token: written (QoS 0) or confirmed (PUBACK / PUBCOMP) */
   SLUICE_MQTT_PUBLISH_FAILED = 5,   /* token, reason, refused: 1 the broker refused it (MQTT 5
                                        reason code), 0 the connection was lost first */
-  SLUICE_MQTT_SUBSCRIBE_FAILED = 6  /* reason */
+  SLUICE_MQTT_SUBSCRIBE_FAILED = 6, /* reason */
+  SLUICE_MQTT_SUBSCRIBED = 7        /* the broker accepted the subscriptions */
 };
 
 typedef struct SluiceMqttEvent {

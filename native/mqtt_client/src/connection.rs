@@ -103,6 +103,8 @@ enum Step {
     /// The broker completed (PUBACK / PUBCOMP) or refused (MQTT 5 reason code) a publish.
     Completed { pkid: u16, failure: Option<String> },
     SubscribeRefused(String),
+    /// The broker accepted every subscription.
+    Subscribed,
     ServerDisconnect(String),
     DisconnectSent,
     /// PUBCOMP sent for an incoming QoS 2 message: its exchange is over.
@@ -130,7 +132,7 @@ fn v4_step(event: rumqttc::Event) -> Step {
             if refused > 0 {
                 Step::SubscribeRefused(format!("the broker refused {} of the subscriptions", refused))
             } else {
-                Step::Other
+                Step::Subscribed
             }
         }
         E::Outgoing(Outgoing::Publish(pkid)) => Step::Sent(pkid),
@@ -180,7 +182,7 @@ fn v5_step(event: rumqttc::v5::Event) -> Step {
                 .map(|code| format!("{:?}", code))
                 .collect();
             if refused.is_empty() {
-                Step::Other
+                Step::Subscribed
             } else {
                 Step::SubscribeRefused(format!("the broker refused subscriptions: {}", refused.join(", ")))
             }
@@ -718,6 +720,7 @@ impl Driver {
                     }
                 }
                 Step::SubscribeRefused(reason) => Some(Event::SubscribeFailed { reason }),
+                Step::Subscribed => Some(Event::Subscribed),
                 Step::ServerDisconnect(reason) => Some(Event::Disconnected { reason, refused: false }),
                 Step::DisconnectSent => return,
                 Step::PubCompSent(pkid) => {

@@ -39,6 +39,7 @@ pub enum Event {
     SubscribeFailed {
         reason: String,
     },
+    Subscribed,
 }
 
 pub const KIND_MESSAGE: i32 = 1;
@@ -47,6 +48,7 @@ pub const KIND_DISCONNECTED: i32 = 3;
 pub const KIND_PUBLISHED: i32 = 4;
 pub const KIND_PUBLISH_FAILED: i32 = 5;
 pub const KIND_SUBSCRIBE_FAILED: i32 = 6;
+pub const KIND_SUBSCRIBED: i32 = 7;
 
 /// One MQTT 5 user property; both strings point into the event that holds it.
 #[repr(C)]
@@ -153,6 +155,7 @@ impl OwnedEvent {
                 owned.view.kind = KIND_SUBSCRIBE_FAILED;
                 owned.reason = text(reason);
             }
+            Event::Subscribed => owned.view.kind = KIND_SUBSCRIBED,
         }
         // The views point into the boxed storage, which does not move from here on.
         owned.view.topic = owned.topic.as_ptr() as *const c_char;

@@ -100,16 +100,13 @@ publish() {
   mosquitto_pub -p "$port" -q "${3:-1}" -t "$1" -l < "$2"
 }
 
-# wait_connected STDERR_FILE [COUNT]: until COUNT sources logged their connection (their
-# subscriptions follow at once; a short pause lets the broker take them).
+# wait_connected STDERR_FILE [COUNT]: until COUNT sources logged that the broker took their
+# subscriptions, or their connection to a session the broker kept (which has them already).
 wait_connected() {
   local count="${2:-1}" found
-  for _ in $(seq 1 100); do
-    found=$(grep -c 'connected to mqtt' "$1" 2> /dev/null) || found=0
-    if [ "$found" -ge "$count" ]; then
-      sleep 0.3
-      return 0
-    fi
+  for _ in $(seq 1 200); do
+    found=$(grep -c -E 'subscribed to|broker kept the session' "$1" 2> /dev/null) || found=0
+    if [ "$found" -ge "$count" ]; then return 0; fi
     sleep 0.05
   done
   echo "no connection logged in $1:" >&2

@@ -160,6 +160,9 @@ class MqttSource final : public exec::Source {
           if (log.connected()) disconnected_since = std::chrono::steady_clock::now();
           log.Report(*event);
           break;
+        case SLUICE_MQTT_SUBSCRIBED:
+          logger_->info("subscribed to {}", TopicList());
+          break;
         case SLUICE_MQTT_SUBSCRIBE_FAILED:
           return Status::IOError(fmt::format("MQTT broker {}: {} (topics: {})",
                                              settings_.client.Describe(), event->reason,
