@@ -15,5 +15,6 @@
 mod connection;
 mod events;
 mod ffi;
+mod steps;
 
 pub use ffi::*;
