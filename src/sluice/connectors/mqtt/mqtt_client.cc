@@ -100,17 +100,7 @@ std::vector<OptionSpec> ClientOptionSpecs() {
   OptionSpec username{"username", OptionType::kString, "User name for the broker."};
   OptionSpec password{"password", OptionType::kString,
                       "Password for the broker; use ${VARIABLE} to keep it out of the file."};
-  OptionSpec tls{"tls", OptionType::kSection,
-                 "TLS for mqtts:// URLs: ca (PEM file of the authorities that sign the broker's "
-                 "certificate; the system's when left out), cert and key (PEM files of a client "
-                 "certificate and its PKCS#8 key), verify (false accepts any certificate: "
-                 "testing only)."};
-  OptionSpec verify{"verify", OptionType::kBool, "Check the broker's certificate and host name.",
-                    "true"};
-  tls.fields = {OptionSpec{"ca", OptionType::kString, "PEM file of certificate authorities."},
-                OptionSpec{"cert", OptionType::kString, "PEM file of the client certificate."},
-                OptionSpec{"key", OptionType::kString, "PEM file of the client key (PKCS#8)."},
-                verify};
+  OptionSpec tls = TlsOptionSpec("mqtts");
   OptionSpec keep_alive{"keep_alive", OptionType::kDuration,
                         "Keep-alive interval: the broker drops the connection after 1.5 times "
                         "this without traffic, and the client pings while idle.",
@@ -159,21 +149,8 @@ Result<ClientSettings> ClientSettingsFromConfig(const config::Options& options,
     }
     settings.password = options.GetString("password");
   }
-  if (options.Has("tls")) {
-    if (!settings.tls) {
-      return config::ConfigError(options.LocationOf("tls"), "tls is used only with mqtts:// URLs",
-                                 "write the url as mqtts://host:port");
-    }
-    const config::Options& tls = options.GetSection("tls");
-    if (tls.Has("ca")) settings.tls_settings.ca = tls.GetString("ca");
-    if (tls.Has("cert")) settings.tls_settings.cert = tls.GetString("cert");
-    if (tls.Has("key")) settings.tls_settings.key = tls.GetString("key");
-    settings.tls_settings.verify = tls.GetBool("verify");
-    if (settings.tls_settings.cert.empty() != settings.tls_settings.key.empty()) {
-      return config::ConfigError(options.LocationOf("tls"),
-                                 "a client certificate needs both cert and key");
-    }
-  }
+  SLUICE_ASSIGN_OR_RAISE(settings.tls_settings,
+                         TlsSettingsFromConfig(options, settings.tls, "mqtts://host:port"));
   settings.keep_alive = std::chrono::duration_cast<std::chrono::seconds>(
       options.GetDuration("keep_alive"));
   settings.connect_timeout = options.GetDuration("connect_timeout");

@@ -16,6 +16,7 @@
 #include "sluice/common/status.h"
 #include "sluice/config/option_spec.h"
 #include "sluice/config/options.h"
+#include "sluice/connectors/common/tls_options.h"
 
 // What the MQTT source and sink share: the broker's URL, credentials and TLS, the protocol
 // version, and the client (native/mqtt_client: rumqttc behind a C ABI, chosen because it lets the
@@ -23,17 +24,8 @@
 
 namespace sluice::connectors::mqtt {
 
-/// `tls:` of an mqtts:// URL.
-struct TlsSettings {
-  /// PEM file of the certificate authorities that sign the broker's certificate; empty for the
-  /// system's.
-  std::string ca;
-  /// PEM files of the client's certificate and (PKCS#8) key, for brokers that ask for one.
-  std::string cert;
-  std::string key;
-  /// Check the broker's certificate and host name.
-  bool verify = true;
-};
+/// `tls:` of an mqtts:// URL (the key in PKCS#8 form).
+using TlsSettings = connectors::TlsSettings;
 
 /// Where and how to connect.
 struct ClientSettings {

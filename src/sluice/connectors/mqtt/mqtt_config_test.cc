@@ -98,7 +98,7 @@ TEST(MqttSourceConfig, ReportsBadOptionsAtTheirPlace) {
                 .find("session_expiry needs version 5"),
             std::string::npos);
   EXPECT_NE(SourceError("{url: 'mqtt://h', topics: [a], schema: {x: int64}, tls: {ca: c.pem}}")
-                .find("tls is used only with mqtts:// URLs"),
+                .find("tls is used only with a TLS url"),
             std::string::npos);
   EXPECT_NE(SourceError("{url: 'mqtt://h', topics: [a], schema: {_topic: string}, metadata: true}")
                 .find("clashes with the metadata field"),
