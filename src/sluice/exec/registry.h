@@ -2,6 +2,8 @@
 
 #include <arrow/type.h>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -93,6 +95,23 @@ struct BatchingOptions {
   std::chrono::nanoseconds linger = std::chrono::milliseconds(100);
 
   static BatchingOptions FromOptions(const config::Options& options);
+
+  /// Whether a batch holding `rows` rows, the first taken at `started`, must go now: it is full
+  /// or has lingered.
+  bool Due(int64_t rows, std::chrono::steady_clock::time_point started) const {
+    return rows >= batch_size ||
+           (rows > 0 && std::chrono::steady_clock::now() - started >= linger);
+  }
+
+  /// `wait`, shortened so that a source waiting for its next record wakes up when a batch of
+  /// `rows` rows started at `started` has lingered long enough to go.
+  std::chrono::milliseconds Wait(int64_t rows, std::chrono::steady_clock::time_point started,
+                                 std::chrono::milliseconds wait) const {
+    if (rows == 0) return wait;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        linger - (std::chrono::steady_clock::now() - started));
+    return std::clamp(left, std::chrono::milliseconds(0), wait);
+  }
 };
 
 }  // namespace sluice::exec

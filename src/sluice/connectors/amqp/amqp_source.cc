@@ -204,19 +204,11 @@ class AmqpSource final : public exec::Source {
         logger_->info("ending {}", until.reason());
         break;
       }
-      auto wait = std::chrono::milliseconds(100);
-      if (rows_ > 0) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            settings_.batching.linger - (std::chrono::steady_clock::now() - batch_started_));
-        wait = std::clamp(left, std::chrono::milliseconds(0), wait);
-      }
-      wait = until.Wait(wait);
+      auto wait = until.Wait(
+          settings_.batching.Wait(rows_, batch_started_, std::chrono::milliseconds(100)));
       SLUICE_ASSIGN_OR_RAISE(bool took, Receive(out, wait));
       if (took) until.Took(1);
-      bool full = rows_ >= settings_.batching.batch_size;
-      bool lingered = rows_ > 0 && std::chrono::steady_clock::now() - batch_started_ >=
-                                       settings_.batching.linger;
-      if (full || lingered) {
+      if (settings_.batching.Due(rows_, batch_started_)) {
         SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
         if (!pushed) return Status::OK();
       }

@@ -136,20 +136,12 @@ class KafkaSource final : public exec::Source,
         logger_->info("ends {}", until_->reason());
         break;
       }
-      int timeout_ms = static_cast<int>(until_->Wait(std::chrono::milliseconds(100)).count());
-      if (rows_ > 0) {
-        auto waited = std::chrono::steady_clock::now() - batch_started_;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        settings_.batching.linger - waited)
-                        .count();
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, timeout_ms));
-      }
+      auto wait = settings_.batching.Wait(rows_, batch_started_,
+                                          until_->Wait(std::chrono::milliseconds(100)));
+      int timeout_ms = static_cast<int>(wait.count());
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
       SLUICE_RETURN_NOT_OK(Handle(*message, out));
-      bool full = rows_ >= settings_.batching.batch_size;
-      bool lingered = rows_ > 0 && std::chrono::steady_clock::now() - batch_started_ >=
-                                       settings_.batching.linger;
-      if (full || lingered) {
+      if (settings_.batching.Due(rows_, batch_started_)) {
         SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
         if (!pushed) return Status::OK();
       }

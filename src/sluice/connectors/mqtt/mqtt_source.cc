@@ -129,8 +129,7 @@ class MqttSource final : public exec::Source {
     auto disconnected_since = std::chrono::steady_clock::now();
     while (!out.stopping() && !clock.Reached()) {
       auto now = std::chrono::steady_clock::now();
-      if (rows_ > 0 && (rows_ >= settings_.batching.batch_size ||
-                        now - batch_started_ >= settings_.batching.linger)) {
+      if (settings_.batching.Due(rows_, batch_started_)) {
         SLUICE_ASSIGN_OR_RAISE(bool pushed, PushBatch(out));
         if (!pushed) return Status::OK();
         continue;
@@ -140,12 +139,7 @@ class MqttSource final : public exec::Source {
         return mqtt::ConnectionError(settings_.client, log,
                                      FormatDuration(settings_.client.connect_timeout));
       }
-      auto wait = std::chrono::milliseconds(100);
-      if (rows_ > 0) {
-        wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              settings_.batching.linger - (now - batch_started_)),
-                          std::chrono::milliseconds(0), wait);
-      }
+      auto wait = settings_.batching.Wait(rows_, batch_started_, std::chrono::milliseconds(100));
       mqtt::Event event = client_->Poll(clock.Wait(wait));
       if (event == nullptr) continue;
       switch (event->kind) {
