@@ -78,3 +78,12 @@ endif()
 if(SLUICE_BUILD_BENCH)
   find_package(benchmark QUIET)
 endif()
+
+# Database and HTTP client libraries (Debian): libpq for PostgreSQL, libmariadb (the MySQL C
+# API) for MySQL and MariaDB, libcurl for HTTP clients (InfluxDB's write API).
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+message(STATUS "libpq ${PQ_VERSION}, libmariadb ${MARIADB_VERSION}, libcurl ${CURL_VERSION}")
+add_library(sluice_sql_clients INTERFACE)
+target_link_libraries(sluice_sql_clients INTERFACE PkgConfig::PQ PkgConfig::MARIADB PkgConfig::CURL)

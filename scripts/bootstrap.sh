@@ -23,6 +23,7 @@ apt_packages=(
   python3-venv
   librdkafka-dev libavro-dev
   mosquitto mosquitto-clients rabbitmq-server librabbitmq-dev libssl-dev
+  postgresql libpq-dev mariadb-server libmariadb-dev influxdb influxdb-client libcurl4-openssl-dev
   openjdk-17-jdk-headless maven
 )
 missing=()
