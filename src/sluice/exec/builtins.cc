@@ -10,6 +10,7 @@
 #include "sluice/connectors/file/file_sink.h"
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/connectors/generator/generator_source.h"
+#include "sluice/connectors/influxdb/influxdb_sink.h"
 #include "sluice/connectors/kafka/kafka_sink.h"
 #include "sluice/connectors/kafka/kafka_source.h"
 #include "sluice/connectors/mqtt/mqtt_sink.h"
@@ -67,6 +68,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterFileSink(&built);
     connectors::RegisterConsoleSink(&built);
     connectors::RegisterBlackholeSink(&built);
+    connectors::RegisterInfluxDbSink(&built);
     connectors::RegisterKafkaSink(&built);
     connectors::RegisterMqttSink(&built);
     connectors::RegisterStdoutSink(&built);
