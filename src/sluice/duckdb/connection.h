@@ -20,6 +20,8 @@ namespace internal {
 class ArrowScanRegistry;
 }  // namespace internal
 
+class QueryStream;
+
 /// A session on a Database: runs SQL, returns results as Arrow, and lets queries read Arrow
 /// data in place.
 ///
@@ -47,6 +49,10 @@ class Connection {
   /// Runs a statement and returns its whole result. Several statements may be given; the
   /// result is the last one's.
   Result<std::shared_ptr<arrow::Table>> Query(std::string_view sql);
+
+  /// Runs a query and hands its result over piece by piece, as DuckDB produces it, so that a
+  /// result larger than memory can be read (see query_stream.h).
+  Result<std::unique_ptr<QueryStream>> Stream(std::string_view sql);
 
   /// The schema a statement's result would have, found by binding it, without running it.
   /// A statement that refers to an unknown table or column fails here with DuckDB's message.

@@ -49,6 +49,7 @@ Result<std::shared_ptr<Database>> Database::Open(const std::string& path,
   SLUICE_RETURN_NOT_OK(config.Set("autoload_known_extensions", "false"));
   if (!options.memory_limit.empty())
     SLUICE_RETURN_NOT_OK(config.Set("memory_limit", options.memory_limit));
+  if (options.read_only) SLUICE_RETURN_NOT_OK(config.Set("access_mode", "READ_ONLY"));
 
   duckdb_database database = nullptr;
   char* error = nullptr;

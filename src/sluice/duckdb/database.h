@@ -18,6 +18,9 @@ struct DatabaseOptions {
   /// The most memory DuckDB may hold, e.g. "512MB"; empty leaves DuckDB's default (80% of RAM,
   /// per database, which is too generous when a pipeline embeds several databases).
   std::string memory_limit;
+  /// Open the file for reading only: no statement may change it, and other processes may read
+  /// it at the same time (but none may hold it open for writing).
+  bool read_only = false;
 };
 
 /// An embedded DuckDB database: in memory (path ":memory:" or empty) or in a file.
