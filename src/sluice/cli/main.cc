@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "sluice/cli/query_command.h"
 #include "sluice/cli/reference.h"
 #include "sluice/common/blocking_write.h"
 #include "sluice/common/logging.h"
@@ -94,7 +95,7 @@ std::string Counted(int64_t count, std::string_view singular, std::string_view p
 }
 
 /// The subcommands, for the "did you mean" of a mistyped one.
-const std::vector<std::string> kCommands = {"run", "validate", "plugins"};
+const std::vector<std::string> kCommands = {"run", "validate", "plugins", "query"};
 
 /// The first argument that is not an option (nor an option's value): the subcommand the user
 /// meant, or empty.
@@ -385,6 +386,15 @@ int main(int argc, char** argv) {
   bool list = false;
   plugins->add_flag("--list", list, "Print one line per plugin: kind, name and what it does");
 
+  QueryArguments query_arguments;
+  CLI::App* query = app.add_subcommand(
+      "query", "Run a SQL query over a DuckDB database file (read only) and print the result");
+  query->add_option("database", query_arguments.database, "The DuckDB database file")->required();
+  query->add_option("sql", query_arguments.sql, "The query, e.g. \"SELECT * FROM t LIMIT 10\"")
+      ->required();
+  query->add_option("--format", query_arguments.format, "table, jsonl or csv")
+      ->capture_default_str();
+
   // CLI11 would say only "The following arguments were not expected".
   if (std::string word = CommandWord(argc, argv);
       !word.empty() && std::find(kCommands.begin(), kCommands.end(), word) == kCommands.end()) {
@@ -405,6 +415,7 @@ int main(int argc, char** argv) {
     return Run(pipeline_path, sets, !no_progress, fresh);
   }
   if (*validate) return Validate(pipeline_path, sets);
+  if (*query) return RunQuery(query_arguments, std::cout, std::cerr);
   if (*plugins) {
     const auto& registry = sluice::exec::BuiltinRegistry();
     std::string text = markdown ? PluginReferenceMarkdown(registry)

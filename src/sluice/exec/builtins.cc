@@ -7,6 +7,8 @@
 #include "sluice/connectors/amqp/amqp_source.h"
 #include "sluice/connectors/blackhole/blackhole_sink.h"
 #include "sluice/connectors/console/console_sink.h"
+#include "sluice/connectors/duckdb_store/duckdb_sink.h"
+#include "sluice/connectors/duckdb_store/duckdb_source.h"
 #include "sluice/connectors/file/file_sink.h"
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/connectors/generator/generator_source.h"
@@ -42,6 +44,7 @@ const Registry& BuiltinRegistry() {
     Registry built;
     // Sources.
     connectors::RegisterAmqpSource(&built);
+    connectors::RegisterDuckDbSource(&built);
     connectors::RegisterFileSource(&built);
     connectors::RegisterGeneratorSource(&built);
     connectors::RegisterKafkaSource(&built);
@@ -67,6 +70,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterAmqpSink(&built);
     connectors::RegisterFileSink(&built);
     connectors::RegisterConsoleSink(&built);
+    connectors::RegisterDuckDbSink(&built);
     connectors::RegisterBlackholeSink(&built);
     connectors::RegisterInfluxDbSink(&built);
     connectors::RegisterKafkaSink(&built);
