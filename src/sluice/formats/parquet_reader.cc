@@ -8,6 +8,7 @@
 #include <arrow/type.h>
 #include <fmt/format.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
@@ -117,6 +118,12 @@ class RowGroups {
   int64_t bytes_done_ = 0;
 };
 
+/// Appends the leaf column indices of `field` (itself, when it is not nested).
+void AppendLeafColumns(const parquet::arrow::SchemaField& field, std::vector<int>* columns) {
+  if (field.column_index >= 0) columns->push_back(field.column_index);
+  for (const auto& child : field.children) AppendLeafColumns(child, columns);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RecordReader>> OpenParquetReader(
@@ -144,10 +151,11 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
   SLUICE_RETURN_NOT_OK(reader->GetSchema(&file_schema));
   SLUICE_ASSIGN_OR_RAISE(auto schema, OutputSchema(file_schema, options));
 
+  // Parquet reads by leaf column: a struct, list or map field is read through all its leaves.
   std::vector<int> columns;
   for (const auto& field : schema->fields()) {
     int index = file_schema->GetFieldIndex(field->name());
-    if (index >= 0) columns.push_back(index);
+    if (index >= 0) AppendLeafColumns(reader->manifest().schema_fields[index], &columns);
   }
   auto groups = std::make_shared<RowGroups>(name, reader, std::move(columns), options);
   auto next = [groups](std::vector<exec::DeadLetter>* rejected) { return groups->Next(rejected); };

@@ -4,6 +4,7 @@
 #include <arrow/io/file.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/writer.h>
+#include <arrow/json/from_string.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -263,6 +264,29 @@ TEST(ParquetReaderTest, ProjectsAndConformsColumns) {
 
   projected.columns = {"nope"};
   EXPECT_FALSE(RecordReader::Open(path, Format::kParquet, projected).ok());
+}
+
+TEST(ParquetReaderTest, ReadsEveryLeafOfNestedColumns) {
+  ScratchDirectory dir;
+  std::string path = dir.File("nested.parquet");
+  auto kind = arrow::struct_({arrow::field("a", arrow::int64()), arrow::field("b", arrow::utf8())});
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("obj", kind),
+                               arrow::field("name", arrow::utf8())});
+  auto batch = *arrow::RecordBatch::FromStructArray(*arrow::json::ArrayFromJSONString(
+      arrow::struct_(schema->fields()),
+      R"([{"id": 1, "obj": {"a": 7, "b": "x"}, "name": "n"}])"));
+  auto writer = *RecordWriter::Open(path, Format::kParquet, schema);
+  ASSERT_TRUE(writer->Write(*batch).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  ReadOptions projected;
+  projected.columns = {"obj", "name"};
+  auto result = ReadAll(path, Format::kParquet, projected);
+  ASSERT_EQ(result.table->num_columns(), 2);
+  auto obj = std::static_pointer_cast<arrow::StructArray>(
+      result.table->GetColumnByName("obj")->chunk(0));
+  EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(obj->GetFieldByName("b"))->GetView(0),
+            "x");
+  EXPECT_EQ(Column<arrow::StringArray>(result, "name")->GetView(0), "n");
 }
 
 TEST(ParquetReaderTest, NotParquetIsAnError) {
