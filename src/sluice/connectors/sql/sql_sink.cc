@@ -150,9 +150,12 @@ class SqlSink final : public exec::Sink {
     auto schema = arrow::schema({arrow::field("pipeline", arrow::utf8()),
                                  arrow::field("sink", arrow::utf8()),
                                  arrow::field("checkpoint", arrow::int64())});
-    SLUICE_ASSIGN_OR_RAISE(auto create,
-                           CreateTableSql(dialect(), kCommitsTable, *schema, {"pipeline", "sink"}));
-    SLUICE_RETURN_NOT_OK(session_->Execute(create));
+    SLUICE_ASSIGN_OR_RAISE(auto existing, session_->TableColumns(kCommitsTable));
+    if (existing.empty()) {
+      SLUICE_ASSIGN_OR_RAISE(
+          auto create, CreateTableSql(dialect(), kCommitsTable, *schema, {"pipeline", "sink"}));
+      SLUICE_RETURN_NOT_OK(session_->Execute(create));
+    }
     SLUICE_ASSIGN_OR_RAISE(int64_t rows,
                            session_->QueryInteger(
                                fmt::format("SELECT COUNT(*) FROM {} WHERE pipeline = {} AND "
@@ -221,7 +224,11 @@ class SqlSink final : public exec::Sink {
   }
 
   Status Reject(const arrow::RecordBatch& batch, int64_t row, const std::string& message) {
-    std::string reason = fmt::format("rejected by {}: {}", dialect().name(), message);
+    // "PostgreSQL error: [22001] value too long ..." -> "rejected by PostgreSQL: [22001] ...".
+    std::string_view text = message;
+    const std::string prefix = fmt::format("{} error: ", dialect().name());
+    if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
+    std::string reason = fmt::format("rejected by {}: {}", dialect().name(), text);
     if (dead_letters_ == nullptr) {
       return Status::Invalid("sink '", settings_.sink_name, "': ", reason);
     }
