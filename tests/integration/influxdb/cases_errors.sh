@@ -200,3 +200,24 @@ YAML
     fail_case "v2: exit $status, $received lines, first '$first', ${took} ms, problems: $(cat problems.txt 2> /dev/null)"
   fi
 }
+
+# With checkpoints, points wait for a request to fill (linger 1h here, so only checkpoints send
+# them): every checkpoint sends what waits, so the run ends with every point written, in about
+# one request per checkpoint rather than one per batch.
+case_checkpoints_send_what_waits() {
+  create_database checkpointed
+  COUNT=3000 RATE=3000 influx_yaml pipeline.yaml "http://127.0.0.1:$port" checkpointed \
+    "username: $user" "password: \${INFLUX_PASSWORD}" "batch_rows: 100000" "linger: 1h"
+  sed -i 's/batch_size: 500/batch_size: 50/' pipeline.yaml
+  printf 'checkpoint: {dir: state, interval: 300ms}\n' >> pipeline.yaml
+  local status=0 points requests
+  INFLUX_PASSWORD="$password" run_sluice pipeline.yaml || status=$?
+  points=$(check count checkpointed) || points=-1
+  requests=$(grep -o 'in [0-9]* request(s)' stderr.txt | grep -o '[0-9]*') || requests=0
+  if [ "$status" -eq 0 ] && [ "$points" -eq 3000 ] && [ "$requests" -ge 2 ] &&
+    [ "$requests" -le 15 ]; then
+    pass "checkpoints: 3000 of 3000 points in $requests requests (60 batches of 50)"
+  else
+    fail_case "checkpoints: exit $status, $points points, $requests requests"
+  fi
+}
