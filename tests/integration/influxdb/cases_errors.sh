@@ -221,3 +221,16 @@ case_checkpoints_send_what_waits() {
     fail_case "checkpoints: exit $status, $points points, $requests requests"
   fi
 }
+
+# A database that does not exist: the run fails with the server's message.
+case_missing_database() {
+  influx_yaml pipeline.yaml "http://127.0.0.1:$port" nowhere "username: $user" \
+    "password: \${INFLUX_PASSWORD}"
+  if INFLUX_PASSWORD="$password" run_sluice pipeline.yaml; then
+    fail_case "missing database: the run succeeded"
+  elif grep -q "(database 'nowhere') has no such database (HTTP 404): database not found" stderr.txt; then
+    pass "missing database: $(grep -o 'InfluxDB.*has no such database.*' stderr.txt | head -c 150)"
+  else
+    fail_case "missing database: $(tail -n 1 stderr.txt)"
+  fi
+}
