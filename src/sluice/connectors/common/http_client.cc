@@ -160,7 +160,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request, bool post) 
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    // Never null: libcurl would then read the body from a read callback.
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.empty() ? "" : request.body.data());
   } else {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   }
