@@ -267,9 +267,12 @@ class PostgresSource final : public exec::Source {
   /// the position after it.
   Status Deliver(exec::SourceOutput& out, const std::shared_ptr<PGresult>& result, int end,
                  bool* stop) {
+    // The held results live until the end: the position is read from their last row.
+    std::vector<HeldRows> held_rows = std::move(held_);
+    held_.clear();
     const PGresult* last_result = nullptr;
     int last_row = -1;
-    for (const HeldRows& held : held_) {
+    for (const HeldRows& held : held_rows) {
       SLUICE_RETURN_NOT_OK(builder_->AppendRows(*held.result, held.begin, held.end));
       last_result = held.result.get();
       last_row = held.end - 1;
@@ -279,7 +282,6 @@ class PostgresSource final : public exec::Source {
       last_result = result.get();
       last_row = end - 1;
     }
-    held_.clear();
     if (builder_->num_rows() == 0) return Status::OK();
     SLUICE_ASSIGN_OR_RAISE(auto batch, builder_->Finish());
     const int64_t num_rows = batch->num_rows();
