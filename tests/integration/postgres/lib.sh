@@ -113,6 +113,29 @@ pg_admin_psql() {
   pg_as_owner psql -h "$pg_dir" -p "$pg_port" -U postgres -d postgres -X -v ON_ERROR_STOP=1 "$@"
 }
 
+# wait_logged FILE TEXT: until FILE (a run's stderr) holds TEXT, for up to 20 s.
+wait_logged() {
+  for _ in $(seq 1 400); do
+    grep -q -F "$2" "$1" 2> /dev/null && return 0
+    sleep 0.05
+  done
+  echo "'$2' never logged in $1:" >&2
+  cat "$1" >&2 || true
+  return 1
+}
+
+# ids FILE FIELD: the values of FIELD in the JSON lines of FILE, sorted numerically.
+ids() {
+  ids_in_file_order "$@" | sort -n
+}
+
+# ids_in_file_order FILE FIELD: the values of FIELD in the JSON lines of FILE as they come.
+ids_in_file_order() {
+  "$python" -c 'import json, sys
+for line in open(sys.argv[1]):
+    if line.strip(): print(json.loads(line)[sys.argv[2]])' "$1" "$2"
+}
+
 # Reports a case's result and counts it.
 pass() {
   passed=$((passed + 1))
