@@ -114,6 +114,13 @@ bool ConnectMayRecover(std::string_view message) {
   return true;
 }
 
+/// Whether a SQLSTATE says the connection is gone: class 08 (connection exception), or the
+/// server shutting down (57P01 admin, 57P02 crash) or starting (57P03).
+bool LostState(std::string_view sql_state) {
+  return StartsWith(sql_state, "08") || sql_state == "57P01" || sql_state == "57P02" ||
+         sql_state == "57P03";
+}
+
 void LogNotice(void* logger, const char* message) {
   static_cast<spdlog::logger*>(logger)->info("server notice: {}", OneLine(message));
 }
@@ -172,8 +179,8 @@ std::string SqlState(const Status& status) {
 }
 
 bool IsConnectionLost(const Status& status) {
-  const PgErrorDetail* detail = DetailOf(status);
-  return detail != nullptr && detail->connection_lost();
+  if (const PgErrorDetail* detail = DetailOf(status)) return detail->connection_lost();
+  return LostState(SqlState(status));
 }
 
 PgConnection::PgConnection(PGconn* connection, std::string url, std::string description)
@@ -224,8 +231,7 @@ Status PgConnection::Error(std::string_view what, const PGresult* result) {
     message = OneLine(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection_));
     if (message.empty()) message = OneLine(PQerrorMessage(connection_));
   }
-  const bool lost = PQstatus(connection_) == CONNECTION_BAD || StartsWith(sql_state, "08") ||
-                    sql_state == "57P01" || sql_state == "57P02" || sql_state == "57P03";
+  const bool lost = PQstatus(connection_) == CONNECTION_BAD || LostState(sql_state);
   if (lost && sql_state.empty()) message = "lost the connection: " + message;
   return Status(arrow::StatusCode::IOError,
                 fmt::format("PostgreSQL {}: {}", what, RedactPassword(message, url_)),
