@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <thread>
 
 #include "sluice/common/duration.h"
@@ -122,6 +123,53 @@ std::vector<Refusal> ParseFailures(std::string_view message,
   return found;
 }
 
+std::vector<size_t> ConflictSuspects(std::string_view message,
+                                     const std::vector<std::string_view>& lines,
+                                     const std::vector<size_t>& indices) {
+  // 1.x: field type conflict: input field "F" on measurement "M" is type T, already exists ...
+  std::vector<size_t> suspects;
+  constexpr std::string_view kField = "input field \"";
+  constexpr std::string_view kMeasurement = "\" on measurement \"";
+  constexpr std::string_view kType = "\" is type ";
+  size_t field_at = message.find(kField);
+  if (message.find("field type conflict") == std::string_view::npos ||
+      field_at == std::string_view::npos) {
+    return suspects;
+  }
+  size_t measurement_at = message.find(kMeasurement, field_at);
+  size_t type_at = message.rfind(kType);
+  if (measurement_at == std::string_view::npos || type_at == std::string_view::npos ||
+      type_at < measurement_at) {
+    return suspects;
+  }
+  std::string_view field = message.substr(field_at + kField.size(),
+                                          measurement_at - field_at - kField.size());
+  std::string_view measurement = message.substr(measurement_at + kMeasurement.size(),
+                                                type_at - measurement_at - kMeasurement.size());
+  std::string prefix;
+  AppendEscaped(measurement, Element::kMeasurement, &prefix);
+  std::string key;
+  AppendEscaped(field, Element::kFieldKey, &key);
+  key += '=';
+  for (size_t index : indices) {
+    std::string_view line = lines[index];
+    if (line.size() <= prefix.size() || line.substr(0, prefix.size()) != prefix ||
+        (line[prefix.size()] != ',' && line[prefix.size()] != ' ')) {
+      continue;
+    }
+    // The key after a space or comma; a string value holding the same text makes a false
+    // suspect, which costs requests, never correctness.
+    for (size_t at = line.find(key, prefix.size()); at != std::string_view::npos;
+         at = line.find(key, at + 1)) {
+      if (line[at - 1] == ' ' || line[at - 1] == ',') {
+        suspects.push_back(index);
+        break;
+      }
+    }
+  }
+  return suspects;
+}
+
 int64_t DroppedPoints(std::string_view message) {
   size_t at = message.rfind("dropped=");
   if (at == std::string_view::npos) return -1;
@@ -226,6 +274,17 @@ Status PointWriter::Deliver(const std::vector<std::string_view>& lines,
     if (rest.empty()) return Status::OK();
     if (endpoint_.api == WriteEndpoint::Api::kV1 && dropped == 0) return Status::OK();
     return Deliver(lines, std::move(rest), {}, refusals);
+  }
+  // A type conflict names its measurement and field: the lines that have both are sent apart
+  // from the others, so that a batch with many conflicting points costs a few requests instead
+  // of a split per point. The suspects are only a guess; each part is checked like any request.
+  std::vector<size_t> suspects = ConflictSuspects(message, lines, indices);
+  if (!suspects.empty() && suspects.size() < indices.size()) {
+    std::vector<size_t> others;
+    std::set_difference(indices.begin(), indices.end(), suspects.begin(), suspects.end(),
+                        std::back_inserter(others));
+    SLUICE_RETURN_NOT_OK(Deliver(lines, std::move(others), {}, refusals));
+    return Deliver(lines, std::move(suspects), {}, refusals);
   }
   return halves();
 }

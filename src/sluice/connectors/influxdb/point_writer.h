@@ -104,6 +104,12 @@ std::vector<Refusal> ParseFailures(std::string_view message,
                                    const std::vector<std::string_view>& lines,
                                    const std::vector<size_t>& indices);
 
+/// For a 1.x type conflict ("input field \"F\" on measurement \"M\" ..."): the lines of
+/// measurement M that have field F, in `indices` order; empty for other messages.
+std::vector<size_t> ConflictSuspects(std::string_view message,
+                                     const std::vector<std::string_view>& lines,
+                                     const std::vector<size_t>& indices);
+
 /// N of "dropped=N" at the end of a 1.x partial-write message, or -1.
 int64_t DroppedPoints(std::string_view message);
 

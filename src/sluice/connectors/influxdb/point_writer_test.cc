@@ -41,6 +41,22 @@ TEST(PointWriterTest, ParseFailuresNameTheirLines) {
   EXPECT_EQ(DroppedPoints("database not found"), -1);
 }
 
+TEST(PointWriterTest, TypeConflictSuspects) {
+  std::vector<std::string_view> lines = {
+      "temp\\ c,sensor=a value=1.5 1\n",  // measurement "temp c"
+      "temp\\ c,sensor=a other=1.5 2\n",
+      "temp,sensor=a value=1.5 3\n",
+      "temp\\ c x=\"a value=b\" 4\n",   // a false suspect: the key inside a string
+      "temp\\ c,value=t v=1i,value=2 5\n",
+  };
+  std::string message =
+      "partial write: field type conflict: input field \"value\" on measurement \"temp c\" "
+      "is type float, already exists as type integer dropped=2";
+  EXPECT_EQ(ConflictSuspects(message, lines, {0, 1, 2, 3, 4}), (std::vector<size_t>{0, 3, 4}));
+  EXPECT_EQ(ConflictSuspects(message, lines, {1, 2}), (std::vector<size_t>{}));
+  EXPECT_TRUE(ConflictSuspects("partial write: unable to parse 'x': y", lines, {0}).empty());
+}
+
 TEST(PointWriterTest, WriteUrls) {
   WriteEndpoint endpoint;
   endpoint.url = "http://127.0.0.1:8086";
