@@ -122,7 +122,7 @@ bool LostState(std::string_view sql_state) {
 }
 
 void LogNotice(void* logger, const char* message) {
-  static_cast<spdlog::logger*>(logger)->info("server notice: {}", OneLine(message));
+  static_cast<spdlog::logger*>(logger)->debug("server notice: {}", OneLine(message));
 }
 
 }  // namespace
