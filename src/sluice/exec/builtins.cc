@@ -17,7 +17,10 @@
 #include "sluice/connectors/kafka/kafka_source.h"
 #include "sluice/connectors/mqtt/mqtt_sink.h"
 #include "sluice/connectors/mqtt/mqtt_source.h"
+#include "sluice/connectors/mysql/mysql_sink.h"
 #include "sluice/connectors/nexmark/nexmark_source.h"
+#include "sluice/connectors/postgres/postgres_sink.h"
+#include "sluice/connectors/postgres/postgres_source.h"
 #include "sluice/connectors/stdio/stdin_source.h"
 #include "sluice/connectors/stdio/stdout_sink.h"
 #include "sluice/exec/registry.h"
@@ -50,6 +53,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterKafkaSource(&built);
     connectors::RegisterMqttSource(&built);
     connectors::RegisterNexmarkSource(&built);
+    connectors::RegisterPostgresSource(&built);
     connectors::RegisterStdinSource(&built);
     // Processors.
     processors::RegisterFilter(&built);
@@ -75,6 +79,8 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterInfluxDbSink(&built);
     connectors::RegisterKafkaSink(&built);
     connectors::RegisterMqttSink(&built);
+    connectors::RegisterMySqlSink(&built);
+    connectors::RegisterPostgresSink(&built);
     connectors::RegisterStdoutSink(&built);
     return built;
   }();
