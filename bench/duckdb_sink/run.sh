@@ -4,7 +4,7 @@
 # the limit: the same engine reading the file with its own Parquet reader), in the same run.
 #
 # The input: N rows of quotes (symbol string, bid and ask double, volume int64, ts
-# timestamp[us, UTC]), written once with pyarrow in row groups of 64 Ki rows. Each round, in
+# timestamp[us, UTC]), written once by DuckDB in row groups of 64 Ki rows. Each round, in
 # turn (interleaved, so that drift of the machine hits both alike):
 #   - sluice: `sluice run` of a file source (Parquet, batch_size 65536) -> duckdb sink
 #     (create_table, mode insert): one INSERT ... SELECT per batch through DuckDB's Arrow scan,
@@ -45,22 +45,17 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 "$python" - "$rows" <<'PY'
-import sys
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import sys, duckdb
 rows = int(sys.argv[1])
-rng = np.random.default_rng(7)
-symbols = np.array([f"SYM{i:03d}" for i in range(200)])
-mid = rng.uniform(10, 500, rows).round(2)
-table = pa.table({
-    "symbol": pa.array(symbols[rng.integers(0, 200, rows)]),
-    "bid": pa.array(mid - 0.01),
-    "ask": pa.array(mid + 0.01),
-    "volume": pa.array(rng.integers(1, 10000, rows)),
-    "ts": pa.array(1704067200000000 + np.arange(rows) * 1000, pa.timestamp("us", tz="UTC")),
-})
-pq.write_table(table, "quotes.parquet", row_group_size=65536)
+duckdb.connect().execute(f"""
+COPY (
+  SELECT 'SYM' || lpad(CAST(hash(i) % 200 AS VARCHAR), 3, '0') AS symbol,
+         round(10 + (hash(i + 1) % 49000) / 100.0, 2) - 0.01 AS bid,
+         round(10 + (hash(i + 1) % 49000) / 100.0, 2) + 0.01 AS ask,
+         CAST(1 + hash(i + 2) % 9999 AS BIGINT) AS volume,
+         TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_microseconds(i * 1000) AS ts
+  FROM range({rows}) r(i)
+) TO 'quotes.parquet' (FORMAT parquet, ROW_GROUP_SIZE 65536)""")
 PY
 
 cat > sink.yaml <<'YAML'
