@@ -19,30 +19,13 @@ for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd openssl; do
 done
 work="$(mktemp -d "${TMPDIR:-/tmp}/sluice-mqtt.XXXXXX")"
 source "$here/lib.sh"
+source "$root/tests/integration/cases.sh"
 source "$root/tests/kill_repeatedly.sh"
 cleanup() {
   broker_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
 broker_setup
 broker_start
-for file in "$here"/cases_*.sh; do source "$file"; done
-cases=("$@")
-if [ ${#cases[@]} -eq 0 ]; then
-  mapfile -t cases < <(declare -F | awk '{print $3}' | grep '^case_')
-fi
-started=$SECONDS
-for name in "${cases[@]}"; do
-  mkdir -p "$work/$name"
-  cd "$work/$name"
-  begin=$SECONDS
-  "$name"
-  echo "   ($name: $((SECONDS - begin)) s)"
-done
-cd "$work"
-echo "MQTT cases took $((SECONDS - started)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases MQTT "$@"

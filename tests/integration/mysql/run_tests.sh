@@ -12,6 +12,7 @@ shift
 python="$root/.deps/venv/bin/python"
 [ -x "$python" ] || python=python3
 source "$here/lib.sh"
+source "$root/tests/integration/cases.sh"
 for tool in "$(my_server)" "$(command -v mariadb-install-db || true)" "$(command -v mariadb || true)"; do
   if [ ! -x "$tool" ]; then
     echo "SKIPPED: ${tool:-a MariaDB program} is not installed (Debian packages mariadb-server, mariadb-client)"
@@ -25,24 +26,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
 my_setup
 my_start
-for file in "$here"/cases_*.sh; do source "$file"; done
-cases=("$@")
-if [ ${#cases[@]} -eq 0 ]; then
-  mapfile -t cases < <(declare -F | awk '{print $3}' | grep '^case_')
-fi
-started=$SECONDS
-for name in "${cases[@]}"; do
-  mkdir -p "$work/$name"
-  cd "$work/$name"
-  begin=$SECONDS
-  "$name"
-  echo "   ($name: $((SECONDS - begin)) s)"
-done
-cd "$work"
-echo "MySQL cases took $((SECONDS - started)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases MySQL "$@"

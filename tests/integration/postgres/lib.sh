@@ -136,18 +136,6 @@ for line in open(sys.argv[1]):
     if line.strip(): print(json.loads(line)[sys.argv[2]])' "$1" "$2"
 }
 
-# Reports a case's result and counts it.
-pass() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-fail_case() {
-  failed=$((failed + 1))
-  echo "FAILED: $*"
-  [ -f stderr.txt ] && { echo "--- stderr.txt:"; tail -n 15 stderr.txt; }
-  return 0
-}
-
 run_sluice() {
   "$sluice" run --no-progress "$@" 2> stderr.txt
 }
