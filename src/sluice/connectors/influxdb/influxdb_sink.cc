@@ -133,13 +133,13 @@ class InfluxDbSink final : public exec::Sink {
       }
       bool full = static_cast<int64_t>(end - begin) >= settings_.batch_rows || end < total;
       if (!all && !full) break;
+      const std::string_view text(pending_.text);
       views.clear();
       for (size_t line = begin; line < end; ++line) {
-        views.push_back(std::string_view(pending_.text)
-                            .substr(pending_.Begin(line), pending_.ends[line] - pending_.Begin(line)));
+        int64_t start = pending_.Begin(line);
+        views.push_back(text.substr(start, pending_.ends[line] - start));
       }
-      std::string_view body = std::string_view(pending_.text)
-                                  .substr(begin_offset, pending_.ends[end - 1] - begin_offset);
+      std::string_view body = text.substr(begin_offset, pending_.ends[end - 1] - begin_offset);
       SLUICE_ASSIGN_OR_RAISE(auto refusals, writer_->Write(views, body));
       for (auto& refusal : refusals) {
         auto [batch_index, row] = pending_.origins[begin + refusal.line];
