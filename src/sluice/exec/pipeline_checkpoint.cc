@@ -467,6 +467,10 @@ Status Pipeline::TakeCheckpoint(const std::vector<int64_t>& batches_done, bool f
     data->stages.push_back(std::move(*snapshot));
   }
   for (const auto& [name, sink] : AllSinks()) {
+    // Preparing may raise dead letters (a sink that sends what it held back and finds records
+    // refused): they belong to this checkpoint, so they go to the dead-letter sink before it
+    // prepares (it comes last).
+    if (sink == dead_letter_sink_.get()) SLUICE_RETURN_NOT_OK(WriteDeadLetters());
     auto pending = sink->PrepareCheckpoint(manifest.id);
     if (!pending.ok()) {
       return pending.status().WithMessage("sink '", name, "': cannot prepare checkpoint ",
