@@ -234,3 +234,40 @@ case_missing_database() {
     fail_case "missing database: $(tail -n 1 stderr.txt)"
   fi
 }
+
+# With checkpoints, points refused when a checkpoint sends what waited are dead letters of that
+# checkpoint: the last checkpoint's too (they were counted but never written before).
+case_checkpoint_dead_letters() {
+  create_database refused_late
+  "$python" -c '
+import json
+with open("rows.jsonl", "w") as out:
+    for i in range(100):
+        out.write(json.dumps({"v": i, "t": 9223372036854775807 if i % 10 == 0 else i + 1}) + "\n")'
+  cat > pipeline.yaml <<YAML
+name: refused-late
+sources:
+  rows: {connector: file, path: rows.jsonl, schema: {v: int64, t: int64}, batch_size: 10}
+sinks:
+  influx:
+    connector: influxdb
+    url: http://127.0.0.1:$port
+    database: refused_late
+    username: $user
+    password: \${INFLUX_PASSWORD}
+    measurement: m
+    time: t
+    linger: 1h
+dead_letters: {connector: file, path: "dead/part-{part}.jsonl", roll: {interval: 1h}}
+checkpoint: {dir: state, interval: 1h}
+YAML
+  local status=0 points dead
+  INFLUX_PASSWORD="$password" run_sluice pipeline.yaml || status=$?
+  points=$(check count refused_late) || points=-1
+  dead=$(cat dead/*.jsonl 2> /dev/null | grep -c 'time outside range') || dead=0
+  if [ "$status" -eq 0 ] && [ "$points" -eq 90 ] && [ "$dead" -eq 10 ]; then
+    pass "checkpoint dead letters: 90 points + 10 dead letters written by the last checkpoint"
+  else
+    fail_case "checkpoint dead letters: exit $status, $points points, $dead dead letters"
+  fi
+}
