@@ -25,6 +25,7 @@ apt_packages=(
   mosquitto mosquitto-clients rabbitmq-server librabbitmq-dev libssl-dev
   postgresql libpq-dev mariadb-server libmariadb-dev influxdb influxdb-client libcurl4-openssl-dev
   openjdk-17-jdk-headless maven
+  libboost1.81-dev prometheus
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -48,6 +49,12 @@ if [ ! -f "$venv/.arrow-$arrow_version" ]; then
   "$venv/bin/python" -c "import pyarrow; pyarrow.create_library_symlinks()"
   touch "$venv/.arrow-$arrow_version"
 fi
+# The Prometheus text-format parser of the metrics integration tests.
+if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
+  log "installing prometheus-client into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.26.0"
+fi
+
 
 # --- DuckDB C API (from npm) -------------------------------------------------------------------
 duckdb_version="1.4.4"

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "sluice/cli/metrics_server.h"
 #include "sluice/cli/query_command.h"
 #include "sluice/cli/reference.h"
 #include "sluice/common/blocking_write.h"
@@ -223,6 +224,20 @@ void PrintCheckpoints(const std::string& pipeline, const std::string& location,
   }
 }
 
+/// The metrics server of a run; when it goes out of scope (after the summary) it goes on
+/// serving for `linger` (or until a signal), so that a last scrape sees the final counts.
+struct MetricsServing {
+  std::unique_ptr<http::HttpServer> server;
+  std::chrono::nanoseconds linger{0};
+  ~MetricsServing() {
+    if (server == nullptr || linger.count() <= 0) return;
+    const int signals = g_signals.load();
+    const auto until = std::chrono::steady_clock::now() + linger;
+    while (std::chrono::steady_clock::now() < until && g_signals.load() == signals)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+};
+
 int Run(const std::string& path, const std::vector<std::string>& sets, bool progress_wanted,
         bool fresh) {
   // From here a signal is counted, and acted on once the pipeline runs.
@@ -239,6 +254,19 @@ int Run(const std::string& path, const std::vector<std::string>& sets, bool prog
   }
   std::unique_ptr<exec::Pipeline> pipeline = std::move(*made);
   if (fresh) pipeline->StartFresh();
+  MetricsServing serving;
+  if (config->http) {
+    auto server = StartMetricsServer(config->http->address, pipeline->metrics());
+    if (!server.ok()) {
+      std::cerr << fmt::format("sluice: pipeline '{}': {}\n", config->name,
+                               server.status().message());
+      return kExitRuntimeFailure;
+    }
+    serving.server = std::move(*server);
+    serving.linger = config->http->linger;
+    std::cerr << fmt::format("sluice: pipeline '{}': metrics at http://{}/metrics\n", config->name,
+                             serving.server->address());
+  }
 
   std::atomic<bool> finished{false};
   std::thread signal_watcher([&] {
@@ -368,6 +396,15 @@ int main(int argc, char** argv) {
                   "Take checkpoints in this folder or URI (sets checkpoint.dir), and resume from "
                   "the latest one there")
       ->type_name("DIR");
+  std::string http_address;
+  run->add_option("--http", http_address,
+                  "Serve /metrics (Prometheus), /health and /ready on this address (sets "
+                  "http.address)")
+      ->type_name("HOST:PORT");
+  std::string http_linger;
+  run->add_option("--http-linger", http_linger,
+                  "Go on serving /metrics this long after the run ended (sets http.linger)")
+      ->type_name("DURATION");
   bool fresh = false;
   run->add_flag("--fresh", fresh,
                 "Start from the beginning: ignore the checkpoints of earlier runs (they are "
@@ -412,6 +449,15 @@ int main(int argc, char** argv) {
 
   if (*run) {
     if (!checkpoint_dir.empty()) sets.push_back("checkpoint.dir=" + checkpoint_dir);
+    // Quoted, so that the value is the address as typed even where YAML would read a map
+    // ("127.0.0.1:") or a number.
+    auto quoted = [](const std::string& text) {
+      std::string out = "'";
+      for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+      return out + "'";
+    };
+    if (!http_address.empty()) sets.push_back("http.address=" + quoted(http_address));
+    if (!http_linger.empty()) sets.push_back("http.linger=" + http_linger);
     return Run(pipeline_path, sets, !no_progress, fresh);
   }
   if (*validate) return Validate(pipeline_path, sets);

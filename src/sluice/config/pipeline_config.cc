@@ -15,12 +15,14 @@
 
 #include "sluice/common/byte_size.h"
 #include "sluice/common/spelling.h"
+#include "sluice/http/http_server.h"
 
 namespace sluice::config {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"name",  "sources",      "pipeline",   "emit",
-                                                "sinks", "dead_letters", "checkpoint", "max_state"};
+const std::vector<std::string> kTopLevelKeys = {"name",         "sources",    "pipeline",
+                                                "emit",         "sinks",      "dead_letters",
+                                                "checkpoint",   "max_state",  "http"};
 
 /// `node` as YAML text with the keys of every map sorted, so that two spellings of one
 /// configuration compare equal.
@@ -615,6 +617,31 @@ const PluginSpec& CheckpointSpec() {
   return spec;
 }
 
+const PluginSpec& HttpSpec() {
+  static const PluginSpec spec = [] {
+    PluginSpec http;
+    http.kind = PluginKind::kProcessor;
+    http.name = "http";
+    http.doc =
+        "The embedded HTTP server of the running pipeline: Prometheus metrics at /metrics, "
+        "/health (200 while the process runs) and /ready (200 while the pipeline runs). "
+        "--http on the command line sets it too.";
+    OptionSpec address = MakeOption("address", OptionType::kString,
+                                    "host:port to listen on, e.g. 127.0.0.1:9464.");
+    address.required = true;
+    OptionSpec linger =
+        MakeOption("linger", OptionType::kDuration,
+                   "How long to go on serving after the run ended, so that a last scrape sees "
+                   "the final counts of a bounded run (/ready answers 503 meanwhile). "
+                   "--http-linger sets it too.",
+                   "0s");
+    http.options = {address, linger};
+    http.example = "http:\n  address: 127.0.0.1:9464";
+    return http;
+  }();
+  return spec;
+}
+
 const PluginSpec& EmitSpec() {
   static const PluginSpec spec = [] {
     PluginSpec emit;
@@ -722,6 +749,21 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
                                   "name a folder, e.g. dir: state/"));
         }
         config.checkpoint = std::move(settings);
+      }
+    }
+    if (YAML::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
+      auto options = ValidateOptions(HttpSpec(), http, file);
+      if (errors.Keep(options.status())) {
+        HttpConfig settings;
+        settings.address = options->GetString("address");
+        settings.linger = options->GetDuration("linger");
+        settings.where = options->where();
+        if (auto parsed = http::ParseAddress(settings.address); !parsed.ok()) {
+          errors.Keep(ConfigError(options->LocationOf("address"),
+                                  fmt::format("http.address: {}", parsed.status().message()),
+                                  "e.g. address: 127.0.0.1:9464"));
+        }
+        config.http = std::move(settings);
       }
     }
     if (YAML::Node max_state = root["max_state"]; max_state.IsDefined()) {

@@ -49,6 +49,16 @@ struct CheckpointConfig {
   Location where;
 };
 
+/// The top-level `http` section: the embedded server of metrics and health.
+struct HttpConfig {
+  /// host:port to listen on.
+  std::string address;
+  /// How long the server goes on answering after the run ended, so that a last scrape sees
+  /// the final counts of a bounded run.
+  Duration linger = std::chrono::seconds(0);
+  Location where;
+};
+
 /// A pipeline file (DESIGN.md §2), parsed and validated.
 struct PipelineConfig {
   std::string name;
@@ -60,6 +70,8 @@ struct PipelineConfig {
   std::optional<ComponentConfig> dead_letters;
   /// `checkpoint:`; unset when the pipeline takes no checkpoints.
   std::optional<CheckpointConfig> checkpoint;
+  /// `http:`; unset when the pipeline serves no metrics.
+  std::optional<HttpConfig> http;
   /// `max_state`: the most bytes of state the stages may hold together; unset for the default
   /// (derived from the machine's memory).
   std::optional<int64_t> max_state;
@@ -79,6 +91,8 @@ Result<Override> ParseOverride(const std::string& text);
 const PluginSpec& EmitSpec();
 /// The declaration of the top-level `checkpoint` section (dir, interval, retain).
 const PluginSpec& CheckpointSpec();
+/// The declaration of the top-level `http` section (address, linger).
+const PluginSpec& HttpSpec();
 
 /// Loads and validates a pipeline. Errors are ConfigError ("file:line:col: error: ...").
 /// Besides each component's options it checks what would lose rows without a word: a key given

@@ -230,6 +230,7 @@ Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::Recor
                          const std::string& source, RowOrigins origins) {
   if (batches.empty()) return Status::OK();
   if (batches.size() != 1) origins = origins.WithoutRows();
+  for (const auto& batch : batches) stream_rows_delivered_[stream] += batch->num_rows();
   // Rows a stage emits on its own (a fired window) are named by the stream they are on.
   const std::string& from = source.empty() ? streams_[stream].name : source;
   for (const Consumer& consumer : streams_[stream].consumers) {
@@ -251,6 +252,7 @@ Status Pipeline::Deliver(size_t stream, std::vector<std::shared_ptr<arrow::Recor
         int64_t rows_before = batches.size() == 1 ? batches[0]->num_rows() : -1;
         CollectingEmitter next;
         for (const auto& batch : batches) {
+          stage_rows_in_[consumer.index] += batch->num_rows();
           SLUICE_RETURN_NOT_OK(RunStageIsolating(stage, consumer.port, from, batch, origins, next));
         }
         // Rows stay traceable through stages that keep them in place and through filters.
@@ -345,6 +347,7 @@ void Pipeline::AbortSinks() {
 Status Pipeline::WriteDeadLetters() {
   std::vector<DeadLetter> letters = dead_letters_.Drain();
   if (letters.empty()) return Status::OK();
+  CountDeadLetters(letters);
   if (dead_letter_sink_ != nullptr) {
     SLUICE_ASSIGN_OR_RAISE(auto batch, DeadLettersToBatch(letters));
     return dead_letter_sink_->Write(batch);
@@ -369,6 +372,7 @@ Status Pipeline::ProcessBatch(size_t source, size_t source_stream,
                               std::shared_ptr<arrow::Int64Array> offsets) {
   ++batches_;
   rows_in_ += batch->num_rows();
+  source_rows_[source] += batch->num_rows();
   const size_t stream = source_streams_[source][source_stream];
   const std::string& name = streams_[stream].name;
   // Rows are named by their file when the source says which, else by their row in the stream.
@@ -615,6 +619,12 @@ Result<RunSummary> Pipeline::Run() {
 
   stream_rows_.assign(streams_.size(), 0);
   sink_rows_.assign(sinks_.size(), 0);
+  StartMetrics();
+  // However the run ends (a failure returns early), /ready must say it is no longer running.
+  struct MarkStopped {
+    PipelineMetrics* metrics;
+    ~MarkStopped() { metrics->SetRunning(false); }
+  } mark_stopped{metrics_.get()};
   // Batches of each source processed, written and acknowledged (Source::OnBatchesDone).
   std::vector<int64_t> batches_done(sources_.size(), 0);
   BoundedQueue<QueueItem> queue(kQueueCapacity);
@@ -638,6 +648,10 @@ Result<RunSummary> Pipeline::Run() {
   auto started_clock = std::chrono::steady_clock::now();
   // Until a source says otherwise, it is one partition that has delivered nothing yet.
   for (auto& clock : clocks_) clock.partitions[-1].last_data = started_clock;
+  auto queue_fill = [&queue] {
+    return static_cast<double>(queue.size()) / static_cast<double>(kQueueCapacity);
+  };
+  PublishMetrics(queue_fill(), /*running=*/true);
   while (active > 0) {
     bool timed_out = false;
     std::optional<QueueItem> item = queue.PopFor(kTick, &timed_out);
@@ -652,6 +666,7 @@ Result<RunSummary> Pipeline::Run() {
       if (failure.ok()) failure = WriteDeadLetters();
       if (failure.ok() && checkpoints_ != nullptr) failure = MaybeCheckpoint(batches_done);
       if (!failure.ok()) stop_requested_.store(true);
+      PublishMetrics(queue_fill(), /*running=*/true);
       continue;
     }
     if (!item) break;
@@ -689,7 +704,8 @@ Result<RunSummary> Pipeline::Run() {
         clock.partitions.erase(item->partition_ids.front());
         failure = AdvanceWatermark();
         break;
-      case QueueItem::Kind::kBatch:
+      case QueueItem::Kind::kBatch: {
+        const auto batch_started = std::chrono::steady_clock::now();
         failure = ProcessBatch(item->source, item->stream, std::move(item->batch),
                                std::move(item->partitions), item->partition,
                                std::move(item->origin), item->first_row, std::move(item->offsets));
@@ -704,11 +720,15 @@ Result<RunSummary> Pipeline::Run() {
           if (failure.ok())
             sources_[item->source]->OnBatchesDone(batches_done[item->source], false);
         }
+        metrics_work_.batch_duration.Observe(std::chrono::duration<double>(
+            std::chrono::steady_clock::now() - batch_started).count());
         break;
+      }
     }
     if (failure.ok()) failure = WriteDeadLetters();
     if (failure.ok() && checkpoints_ != nullptr) failure = MaybeCheckpoint(batches_done);
     if (!failure.ok()) stop_requested_.store(true);
+    PublishMetrics(queue_fill(), /*running=*/true);
   }
   queue.Close();
   for (auto& thread : threads) thread.join();
@@ -780,6 +800,7 @@ Result<RunSummary> Pipeline::Run() {
   for (const auto& stage : stages_) summary.final_state_bytes += stage.processor->state_bytes();
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  PublishMetrics(0, /*running=*/false);
   summary.stopped = stopped;
   if (checkpoints_ != nullptr) SummarizeCheckpoints(&summary);
   for (const auto& named : sinks_) {

@@ -11,6 +11,7 @@
 #include "sluice/common/status.h"
 #include "sluice/config/pipeline_config.h"
 #include "sluice/exec/dead_letter.h"
+#include "sluice/exec/pipeline_metrics.h"
 #include "sluice/exec/processor.h"
 #include "sluice/exec/registry.h"
 #include "sluice/exec/row_origins.h"
@@ -119,6 +120,11 @@ class Pipeline {
   }
 
   RunProgress progress() const;
+
+  /// The pipeline's metrics, updated by Run() per batch and per idle tick; readers on other
+  /// threads take snapshots (PipelineMetrics is thread-safe). Shared so that a metrics server
+  /// can outlive the pipeline.
+  std::shared_ptr<PipelineMetrics> metrics() const { return metrics_; }
 
   /// Whether every source is bounded.
   bool bounded() const;
@@ -241,6 +247,13 @@ class Pipeline {
   Status AdvanceWatermark();
   Status PropagateWatermark(Timestamp watermark);
   void SampleState();
+  // Metrics (pipeline_observe.cc).
+  /// Sizes the counters and names the series, before the sources start.
+  void StartMetrics();
+  /// Counts drained dead letters by stage and reason class.
+  void CountDeadLetters(const std::vector<DeadLetter>& letters);
+  /// Fills the metrics snapshot from the counters and publishes it.
+  void PublishMetrics(double queue_fill_ratio, bool running);
   Status WriteDeadLetters();
   /// Fails the run when the stages hold more state than `max_state`, naming the largest.
   Status CheckStateLimit() const;
@@ -316,6 +329,16 @@ class Pipeline {
   bool fresh_start_ = false;
   /// Set when the pipeline has `checkpoint:`.
   std::unique_ptr<Checkpoints> checkpoints_;
+
+  // Metrics (pipeline thread only, published to metrics_).
+  std::shared_ptr<PipelineMetrics> metrics_ = std::make_shared<PipelineMetrics>();
+  MetricsSnapshot metrics_work_;
+  /// Rows read by each source, handed to each stage, and delivered on each stream.
+  std::vector<int64_t> source_rows_;
+  std::vector<int64_t> stage_rows_in_;
+  std::vector<int64_t> stream_rows_delivered_;
+  /// Dead letters by (stage, reason class).
+  std::map<std::pair<std::string, std::string>, int64_t> dead_letter_counts_;
 };
 
 }  // namespace sluice::exec

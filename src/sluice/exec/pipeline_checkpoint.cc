@@ -487,6 +487,7 @@ Status Pipeline::TakeCheckpoint(const std::vector<int64_t>& batches_done, bool f
   checkpoints.write_started = Clock::now();
   const double pause = Seconds(checkpoints.write_started - started);
   checkpoints.max_pause = std::max(checkpoints.max_pause, pause);
+  metrics_work_.checkpoint_duration.Observe(pause);
   checkpoints.total_pause += pause;
   ++checkpoints.pauses;
   checkpoints.writer = std::thread([&checkpoints] {
@@ -537,6 +538,8 @@ Status Pipeline::CompleteCheckpoint() {
   }
   ++checkpoints.completed;
   checkpoints.last_completed = id;
+  metrics_work_.checkpoints = checkpoints.completed;
+  metrics_work_.last_checkpoint_seconds = UnixSeconds();
   checkpoints.next_due = Clock::now() + checkpoints.settings.interval;
   return Status::OK();
 }
