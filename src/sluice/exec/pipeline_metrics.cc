@@ -115,6 +115,11 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot, double now_seconds
       out.Sample("sluice_event_time_lag_seconds", {{"source", source.name}},
                  now_seconds - *source.watermark_seconds);
   }
+  out.Family("sluice_pipeline_watermark_seconds", "gauge",
+             "The watermark handed to the steps (the minimum over the sources), Unix time in "
+             "seconds; windows up to it have fired.");
+  if (snapshot.watermark_seconds)
+    out.Sample("sluice_pipeline_watermark_seconds", *snapshot.watermark_seconds);
   out.Family("sluice_partition_event_time_seconds", "gauge",
              "The latest event time read from each partition of a source, Unix time in seconds.");
   for (const auto& source : snapshot.sources) {

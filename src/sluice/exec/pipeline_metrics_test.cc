@@ -45,6 +45,7 @@ TEST(PipelineMetricsTest, RendersEveryFamilyWithHelpAndType) {
   snapshot.sinks.push_back({"out", 7});
   snapshot.dead_letters.push_back({"source", "error", 3});
   snapshot.queue_fill_ratio = 0.25;
+  snapshot.watermark_seconds = 999.5;
   snapshot.last_checkpoint_seconds = 1005;
   const std::string text = RenderPrometheus(snapshot, 1010);
   EXPECT_TRUE(Contains(text, "sluice_source_rows_total{source=\"in\\\"put\"} 42\n")) << text;
@@ -59,6 +60,7 @@ TEST(PipelineMetricsTest, RendersEveryFamilyWithHelpAndType) {
   EXPECT_TRUE(Contains(text, "sluice_sink_rows_total{sink=\"out\"} 7\n"));
   EXPECT_TRUE(Contains(text, "sluice_dead_letters_total{stage=\"source\",reason=\"error\"} 3\n"));
   EXPECT_TRUE(Contains(text, "sluice_queue_fill_ratio 0.25\n"));
+  EXPECT_TRUE(Contains(text, "sluice_pipeline_watermark_seconds 999.5\n"));
   EXPECT_TRUE(Contains(text, "sluice_last_checkpoint_age_seconds 5\n"));
   EXPECT_TRUE(Contains(text, "sluice_pipeline_running 1\n"));
   EXPECT_TRUE(Contains(text, "sluice_pipeline_info{pipeline=\"orders\"} 1\n"));

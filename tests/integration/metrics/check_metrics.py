@@ -239,6 +239,9 @@ def case_live_run():
     watermark = value(samples, "sluice_watermark_seconds", source="quotes")
     check(watermark is not None and 1704067200 <= watermark < 1704067200 + 3600,
           "sluice_watermark_seconds is the event time in Unix seconds", watermark)
+    pipeline_watermark = value(samples, "sluice_pipeline_watermark_seconds")
+    check(pipeline_watermark is not None and abs(pipeline_watermark - watermark) < 60,
+          "sluice_pipeline_watermark_seconds follows the source's", pipeline_watermark)
     lag = value(samples, "sluice_event_time_lag_seconds", source="quotes")
     check(lag is not None and lag > 0, "sluice_event_time_lag_seconds is reported", lag)
     fill = value(samples, "sluice_queue_fill_ratio")
