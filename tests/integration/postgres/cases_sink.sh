@@ -133,14 +133,14 @@ YAML
   }
   pipeline_yaml killed_quotes 5000
   pipeline_yaml whole_quotes 0
-  kill_repeatedly 20 300 900 "$sluice" run --no-progress killed_quotes.yaml
+  kill_repeatedly 20 250 700 "$sluice" run --no-progress killed_quotes.yaml
   local kills_done=$kills
   run_sluice killed_quotes.yaml || { fail_case "sigkill: the last run failed"; return; }
   run_sluice whole_quotes.yaml || { fail_case "sigkill: the uninterrupted run failed"; return; }
   local columns="symbol, bid, ask, volume, ts"
   pg_rows killed_quotes "$columns" > killed.txt
   pg_rows whole_quotes "$columns" > whole.txt
-  if [ "$kills_done" -ge 10 ] && [ "$(wc -l < whole.txt)" -eq "$count" ] && cmp -s killed.txt whole.txt; then
+  if [ "$kills_done" -ge 15 ] && [ "$(wc -l < whole.txt)" -eq "$count" ] && cmp -s killed.txt whole.txt; then
     pass "exactly-once: $kills_done SIGKILLs, then the table equals the uninterrupted run's $count rows"
   else
     fail_case "exactly-once: $kills_done kills; $(wc -l < killed.txt) rows vs $(wc -l < whole.txt); $(diff killed.txt whole.txt | head -n 3)"
