@@ -84,6 +84,21 @@ if [ -z "$cargo_bin" ]; then
 fi
 "$cargo_bin" fetch --locked --quiet --manifest-path "$root/native/mqtt_client/Cargo.toml"
 
+# --- versitygw, an S3-compatible server for the S3 integration tests (from the Go module proxy) --
+versitygw_version="v1.8.0"
+go_dir="$deps/go"
+if [ ! -x "$go_dir/bin/versitygw" ] || [ ! -f "$go_dir/.versitygw-$versitygw_version" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "building versitygw $versitygw_version into $go_dir/bin (about 2 minutes)"
+    mkdir -p "$go_dir"
+    GOPATH="$go_dir" GOMODCACHE="$go_dir/pkg/mod" GOCACHE="$go_dir/cache" GOFLAGS=-modcacherw \
+      go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+    touch "$go_dir/.versitygw-$versitygw_version"
+  else
+    log "go not found: the S3 integration tests will be skipped (install Debian's golang-go)"
+  fi
+fi
+
 # --- Paths for CMake ---------------------------------------------------------------------------
 arrow_include="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_include())')"
 arrow_lib="$("$venv/bin/python" -c 'import pyarrow; print(pyarrow.get_library_dirs()[0])')"

@@ -122,6 +122,7 @@ std::vector<const PluginSpec*> AllSpecs(const exec::Registry& registry) {
   }
   specs.push_back(&config::EmitSpec());
   specs.push_back(&config::CheckpointSpec());
+  specs.push_back(&config::StorageSpec());
   specs.push_back(&config::HttpSpec());
   return specs;
 }
@@ -195,6 +196,9 @@ std::string PluginReferenceMarkdown(const exec::Registry& registry) {
       "`max_state: 4GB` (top level) is the most state the steps may hold together; a run that "
       "needs more fails with a message naming the step. Default: 60 % of the machine's "
       "memory.\n\n";
+  out += "## The `storage` section\n\n";
+  AppendMarkdown(config::StorageSpec(), &out);
+  out += "See docs/connectors/files-and-s3.md for paths that are URIs.\n\n";
   out += "## The `http` section\n\n";
   AppendMarkdown(config::HttpSpec(), &out);
   out += "See docs/metrics.md for every metric it serves.\n\n";

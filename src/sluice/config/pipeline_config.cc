@@ -22,7 +22,8 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"name",         "sources",    "pipeline",
                                                 "emit",         "sinks",      "dead_letters",
-                                                "checkpoint",   "max_state",  "http"};
+                                                "checkpoint",   "max_state",  "storage",
+                                                "http"};
 
 /// `node` as YAML text with the keys of every map sorted, so that two spellings of one
 /// configuration compare equal.
@@ -617,6 +618,38 @@ const PluginSpec& CheckpointSpec() {
   return spec;
 }
 
+const PluginSpec& StorageSpec() {
+  static const PluginSpec spec = [] {
+    PluginSpec storage;
+    storage.kind = PluginKind::kProcessor;
+    storage.name = "storage";
+    storage.doc =
+        "How paths that are URIs reach their storage: s3:// paths of file sources and sinks. "
+        "What is left out comes from the standard AWS environment (AWS_ENDPOINT_URL, AWS_REGION, "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Secrets never appear in logs or errors.";
+    OptionSpec s3 = MakeOption("s3", OptionType::kSection, "An S3-compatible object store.");
+    s3.fields = {
+        MakeOption("endpoint", OptionType::kString,
+                   "The server, e.g. http://127.0.0.1:9000 for MinIO; AWS itself when left out."),
+        MakeOption("region", OptionType::kString, "The region; us-east-1 when none is set."),
+        MakeOption("access_key_id", OptionType::kString, "The access key id."),
+        MakeOption("secret_access_key", OptionType::kString,
+                   "The secret key; prefer the AWS_SECRET_ACCESS_KEY environment variable to "
+                   "keeping it in the pipeline file."),
+        MakeOption("path_style", OptionType::kBool,
+                   "Buckets are addressed as endpoint/bucket with an endpoint (MinIO and most "
+                   "local servers) and as bucket.endpoint without one; the other way round is "
+                   "not supported yet."),
+    };
+    storage.options = {s3};
+    storage.example =
+        "storage:\n"
+        "  s3: {endpoint: http://127.0.0.1:9000, region: us-east-1}\n";
+    return storage;
+  }();
+  return spec;
+}
+
 const PluginSpec& HttpSpec() {
   static const PluginSpec spec = [] {
     PluginSpec http;
@@ -749,6 +782,23 @@ Result<PipelineConfig> LoadPipelineText(const std::string& text, const std::stri
                                   "name a folder, e.g. dir: state/"));
         }
         config.checkpoint = std::move(settings);
+      }
+    }
+    if (YAML::Node storage = root["storage"]; storage.IsDefined() && !storage.IsNull()) {
+      auto options = ValidateOptions(StorageSpec(), storage, file);
+      if (errors.Keep(options.status()) && options->Has("s3")) {
+        const Options& s3 = options->GetSection("s3");
+        auto text = [&](const char* name) { return s3.Has(name) ? s3.GetString(name) : ""; };
+        config.s3.endpoint = text("endpoint");
+        config.s3.region = text("region");
+        config.s3.access_key_id = text("access_key_id");
+        config.s3.secret_access_key = text("secret_access_key");
+        if (s3.Has("path_style")) config.s3.path_style = s3.GetBool("path_style");
+        if (config.s3.access_key_id.empty() != config.s3.secret_access_key.empty()) {
+          errors.Keep(ConfigError(s3.where(),
+                                  "storage.s3 needs both access_key_id and secret_access_key",
+                                  "or neither, to take them from the AWS environment"));
+        }
       }
     }
     if (YAML::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sluice/common/duration.h"
+#include "sluice/common/file_system.h"
 #include "sluice/common/status.h"
 #include "sluice/config/location.h"
 #include "sluice/config/option_spec.h"
@@ -76,6 +77,9 @@ struct PipelineConfig {
   /// (derived from the machine's memory).
   std::optional<int64_t> max_state;
   Location max_state_where;
+  /// `storage: {s3: {...}}`: how s3:// paths reach their server; unset fields (and an absent
+  /// block) fall back to the AWS environment.
+  S3Settings s3;
 };
 
 /// A `--set path.to.key=value` override, applied to the YAML tree before validation.
@@ -93,6 +97,8 @@ const PluginSpec& EmitSpec();
 const PluginSpec& CheckpointSpec();
 /// The declaration of the top-level `http` section (address, linger).
 const PluginSpec& HttpSpec();
+/// The declaration of the top-level `storage` section (s3: endpoint, region, credentials).
+const PluginSpec& StorageSpec();
 
 /// Loads and validates a pipeline. Errors are ConfigError ("file:line:col: error: ...").
 /// Besides each component's options it checks what would lose rows without a word: a key given

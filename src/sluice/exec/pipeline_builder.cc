@@ -387,6 +387,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Make(const config::PipelineConfig& c
                                                  const Registry& registry) {
   // Arrow's compute kernels live in a library of their own that registers them on demand.
   SLUICE_RETURN_NOT_OK(arrow::compute::Initialize());
+  // How s3:// paths reach their server, before any connector resolves one.
+  SetS3Settings(config.s3);
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
   pipeline->name_ = config.name;
   pipeline->processor_context_ = ProcessorContext{config.name, &pipeline->dead_letters_};

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sluice/common/file_system.h"
 #include "sluice/common/io_error.h"
 
 namespace sluice::state {
@@ -139,6 +140,18 @@ class FileSystemStorage final : public Storage {
 
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& location) {
   std::string base;
+  if (location.rfind("s3://", 0) == 0) {
+    // Through the one S3 client of the process, with the pipeline's storage settings.
+    auto resolved = ResolveUri(location);
+    if (!resolved.ok()) {
+      return Status::Invalid("cannot use '", location, "' for checkpoints: ",
+                             resolved.status().message());
+    }
+    base = resolved->path;
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    return std::make_unique<FileSystemStorage>(std::move(resolved->filesystem), std::move(base),
+                                               location);
+  }
   auto filesystem = arrow::fs::FileSystemFromUriOrPath(location, &base);
   if (!filesystem.ok()) {
     // A relative local path is not a URI: resolve it against the working directory.

@@ -6,7 +6,9 @@
 
 #include <cstring>
 
+#include "sluice/common/file_system.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/file/object_output.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/file/output_target.h"
 #include "sluice/connectors/file/rolling_file_sink.h"
@@ -29,8 +31,15 @@ class FileSink final : public exec::Sink {
       : path_(std::move(path)), format_(format), options_(options) {}
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
-    SLUICE_ASSIGN_OR_RAISE(target_, OutputTarget::Open(path_));
-    auto writer = formats::RecordWriter::Open(target_->stream(), format_, schema, options_);
+    std::shared_ptr<arrow::io::OutputStream> stream;
+    if (IsUri(path_)) {
+      SLUICE_ASSIGN_OR_RAISE(object_, ObjectOutput::Open(path_));
+      stream = object_->stream();
+    } else {
+      SLUICE_ASSIGN_OR_RAISE(target_, OutputTarget::Open(path_));
+      stream = target_->stream();
+    }
+    auto writer = formats::RecordWriter::Open(std::move(stream), format_, schema, options_);
     if (!writer.ok()) return Described(writer.status());
     writer_ = *std::move(writer);
     return Status::OK();
@@ -48,11 +57,15 @@ class FileSink final : public exec::Sink {
     return Described(closed);
   }
 
-  Status Publish() override { return target_ == nullptr ? Status::OK() : target_->Publish(); }
+  Status Publish() override {
+    if (object_ != nullptr) return object_->Publish();
+    return target_ == nullptr ? Status::OK() : target_->Publish();
+  }
 
   void Abort() override {
     writer_.reset();
     if (target_ != nullptr) target_->Abort();
+    if (object_ != nullptr) object_->Abort();
   }
 
  private:
@@ -64,6 +77,8 @@ class FileSink final : public exec::Sink {
   Format format_;
   formats::WriteOptions options_;
   std::unique_ptr<OutputTarget> target_;
+  /// Instead of target_, for a URI (s3://bucket/key).
+  std::unique_ptr<ObjectOutput> object_;
   std::unique_ptr<formats::RecordWriter> writer_;
 };
 
@@ -76,6 +91,24 @@ Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext& c
                                "give path a file template, e.g. out/part-{part}.jsonl");
   }
   if (path == "-") return MakeStdoutSink(context, options);
+  if (IsUri(path)) {
+    // file:///x is the local file /x, written as any local file is (staged, renamed into place).
+    if (path.rfind("file://", 0) == 0) {
+      path.erase(0, 7);
+      if (path.empty() || path.front() != '/') {
+        return config::ConfigError(options.LocationOf("path"),
+                                   "a file:// URI needs an absolute path (file:///out/x.csv)");
+      }
+    } else if (options.Has("roll")) {
+      return config::ConfigError(
+          options.LocationOf("roll"),
+          fmt::format("roll does not write to '{}' yet: rolling part files go to local paths",
+                      path),
+          "write one object per run without roll, or roll into a local folder");
+    } else if (auto checked = ResolveUri(path); !checked.ok()) {
+      return config::ConfigError(options.LocationOf("path"), checked.status().message());
+    }
+  }
   SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, path));
   SLUICE_ASSIGN_OR_RAISE(formats::WriteOptions write_options, WriteOptionsFromConfig(options));
   if (options.Has("roll")) return MakeRollingFileSink(context, options, format, write_options);
@@ -97,7 +130,9 @@ config::PluginSpec FileSinkSpec() {
       "partitions), and takes part in checkpoints (exactly-once).";
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
-      "The file to write; replaced when the run completes (a symlink's target is replaced). - "
+      "The file to write; replaced when the run completes (a symlink's target is replaced). A "
+      "URI such as s3://bucket/key.parquet writes one object, made visible only when the run "
+      "completes. - "
       "writes to standard output, as the stdout sink does. With roll, a template of part "
       "files: {part} is the part id, {field} a column's value.");
   path.required = true;
@@ -117,6 +152,16 @@ config::PluginSpec FileSinkSpec() {
 
 }  // namespace
 
-void RegisterFileSink(exec::Registry* registry) { registry->AddSink(FileSinkSpec(), MakeFileSink); }
+void RegisterFileSink(exec::Registry* registry) {
+  registry->AddSink(FileSinkSpec(), MakeFileSink);
+  // `s3` is the same sink, for users who look for it by that name.
+  config::PluginSpec s3 = FileSinkSpec();
+  s3.name = "s3";
+  s3.doc = "The file sink under another name: writes an s3:// object (or a local file) as the "
+           "file sink does; the object appears only when the run completes. Endpoint and "
+           "credentials come from storage: {s3: ...} or the AWS environment.";
+  s3.example = "sinks:\n  lake: {connector: s3, path: s3://lake/daily/summary.parquet}\n";
+  registry->AddSink(std::move(s3), MakeFileSink);
+}
 
 }  // namespace sluice::connectors

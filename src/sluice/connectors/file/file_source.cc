@@ -13,7 +13,9 @@
 
 #include "sluice/common/logging.h"
 #include "sluice/config/location.h"
+#include "sluice/common/file_system.h"
 #include "sluice/connectors/file/file_position.h"
+#include "sluice/connectors/file/input_files.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/stdio/stdin_source.h"
 #include "sluice/exec/source_positions.h"
@@ -28,18 +30,12 @@ namespace {
 using formats::Format;
 using formats::RecordReader;
 
-int64_t FileSize(const std::string& path) {
-  std::error_code error;
-  auto size = std::filesystem::file_size(path, error);
-  return error ? 0 : static_cast<int64_t>(size);
-}
-
 /// The dead letter of a file that cannot be read at all, with on_unreadable: skip.
-exec::DeadLetter UnreadableFile(const std::string& path, const Status& error) {
+exec::DeadLetter UnreadableFile(const std::string& path, int64_t size, const Status& error) {
   exec::DeadLetter letter;
   letter.reason = fmt::format("the file cannot be read: {}", error.message());
   letter.origin = path;
-  letter.skipped_bytes = FileSize(path);
+  letter.skipped_bytes = size;
   return letter;
 }
 
@@ -74,13 +70,14 @@ class FileSource final : public exec::Source {
   static constexpr size_t kMaxOpenFiles = 256;
 
   /// With `keep_positions`, the position after every push is kept for PositionAfter().
-  FileSource(std::string name, std::vector<std::string> paths, Format format,
+  FileSource(std::string name, InputFiles inputs, Format format,
              formats::ReadOptions read_options, int64_t batch_size, size_t first_index,
              std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time,
              std::shared_ptr<spdlog::logger> logger, bool keep_positions)
       : name_(std::move(name)),
         first_index_(first_index),
-        paths_(std::move(paths)),
+        inputs_(std::move(inputs)),
+        paths_(inputs_.paths()),
         format_(format),
         read_options_(std::move(read_options)),
         batch_size_(batch_size),
@@ -208,7 +205,7 @@ class FileSource final : public exec::Source {
       }
       const size_t index = found->second;
       if (file.done || file.rows > 0) {
-        const FileStamp now = StampOf(paths_[index]);
+        const FileStamp now = inputs_.Stamp(index);
         if (now != file.stamp && !file.done) {
           return ChangedSinceCheckpoint(
               file.path, file.rows,
@@ -232,7 +229,7 @@ class FileSource final : public exec::Source {
       open.stamp = file.stamp;
       open.done = file.done;
       if (file.done) {
-        bytes_done_ += FileSize(paths_[index]);
+        bytes_done_ += inputs_.Size(index);
       } else {
         open.skip = file.rows;
       }
@@ -286,11 +283,11 @@ class FileSource final : public exec::Source {
     OpenFile& file = files_[index];
     const std::string& path = paths_[index];
     // A restored file keeps the stamp it was checked against.
-    if (file.skip == 0) file.stamp = StampOf(path);
+    if (file.skip == 0) file.stamp = inputs_.Stamp(index);
     if (index == first_index_ && first_) {
       file.reader = std::move(first_);
     } else {
-      auto opened = RecordReader::Open(path, format_, read_options_);
+      auto opened = inputs_.Open(index, format_, read_options_);
       if (!opened.ok()) {
         if (file.skip > 0) {
           return ChangedSinceCheckpoint(
@@ -298,8 +295,8 @@ class FileSource final : public exec::Source {
         }
         // A file that cannot be read is lost input: it fails the run, or is counted.
         if (!read_options_.skip_damaged) return Unreadable(path, opened.status());
-        Reject(out, UnreadableFile(path, opened.status()));
-        return EndFile(index, FileSize(path), out);
+        Reject(out, UnreadableFile(path, inputs_.Size(index), opened.status()));
+        return EndFile(index, inputs_.Size(index), out);
       }
       file.reader = *std::move(opened);
     }
@@ -355,7 +352,7 @@ class FileSource final : public exec::Source {
         letter.reason =
             fmt::format("the rest of the file is unreadable: {}", batch.status().message());
         letter.origin = fmt::format("{}:byte {}", path, file.reader->bytes_read());
-        letter.skipped_bytes = std::max<int64_t>(FileSize(path) - file.reader->bytes_read(), 0);
+        letter.skipped_bytes = std::max<int64_t>(inputs_.Size(index) - file.reader->bytes_read(), 0);
         Reject(out, std::move(letter));
         return EndFile(index, file.reader->bytes_total(), out);
       }
@@ -426,7 +423,9 @@ class FileSource final : public exec::Source {
   std::string name_;
   /// The file `first_` reads: the first one that could be opened.
   size_t first_index_;
-  std::vector<std::string> paths_;
+  /// The files of the glob, and their paths (or URIs).
+  InputFiles inputs_;
+  const std::vector<std::string>& paths_;
   Format format_;
   formats::ReadOptions read_options_;
   int64_t batch_size_;
@@ -460,12 +459,17 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
                                                      const config::Options& options) {
   std::string pattern = options.GetString("path");
   if (pattern == "-") return MakeStdinSource(context, options);
-  std::vector<std::string> paths = ExpandFilePattern(pattern);
+  auto expanded = InputFiles::Expand(pattern);
+  if (!expanded.ok()) return config::ConfigError(options.LocationOf("path"), expanded.status().message());
+  InputFiles files = *std::move(expanded);
+  const std::vector<std::string>& paths = files.paths();
   if (paths.empty()) {
-    return config::ConfigError(options.LocationOf("path"),
-                               fmt::format("no file matches '{}'", pattern),
-                               fmt::format("paths are relative to the working directory ({})",
-                                           std::filesystem::current_path().string()));
+    return config::ConfigError(
+        options.LocationOf("path"), fmt::format("no file matches '{}'", pattern),
+        files.remote() || IsUri(pattern)
+            ? "a glob over a bucket matches object keys: * and ? stay within one level of /"
+            : fmt::format("paths are relative to the working directory ({})",
+                          std::filesystem::current_path().string()));
   }
   SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, paths.front()));
   SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
@@ -482,7 +486,7 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   size_t first_index = 0;
   Status first_error;
   for (; first_index < paths.size(); ++first_index) {
-    auto opened = RecordReader::Open(paths[first_index], format, read_options);
+    auto opened = files.Open(first_index, format, read_options);
     if (opened.ok()) {
       first = *std::move(opened);
       break;
@@ -509,7 +513,7 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   arrow::FieldVector added;  // columns only later files have, with missing_fields: null
   for (size_t i = first_index + 1; i < paths.size(); ++i) {
     const std::string& path = paths[i];
-    auto opened = RecordReader::Open(path, format, probe);
+    auto opened = files.Open(i, format, probe);
     if (!opened.ok()) {
       if (opened.status().IsTypeError()) return schema_error(opened.status());
       continue;
@@ -553,7 +557,7 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
     // Types of the added columns come from the file that has them.
     formats::ReadOptions own = read_options;
     own.schema = nullptr;
-    auto reader = RecordReader::Open(path, format, own);
+    auto reader = files.Open(i, format, own);
     if (!reader.ok()) return schema_error(reader.status());
     for (const auto& field : extra) {
       bool known = std::any_of(added.begin(), added.end(),
@@ -568,13 +572,13 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
     formats::ReadOptions united = read_options;
     united.schema = arrow::schema(std::move(fields));
     united.missing_fields_null = true;
-    SLUICE_ASSIGN_OR_RAISE(first, RecordReader::Open(paths[first_index], format, united));
+    SLUICE_ASSIGN_OR_RAISE(first, files.Open(first_index, format, united));
   }
   int64_t bytes_total = 0;
-  for (const auto& path : paths) bytes_total += FileSize(path);
+  for (size_t i = 0; i < files.size(); ++i) bytes_total += files.Size(i);
   std::string event_time;
   if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
-  return std::make_unique<FileSource>(context.name, std::move(paths), format,
+  return std::make_unique<FileSource>(context.name, std::move(files), format,
                                       std::move(read_options), batch_size, first_index,
                                       std::move(first), bytes_total, std::move(event_time),
                                       std::move(logger), context.checkpoints);
@@ -597,7 +601,9 @@ config::PluginSpec FileSourceSpec() {
   OptionSpec path = config::MakeOption(
       "path", OptionType::kString,
       "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order; "
-      "- reads standard input, as the stdin source does.");
+      "a URI such as s3://bucket/prefix/*.parquet or file:///data/x.csv reads through that "
+      "filesystem (a bucket is listed by prefix, each object read in ranges); - reads standard "
+      "input, as the stdin source does.");
   path.required = true;
   spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
                                          "left out (and required for -).")};
@@ -634,6 +640,18 @@ std::vector<std::string> ExpandFilePattern(const std::string& pattern) {
 
 void RegisterFileSource(exec::Registry* registry) {
   registry->AddSource(FileSourceSpec(), MakeFileSource);
+  // `s3` is the same source, for users who look for it by that name.
+  config::PluginSpec s3 = FileSourceSpec();
+  s3.name = "s3";
+  s3.doc = "The file source under another name: reads s3:// URIs (and local paths) as the file "
+           "source does. Endpoint and credentials come from storage: {s3: ...} or the AWS "
+           "environment.";
+  s3.example =
+      "sources:\n"
+      "  events:\n"
+      "    connector: s3\n"
+      "    path: s3://lake/events/2026-*/part-*.parquet\n";
+  registry->AddSource(std::move(s3), MakeFileSource);
 }
 
 }  // namespace sluice::connectors
