@@ -21,6 +21,8 @@ struct Probe {
   std::atomic<int> sinks_published{0};
   std::atomic<int> sinks_aborted{0};
   std::atomic<int> sink_delay_ms{0};
+  /// Rows the `letters` sink (a dead-letter output) wrote.
+  std::atomic<int64_t> letters_written{0};
   std::vector<int64_t> values;
   /// Each OnBatchesDone() call: (batches, end_of_run, rows written by then).
   std::vector<std::tuple<int64_t, bool, int64_t>> acknowledged;
@@ -70,7 +72,16 @@ class CountingSource : public Source {
 
 class RecordingSink : public Sink {
  public:
-  explicit RecordingSink(bool fail_on_close = false) : fail_on_close_(fail_on_close) {}
+  explicit RecordingSink(bool fail_on_close = false, DeadLetterQueue* reject_on_commit = nullptr)
+      : fail_on_close_(fail_on_close), reject_on_commit_(reject_on_commit) {}
+  /// With reject_on_commit, the run's last Commit() refuses a row, as a database sink does
+  /// for a row it writes again after a lost connection.
+  Status Commit(const InputDone& done) override {
+    if (reject_on_commit_ != nullptr && done.end_of_run) {
+      reject_on_commit_->Add(DeadLetter{"refused at commit", "sink:out", "", "", "{}"});
+    }
+    return Status::OK();
+  }
   Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     if (g_probe->sink_delay_ms > 0)
@@ -93,6 +104,18 @@ class RecordingSink : public Sink {
 
  private:
   bool fail_on_close_;
+  DeadLetterQueue* reject_on_commit_;
+};
+
+/// Counts the rows written to it (for a dead-letter output).
+class LettersSink : public Sink {
+ public:
+  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    g_probe->letters_written += batch->num_rows();
+    return Status::OK();
+  }
+  Status Close() override { return Status::OK(); }
 };
 
 /// Fails any batch holding the value 13 (a stand-in for a failed cast). Declares itself
@@ -140,12 +163,20 @@ Registry TestRegistry() {
         });
   }
   config::PluginSpec recording{config::PluginKind::kSink, "recording", "test", {}};
-  recording.options = {{"fail_on_close", config::OptionType::kBool, "", "false"}};
-  registry.AddSink(
-      recording,
-      [](const ConnectorContext&, const config::Options& options) -> Result<std::unique_ptr<Sink>> {
-        return std::make_unique<RecordingSink>(options.GetBool("fail_on_close"));
-      });
+  recording.options = {{"fail_on_close", config::OptionType::kBool, "", "false"},
+                       {"reject_on_commit", config::OptionType::kBool, "", "false"}};
+  registry.AddSink(recording,
+                   [](const ConnectorContext& context,
+                      const config::Options& options) -> Result<std::unique_ptr<Sink>> {
+                     return std::make_unique<RecordingSink>(
+                         options.GetBool("fail_on_close"),
+                         options.GetBool("reject_on_commit") ? context.dead_letters : nullptr);
+                   });
+  registry.AddSink({config::PluginKind::kSink, "letters", "test", {}},
+                   [](const ConnectorContext&,
+                      const config::Options&) -> Result<std::unique_ptr<Sink>> {
+                     return std::make_unique<LettersSink>();
+                   });
   return registry;
 }
 
@@ -233,6 +264,18 @@ TEST_F(PipelineTest, BadRowsAreIsolatedIntoDeadLetters) {
   ASSERT_EQ(probe_.values.size(), 990u);
   EXPECT_EQ(probe_.values[12], 12);
   EXPECT_EQ(probe_.values[13], 14);
+}
+
+TEST_F(PipelineTest, RowsASinkRefusesAtTheLastCommitReachTheDeadLetterOutput) {
+  auto pipeline = Build(
+      "sources: {a: {connector: counting, count: 100, batch_size: 64}}\n"
+      "dead_letters: {connector: letters}\n"
+      "sinks: {out: {connector: recording, reject_on_commit: true}}\n");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+  auto summary = (*pipeline)->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_EQ(summary->dead_letters, 1);
+  EXPECT_EQ(probe_.letters_written.load(), 1) << "counted but never written";
 }
 
 /// Slicing a batch of a step that is not row-wise would emit fragments of its result; the

@@ -782,6 +782,8 @@ Result<RunSummary> Pipeline::Run() {
       for (size_t i = 0; i < sources_.size() && failure.ok(); ++i) {
         failure = CommitSinks(InputDone{sources_[i].get(), batches_done[i], true});
       }
+      // Rows a sink refused while committing (written again after a lost connection).
+      if (failure.ok()) failure = WriteDeadLetters();
     }
     SLUICE_RETURN_NOT_OK(CloseAndPublishSinks(std::move(failure)));
     for (size_t i = 0; i < sources_.size(); ++i) sources_[i]->OnBatchesDone(batches_done[i], true);
