@@ -135,3 +135,57 @@ YAML
     fail_case "storage block: half the credentials: exit $status, $(head -c 300 validate.txt)"
   fi
 }
+
+# Compressed text: .csv.gz and .jsonl.zst objects (and the same files on local disk) are
+# decompressed as they are read, and give the rows of the uncompressed files.
+case_compressed_text() {
+  check gen data 3
+  mkdir -p z
+  "$python" - data z <<'PY'
+import os, sys
+import pyarrow as pa
+src, dst = sys.argv[1], sys.argv[2]
+for i in range(3):
+    for fmt, codec, suffix in (("csv", "gzip", "gz"), ("jsonl", "zstd", "zst")):
+        with open(os.path.join(src, fmt, f"part-{i:04d}.{fmt}"), "rb") as f:
+            raw = f.read()
+        with pa.CompressedOutputStream(os.path.join(dst, f"part-{i:04d}.{fmt}.{suffix}"), codec) as out:
+            out.write(raw)
+PY
+  check put z lake/compressed > /dev/null
+  local fmt suffix
+  for pair in csv:gz jsonl:zst; do
+    fmt=${pair%%:*}
+    suffix=${pair##*:}
+    mkdir -p "$fmt"
+    read_pipeline "$fmt/plain.yaml" "$PWD/data/$fmt/*.$fmt"
+    read_pipeline "$fmt/local.yaml" "$PWD/z/*.$fmt.$suffix"
+    read_pipeline "$fmt/s3.yaml" "s3://lake/compressed/*.$fmt.$suffix"
+    local name ok=1
+    for name in plain local s3; do
+      if ! (cd "$fmt" && run_sluice "$name.yaml" && mv out.jsonl "$name.out"); then
+        cp "$fmt/stderr.txt" stderr.txt
+        fail_case "compressed $fmt.$suffix: the $name run failed"
+        ok=0
+        break
+      fi
+    done
+    [ "$ok" -eq 1 ] || continue
+    if [ "$(wc -l < "$fmt/s3.out")" -eq 450 ] && cmp -s "$fmt/plain.out" "$fmt/local.out" &&
+        cmp -s "$fmt/plain.out" "$fmt/s3.out"; then
+      pass "compressed $fmt.$suffix: 3 objects and 3 local files decompressed, 450 rows equal to the plain files'"
+    else
+      fail_case "compressed $fmt.$suffix: the rows differ from the plain files'"
+    fi
+  done
+  # Parquet compresses inside the file: a .parquet.gz is refused, saying so.
+  gzip -c data/parquet/part-0000.parquet > x.parquet.gz
+  read_pipeline pipeline.yaml "$PWD/x.parquet.gz"
+  local status=0
+  run_sluice pipeline.yaml || status=$?
+  if [ "$status" -eq 2 ] && grep -q "only CSV and JSON lines are decompressed" stderr.txt; then
+    pass "compressed parquet: refused with a clear error"
+  else
+    fail_case "compressed parquet: exit $status"
+  fi
+}

@@ -81,7 +81,7 @@ def main():
             for name in names:
                 path = os.path.join(folder, name)
                 key = prefix + "/" + os.path.relpath(path, local)
-                with open(path, "rb") as src, fs.open_output_stream(key) as dst:
+                with open(path, "rb") as src, fs.open_output_stream(key, compression=None) as dst:
                     dst.write(src.read())
     elif command == "exists":
         return 0 if fs.get_file_info(args[0]).type == pfs.FileType.File else 1

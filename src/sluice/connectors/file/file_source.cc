@@ -354,12 +354,12 @@ class FileSource final : public exec::Source {
         letter.origin = fmt::format("{}:byte {}", path, file.reader->bytes_read());
         letter.skipped_bytes = std::max<int64_t>(inputs_.Size(index) - file.reader->bytes_read(), 0);
         Reject(out, std::move(letter));
-        return EndFile(index, file.reader->bytes_total(), out);
+        return EndFile(index, BytesTotal(index), out);
       }
       // Progress: the files done plus what the open ones have read.
       current_bytes_ += file.reader->bytes_read() - file.bytes_read;
       file.bytes_read = file.reader->bytes_read();
-      if (*batch == nullptr) return EndFile(index, file.reader->bytes_total(), out);
+      if (*batch == nullptr) return EndFile(index, BytesTotal(index), out);
       file.batch = *std::move(batch);
       file.offset = 0;
     }
@@ -382,6 +382,13 @@ class FileSource final : public exec::Source {
     SLUICE_RETURN_NOT_OK(pushed);
     ++pushed_;
     return true;
+  }
+
+  /// The size of open file `index` for progress: what its reader says, or for a decompressed
+  /// stream (whose size is not known in advance) the size of the compressed file.
+  int64_t BytesTotal(size_t index) const {
+    const int64_t total = files_[index].reader->bytes_total();
+    return total >= 0 ? total : inputs_.Size(index);
   }
 
   /// File `index` is read to its end (or given up): it no longer holds the watermark back.
@@ -471,7 +478,8 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
             : fmt::format("paths are relative to the working directory ({})",
                           std::filesystem::current_path().string()));
   }
-  SLUICE_ASSIGN_OR_RAISE(Format format, FormatFromOptions(options, paths.front()));
+  SLUICE_ASSIGN_OR_RAISE(Format format,
+                         FormatFromOptions(options, WithoutCompressionSuffix(paths.front())));
   SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
   int64_t batch_size = read_options.batch_rows;
   auto logger = ComponentLogger(fmt::format("source {}", context.name));
@@ -602,8 +610,9 @@ config::PluginSpec FileSourceSpec() {
       "path", OptionType::kString,
       "The file to read, or a glob (data/quotes-*.csv) whose matches are read in sorted order; "
       "a URI such as s3://bucket/prefix/*.parquet or file:///data/x.csv reads through that "
-      "filesystem (a bucket is listed by prefix, each object read in ranges); - reads standard "
-      "input, as the stdin source does.");
+      "filesystem (a bucket is listed by prefix, each object read in ranges); CSV and JSON lines "
+      "ending in .gz or .zst are decompressed as they are read; - reads standard input, as the "
+      "stdin source does.");
   path.required = true;
   spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
                                          "left out (and required for -).")};

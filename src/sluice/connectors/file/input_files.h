@@ -36,7 +36,9 @@ class InputFiles {
   int64_t Size(size_t index) const;
   /// What identifies file `index`'s content (see FileStamp).
   FileStamp Stamp(size_t index) const;
-  /// Opens file `index` for reading.
+  /// Opens file `index` for reading. A file ending in .gz or .zst (.zstd) is decompressed as it
+  /// is read, for CSV and JSON lines (a stream: its bytes_total() is unknown); Parquet and Arrow
+  /// compress inside the file and are refused so.
   Result<std::unique_ptr<formats::RecordReader>> Open(size_t index, formats::Format format,
                                                       const formats::ReadOptions& options) const;
 
@@ -46,5 +48,9 @@ class InputFiles {
   std::shared_ptr<arrow::fs::FileSystem> filesystem_;
   std::vector<arrow::fs::FileInfo> infos_;
 };
+
+/// `path` without a compression suffix (.gz, .zst, .zstd), to tell its format by the extension
+/// before it: data.csv.gz is CSV.
+std::string WithoutCompressionSuffix(const std::string& path);
 
 }  // namespace sluice::connectors
