@@ -55,7 +55,6 @@ if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.26.0"
 fi
 
-
 # --- DuckDB C API (from npm) -------------------------------------------------------------------
 duckdb_version="1.4.4"
 duckdb_dir="$deps/duckdb"
