@@ -87,16 +87,6 @@ check() {
 }
 
 # Reports a case's result and counts it.
-pass() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-fail_case() {
-  failed=$((failed + 1))
-  echo "FAILED: $*"
-  [ -f stderr.txt ] && { echo "--- stderr.txt:"; tail -n 15 stderr.txt; }
-  return 0
-}
 
 run_sluice() {
   "$sluice" run --no-progress "$@" 2> stderr.txt

@@ -21,30 +21,13 @@ for tool in influxd curl; do
 done
 work="$(mktemp -d "${TMPDIR:-/tmp}/sluice-influxdb.XXXXXX")"
 source "$here/lib.sh"
+source "$root/tests/integration/cases.sh"
 cleanup() {
   server_stop
   if [ -n "${KEEP_WORK:-}" ]; then echo "work folder kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-passed=0
-failed=0
 server_setup
 server_start
 server_create_admin
-for file in "$here"/cases_*.sh; do source "$file"; done
-cases=("$@")
-if [ ${#cases[@]} -eq 0 ]; then
-  mapfile -t cases < <(declare -F | awk '{print $3}' | grep '^case_')
-fi
-started=$SECONDS
-for name in "${cases[@]}"; do
-  mkdir -p "$work/$name"
-  cd "$work/$name"
-  begin=$SECONDS
-  "$name" || fail_case "$name: the case stopped early (exit $?)"
-  echo "   ($name: $((SECONDS - begin)) s)"
-done
-cd "$work"
-echo "InfluxDB cases took $((SECONDS - started)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases InfluxDB "$@"
