@@ -40,6 +40,7 @@ python="$root/.deps/venv/bin/python"
 [ -x "$python" ] || python=python3
 work="$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-postgres.XXXXXX")"
 source "$root/tests/integration/postgres/lib.sh"
+source "$root/tests/integration/cases.sh"
 cleanup() {
   pg_stop || true
   rm -rf "$work"

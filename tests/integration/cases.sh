@@ -1,7 +1,11 @@
-# What the integration suites' run_tests.sh share (sourced after the suite's lib.sh): counting
-# results, and running the suite's cases — every `case_*` function of its cases_*.sh files, or
-# those named on the command line — each in a folder of its own under $work.
+# What the integration suites' run_tests.sh share (sourced beside the suite's lib.sh): free
+# ports, waiting for a server to end, counting results, and running the suite's cases — every
+# `case_*` function of its cases_*.sh files, or those named on the command line — each in a
+# folder of its own under $work.
 #
+#   free_port             prints a free TCP port on 127.0.0.1 (needs $python)
+#   wait_gone PID         waits (up to 30 s) until process PID is gone; for a server that is
+#                         not our child, which `wait` cannot wait for
 #   pass MESSAGE          counts a passed check
 #   fail_case MESSAGE     counts a failed one and shows the end of ./stderr.txt
 #   run_cases NAME [CASE...]
@@ -9,6 +13,19 @@
 #                         and the counts; returns non-zero when any failed
 passed=0
 failed=0
+
+free_port() {
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_gone() {
+  for _ in $(seq 1 600); do
+    kill -0 "$1" 2> /dev/null || return 0
+    sleep 0.05
+  done
+  echo "process $1 did not end" >&2
+  return 1
+}
 
 pass() {
   passed=$((passed + 1))

@@ -5,10 +5,6 @@
 #
 # The server has one admin user, $user with password $password.
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 server_setup() {
   server_dir="$work/influxd"
   mkdir -p "$server_dir"

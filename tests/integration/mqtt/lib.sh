@@ -7,10 +7,6 @@
 # (user "sluice", password "secret") and $tls_port (TLS with a certificate for 127.0.0.1 signed
 # by $work/tls/ca.pem).
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 broker_setup() {
   broker_dir="$work/broker"
   mkdir -p "$broker_dir" "$work/tls"

@@ -15,10 +15,6 @@
 #
 # Needs $work (the suite's scratch folder) and $python; sets $my_port, $my_password, $my_dir.
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # Runs a server program as the user `mysql` when we are root (mariadbd refuses root).
 my_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -77,20 +73,10 @@ my_server() {
   if command -v mariadbd > /dev/null; then command -v mariadbd; else echo /usr/sbin/mariadbd; fi
 }
 
-# Waits (up to 30 s) until process PID is gone; it is not our child, so `wait` cannot.
-my_wait_gone() {
-  for _ in $(seq 1 600); do
-    kill -0 "$1" 2> /dev/null || return 0
-    sleep 0.05
-  done
-  echo "process $1 did not end" >&2
-  return 1
-}
-
 my_stop() {
   [ -n "${my_pid:-}" ] || return 0
   kill -TERM "$my_pid" 2> /dev/null || true
-  my_wait_gone "$my_pid"
+  wait_gone "$my_pid"
   my_pid=""
 }
 
@@ -101,7 +87,7 @@ my_restart() {
 my_kill() {
   [ -n "${my_pid:-}" ] || return 0
   kill -KILL "$my_pid" 2> /dev/null || true
-  my_wait_gone "$my_pid"
+  wait_gone "$my_pid"
   my_pid=""
 }
 

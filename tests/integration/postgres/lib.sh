@@ -16,10 +16,6 @@
 
 pg_bin=/usr/lib/postgresql/15/bin
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # Runs a server program as the user `postgres` when we are root (PostgreSQL refuses root).
 pg_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -67,20 +63,10 @@ pg_start() {
   fi
 }
 
-# Waits (up to 30 s) until process PID is gone; it is not our child, so `wait` cannot.
-pg_wait_gone() {
-  for _ in $(seq 1 600); do
-    kill -0 "$1" 2> /dev/null || return 0
-    sleep 0.05
-  done
-  echo "process $1 did not end" >&2
-  return 1
-}
-
 pg_stop() {
   [ -n "${pg_pid:-}" ] || return 0
   kill -INT "$pg_pid" 2> /dev/null || true
-  pg_wait_gone "$pg_pid"
+  wait_gone "$pg_pid"
   pg_pid=""
 }
 
@@ -93,11 +79,11 @@ pg_kill() {
   local children
   children=$(pgrep -P "$pg_pid" || true)
   kill -KILL "$pg_pid" 2> /dev/null || true
-  pg_wait_gone "$pg_pid"
+  wait_gone "$pg_pid"
   # Backends end by themselves when the postmaster dies; a new postmaster cannot start while one
   # still holds the shared memory, so do not wait for them to notice.
   for child in $children; do kill -KILL "$child" 2> /dev/null || true; done
-  for child in $children; do pg_wait_gone "$child"; done
+  for child in $children; do wait_gone "$child"; done
   pg_pid=""
 }
 

@@ -3,10 +3,6 @@
 # every `sluice` run of the suite inherits, and the bucket "lake" that the cases write under
 # prefixes of their own.
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # Secrets the cases check never appear in any output.
 access_key="sluiceaccess"
 secret_key="sluice-Secret-3b9c1f"

@@ -2,6 +2,7 @@
 
 #include <arrow/array.h>
 #include <arrow/type.h>
+#include <arrow/type_traits.h>
 #include <arrow/util/decimal.h>
 #include <fmt/format.h>
 
@@ -41,27 +42,6 @@ void AppendInt64(int64_t value, std::string* out) {
 void AppendBytes(std::string_view bytes, std::string* out) {
   AppendInt32(static_cast<int32_t>(bytes.size()), out);
   out->append(bytes);
-}
-
-bool IsInteger(arrow::Type::type id) {
-  switch (id) {
-    case arrow::Type::INT8:
-    case arrow::Type::INT16:
-    case arrow::Type::INT32:
-    case arrow::Type::INT64:
-    case arrow::Type::UINT8:
-    case arrow::Type::UINT16:
-    case arrow::Type::UINT32:
-    case arrow::Type::UINT64:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsString(arrow::Type::type id) {
-  return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING ||
-         id == arrow::Type::STRING_VIEW;
 }
 
 bool IsBinary(arrow::Type::type id) {
@@ -167,26 +147,26 @@ std::optional<Kind> ConversionFor(const arrow::DataType& type, uint32_t type_oid
       if (id == arrow::Type::BOOL) return Kind::kBool;
       break;
     case oid::kInt2:
-      if (IsInteger(id)) return Kind::kInt2;
+      if (arrow::is_integer(id)) return Kind::kInt2;
       break;
     case oid::kInt4:
-      if (IsInteger(id)) return Kind::kInt4;
+      if (arrow::is_integer(id)) return Kind::kInt4;
       break;
     case oid::kInt8:
-      if (IsInteger(id)) return Kind::kInt8;
+      if (arrow::is_integer(id)) return Kind::kInt8;
       break;
     case oid::kFloat4:
-      if (IsInteger(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE) {
+      if (arrow::is_integer(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE) {
         return Kind::kFloat4;
       }
       break;
     case oid::kFloat8:
-      if (IsInteger(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE) {
+      if (arrow::is_integer(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE) {
         return Kind::kFloat8;
       }
       break;
     case oid::kNumeric:
-      if (IsInteger(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE ||
+      if (arrow::is_integer(id) || id == arrow::Type::FLOAT || id == arrow::Type::DOUBLE ||
           id == arrow::Type::DECIMAL128 || id == arrow::Type::DECIMAL256) {
         return Kind::kNumeric;
       }
@@ -194,17 +174,17 @@ std::optional<Kind> ConversionFor(const arrow::DataType& type, uint32_t type_oid
     case oid::kText:
     case oid::kVarchar:
     case oid::kBpchar:
-      if (IsString(id)) return Kind::kText;
+      if (arrow::is_string_or_string_view(id)) return Kind::kText;
       break;
     case oid::kJson:
-      if (IsString(id)) return Kind::kText;
+      if (arrow::is_string_or_string_view(id)) return Kind::kText;
       if (IsNested(id)) return Kind::kJsonText;
       break;
     case oid::kJsonb:
-      if (IsString(id) || IsNested(id)) return Kind::kJsonb;
+      if (arrow::is_string_or_string_view(id) || IsNested(id)) return Kind::kJsonb;
       break;
     case oid::kBytea:
-      if (IsBinary(id) || IsString(id)) return Kind::kBytea;
+      if (IsBinary(id) || arrow::is_string_or_string_view(id)) return Kind::kBytea;
       break;
     case oid::kDate:
       if (id == arrow::Type::DATE32 || id == arrow::Type::DATE64) return Kind::kDate;
@@ -214,7 +194,7 @@ std::optional<Kind> ConversionFor(const arrow::DataType& type, uint32_t type_oid
       if (id == arrow::Type::TIMESTAMP) return Kind::kTimestamp;
       break;
     case oid::kUuid:
-      if (IsString(id)) return Kind::kUuid;
+      if (arrow::is_string_or_string_view(id)) return Kind::kUuid;
       if (id == arrow::Type::FIXED_SIZE_BINARY &&
           static_cast<const arrow::FixedSizeBinaryType&>(type).byte_width() == 16) {
         return Kind::kUuid;
@@ -461,7 +441,7 @@ Status CopyEncoder::AppendValue(const Column& column, const arrow::Array& array,
     case Kind::kJsonb: {
       std::string text;
       if (column.kind == Kind::kJsonb) text.push_back(1);  // jsonb's binary format version
-      if (IsString(array.type_id())) {
+      if (arrow::is_string_or_string_view(array.type_id())) {
         text.append(BytesAt(array, row));
       } else {
         formats::AppendJsonValue(array, row, &text);
