@@ -58,12 +58,20 @@ void UntilClock::Took(int64_t messages) {
   last_message_ = Clock::now();
 }
 
+void UntilClock::Unreachable() { reachable_ = false; }
+
+void UntilClock::Reachable() {
+  if (reachable_) return;
+  reachable_ = true;
+  last_message_ = Clock::now();
+}
+
 bool UntilClock::Reached() const { return !reason().empty(); }
 
 std::chrono::milliseconds UntilClock::Wait(std::chrono::milliseconds wanted) const {
   Clock::time_point now = Clock::now();
   Clock::time_point deadline = now + wanted;
-  if (options_.idle) deadline = std::min(deadline, last_message_ + *options_.idle);
+  if (options_.idle && reachable_) deadline = std::min(deadline, last_message_ + *options_.idle);
   if (options_.duration) deadline = std::min(deadline, start_ + *options_.duration);
   auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
   return std::max(wait, std::chrono::milliseconds(0));
@@ -77,7 +85,7 @@ std::string UntilClock::reason() const {
   if (options_.duration && now - start_ >= *options_.duration) {
     return fmt::format("after {} (until duration)", FormatDuration(*options_.duration));
   }
-  if (options_.idle && now - last_message_ >= *options_.idle) {
+  if (options_.idle && reachable_ && now - last_message_ >= *options_.idle) {
     return fmt::format("idle for {} (until idle)", FormatDuration(*options_.idle));
   }
   return {};

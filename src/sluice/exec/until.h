@@ -50,6 +50,13 @@ class UntilClock {
   /// the idle time.
   void Took(int64_t messages);
 
+  /// The source cannot look for messages (its server is down and it is reconnecting): idle
+  /// time stops counting, so that an unreachable server never reads as "no more messages".
+  void Unreachable();
+
+  /// The source can look for messages again: idle time starts again from now.
+  void Reachable();
+
   /// Whether the source should end now.
   bool Reached() const;
 
@@ -66,6 +73,7 @@ class UntilClock {
   Clock::time_point start_;
   Clock::time_point last_message_;
   int64_t taken_ = 0;
+  bool reachable_ = true;
 };
 
 }  // namespace sluice::exec

@@ -38,6 +38,21 @@ TEST(UntilClockTest, IdleRestartsWithEveryMessage) {
   EXPECT_EQ(clock.reason(), "idle for 60ms (until idle)");
 }
 
+TEST(UntilClockTest, IdleDoesNotCountWhileUnreachable) {
+  UntilOptions options;
+  options.idle = milliseconds(30);
+  UntilClock clock(options);
+  clock.Unreachable();
+  EXPECT_EQ(clock.Wait(milliseconds(100)), milliseconds(100));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(clock.Reached());  // the server was down, not idle
+  clock.Reachable();
+  EXPECT_FALSE(clock.Reached());  // idle starts again from the reconnect
+  EXPECT_LE(clock.Wait(milliseconds(100)), milliseconds(30));
+  std::this_thread::sleep_for(clock.Wait(milliseconds(1000)));
+  EXPECT_TRUE(clock.Reached());
+}
+
 TEST(UntilClockTest, DurationEndsWhateverComes) {
   UntilOptions options;
   options.duration = milliseconds(50);

@@ -173,6 +173,7 @@ class PostgresSource final : public exec::Source {
         auto connected = PgConnection::Connect(settings_.url, settings_.connect_timeout);
         if (connected.ok()) {
           connection = std::move(connected).ValueOrDie();
+          until_->Reachable();
           if (failures > 0) {
             logger_->info("reconnected to {} after {} failed attempt(s)", description_, failures);
           } else {
@@ -194,6 +195,7 @@ class PostgresSource final : public exec::Source {
       if (!status.ok()) {
         if (!postgres::IsConnectionLost(status)) return status;
         connection.reset();
+        until_->Unreachable();
         ++failures;
         logger_->warn("{}; trying again in {}ms", status.message(), backoff.count());
         if (!Sleep(out, backoff)) break;
