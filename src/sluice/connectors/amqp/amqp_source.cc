@@ -192,9 +192,12 @@ class AmqpSource final : public exec::Source {
     exec::UntilClock until(settings_.until);
     while (!out.stopping()) {
       if (connection_ == nullptr || !connection_->usable()) {
+        // A broker that is away is not an idle queue: idle time restarts once connected.
+        until.Unreachable();
         Status connected = Connect(out);
         if (connected.IsCancelled()) break;
         SLUICE_RETURN_NOT_OK(connected);
+        until.Reachable();
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);
