@@ -87,3 +87,5 @@ pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 message(STATUS "libpq ${PQ_VERSION}, libmariadb ${MARIADB_VERSION}, libcurl ${CURL_VERSION}")
 add_library(sluice_sql_clients INTERFACE)
 target_link_libraries(sluice_sql_clients INTERFACE PkgConfig::PQ PkgConfig::MARIADB PkgConfig::CURL)
+# libexpat parses the XML answers of S3's multipart upload API.
+pkg_check_modules(EXPAT REQUIRED IMPORTED_TARGET expat)

@@ -24,6 +24,7 @@ apt_packages=(
   librdkafka-dev libavro-dev
   mosquitto mosquitto-clients rabbitmq-server librabbitmq-dev libssl-dev
   postgresql libpq-dev mariadb-server libmariadb-dev influxdb influxdb-client libcurl4-openssl-dev
+  libexpat1-dev
   openjdk-17-jdk-headless maven
   libboost1.81-dev prometheus
 )
@@ -53,6 +54,11 @@ fi
 if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
   log "installing prometheus-client into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.26.0"
+fi
+# The S3 integration tests list in-progress multipart uploads with boto3.
+if ! "$venv/bin/python" -c "import boto3" 2>/dev/null; then
+  log "installing boto3 into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "boto3==1.44.18"
 fi
 
 # --- DuckDB C API (from npm) -------------------------------------------------------------------

@@ -132,6 +132,12 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> S3FileSystem(const std::string& b
 
 }  // namespace
 
+S3Settings EffectiveS3Settings() {
+  S3State& state = State();
+  std::lock_guard lock(state.mutex);
+  return WithEnvironment(state.settings);
+}
+
 void SetS3Settings(const S3Settings& settings) {
   S3State& state = State();
   std::lock_guard lock(state.mutex);

@@ -33,6 +33,12 @@ struct S3Settings {
 /// the settings they were made with.
 void SetS3Settings(const S3Settings& settings);
 
+/// The settings every S3 client of this process uses: those set by SetS3Settings() with the
+/// AWS environment filling what they leave out, and the region defaulting to us-east-1. The
+/// access key and secret stay empty when neither gives them (AWS's own chain then applies,
+/// where the client supports it).
+S3Settings EffectiveS3Settings();
+
 /// Whether `path` is a URI ("scheme://..."), which names a filesystem, rather than a local path.
 bool IsUri(std::string_view path);
 

@@ -11,12 +11,19 @@ server_pid=""
 server_start() {
   port=$(free_port)
   mkdir -p "$work/store"
-  "$versitygw" --access "$access_key" --secret "$secret_key" --port "127.0.0.1:$port" \
-    posix "$work/store" > "$work/versitygw.log" 2>&1 &
-  server_pid=$!
+  server_launch
   export AWS_ACCESS_KEY_ID="$access_key" AWS_SECRET_ACCESS_KEY="$secret_key"
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
+  check mkbucket lake
+}
+
+# Starts versitygw on $port over $work/store (again, after server_stop: the same objects) and
+# waits until it takes connections.
+server_launch() {
+  "$versitygw" --access "$access_key" --secret "$secret_key" --port "127.0.0.1:$port" \
+    posix "$work/store" >> "$work/versitygw.log" 2>&1 &
+  server_pid=$!
   local tries=0
   until "$python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" \
       2> /dev/null; do
@@ -26,7 +33,6 @@ server_start() {
     fi
     sleep 0.1
   done
-  check mkbucket lake
 }
 
 server_stop() {

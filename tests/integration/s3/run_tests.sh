@@ -22,6 +22,7 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3.XXXXXX")"
 source "$here/lib.sh"
 source "$root/tests/integration/cases.sh"
+source "$root/tests/kill_repeatedly.sh"
 cleanup() {
   server_stop
   rm -rf "$work"

@@ -9,6 +9,11 @@ object back as JSON lines. Endpoint and credentials come from the AWS environmen
   s3_check.py size BUCKET/KEY                 its size in bytes
   s3_check.py count BUCKET/PREFIX SUFFIX      how many objects under PREFIX end with SUFFIX
   s3_check.py parquet-local PATH              a local Parquet file's rows as JSON lines
+  s3_check.py rows BUCKET/PREFIX SUFFIX       the rows of every object under PREFIX ending with
+                                              SUFFIX (Parquet or JSON lines), as sorted JSON lines
+  s3_check.py uploads BUCKET/PREFIX           the keys of the multipart uploads in progress under
+                                              PREFIX, one a line (boto3: pyarrow cannot list them)
+  s3_check.py start-upload BUCKET/KEY         begins a multipart upload and leaves it (boto3)
   s3_check.py gen DIR N                       N files of each format with the same rows
 """
 
@@ -33,6 +38,46 @@ def filesystem():
         region=os.environ.get("AWS_REGION", "us-east-1"),
         allow_bucket_creation=True,
     )
+
+
+def s3_client():
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+
+
+def split(path):
+    bucket, _, key = path.partition("/")
+    return bucket, key
+
+
+def uploads(path):
+    bucket, prefix = split(path)
+    answer = s3_client().list_multipart_uploads(Bucket=bucket, Prefix=prefix)
+    for upload in answer.get("Uploads", []):
+        print(upload["Key"])
+
+
+def rows_under(fs, path, suffix):
+    lines = []
+    selector = pfs.FileSelector(path, recursive=True, allow_not_found=True)
+    for info in fs.get_file_info(selector):
+        if info.type != pfs.FileType.File or not info.path.endswith(suffix):
+            continue
+        with fs.open_input_file(info.path) as f:
+            if suffix.endswith(".parquet"):
+                rows = pq.read_table(f).to_pylist()
+            else:
+                rows = [json.loads(line) for line in f.read().decode().splitlines()]
+        lines.extend(json.dumps(row, default=str, sort_keys=True) for row in rows)
+    for line in sorted(lines):
+        print(line)
 
 
 def rows_as_jsonl(table):
@@ -72,7 +117,17 @@ def main():
     if command == "parquet-local":
         rows_as_jsonl(pq.read_table(args[0]))
         return 0
+    if command == "uploads":
+        uploads(args[0])
+        return 0
+    if command == "start-upload":
+        bucket, key = split(args[0])
+        s3_client().create_multipart_upload(Bucket=bucket, Key=key)
+        return 0
     fs = filesystem()
+    if command == "rows":
+        rows_under(fs, args[0], args[1])
+        return 0
     if command == "mkbucket":
         fs.create_dir(args[0])
     elif command == "put":

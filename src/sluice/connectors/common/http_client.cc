@@ -125,15 +125,13 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Make(HttpClientSettings settings
   return client;
 }
 
-Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
-  return Perform(request, true);
-}
+Result<HttpResponse> HttpClient::Post(const HttpRequest& request) { return Send("POST", request); }
 
-Result<HttpResponse> HttpClient::Get(const HttpRequest& request) {
-  return Perform(request, false);
-}
+Result<HttpResponse> HttpClient::Get(const HttpRequest& request) { return Send("GET", request); }
 
-Result<HttpResponse> HttpClient::Perform(const HttpRequest& request, bool post) {
+Result<HttpResponse> HttpClient::Send(std::string_view method, const HttpRequest& request) {
+  const bool with_body = method == "POST" || method == "PUT";
+  const std::string method_text(method);
   CURL* curl = static_cast<CURL*>(handle_);
   curl_easy_reset(curl);  // keeps the connection cache
   HttpResponse response;
@@ -144,7 +142,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request, bool post) 
     if (!headers.Add(name + ": " + value)) return Status::OutOfMemory("HTTP header list");
   }
   // Without this, libcurl waits for "100 Continue" before sending a large body.
-  if (post && !headers.Add("Expect:")) return Status::OutOfMemory("HTTP header list");
+  if (with_body && !headers.Add("Expect:")) return Status::OutOfMemory("HTTP header list");
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -156,16 +154,25 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request, bool post) 
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "sluice");
-  if (post) {
+  if (with_body) {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     // Never null: libcurl would then read the body from a read callback.
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.empty() ? "" : request.body.data());
+  } else if (method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   }
-  if (!request.username.empty()) {
+  if (method != "POST" && method != "GET" && method != "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
+  }
+  if (!request.aws_sigv4.empty()) {
+    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(curl, CURLOPT_USERNAME, request.username.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, request.password.c_str());
+  } else if (!request.username.empty()) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(curl, CURLOPT_USERNAME, request.username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, request.password.c_str());
@@ -179,8 +186,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request, bool post) 
 
   CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) {
-    return Status::IOError(fmt::format("{} {}: {}", post ? "POST" : "GET",
-                                       UrlForMessages(request.url),
+    return Status::IOError(fmt::format("{} {}: {}", method, UrlForMessages(request.url),
                                        error[0] != '\0' ? error : curl_easy_strerror(code)));
   }
   long status = 0;

@@ -31,13 +31,17 @@ struct HttpRequest {
   std::string url;
   /// Extra header lines, e.g. {"Content-Encoding", "gzip"}.
   std::vector<std::pair<std::string, std::string>> headers;
-  /// The body of a POST; not copied, it must live until the call returns.
+  /// The body of a POST or PUT; not copied, it must live until the call returns.
   std::string_view body;
   /// Longest time for the whole exchange, connection included.
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
   /// HTTP basic authentication when `username` is not empty.
   std::string username;
   std::string password;
+  /// AWS Signature Version 4 instead of basic authentication when not empty:
+  /// "aws:amz:REGION:SERVICE" (libcurl signs; `username` and `password` are then the access
+  /// key and the secret). The caller gives the x-amz-content-sha256 header.
+  std::string aws_sigv4;
 };
 
 /// What the server answered.
@@ -78,10 +82,11 @@ class HttpClient {
 
   Result<HttpResponse> Post(const HttpRequest& request);
   Result<HttpResponse> Get(const HttpRequest& request);
+  /// A request with any method: GET, HEAD, POST, PUT or DELETE (a body only with POST and PUT).
+  Result<HttpResponse> Send(std::string_view method, const HttpRequest& request);
 
  private:
   explicit HttpClient(HttpClientSettings settings);
-  Result<HttpResponse> Perform(const HttpRequest& request, bool post);
 
   HttpClientSettings settings_;
   /// The libcurl easy handle (CURL*), kept between requests for connection reuse.

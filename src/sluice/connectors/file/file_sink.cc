@@ -99,10 +99,11 @@ Result<std::unique_ptr<exec::Sink>> MakeFileSink(const exec::ConnectorContext& c
         return config::ConfigError(options.LocationOf("path"),
                                    "a file:// URI needs an absolute path (file:///out/x.csv)");
       }
-    } else if (options.Has("roll")) {
+    } else if (options.Has("roll") && path.rfind("s3://", 0) != 0) {
       return config::ConfigError(
           options.LocationOf("roll"),
-          fmt::format("roll does not write to '{}' yet: rolling part files go to local paths",
+          fmt::format("roll does not write to '{}': rolling part files go to s3:// or local "
+                      "paths",
                       path),
           "write one object per run without roll, or roll into a local folder");
     } else if (auto checked = ResolveUri(path); !checked.ok()) {
@@ -132,7 +133,7 @@ config::PluginSpec FileSinkSpec() {
       "path", OptionType::kString,
       "The file to write; replaced when the run completes (a symlink's target is replaced). A "
       "URI such as s3://bucket/key.parquet writes one object, made visible only when the run "
-      "completes. - "
+      "completes; with roll, s3://bucket/out/part-{part}.parquet writes part objects. - "
       "writes to standard output, as the stdout sink does. With roll, a template of part "
       "files: {part} is the part id, {field} a column's value.");
   path.required = true;

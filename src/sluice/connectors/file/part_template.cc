@@ -8,6 +8,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "sluice/common/file_system.h"
 #include "sluice/common/spelling.h"
 #include "sluice/connectors/file/output_target.h"
 #include "sluice/formats/utf8_text.h"
@@ -70,7 +71,25 @@ Result<PartTemplate> PartTemplate::Parse(const config::LocatedText& path) {
     // A checkpoint names its part files in JSON, which is UTF-8.
     return config::ConfigError(path.where, "with roll, path must be valid UTF-8");
   }
-  parsed.absolute_ = text.starts_with('/');
+  // Where the first component begins: after the root, which is no template.
+  size_t start = 0;
+  if (text.starts_with("file://")) {
+    parsed.root_ = "/";  // file:///out/x is the local path /out/x
+    start = 8;
+  } else if (IsUri(text)) {
+    const size_t bucket_end = text.find('/', text.find("://") + 3);
+    if (bucket_end == std::string::npos || text.find_first_of("{}") < bucket_end) {
+      return config::ConfigError(path.where,
+                                 "with roll, an object store path names its bucket and then a "
+                                 "template of keys",
+                                 "e.g. path: s3://lake/out/part-{part}.parquet");
+    }
+    parsed.root_ = text.substr(0, bucket_end + 1);
+    start = parsed.root_.size();
+  } else if (text.starts_with('/')) {
+    parsed.root_ = "/";
+    start = 1;
+  }
   Component component;
   std::string literal;
   int parts = 0;
@@ -78,7 +97,7 @@ Result<PartTemplate> PartTemplate::Parse(const config::LocatedText& path) {
     if (!literal.empty()) component.push_back(Segment{Segment::kLiteral, std::move(literal)});
     literal.clear();
   };
-  for (size_t i = parsed.absolute_ ? 1 : 0; i <= text.size(); ++i) {
+  for (size_t i = start; i <= text.size(); ++i) {
     if (i == text.size() || text[i] == '/') {
       end_literal();
       if (!component.empty()) parsed.components_.push_back(std::move(component));
@@ -164,7 +183,7 @@ PartTemplate::Partition PartTemplate::Fill(
     const std::vector<std::optional<std::string_view>>& values) const {
   Partition partition;
   std::string* out = &partition.before_part;
-  if (absolute_) *out += '/';
+  *out += root_;
   for (size_t level = 0; level < components_.size(); ++level) {
     if (level > 0) *out += '/';
     for (const Segment& segment : components_[level]) {
@@ -232,7 +251,34 @@ void PartTemplate::Walk(size_t level, const std::string& directory,
 }
 
 void PartTemplate::FindFiles(const std::function<void(const Found&)>& found) const {
-  Walk(0, absolute_ ? std::string("/") : std::string(), found);
+  if (root_.size() > 1) return;  // a URI
+  Walk(0, root_, found);
+}
+
+std::string PartTemplate::FixedPrefix() const {
+  std::string prefix = root_;
+  for (size_t level = 0; level < components_.size(); ++level) {
+    if (level > 0) prefix += '/';
+    for (const Segment& segment : components_[level]) {
+      if (segment.field != Segment::kLiteral) return prefix;
+      prefix += segment.text;
+    }
+  }
+  return prefix;
+}
+
+std::optional<int64_t> PartTemplate::PartIdOf(std::string_view path) const {
+  if (!path.starts_with(root_)) return std::nullopt;
+  path.remove_prefix(root_.size());
+  int64_t part_id = 0;
+  for (size_t level = 0; level < components_.size(); ++level) {
+    const size_t slash = path.find('/');
+    const bool last = level + 1 == components_.size();
+    if (last != (slash == std::string_view::npos)) return std::nullopt;
+    if (!Matches(components_[level], 0, path.substr(0, slash), &part_id)) return std::nullopt;
+    if (!last) path.remove_prefix(slash + 1);
+  }
+  return part_id;
 }
 
 }  // namespace sluice::connectors

@@ -56,9 +56,17 @@ class PartTemplate {
     /// For a hidden temporary file (".<name>.sluice-<pid>.tmp"): the process that wrote it.
     std::optional<pid_t> writer;
   };
+  /// The text every path the template makes begins with, up to its first placeholder
+  /// ("s3://lake/out/part-"): where to list to find them in an object store.
+  std::string FixedPrefix() const;
+
+  /// The part id of `path` when the template could have made it (a path as Partition::Path()
+  /// makes them, not a temporary name), else nullopt.
+  std::optional<int64_t> PartIdOf(std::string_view path) const;
+
   /// Calls `found` for every part file and every temporary part file on disk that the template
   /// could have made, walking only the directories it could have made. Unreadable directories
-  /// are skipped.
+  /// are skipped. Local paths only: a URI's template finds nothing.
   void FindFiles(const std::function<void(const Found&)>& found) const;
 
  private:
@@ -79,7 +87,9 @@ class PartTemplate {
             const std::function<void(const Found&)>& found) const;
 
   config::LocatedText path_;
-  bool absolute_ = false;
+  /// What comes before the first component: "/" for an absolute path, "s3://bucket/" for a
+  /// URI (whose bucket is not a template), empty for a relative path.
+  std::string root_;
   /// The path's components between slashes, each a sequence of segments.
   std::vector<Component> components_;
   std::vector<std::string> fields_;

@@ -4,6 +4,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/compute/exec.h>
 #include <arrow/compute/row/grouper.h>
+#include <arrow/filesystem/filesystem.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
@@ -18,9 +19,12 @@
 #include <set>
 #include <unordered_map>
 
+#include "sluice/common/file_system.h"
 #include "sluice/common/logging.h"
 #include "sluice/config/location.h"
+#include "sluice/connectors/common/s3_multipart.h"
 #include "sluice/connectors/file/output_target.h"
+#include "sluice/connectors/file/part_output.h"
 #include "sluice/connectors/file/part_template.h"
 #include "sluice/connectors/file/pending_parts.h"
 #include "sluice/exec/source.h"
@@ -91,11 +95,9 @@ Result<RollLimits> RollLimitsFromOptions(const config::Options& roll) {
   return limits;
 }
 
-std::string Normal(const std::string& path) { return fs::path(path).lexically_normal().string(); }
-
 /// One part file being written.
 struct OpenPart {
-  std::unique_ptr<OutputTarget> target;
+  std::unique_ptr<PartOutput> target;
   /// Declared after the target, so that it is destroyed first.
   std::unique_ptr<formats::RecordWriter> writer;
   int64_t rows = 0;
@@ -111,22 +113,27 @@ struct OpenPart {
 /// Arrow Grouper) and each group goes to its partition's open part.
 ///
 /// Parts move from open (being written) to finished (closed, footer written, still under
-/// their temporary name, removed by Abort()) to published (renamed into place), or, with
-/// checkpoints, to prepared (synced and handed to the checkpoint, which commits or aborts
-/// them by their description alone, so they survive Abort() and the process). Pipeline thread
-/// only.
+/// their temporary name or in their unfinished upload, discarded by Abort()) to published
+/// (renamed into place, upload completed), or, with checkpoints, to prepared (synced or wholly
+/// uploaded, and handed to the checkpoint, which commits or aborts them by their description
+/// alone, so they survive Abort() and the process). An s3:// template writes each part as a
+/// multipart upload to its key (PartOutput). Pipeline thread only.
 class RollingFileSink final : public exec::Sink {
  public:
-  RollingFileSink(std::string name, PartTemplate path, formats::Format format,
+  RollingFileSink(std::string name, PartTemplate path, std::string bucket, formats::Format format,
                   formats::WriteOptions write_options, RollLimits limits)
       : logger_(ComponentLogger(fmt::format("sink {}", name))),
         template_(std::move(path)),
+        bucket_(std::move(bucket)),
         format_(format),
         write_options_(write_options),
         limits_(limits) {}
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
     SLUICE_ASSIGN_OR_RAISE(field_indices_, template_.Bind(*schema));
+    if (!bucket_.empty()) {
+      SLUICE_ASSIGN_OR_RAISE(client_, S3MultipartClient::Make(bucket_));
+    }
     schema_ = schema;
     if (field_indices_.empty()) {
       whole_ = template_.Fill({});
@@ -138,9 +145,13 @@ class RollingFileSink final : public exec::Sink {
     // Part ids go on after every part already there (and every temporary one), so that a new
     // run never replaces the parts of an earlier one.
     int64_t highest = 0;
-    template_.FindFiles([&highest](const PartTemplate::Found& found) {
-      highest = std::max(highest, found.part_id);
-    });
+    if (client_ != nullptr) {
+      SLUICE_ASSIGN_OR_RAISE(highest, HighestObjectPart());
+    } else {
+      template_.FindFiles([&highest](const PartTemplate::Found& found) {
+        highest = std::max(highest, found.part_id);
+      });
+    }
     next_part_ = std::max(next_part_, highest + 1);
     return Status::OK();
   }
@@ -191,14 +202,14 @@ class RollingFileSink final : public exec::Sink {
     (void)id;
     checkpointing_ = true;
     SLUICE_RETURN_NOT_OK(FinishParts(/*aged_only=*/false));
+    std::vector<PendingPart> parts;
     for (const auto& target : finished_) {
-      SLUICE_RETURN_NOT_OK(DescribeWriteError(target->Sync(), "sync", target->final_path()));
+      SLUICE_ASSIGN_OR_RAISE(PendingPart part, target->Prepare());
+      parts.push_back(std::move(part));
     }
-    for (auto& target : finished_) {
-      prepared_.push_back(PendingPart{target->temporary(), target->final_path()});
-      target->Release();
-    }
+    for (auto& target : finished_) target->Release();
     finished_.clear();
+    prepared_.insert(prepared_.end(), parts.begin(), parts.end());
     return PendingParts{prepared_, next_part_}.ToJson();
   }
 
@@ -209,8 +220,10 @@ class RollingFileSink final : public exec::Sink {
     // One sync per directory, after all its renames.
     std::map<std::string, std::string> directories;
     for (const auto& part : parts.parts) {
-      SLUICE_RETURN_NOT_OK(RenameIntoPlace(part.temporary, part.final_path));
-      directories.emplace(fs::path(part.final_path).parent_path().string(), part.final_path);
+      SLUICE_RETURN_NOT_OK(CommitPendingPart(part, client_.get()));
+      if (!part.is_object()) {
+        directories.emplace(fs::path(part.final_path).parent_path().string(), part.final_path);
+      }
     }
     for (const auto& [directory, file] : directories) SLUICE_RETURN_NOT_OK(SyncDirectoryOf(file));
     Forget(parts);
@@ -225,12 +238,7 @@ class RollingFileSink final : public exec::Sink {
     strays_removed_ = true;
     SLUICE_ASSIGN_OR_RAISE(PendingParts parts, PendingParts::FromJson(pending));
     for (const auto& part : parts.parts) {
-      std::error_code error;
-      fs::remove(part.temporary, error);
-      if (error) {
-        return Status::IOError(
-            fmt::format("cannot remove '{}': {}", part.temporary, error.message()));
-      }
+      SLUICE_RETURN_NOT_OK(AbortPendingPart(part, client_.get()));
     }
     Forget(parts);
     return Status::OK();
@@ -241,15 +249,19 @@ class RollingFileSink final : public exec::Sink {
     std::set<std::string> kept;
     for (const auto& description : keep) {
       SLUICE_ASSIGN_OR_RAISE(PendingParts parts, PendingParts::FromJson(description));
-      for (const auto& part : parts.parts) kept.insert(Normal(part.temporary));
+      for (const auto& part : parts.parts) kept.insert(part.Identity());
     }
-    for (const auto& part : prepared_) kept.insert(Normal(part.temporary));
-    for (const auto& target : finished_) kept.insert(Normal(target->temporary()));
-    if (whole_part_ != nullptr) kept.insert(Normal(whole_part_->target->temporary()));
-    for (const auto& [key, part] : open_) kept.insert(Normal(part->target->temporary()));
+    for (const auto& part : prepared_) kept.insert(part.Identity());
+    for (const auto& target : finished_) kept.insert(target->Identity());
+    if (whole_part_ != nullptr) kept.insert(whole_part_->target->Identity());
+    for (const auto& [key, part] : open_) kept.insert(part->target->Identity());
+    if (client_ != nullptr) return AbortStrayUploads(kept);
     Status status;
     template_.FindFiles([&](const PartTemplate::Found& found) {
-      if (!found.writer || !WriterGone(*found.writer) || kept.count(Normal(found.path))) return;
+      if (!found.writer || !WriterGone(*found.writer) ||
+          kept.count(PendingPart{found.path, {}}.Identity())) {
+        return;
+      }
       std::error_code error;
       if (fs::remove(found.path, error)) {
         logger_->info("removed '{}', a part file left by a killed run", found.path);
@@ -329,11 +341,7 @@ class RollingFileSink final : public exec::Sink {
 
   Result<std::unique_ptr<OpenPart>> StartPart(const std::string& path) {
     auto part = std::make_unique<OpenPart>();
-    SLUICE_ASSIGN_OR_RAISE(part->target, OutputTarget::Open(path, /*remove_stray_files=*/false));
-    if (part->target->direct()) {
-      return Status::IOError(fmt::format(
-          "'{}' is not a regular file: roll writes part files and renames them into place", path));
-    }
+    SLUICE_ASSIGN_OR_RAISE(part->target, PartOutput::Start(path, client_.get()));
     auto writer =
         formats::RecordWriter::Open(part->target->stream(), format_, schema_, write_options_);
     if (!writer.ok()) return DescribeWriteError(writer.status(), "write", path);
@@ -370,7 +378,7 @@ class RollingFileSink final : public exec::Sink {
   /// Closes `part` (its writer writes the footer) and keeps it as finished.
   Status FinishPart(std::unique_ptr<OpenPart>& part) {
     Status closed = part->writer->Close();
-    std::unique_ptr<OutputTarget> target = std::move(part->target);
+    std::unique_ptr<PartOutput> target = std::move(part->target);
     part.reset();
     if (!closed.ok()) return DescribeWriteError(closed, "write", target->final_path());
     finished_.push_back(std::move(target));
@@ -407,15 +415,66 @@ class RollingFileSink final : public exec::Sink {
   /// continues the part ids after the checkpoint's.
   void Forget(const PendingParts& parts) {
     std::set<std::string> done;
-    for (const auto& part : parts.parts) done.insert(Normal(part.temporary));
-    std::erase_if(prepared_, [&done](const PendingPart& part) {
-      return done.count(Normal(part.temporary)) > 0;
-    });
+    for (const auto& part : parts.parts) done.insert(part.Identity());
+    std::erase_if(prepared_,
+                  [&done](const PendingPart& part) { return done.count(part.Identity()) > 0; });
     next_part_ = std::max(next_part_, parts.next_part);
+  }
+
+  /// The key prefix before the template's first placeholder, in the bucket (s3:// only).
+  std::string KeyPrefix() const { return template_.FixedPrefix().substr(5 + bucket_.size() + 1); }
+
+  /// The highest part id among the objects and the uploads in progress the template could have
+  /// made, so that a new run never overwrites the parts of an earlier one.
+  Result<int64_t> HighestObjectPart() {
+    int64_t highest = 0;
+    const std::string prefix = template_.FixedPrefix();
+    SLUICE_ASSIGN_OR_RAISE(FileLocation location, ResolveUri(prefix));
+    arrow::fs::FileSelector selector;
+    const size_t slash = location.path.rfind('/');
+    selector.base_dir = location.path.substr(0, slash);
+    selector.recursive = true;
+    selector.allow_not_found = true;
+    auto listed = location.filesystem->GetFileInfo(selector);
+    if (!listed.ok()) {
+      return Status::IOError(fmt::format("cannot list '{}': {}", prefix, listed.status().message()));
+    }
+    for (const auto& info : *listed) {
+      if (auto id = template_.PartIdOf("s3://" + info.path())) highest = std::max(highest, *id);
+    }
+    SLUICE_ASSIGN_OR_RAISE(auto uploads, client_->ListUploads(KeyPrefix()));
+    for (const auto& upload : uploads) {
+      if (auto id = template_.PartIdOf(ObjectUri(upload.key))) highest = std::max(highest, *id);
+    }
+    return highest;
+  }
+
+  /// Aborts the uploads in progress under the template's prefix that it could have made and
+  /// that `kept` (part identities) does not name: parts of killed runs, which no checkpoint
+  /// holds.
+  Status AbortStrayUploads(const std::set<std::string>& kept) {
+    SLUICE_ASSIGN_OR_RAISE(auto uploads, client_->ListUploads(KeyPrefix()));
+    for (const auto& upload : uploads) {
+      const std::string uri = ObjectUri(upload.key);
+      PendingPart part;
+      part.upload_id = upload.upload_id;
+      if (!template_.PartIdOf(uri) || kept.count(part.Identity())) continue;
+      SLUICE_RETURN_NOT_OK(client_->Abort(upload.key, upload.upload_id));
+      logger_->info("aborted the upload of '{}', left by a run that was killed", uri);
+    }
+    return Status::OK();
+  }
+
+  std::string ObjectUri(const std::string& key) const {
+    return fmt::format("s3://{}/{}", bucket_, key);
   }
 
   const std::shared_ptr<spdlog::logger> logger_;
   const PartTemplate template_;
+  /// The bucket of an s3:// template; empty for local paths.
+  const std::string bucket_;
+  /// Speaks to the bucket (made by Open()); null for local paths.
+  std::unique_ptr<S3MultipartClient> client_;
   const formats::Format format_;
   const formats::WriteOptions write_options_;
   const RollLimits limits_;
@@ -430,7 +489,7 @@ class RollingFileSink final : public exec::Sink {
   /// With partitions: the open part of each partition, keyed by its filled template.
   std::unordered_map<std::string, std::unique_ptr<OpenPart>> open_;
   /// Closed parts not yet published or prepared, in the order they were closed.
-  std::vector<std::unique_ptr<OutputTarget>> finished_;
+  std::vector<std::unique_ptr<PartOutput>> finished_;
   /// Parts handed to checkpoints that have not been committed yet.
   std::vector<PendingPart> prepared_;
   int64_t next_part_ = 1;
@@ -453,9 +512,9 @@ config::OptionSpec RollOptionSpec() {
       "the part id, zero-padded and increasing across runs (out/part-{part}.parquet), and "
       "{field} is the value of an input column, one directory per value "
       "(out/date={date}/part-{part}.parquet). A part is closed when any limit is reached, at "
-      "each checkpoint and at the end, and becomes visible by rename: with checkpoint, when "
-      "the checkpoint completes (exactly-once); without, at the end of a bounded run, or once "
-      "rolled in an unbounded one.");
+      "each checkpoint and at the end, and becomes visible by rename (on S3, by completing its "
+      "multipart upload): with checkpoint, when the checkpoint completes (exactly-once); "
+      "without, at the end of a bounded run, or once rolled in an unbounded one.");
   config::OptionSpec size = MakeOption(
       "size", OptionType::kString,
       "Close a part once it holds this many bytes: 512KB, 128MB, 1GB (powers of 1024). "
@@ -482,8 +541,13 @@ Result<std::unique_ptr<exec::Sink>> MakeRollingFileSink(
   SLUICE_ASSIGN_OR_RAISE(PartTemplate path, PartTemplate::Parse(options.GetText("path")));
   // Known before the run in a pipeline, so that `validate` reports a field the input lacks.
   if (context.input_schema != nullptr) SLUICE_RETURN_NOT_OK(path.Bind(*context.input_schema).status());
-  return std::make_unique<RollingFileSink>(context.name, std::move(path), format, write_options,
-                                           limits);
+  std::string bucket;
+  const std::string& text = options.GetString("path");
+  if (text.starts_with("s3://")) {
+    bucket = text.substr(5, text.find('/', 5) - 5);  // PartTemplate::Parse() checked the form
+  }
+  return std::make_unique<RollingFileSink>(context.name, std::move(path), std::move(bucket),
+                                           format, write_options, limits);
 }
 
 }  // namespace sluice::connectors

@@ -1,0 +1,138 @@
+# Rolling part files on S3 (sourced by run_tests.sh): each part is a multipart upload to its
+# final key; with checkpoints a part's bytes are all uploaded when the checkpoint is prepared and
+# the upload is completed when it commits (also by recovery, from the checkpoint alone); uploads
+# that no checkpoint holds are aborted when the sink opens. What the cases read back is read
+# with pyarrow, and in-progress uploads are listed with boto3 (s3_check.py).
+
+# rows_jsonl FILE COUNT TEXT_BYTES: COUNT rows {"id", "region", "text"} with random hex text,
+# which compresses poorly, so that Parquet parts pass S3's 5 MiB part size.
+rows_jsonl() {
+  "$python" - "$@" <<'PY'
+import json, os, sys
+path, count, text_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "w") as out:
+    for i in range(count):
+        text = os.urandom(text_bytes // 2).hex()
+        out.write(json.dumps({"id": i, "region": ("eu", "us", "ap")[i % 3], "text": text}) + "\n")
+PY
+}
+
+# sorted_rows FILE: FILE's JSON lines as s3_check.py rows prints them.
+sorted_rows() {
+  "$python" -c '
+import json, sys
+print("\n".join(sorted(json.dumps(json.loads(l), sort_keys=True) for l in open(sys.argv[1]))))
+' "$1"
+}
+
+# Exactly-once across SIGKILLs: the part objects of a run killed 10 times, then run to its end,
+# hold the input's rows (what an uninterrupted run writes), none twice, every object whole.
+case_roll_s3_exactly_once_across_sigkills() {
+  rows_jsonl in.jsonl 500000 200
+  cat > pipeline.yaml <<'YAML'
+name: s3-roll
+checkpoint: {dir: state, interval: 700ms}
+sources:
+  rows: {connector: file, path: in.jsonl, batch_size: 2000}
+sinks:
+  out: {connector: file, path: "s3://lake/roll/part-{part}.parquet", roll: {size: 12MB}}
+YAML
+  # Each run's messages are kept in runs.txt, to tell why a run ended before its kill.
+  kill_repeatedly 12 300 900 \
+    bash -c 'exec "$0" run --no-progress pipeline.yaml 2>> runs.txt' "$sluice"
+  local kills_done=$kills
+  check uploads lake/roll/ > uploads-before.txt
+  if ! run_sluice pipeline.yaml; then
+    fail_case "roll exactly-once: the last run failed"
+    return
+  fi
+  check uploads lake/roll/ > uploads-after.txt
+  sorted_rows in.jsonl > expected.txt
+  if ! check rows lake/roll .parquet > got.txt; then
+    fail_case "roll exactly-once: a part object does not read as Parquet"
+    return
+  fi
+  local objects multipart
+  objects=$(check count lake/roll .parquet)
+  multipart=$(grep -c "" uploads-before.txt || true)
+  if [ "$kills_done" -ge 10 ] && cmp -s expected.txt got.txt && no_secret_in stderr.txt; then
+    pass "roll exactly-once: $kills_done SIGKILLs, then $objects part objects hold the $(wc -l < got.txt) input rows once each, every object whole"
+  else
+    grep -v "aborted the upload" runs.txt | tail -n 5
+    fail_case "roll exactly-once: $kills_done kills; $(wc -l < got.txt) rows vs $(wc -l < expected.txt) expected ($(sort got.txt | uniq -d | wc -l) repeated)"
+  fi
+  if [ ! -s uploads-after.txt ]; then
+    pass "roll exactly-once: $multipart uploads left in progress by the kills, none after the last run"
+  else
+    fail_case "roll exactly-once: $(wc -l < uploads-after.txt) uploads still in progress: $(head -n 3 uploads-after.txt)"
+  fi
+}
+
+# Partitioned parts without checkpoints: one folder of parts per region, published when the run
+# ends; an upload an earlier run of the sink left (its key made by the template) is aborted, one
+# the template could not have made is not the sink's and stays.
+case_roll_s3_partitioned() {
+  rows_jsonl in.jsonl 3000 20
+  check start-upload lake/parts/eu/part-000999.jsonl
+  check start-upload lake/parts/notes.bin
+  cat > pipeline.yaml <<'YAML'
+name: s3-partitioned
+sources:
+  rows: {connector: file, path: in.jsonl}
+sinks:
+  out: {connector: s3, path: "s3://lake/parts/{region}/part-{part}.jsonl", roll: {rows: 400}}
+YAML
+  if ! run_sluice pipeline.yaml; then
+    fail_case "roll partitioned: the run failed"
+    return
+  fi
+  sorted_rows in.jsonl > expected.txt
+  check rows lake/parts .jsonl > got.txt
+  local eu us ap
+  eu=$(check count lake/parts/eu .jsonl)
+  us=$(check count lake/parts/us .jsonl)
+  ap=$(check count lake/parts/ap .jsonl)
+  if cmp -s expected.txt got.txt && [ "$eu" -eq 3 ] && [ "$us" -eq 3 ] && [ "$ap" -eq 3 ] &&
+     [ "$(check uploads lake/parts/)" = "parts/notes.bin" ]; then
+    pass "roll partitioned: 3000 rows in 3 parts under each of eu/, us/, ap/; the stray upload of an earlier run aborted, the foreign one kept"
+  else
+    fail_case "roll partitioned: $(wc -l < got.txt) rows, parts eu $eu us $us ap $ap, uploads: $(check uploads lake/parts/ | tr '\n' ' ')"
+  fi
+}
+
+# The server goes away while parts are written: the run fails with an error naming the part,
+# and nothing appears under the prefix; the next run, with the server back, aborts the uploads
+# the failed run could not, and writes every row.
+case_roll_s3_server_killed_mid_write() {
+  cat > pipeline.yaml <<'YAML'
+name: s3-down
+sources:
+  quotes: {connector: generator, count: 150000, rate: 50000, batch_size: 1000}
+sinks:
+  out: {connector: file, path: "s3://lake/down/part-{part}.jsonl", roll: {rows: 20000}}
+YAML
+  "$sluice" run --no-progress pipeline.yaml 2> stderr.txt &
+  local pid=$! status=0
+  sleep 1.5
+  server_stop
+  wait "$pid" || status=$?
+  server_launch
+  local visible
+  visible=$(check count lake/down .jsonl)
+  if [ "$status" -ne 0 ] && grep -q "cannot reach S3 for s3://lake/down/part-" stderr.txt &&
+     [ "$visible" -eq 0 ] &&
+     no_secret_in stderr.txt; then
+    pass "roll server killed: exit $status, '$(grep -o "cannot reach S3 for s3://lake/down/part-[0-9]*.jsonl" stderr.txt | head -n 1)', no object visible"
+  else
+    fail_case "roll server killed: exit $status, $visible objects visible"
+    return
+  fi
+  local left
+  left=$(check uploads lake/down/ | wc -l)
+  if run_sluice pipeline.yaml && [ -z "$(check uploads lake/down/)" ] &&
+     [ "$(check rows lake/down .jsonl | wc -l)" -eq 150000 ]; then
+    pass "roll server killed: the next run aborted the $left uploads left and wrote all 150000 rows"
+  else
+    fail_case "roll server killed: the rerun left $(check uploads lake/down/ | wc -l) uploads"
+  fi
+}
