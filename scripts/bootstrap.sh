@@ -55,6 +55,11 @@ if ! "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
   log "installing prometheus-client into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.26.0"
 fi
+# The reference Avro writer and reader of the Avro tests.
+if ! "$venv/bin/python" -c "import fastavro" 2>/dev/null; then
+  log "installing fastavro into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "fastavro==1.9.7"
+fi
 # The S3 integration tests list in-progress multipart uploads with boto3.
 if ! "$venv/bin/python" -c "import boto3" 2>/dev/null; then
   log "installing boto3 into $venv"

@@ -22,18 +22,6 @@ namespace {
 /// The Arrow file format's leading magic, padded: the stream format follows it.
 constexpr int64_t kFileHeader = 8;
 
-Result<std::unique_ptr<RecordReader>> MakeBatchSource(
-    std::string name, const std::shared_ptr<arrow::Schema>& file_schema, int64_t size,
-    BatchSourceReader::NextBatch next, BatchSourceReader::BytesRead bytes_read,
-    const ReadOptions& options) {
-  SLUICE_ASSIGN_OR_RAISE(auto schema, OutputSchema(file_schema, options));
-  auto source = std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
-                                                    std::move(bytes_read), options,
-                                                    file_schema->field_names());
-  SLUICE_RETURN_NOT_OK(source->Init(options));
-  return source;
-}
-
 /// Reads a stream from `start` bytes into the input; `size` counts from the input's start.
 /// `cut_short`: the input is known to end early (no end-of-stream marker, no footer), so that
 /// a clean end of its batches still reports the input as truncated.
@@ -78,7 +66,7 @@ Result<std::unique_ptr<RecordReader>> OpenStreamAt(std::shared_ptr<arrow::io::In
     SLUICE_RETURN_NOT_OK(ReportDamage(options, std::move(letter), rejected));
     return nullptr;
   };
-  return MakeBatchSource(std::move(name), reader->schema(), size, std::move(next),
+  return BatchSourceReader::Make(std::move(name), reader->schema(), size, std::move(next),
                          std::move(position), options);
 }
 
@@ -143,7 +131,7 @@ Result<std::unique_ptr<RecordReader>> OpenArrowReader(
     int batches = reader->num_record_batches();
     return batches == 0 ? size : size * *index / batches;
   };
-  return MakeBatchSource(std::move(name), reader->schema(), size, std::move(next),
+  return BatchSourceReader::Make(std::move(name), reader->schema(), size, std::move(next),
                          std::move(bytes_read), options);
 }
 

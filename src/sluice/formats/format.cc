@@ -18,19 +18,27 @@ std::string_view FormatName(Format format) {
       return "parquet";
     case Format::kArrow:
       return "arrow";
+    case Format::kAvro:
+      return "avro";
+    case Format::kOrc:
+      return "orc";
   }
   return "unknown";
 }
 
-std::vector<std::string> FormatNames() { return {"csv", "jsonl", "json", "parquet", "arrow"}; }
+std::vector<std::string> FormatNames() { 
+  return {"csv", "jsonl", "json", "parquet", "arrow", "avro", "orc"};
+}
 
 Result<Format> ParseFormatName(std::string_view name) {
   if (name == "csv") return Format::kCsv;
   if (name == "jsonl" || name == "json" || name == "ndjson") return Format::kJsonLines;
   if (name == "parquet") return Format::kParquet;
   if (name == "arrow" || name == "ipc" || name == "feather") return Format::kArrow;
-  return Status::Invalid(
-      fmt::format("unknown format '{}' (expected csv, jsonl, json, parquet or arrow)", name));
+  if (name == "avro") return Format::kAvro;
+  if (name == "orc") return Format::kOrc;
+  return Status::Invalid(fmt::format(
+      "unknown format '{}' (expected csv, jsonl, json, parquet, arrow, avro or orc)", name));
 }
 
 std::optional<Format> FormatFromPath(std::string_view path) {
@@ -43,6 +51,8 @@ std::optional<Format> FormatFromPath(std::string_view path) {
   if (extension == ".parquet" || extension == ".pq") return Format::kParquet;
   if (extension == ".arrow" || extension == ".ipc" || extension == ".feather")
     return Format::kArrow;
+  if (extension == ".avro") return Format::kAvro;
+  if (extension == ".orc") return Format::kOrc;
   return std::nullopt;
 }
 

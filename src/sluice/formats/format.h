@@ -15,9 +15,11 @@ enum class Format {
   kJsonLines,  ///< one JSON object per line ("jsonl", also accepted as "json")
   kParquet,    ///< Apache Parquet
   kArrow,      ///< Arrow IPC, file or stream format
+  kAvro,       ///< Avro object container files
+  kOrc,        ///< Apache ORC (read only)
 };
 
-/// The canonical name of a format: "csv", "jsonl", "parquet" or "arrow".
+/// The canonical name of a format: "csv", "jsonl", "parquet", "arrow", "avro" or "orc".
 std::string_view FormatName(Format format);
 
 /// The names accepted in pipeline files (for `enum` option declarations and hints).
@@ -28,7 +30,7 @@ std::vector<std::string> FormatNames();
 Result<Format> ParseFormatName(std::string_view name);
 
 /// Guesses the format from a file's extension (.csv, .jsonl/.ndjson/.json, .parquet/.pq,
-/// .arrow/.ipc/.feather); std::nullopt when the extension says nothing.
+/// .arrow/.ipc/.feather, .avro, .orc); std::nullopt when the extension says nothing.
 std::optional<Format> FormatFromPath(std::string_view path);
 
 }  // namespace sluice::formats

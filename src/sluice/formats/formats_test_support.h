@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -38,6 +39,15 @@ class ScratchDirectory {
  private:
   std::filesystem::path path_;
 };
+
+/// Writes the files of avro_orc_reference.py (Avro written by fastavro, ORC and Parquet by
+/// pyarrow) into `directory`; false when those Python packages are not installed.
+inline bool WriteReferenceFiles(const ScratchDirectory& directory) {
+  std::string command = std::string(SLUICE_SOURCE_DIR) + "/.deps/venv/bin/python " +
+                        SLUICE_SOURCE_DIR + "/src/sluice/formats/avro_orc_reference.py " +
+                        directory.path().string() + " > /dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
 
 inline void WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

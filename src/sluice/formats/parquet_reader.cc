@@ -160,11 +160,8 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
   auto groups = std::make_shared<RowGroups>(name, reader, std::move(columns), options);
   auto next = [groups](std::vector<exec::DeadLetter>* rejected) { return groups->Next(rejected); };
   auto bytes_read = [groups]() { return groups->BytesRead(); };
-  auto source = std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
-                                                    std::move(bytes_read), options,
-                                                    file_schema->field_names());
-  SLUICE_RETURN_NOT_OK(source->Init(options));
-  return source;
+  return BatchSourceReader::Make(std::move(name), file_schema, size, std::move(next),
+                                 std::move(bytes_read), options);
 }
 
 }  // namespace sluice::formats::internal

@@ -27,6 +27,12 @@ Result<std::unique_ptr<RecordReader>> OpenJsonLinesReader(
 Result<std::unique_ptr<RecordReader>> OpenArrowStreamReader(
     std::shared_ptr<arrow::io::InputStream> input, int64_t size, std::string name,
     const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenAvroReader(std::shared_ptr<arrow::io::InputStream> input,
+                                                     int64_t size, std::string name,
+                                                     const ReadOptions& options);
+Result<std::unique_ptr<RecordReader>> OpenOrcReader(
+    std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
+    const ReadOptions& options);
 Result<std::unique_ptr<RecordReader>> OpenParquetReader(
     std::shared_ptr<arrow::io::RandomAccessFile> file, std::string name,
     const ReadOptions& options);
@@ -89,6 +95,12 @@ class BatchSourceReader final : public RecordReader {
 
   /// Checks the declared schema against the input's fields (CheckDeclaredFields).
   Status Init(const ReadOptions& options);
+
+  /// A reader of the batches of an input whose own schema is `file_schema`, with the output
+  /// schema OutputSchema() gives, initialised.
+  static Result<std::unique_ptr<RecordReader>> Make(
+      std::string name, const std::shared_ptr<arrow::Schema>& file_schema, int64_t size,
+      NextBatch next, BytesRead bytes_read, const ReadOptions& options);
 
  private:
   std::string name_;

@@ -110,6 +110,12 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(
       return internal::OpenParquetReader(std::move(file), std::move(name), options);
     case Format::kArrow:
       return internal::OpenArrowReader(std::move(file), std::move(name), options);
+    case Format::kAvro: {
+      SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
+      return internal::OpenAvroReader(std::move(file), size, std::move(name), options);
+    }
+    case Format::kOrc:
+      return internal::OpenOrcReader(std::move(file), std::move(name), options);
   }
   return Status::Invalid("unknown format");
 }
@@ -117,11 +123,15 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(
 Result<std::unique_ptr<RecordReader>> RecordReader::OpenStream(
     std::shared_ptr<arrow::io::InputStream> stream, std::string name, Format format,
     const ReadOptions& options) {
-  if (format == Format::kParquet) {
+  if (format == Format::kParquet || format == Format::kOrc) {
     return Status::Invalid(fmt::format(
-        "{}: Parquet cannot be read from a stream, its metadata is at the end of the file; "
-        "stream csv, jsonl or arrow instead, or read a file",
-        name));
+        "{}: {} cannot be read from a stream, its metadata is at the end of the file; "
+        "stream csv, jsonl, arrow or avro instead, or read a file",
+        name, format == Format::kParquet ? "Parquet" : "ORC"));
+  }
+  if (format == Format::kAvro) {
+    // The container format is read front to back as it is.
+    return internal::OpenAvroReader(std::move(stream), kUnknownSize, std::move(name), options);
   }
   // The Arrow file format is the stream format between an 8-byte "ARROW1" header and a footer,
   // so reading it front to back needs only the header skipped.
@@ -149,6 +159,8 @@ Result<std::unique_ptr<RecordReader>> RecordReader::OpenStream(
     case Format::kArrow:
       return internal::OpenArrowStreamReader(std::move(input), size, std::move(name), options);
     case Format::kParquet:
+    case Format::kAvro:
+    case Format::kOrc:
       break;
   }
   return Status::Invalid("unknown format");
@@ -283,6 +295,17 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchSourceReader::Next(
 
 Status BatchSourceReader::Init(const ReadOptions& options) {
   return CheckDeclaredFields(name_, input_fields_, options, &warnings_);
+}
+
+Result<std::unique_ptr<RecordReader>> BatchSourceReader::Make(
+    std::string name, const std::shared_ptr<arrow::Schema>& file_schema, int64_t size,
+    NextBatch next, BytesRead bytes_read, const ReadOptions& options) {
+  SLUICE_ASSIGN_OR_RAISE(auto schema, OutputSchema(file_schema, options));
+  auto source = std::make_unique<BatchSourceReader>(std::move(name), schema, size, std::move(next),
+                                                    std::move(bytes_read), options,
+                                                    file_schema->field_names());
+  SLUICE_RETURN_NOT_OK(source->Init(options));
+  return source;
 }
 
 }  // namespace internal

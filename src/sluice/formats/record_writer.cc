@@ -100,6 +100,10 @@ Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(
       return internal::OpenJsonLinesWriter(std::move(stream), schema);
     case Format::kParquet:
       return OpenParquetWriter(std::move(stream), schema);
+    case Format::kAvro:
+      return internal::OpenAvroWriter(std::move(stream), schema, options);
+    case Format::kOrc:
+      return Status::Invalid("ORC is read, not written: write parquet, arrow or avro instead");
     case Format::kArrow: {
       std::shared_ptr<arrow::ipc::RecordBatchWriter> writer;
       if (options.arrow_stream) {

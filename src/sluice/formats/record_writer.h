@@ -20,6 +20,9 @@ struct WriteOptions {
   /// Arrow: the IPC stream format rather than the file format, for a pipe whose reader takes
   /// batches as they come (the file format's footer comes only at the end).
   bool arrow_stream = false;
+  /// Avro: the codec that compresses each block ("null", "deflate", "snappy" or "zstandard").
+  /// deflate is the one every Avro implementation reads.
+  std::string avro_codec = "deflate";
 };
 
 /// Writes batches of one schema to a file or stream in a format.

@@ -7,6 +7,7 @@
 #include "sluice/common/spelling.h"
 #include "sluice/config/location.h"
 #include "sluice/exec/registry.h"
+#include "sluice/formats/avro_container.h"
 #include "sluice/formats/time_text.h"
 #include "sluice/formats/type_names.h"
 
@@ -101,18 +102,27 @@ config::OptionSpec OnUnreadableSpec() {
   return EnumOption(
       "on_unreadable",
       "What a file that cannot be opened or damaged input does (a CSV span with no trustworthy "
-      "record end, a record over max_record_size, a corrupt Parquet row group or Arrow batch, a "
-      "truncated file): fail stops the run with exit 1 naming the file and position; skip "
+      "record end, a record over max_record_size, a corrupt Parquet row group, Arrow batch, Avro "
+      "block or ORC stripe, a truncated file): fail stops the run with exit 1 naming the file and position; skip "
       "skips just that span as one dead letter, counts its rows (when known) and bytes in the "
       "summary, and reads on. A malformed record is one dead letter either way.",
       {"fail", "skip"});
 }
 
+config::OptionSpec AvroCodecSpec() {
+  return EnumOption("avro_codec",
+                    "Avro: the codec that compresses each block of the container file. deflate "
+                    "(the default) is read by every Avro implementation; snappy and zstandard "
+                    "are faster, null does not compress.",
+                    formats::avro::ContainerCodecNames());
+}
+
 config::OptionSpec MissingFieldsSpec() {
   return EnumOption(
       "missing_fields",
-      "A field the schema declares that a file's header (CSV) or schema (Parquet, Arrow) lacks, "
-      "and files of one glob whose columns differ: error stops at start naming the file and "
+      "A field the schema declares that a file's header (CSV) or schema (Parquet, Arrow, Avro, "
+      "ORC) lacks, and files of one glob whose columns differ: error stops at start naming the "
+      "file and "
       "field; null reads the missing fields as null, with a warning naming them.",
       {"error", "null"});
 }
@@ -178,6 +188,7 @@ std::vector<config::OptionSpec> WriteFormatOptionSpecs() {
                          "CSV: the field delimiter, one character (\"\\t\" for tab).", ","),
       config::MakeOption("header", OptionType::kBool,
                          "CSV: whether to write a first line naming the columns.", "true"),
+      AvroCodecSpec(),
   };
 }
 
@@ -186,12 +197,12 @@ Result<formats::Format> FormatFromOptions(const config::Options& options, const 
   if (path.empty()) {
     return config::ConfigError(options.LocationOf("path"),
                                "standard input and output have no extension to tell the format by",
-                               "add format: csv, jsonl or arrow");
+                               "add format: csv, jsonl, arrow or avro");
   }
   if (auto inferred = formats::FormatFromPath(path)) return *inferred;
   return config::ConfigError(options.LocationOf("path"),
                              fmt::format("cannot tell the format of '{}' from its extension", path),
-                             "add format: csv, jsonl, parquet or arrow");
+                             "add format: csv, jsonl, parquet, arrow, avro or orc");
 }
 
 Result<formats::ReadOptions> ReadOptionsFromConfig(const config::Options& options) {
@@ -212,6 +223,15 @@ Result<formats::WriteOptions> WriteOptionsFromConfig(const config::Options& opti
   formats::WriteOptions write_options;
   SLUICE_ASSIGN_OR_RAISE(write_options.delimiter, Delimiter(options));
   write_options.header = options.GetBool("header");
+  write_options.avro_codec = options.GetString("avro_codec");
+  std::string path = options.Has("path") ? options.GetString("path") : "";
+  bool orc = options.Has("format") ? options.GetString("format") == "orc"
+                                   : formats::FormatFromPath(path) == formats::Format::kOrc;
+  if (orc) {
+    return config::ConfigError(options.LocationOf(options.Has("format") ? "format" : "path"),
+                               "ORC files are read, not written",
+                               "write parquet, arrow or avro instead");
+  }
   return write_options;
 }
 

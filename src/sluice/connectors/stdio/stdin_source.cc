@@ -89,7 +89,8 @@ config::PluginSpec StdinSourceSpec() {
       "same. Parquet needs a seekable file and is refused. Without a schema the start of the "
       "input is read to infer one before the run. Records that cannot be decoded become dead "
       "letters with their line.";
-  spec.options = {FormatOptionSpec("csv, jsonl or arrow: a pipe has no extension to tell it by.")};
+  spec.options = {FormatOptionSpec(
+      "csv, jsonl, arrow or avro: a pipe has no extension to tell it by.")};
   spec.options.front().required = true;
   for (auto& option : ReadFormatOptionSpecs()) spec.options.push_back(std::move(option));
   spec.example =

@@ -56,7 +56,7 @@ config::PluginSpec StdoutSinkSpec() {
       "batch) or Parquet to standard output, batch by batch; the file sink's path: - is the "
       "same. Logs and the progress line go to stderr, so stdout holds only the data.";
   spec.options = {
-      FormatOptionSpec("csv, jsonl, arrow or parquet: a pipe has no extension to "
+      FormatOptionSpec("csv, jsonl, arrow, avro or parquet: a pipe has no extension to "
                        "tell it by.")};
   spec.options.front().required = true;
   for (auto& option : WriteFormatOptionSpecs()) spec.options.push_back(std::move(option));
