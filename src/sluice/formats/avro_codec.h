@@ -12,15 +12,14 @@
 
 // The message connectors' `format: avro`: one Avro binary-encoded record per message, without a
 // container file header, its schema read from a local .avsc file (not from a schema registry).
-// The Avro C library parses the schema and encodes and decodes the records; its errors become
-// Status here, at the edge.
+// The Avro C library checks the schema; the types map to Arrow and the records are decoded and
+// encoded by the code the Avro container files use (avro_schema.h, avro_datum.h).
 
 namespace sluice::formats {
 
-/// Converts between Arrow rows and Avro records of one record schema whose fields are boolean,
-/// int, long, float, double, string, long with logicalType timestamp-millis or timestamp-micros,
-/// or a union ["null", T] of one of those (a nullable T). Not thread-safe: one codec per source
-/// or sink, used on its thread.
+/// Converts between Arrow rows and Avro records of one record schema, with the type mapping of
+/// Avro container files (avro_schema.h): every Avro type, with unions only as ["null", T]. Not
+/// thread-safe: one codec per source or sink, used on its thread.
 class AvroCodec {
  public:
   ~AvroCodec();
@@ -32,8 +31,7 @@ class AvroCodec {
   static Result<std::unique_ptr<AvroCodec>> Make(const std::string& path,
                                                  const config::Location& where);
 
-  /// The Arrow schema of the decoded rows: one field per Avro field, in order; timestamps are
-  /// timestamp[us, UTC].
+  /// The Arrow schema of the decoded rows: one field per Avro field, in order.
   const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
 
   /// Decodes one message into the rows being built. A message that is not exactly one record of
@@ -57,18 +55,10 @@ class AvroCodec {
                       std::string* reason);
 
  private:
-  struct Column;
   struct Handles;
   AvroCodec() = default;
 
-  /// Checks that `message` holds exactly one record with every length in bounds, before the
-  /// Avro library reads it (it would allocate whatever length a corrupt message claims).
-  bool Scan(std::string_view message, std::string* reason) const;
-
-  std::vector<Column> columns_;
   std::shared_ptr<arrow::Schema> schema_;
-  std::shared_ptr<arrow::Schema> prepared_schema_;
-  std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders_;
   std::unique_ptr<Handles> handles_;
   config::Location where_;
   std::string path_;

@@ -2,6 +2,7 @@
 
 #include <arrow/array.h>
 #include <arrow/builder.h>
+#include <arrow/compute/api.h>
 #include <arrow/util/decimal.h>
 #include <fmt/format.h>
 
@@ -317,6 +318,26 @@ void AppendRaw(T value, std::string* out) {
 
 }  // namespace
 
+Result<arrow::ArrayVector> CastForEncoding(const AvroNode& record,
+                                           const arrow::ArrayVector& columns) {
+  arrow::ArrayVector cast;
+  for (size_t i = 0; i < columns.size() && i < record.children.size(); ++i) {
+    const auto& target = record.children[i]->arrow_type;
+    std::shared_ptr<arrow::Array> column = columns[i];
+    if (!column->type()->Equals(*target)) {
+      arrow::compute::CastOptions options = arrow::compute::CastOptions::Safe(target);
+      options.allow_time_truncate = true;
+      auto converted = arrow::compute::Cast(*column, target, options);
+      if (!converted.ok())
+        return Status::Invalid(fmt::format("cannot write field '{}' as Avro: {}", record.names[i],
+                                           converted.status().message()));
+      column = *std::move(converted);
+    }
+    cast.push_back(std::move(column));
+  }
+  return cast;
+}
+
 Status EncodeValue(const AvroNode& node, const arrow::Array& array, int64_t row, std::string* out) {
   if (array.IsNull(row) && node.type != AvroType::kNull) {
     if (!node.nullable)
@@ -335,10 +356,15 @@ Status EncodeValue(const AvroNode& node, const arrow::Array& array, int64_t row,
       // int32, date32 and time32 share their layout.
       AppendLong(array.data()->GetValues<int32_t>(1)[row], out);
       return Status::OK();
-    case AvroType::kLong:
-      // int64, time64 and timestamp share their layout.
-      AppendLong(array.data()->GetValues<int64_t>(1)[row], out);
+    case AvroType::kLong: {
+      // int64, time64 and timestamp share their layout; timestamps are microseconds.
+      int64_t value = array.data()->GetValues<int64_t>(1)[row];
+      if (node.logical == AvroLogical::kTimestampMillis ||
+          node.logical == AvroLogical::kLocalTimestampMillis)
+        value = value / 1000 - (value % 1000 < 0 ? 1 : 0);
+      AppendLong(value, out);
       return Status::OK();
+    }
     case AvroType::kFloat:
       AppendRaw(static_cast<const arrow::FloatArray&>(array).Value(row), out);
       return Status::OK();

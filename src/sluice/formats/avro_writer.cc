@@ -3,7 +3,6 @@
 // kBlockBytes, each compressed and followed by the file's sync marker.
 
 #include <arrow/array.h>
-#include <arrow/compute/api.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
@@ -50,23 +49,8 @@ class AvroWriter final : public RecordWriter {
   }
 
   Status Write(const arrow::RecordBatch& batch) override {
-    arrow::ArrayVector columns;
-    for (int i = 0; i < batch.num_columns(); ++i) {
-      const auto& target = record_->children[static_cast<size_t>(i)]->arrow_type;
-      std::shared_ptr<arrow::Array> column = batch.column(i);
-      if (!column->type()->Equals(*target)) {
-        // Nanoseconds are cut to the microseconds Avro's time types hold.
-        arrow::compute::CastOptions options = arrow::compute::CastOptions::Safe(target);
-        options.allow_time_truncate = true;
-        auto cast = arrow::compute::Cast(*column, target, options);
-        if (!cast.ok())
-          return Status::Invalid(fmt::format("cannot write field '{}' as Avro: {}",
-                                             batch.schema()->field(i)->name(),
-                                             cast.status().message()));
-        column = *std::move(cast);
-      }
-      columns.push_back(std::move(column));
-    }
+    SLUICE_ASSIGN_OR_RAISE(arrow::ArrayVector columns,
+                           avro::CastForEncoding(*record_, batch.columns()));
     for (int64_t row = 0; row < batch.num_rows(); ++row) {
       for (size_t i = 0; i < columns.size(); ++i) {
         Status encoded = avro::EncodeValue(*record_->children[i], *columns[i], row, &block_);

@@ -1,6 +1,7 @@
 #include "sluice/formats/message_codec.h"
 
 #include <arrow/api.h>
+#include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -98,6 +99,24 @@ TEST(MessageCodecTest, EveryFormatRoundTripsRows) {
   EXPECT_EQ(raw->num_rows(), 3);
   EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(raw->column(0))->GetView(2),
             "item, \"2");
+}
+
+TEST(MessageCodecTest, AvroMessagesTakeNestedTypesAndMillis) {
+  auto path = std::filesystem::temp_directory_path() / "sluice_message_codec_nested.avsc";
+  std::ofstream(path) << R"({"type":"record","name":"r","fields":[
+      {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+      {"name":"tags","type":{"type":"array","items":"string"}},
+      {"name":"at","type":["null",{"type":"record","name":"p","fields":[{"name":"x","type":"int"}]}]}]})";
+  auto avro = std::shared_ptr<AvroCodec>(*AvroCodec::Make(path.string(), config::Location{}));
+  ASSERT_EQ(avro->schema()->field(0)->type()->ToString(), TimestampType()->ToString());
+  auto point = arrow::struct_({arrow::field("x", arrow::int32(), false)});
+  auto batch = arrow::RecordBatch::Make(
+      avro->schema(), 3,
+      {*arrow::MakeArrayFromScalar(arrow::TimestampScalar(-1000, TimestampType()), 3),
+       *arrow::json::ArrayFromJSONString(arrow::list(arrow::utf8()), R"([["a"], [], ["b", "c"]])"),
+       *arrow::json::ArrayFromJSONString(point, R"([{"x": 1}, null, {"x": -2}])")});
+  auto decoded = RoundTrip(MessageFormat::kAvro, batch, avro);
+  EXPECT_TRUE(decoded->Equals(*batch)) << decoded->ToString();
 }
 
 TEST(MessageCodecTest, BadPayloadsAreRejectedWithAReason) {

@@ -202,7 +202,7 @@ TEST_F(KafkaAvroTest, MissingUnreadableOrInvalidSchemaFileIsAConfigError) {
   std::string invalid = WriteFile("invalid.avsc", R"({"type": "record", "fields": 7})");
   std::string unsupported = WriteFile(
       "unsupported.avsc",
-      R"({"type": "record", "name": "R", "fields": [{"name": "tags", "type": {"type": "array", "items": "string"}}]})");
+      R"({"type": "record", "name": "R", "fields": [{"name": "tags", "type": ["int", "string"]}]})");
   auto source = [](const std::string& extra) {
     return fmt::format(R"(
 name: consume
