@@ -363,6 +363,7 @@ class Pipeline::Builder {
   ConnectorContext SourceContext(const std::string& name) const {
     ConnectorContext context{config_.name, name};
     context.checkpoints = config_.checkpoint.has_value();
+    context.pipeline_file = config_.file;
     return context;
   }
 

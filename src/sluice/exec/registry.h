@@ -43,6 +43,9 @@ struct ConnectorContext {
   /// For a sink: the schema of the stream it writes, so that its factory can check options
   /// that name fields; null in tests that build a sink alone, and for the dead-letter sink.
   std::shared_ptr<arrow::Schema> input_schema;
+  /// The pipeline file, for a source that keeps a file beside it (a watched folder's state);
+  /// empty in tests that build a connector alone.
+  std::string pipeline_file;
 };
 
 using SourceFactory =

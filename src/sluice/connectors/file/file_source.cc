@@ -9,12 +9,17 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <numeric>
+#include <set>
+#include <thread>
 
 #include "sluice/common/logging.h"
 #include "sluice/config/location.h"
 #include "sluice/common/file_system.h"
+#include "sluice/connectors/file/file_columns.h"
 #include "sluice/connectors/file/file_position.h"
+#include "sluice/connectors/file/file_watch.h"
 #include "sluice/connectors/file/input_files.h"
 #include "sluice/connectors/file/format_options.h"
 #include "sluice/connectors/stdio/stdin_source.h"
@@ -62,8 +67,16 @@ exec::DeadLetter UnreadableFile(const std::string& path, int64_t size, const Sta
 /// is an error when it was partly read, a warning when it was done. Files new to the glob get
 /// partitions of their own.
 ///
-/// progress() may be called from any thread, and PositionAfter() from the pipeline's while Run()
-/// goes on.
+/// Watching (`watch:`): after the files of the start the glob is listed again and again, and each
+/// new complete file (CompletionCheck) is added with a partition of its own and read as the
+/// others were. Files are identified by their path: a path read once is never read again. The
+/// finished files are in the position; without checkpoints a state file keeps them between runs.
+/// `on_done` acts on a file once what was read from it is safe: with checkpoints, once the file
+/// is done in a completed checkpoint; without, when the run has ended and the sinks have
+/// published (TakeSafeFiles()).
+///
+/// progress() may be called from any thread, and PositionAfter() and OnBatchesDone() from the
+/// pipeline's while Run() goes on.
 class FileSource final : public exec::Source {
  public:
   /// How many files of a glob are open at once when they are read side by side.
@@ -72,8 +85,10 @@ class FileSource final : public exec::Source {
   /// With `keep_positions`, the position after every push is kept for PositionAfter().
   FileSource(std::string name, InputFiles inputs, Format format,
              formats::ReadOptions read_options, int64_t batch_size, size_t first_index,
-             std::unique_ptr<RecordReader> first, int64_t bytes_total, std::string event_time,
-             std::shared_ptr<spdlog::logger> logger, bool keep_positions)
+             std::unique_ptr<RecordReader> first, std::shared_ptr<arrow::Schema> schema,
+             int64_t bytes_total, std::string event_time, std::shared_ptr<spdlog::logger> logger,
+             bool keep_positions, std::string pattern, std::optional<WatchOptions> watch,
+             std::set<std::string> state_done)
       : name_(std::move(name)),
         first_index_(first_index),
         inputs_(std::move(inputs)),
@@ -82,24 +97,31 @@ class FileSource final : public exec::Source {
         read_options_(std::move(read_options)),
         batch_size_(batch_size),
         first_(std::move(first)),
-        schema_(first_->schema()),
+        schema_(std::move(schema)),
         bytes_total_(bytes_total),
         event_time_index_(event_time.empty() ? -1 : schema_->GetFieldIndex(event_time)),
         logger_(std::move(logger)),
         keep_positions_(keep_positions),
         partitions_(paths_.size()),
         files_(paths_.size()),
-        answered_(paths_.size()) {
+        answered_(paths_.size()),
+        pattern_(std::move(pattern)),
+        watch_(std::move(watch)),
+        state_done_(std::move(state_done)),
+        answered_paths_(paths_) {
     read_options_.schema = schema_;
     std::iota(partitions_.begin(), partitions_.end(), 0);
+    next_partition_ = static_cast<int32_t>(paths_.size());
     for (size_t i = 0; i < paths_.size(); ++i) {
       answered_[i].path = formats::EscapeInvalidUtf8(paths_[i]);
       answered_[i].partition = partitions_[i];
     }
+    known_.insert(paths_.begin(), paths_.end());
+    known_.insert(state_done_.begin(), state_done_.end());
   }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  bool bounded() const override { return true; }
+  bool bounded() const override { return !watch_.has_value(); }
 
   Status Run(exec::SourceOutput& out) override {
     std::vector<int32_t> assigned = partitions_;
@@ -118,8 +140,17 @@ class FileSource final : public exec::Source {
         (void)opened;  // a restored file that cannot be opened is an error
       }
     }
+    // Files done in the checkpoint restored from are safe: on_done may act on them now.
+    if (watch_) FinishFiles(std::exchange(restored_done_, {}));
+    SLUICE_RETURN_NOT_OK(ReadFiles(0, out));
+    if (!watch_) return Status::OK();
+    return Watch(out);
+  }
+
+  /// Reads files `begin` and after to their ends (or until the run stops).
+  Status ReadFiles(size_t begin, exec::SourceOutput& out) {
     if (event_time_index_ < 0) {
-      for (size_t i = 0; i < paths_.size(); ++i) {
+      for (size_t i = begin; i < paths_.size(); ++i) {
         while (true) {
           SLUICE_ASSIGN_OR_RAISE(bool more, ReadNext(i, out));
           if (!more) break;
@@ -134,7 +165,7 @@ class FileSource final : public exec::Source {
     // the window state while unread files hold the watermark back), never correctness.
     std::vector<size_t> open;
     size_t started = 0;
-    for (size_t i = 0; i < paths_.size(); ++i) {
+    for (size_t i = begin; i < paths_.size(); ++i) {
       if (files_[i].done) continue;
       open.push_back(i);
       if (files_[i].reader != nullptr) ++started;
@@ -158,8 +189,75 @@ class FileSource final : public exec::Source {
     return Status::OK();
   }
 
+  /// Lists the glob every `watch.interval` (sooner when a file may have become complete) and
+  /// reads the new complete files, until the run stops. A listing that fails (the server is
+  /// away) is reported once and tried again.
+  Status Watch(exec::SourceOutput& out) {
+    CompletionCheck check(*watch_);
+    bool listing_fails = false;
+    while (Sleep(out, check.NextCheckIn())) {
+      auto listing = InputFiles::Expand(pattern_);
+      if (!listing.ok()) {
+        if (!listing_fails) {
+          logger_->warn("cannot list '{}': {}; trying again", pattern_,
+                        listing.status().message());
+        }
+        listing_fails = true;
+        continue;
+      }
+      if (listing_fails) logger_->info("listing '{}' works again", pattern_);
+      listing_fails = false;
+      check.Keep(std::set<std::string>(listing->paths().begin(), listing->paths().end()));
+      const size_t begin = paths_.size();
+      for (size_t i = 0; i < listing->size(); ++i) {
+        const std::string& path = listing->paths()[i];
+        if (known_.count(path) > 0 || HiddenFromWatch(path)) continue;
+        if (check.Complete(path, listing->Stamp(i), listing->Modified(i))) AddFile(*listing, i);
+      }
+      if (paths_.size() == begin) continue;
+      logger_->info("{} new file(s) matching '{}'", paths_.size() - begin, pattern_);
+      // Every earlier file has ended: the new ones are the partitions now.
+      out.AssignPartitions(std::vector<int32_t>(partitions_.begin() + begin, partitions_.end()));
+      SLUICE_RETURN_NOT_OK(ReadFiles(begin, out));
+    }
+    return Status::OK();
+  }
+
+  /// Waits `duration`, waking up for a stop request; false when the run stops.
+  static bool Sleep(exec::SourceOutput& out, std::chrono::milliseconds duration) {
+    const auto end = std::chrono::steady_clock::now() + duration;
+    while (!out.stopping()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= end) return true;
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(50)));
+    }
+    return false;
+  }
+
+  /// Adds file `index` of a later listing, with a partition no file had.
+  void AddFile(const InputFiles& listing, size_t index) {
+    const std::string& path = listing.paths()[index];
+    inputs_.Append(listing, index);
+    known_.insert(path);
+    files_.emplace_back();
+    partitions_.push_back(next_partition_++);
+    FilePosition position;
+    position.path = formats::EscapeInvalidUtf8(path);
+    position.partition = partitions_.back();
+    std::lock_guard<std::mutex> lock(answered_mutex_);
+    answered_.push_back(std::move(position));
+    answered_paths_.push_back(path);
+  }
+
   exec::SourceProgress progress() const override {
+    if (watch_) return {bytes_done_.load() + current_bytes_.load(), std::nullopt};
     return {bytes_done_.load() + current_bytes_.load(), bytes_total_};
+  }
+
+  void OnBatchesDone(int64_t batches, bool end_of_run) override {
+    (void)batches;
+    if (watch_) FinishFiles(TakeSafeFiles(end_of_run));
   }
 
   bool checkpointable() const override { return true; }
@@ -168,6 +266,7 @@ class FileSource final : public exec::Source {
     if (!keep_positions_) {
       return Status::Invalid("the file source keeps positions only in a pipeline with checkpoint:");
     }
+    std::lock_guard<std::mutex> lock(answered_mutex_);
     for (auto& [key, progress] : positions_.TakeThrough(batches)) {
       FilePosition& file = answered_[progress.index];
       file.rows = progress.rows;
@@ -175,6 +274,7 @@ class FileSource final : public exec::Source {
       file.done = progress.done;
       file.stamp = progress.stamp;
       if (!progress.done) answered_batches_ = key;
+      if (progress.done && watch_) done_in_answer_.push_back(answered_paths_[progress.index]);
     }
     if (answered_batches_ != batches) {
       return Status::Invalid("source '", name_, "' has no position after batch ", batches,
@@ -196,7 +296,11 @@ class FileSource final : public exec::Source {
       auto found = index_of.find(file.path);
       if (found == index_of.end()) {
         if (file.done) {
-          logger_->warn("'{}' was read whole before the checkpoint and is gone since", file.path);
+          // A watching source's on_done moves or deletes files once they are checkpointed.
+          if (!watch_ || watch_->on_done == OnDone::kKeep) {
+            logger_->warn("'{}' was read whole before the checkpoint and is gone since",
+                          file.path);
+          }
           gone_.push_back(file);
         } else if (file.rows > 0) {
           return ChangedSinceCheckpoint(file.path, file.rows, "it is gone");
@@ -221,6 +325,7 @@ class FileSource final : public exec::Source {
         }
       }
       listed[index] = true;
+      if (file.done) restored_done_.push_back(paths_[index]);
       answered_[index] = file;
       partitions_[index] = file.partition;
       OpenFile& open = files_[index];
@@ -240,6 +345,8 @@ class FileSource final : public exec::Source {
       partitions_[i] = next_partition++;
       answered_[i].partition = partitions_[i];
     }
+    next_partition_ = next_partition;
+    for (const auto& file : gone_) known_.insert(file.path);
     answered_batches_ = 0;
     return Status::OK();
   }
@@ -381,6 +488,7 @@ class FileSource final : public exec::Source {
     if (pushed.IsCancelled()) return false;
     SLUICE_RETURN_NOT_OK(pushed);
     ++pushed_;
+    rejected_since_push_ = false;
     return true;
   }
 
@@ -400,13 +508,50 @@ class FileSource final : public exec::Source {
     current_bytes_ -= file.bytes_read;
     file.bytes_read = 0;
     bytes_done_ += bytes;
-    // The end comes after the last push: it belongs to the positions after the next one.
-    if (keep_positions_) positions_.Add(pushed_ + 1, ProgressOf(index));
+    // The end holds from the last push on, unless dead letters came after it: those are written
+    // only with a later batch, so the end belongs to the positions after the next push.
+    const int64_t key = rejected_since_push_ ? pushed_ + 1 : pushed_;
+    if (keep_positions_) positions_.Add(key, ProgressOf(index));
+    if (watch_ && !keep_positions_) {
+      std::lock_guard<std::mutex> lock(answered_mutex_);
+      ended_.push_back(paths_[index]);
+    }
     out.EndPartition(partitions_[index]);
     return false;
   }
 
+  /// The files whose rows have become safe, once each. With checkpoints: the files done in the
+  /// last answer (one checkpoint is in flight at a time, and the one that completed made it).
+  /// Without: every file that ended, once the run has ended and every sink has published; a
+  /// sink may hold accepted rows until it publishes (a part until it rolls), so a file is not
+  /// finished before (a crash reads the run's files again: at least once).
+  std::vector<std::string> TakeSafeFiles(bool end_of_run) {
+    std::lock_guard<std::mutex> lock(answered_mutex_);
+    if (keep_positions_) return std::exchange(done_in_answer_, {});
+    if (!end_of_run) return {};
+    return std::exchange(ended_, {});
+  }
+
+  /// Files whose rows are safe: on_done acts on them and, without checkpoints, the state file
+  /// remembers them. A failure is reported; the file is not read again either way.
+  void FinishFiles(const std::vector<std::string>& paths) {
+    if (paths.empty()) return;
+    for (const auto& path : paths) {
+      Status done = ApplyOnDone(*watch_, path);
+      if (!done.ok()) logger_->warn("{} (on_done)", done.message());
+    }
+    if (keep_positions_) return;
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    state_done_.insert(paths.begin(), paths.end());
+    Status saved = SaveWatchState(watch_->state, state_done_);
+    if (!saved.ok()) {
+      logger_->warn("cannot write the watch state '{}': {}; a restart reads its files again",
+                    watch_->state, saved.message());
+    }
+  }
+
   void Reject(exec::SourceOutput& out, exec::DeadLetter letter) {
+    rejected_since_push_ = true;
     letter.stage = "source";
     letter.source = name_;
     out.Reject(std::move(letter));
@@ -460,16 +605,92 @@ class FileSource final : public exec::Source {
   /// Files a restored checkpoint had read whole that are gone since; kept in later positions so
   /// that they are not read again should they come back.
   std::vector<FilePosition> gone_;
+  /// Whether dead letters were raised since the last push (source thread).
+  bool rejected_since_push_ = false;
+
+  // Watching.
+  std::string pattern_;
+  std::optional<WatchOptions> watch_;
+  /// The partition the next new file gets (source thread).
+  int32_t next_partition_ = 0;
+  /// Every path seen as a file to read: listed at start, added since, gone since the
+  /// checkpoint, or finished in an earlier run (the state file); never read again.
+  std::set<std::string> known_;
+  /// Without checkpoints: the finished files the state file lists (under state_mutex_).
+  std::mutex state_mutex_;
+  std::set<std::string> state_done_;
+  /// Files the restored checkpoint had done (before Run()).
+  std::vector<std::string> restored_done_;
+  /// answered_ and what follows: shared by the source thread (which adds files) and the
+  /// pipeline thread (PositionAfter, OnBatchesDone).
+  std::mutex answered_mutex_;
+  /// The path of each entry of answered_, as listed (answered_ holds them escaped).
+  std::vector<std::string> answered_paths_;
+  /// With checkpoints: the files that became done in the last answer.
+  std::vector<std::string> done_in_answer_;
+  /// Without checkpoints: the files that ended.
+  std::vector<std::string> ended_;
 };
+
+/// The event-time field of the source's options; empty without event time.
+std::string EventTimeField(const config::Options& options) {
+  if (!options.Has("event_time")) return {};
+  return options.GetSection("event_time").GetString("field");
+}
 
 Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContext& context,
                                                      const config::Options& options) {
   std::string pattern = options.GetString("path");
-  if (pattern == "-") return MakeStdinSource(context, options);
+  SLUICE_ASSIGN_OR_RAISE(std::optional<WatchOptions> watch,
+                         WatchOptionsFromConfig(options, context.pipeline_file, context.name));
+  if (pattern == "-") {
+    if (watch) {
+      return config::ConfigError(options.LocationOf("watch"),
+                                 "watch lists a glob again and again; standard input has none");
+    }
+    return MakeStdinSource(context, options);
+  }
+  // Without checkpoints, a watching source remembers the finished files in its state file.
+  std::set<std::string> state_done;
+  if (watch && !context.checkpoints) {
+    auto loaded = LoadWatchState(watch->state);
+    if (!loaded.ok()) return config::ConfigError(options.LocationOf("watch"), loaded.status().message());
+    state_done = *std::move(loaded);
+  }
   auto expanded = InputFiles::Expand(pattern);
   if (!expanded.ok()) return config::ConfigError(options.LocationOf("path"), expanded.status().message());
   InputFiles files = *std::move(expanded);
+  if (watch) {
+    // The files a watch starts with: those complete now, never finished in an earlier run.
+    InputFiles complete;
+    CompletionCheck check(*watch);
+    for (size_t i = 0; i < files.size(); ++i) {
+      const std::string& path = files.paths()[i];
+      if (HiddenFromWatch(path) || state_done.count(path) > 0) continue;
+      if (check.Complete(path, files.Stamp(i), files.Modified(i))) complete.Append(files, i);
+    }
+    files = std::move(complete);
+  }
   const std::vector<std::string>& paths = files.paths();
+  SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
+  if (paths.empty() && watch) {
+    // Nothing to read yet: the columns must be declared.
+    if (read_options.schema == nullptr) {
+      return config::ConfigError(
+          options.LocationOf("path"),
+          fmt::format("no complete file matches '{}' yet, so its columns are not known", pattern),
+          "declare them with schema: {...}, so that the pipeline can start before the first "
+          "file arrives");
+    }
+    SLUICE_ASSIGN_OR_RAISE(Format format,
+                           FormatFromOptions(options, WithoutCompressionSuffix(pattern)));
+    auto schema = read_options.schema;
+    const int64_t batch_size = read_options.batch_rows;
+    return std::make_unique<FileSource>(
+        context.name, std::move(files), format, std::move(read_options), batch_size, SIZE_MAX, nullptr, std::move(schema), 0, EventTimeField(options),
+        ComponentLogger(fmt::format("source {}", context.name)), context.checkpoints,
+        std::move(pattern), std::move(watch), std::move(state_done));
+  }
   if (paths.empty()) {
     return config::ConfigError(
         options.LocationOf("path"), fmt::format("no file matches '{}'", pattern),
@@ -480,116 +701,21 @@ Result<std::unique_ptr<exec::Source>> MakeFileSource(const exec::ConnectorContex
   }
   SLUICE_ASSIGN_OR_RAISE(Format format,
                          FormatFromOptions(options, WithoutCompressionSuffix(paths.front())));
-  SLUICE_ASSIGN_OR_RAISE(formats::ReadOptions read_options, ReadOptionsFromConfig(options));
   int64_t batch_size = read_options.batch_rows;
   auto logger = ComponentLogger(fmt::format("source {}", context.name));
 
-  // Every file is opened at start, so that one whose columns differ from the others' is found
-  // before the run rather than after the files before it. One that cannot be opened is left to
-  // the run, where on_unreadable decides (fail: exit 1 naming it; skip: a dead letter).
-  auto schema_error = [&](const Status& error) {
-    return config::ConfigError(options.LocationOf("path"), error.message());
-  };
-  std::unique_ptr<RecordReader> first;
-  size_t first_index = 0;
-  Status first_error;
-  for (; first_index < paths.size(); ++first_index) {
-    auto opened = files.Open(first_index, format, read_options);
-    if (opened.ok()) {
-      first = *std::move(opened);
-      break;
-    }
-    // A schema that does not fit the data (TypeError) is an error whatever on_unreadable says.
-    if (opened.status().IsTypeError()) return schema_error(opened.status());
-    if (first_error.ok()) first_error = opened.status();
-  }
-  if (!first) {
-    return config::ConfigError(
-        options.LocationOf("path"),
-        paths.size() == 1
-            ? fmt::format("cannot read '{}' as {}: {}", paths.front(), formats::FormatName(format),
-                          first_error.message())
-            : fmt::format("none of the {} files matching '{}' can be read as {}: {}", paths.size(),
-                          pattern, formats::FormatName(format), first_error.message()));
-  }
-  for (const auto& warning : first->warnings()) logger->warn("{}", warning);
-  // The later files: their own fields, against the schema of the first (declared or inferred).
-  formats::ReadOptions probe = read_options;
-  probe.schema = first->schema();
-  probe.missing_fields_null = true;
-  const std::vector<std::string> first_fields = first->input_fields();
-  arrow::FieldVector added;  // columns only later files have, with missing_fields: null
-  for (size_t i = first_index + 1; i < paths.size(); ++i) {
-    const std::string& path = paths[i];
-    auto opened = files.Open(i, format, probe);
-    if (!opened.ok()) {
-      if (opened.status().IsTypeError()) return schema_error(opened.status());
-      continue;
-    }
-    for (const auto& warning : (*opened)->warnings()) {
-      if (warning.find("missing_fields") == std::string::npos) logger->warn("{}", warning);
-    }
-    std::vector<std::string> fields = (*opened)->input_fields();
-    if (fields.empty() && first_fields.empty()) continue;  // JSON lines: no header
-    std::vector<std::string> missing;
-    std::vector<std::string> extra;
-    const auto wanted = read_options.schema ? read_options.schema->field_names() : first_fields;
-    for (const auto& field : wanted)
-      if (std::find(fields.begin(), fields.end(), field) == fields.end()) missing.push_back(field);
-    if (!read_options.schema) {
-      for (const auto& field : fields)
-        if (std::find(first_fields.begin(), first_fields.end(), field) == first_fields.end())
-          extra.push_back(field);
-    }
-    if (missing.empty() && extra.empty()) continue;
-    std::string differences;
-    if (!missing.empty()) differences = fmt::format("it lacks {}", fmt::join(missing, ", "));
-    if (!extra.empty())
-      differences +=
-          fmt::format("{}it adds {}", differences.empty() ? "" : " and ", fmt::join(extra, ", "));
-    const std::string against = read_options.schema
-                                    ? "the declared schema"
-                                    : fmt::format("'{}', the first file", paths[first_index]);
-    if (!read_options.missing_fields_null) {
-      return config::ConfigError(
-          options.LocationOf("path"),
-          fmt::format("the columns of '{}' differ from {}: {}", path, against, differences),
-          "make the files agree, or set missing_fields: null to read the columns a file lacks "
-          "as null");
-    }
-    logger->warn(
-        "the columns of '{}' differ from {}: {}; read as null where missing "
-        "(missing_fields: null)",
-        path, against, differences);
-    if (extra.empty()) continue;
-    // Types of the added columns come from the file that has them.
-    formats::ReadOptions own = read_options;
-    own.schema = nullptr;
-    auto reader = files.Open(i, format, own);
-    if (!reader.ok()) return schema_error(reader.status());
-    for (const auto& field : extra) {
-      bool known = std::any_of(added.begin(), added.end(),
-                               [&](const auto& other) { return other->name() == field; });
-      if (!known) added.push_back((*reader)->schema()->GetFieldByName(field));
-    }
-  }
-  if (!added.empty()) {
-    // The columns of every file: the first file is read again as the union.
-    arrow::FieldVector fields = first->schema()->fields();
-    fields.insert(fields.end(), added.begin(), added.end());
-    formats::ReadOptions united = read_options;
-    united.schema = arrow::schema(std::move(fields));
-    united.missing_fields_null = true;
-    SLUICE_ASSIGN_OR_RAISE(first, files.Open(first_index, format, united));
-  }
+  SLUICE_ASSIGN_OR_RAISE(FirstFile first_file,
+                         OpenCheckingColumns(files, format, read_options, pattern, options, *logger));
+  std::unique_ptr<RecordReader> first = std::move(first_file.reader);
+  const size_t first_index = first_file.index;
   int64_t bytes_total = 0;
   for (size_t i = 0; i < files.size(); ++i) bytes_total += files.Size(i);
-  std::string event_time;
-  if (options.Has("event_time")) event_time = options.GetSection("event_time").GetString("field");
-  return std::make_unique<FileSource>(context.name, std::move(files), format,
-                                      std::move(read_options), batch_size, first_index,
-                                      std::move(first), bytes_total, std::move(event_time),
-                                      std::move(logger), context.checkpoints);
+  auto schema = first->schema();
+  return std::make_unique<FileSource>(
+      context.name, std::move(files), format, std::move(read_options), batch_size, first_index,
+      std::move(first), std::move(schema), bytes_total, EventTimeField(options),
+      std::move(logger), context.checkpoints, std::move(pattern), std::move(watch),
+      std::move(state_done));
 }
 
 config::PluginSpec FileSourceSpec() {
@@ -617,6 +743,7 @@ config::PluginSpec FileSourceSpec() {
   spec.options = {path, FormatOptionSpec("The file format; inferred from the extension when "
                                          "left out (and required for -).")};
   for (auto& option : ReadFormatOptionSpecs()) spec.options.push_back(std::move(option));
+  spec.options.push_back(WatchOptionSpec());
   spec.example =
       "sources:\n"
       "  quotes:\n"

@@ -4,6 +4,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -61,6 +62,13 @@ Result<InputFiles> InputFiles::Expand(const std::string& pattern) {
   return files;
 }
 
+void InputFiles::Append(const InputFiles& other, size_t index) {
+  paths_.push_back(other.paths_[index]);
+  if (other.filesystem_ == nullptr) return;
+  if (filesystem_ == nullptr) filesystem_ = other.filesystem_;
+  infos_.push_back(other.infos_[index]);
+}
+
 int64_t InputFiles::Size(size_t index) const {
   if (filesystem_ != nullptr) return std::max<int64_t>(infos_[index].size(), 0);
   std::error_code error;
@@ -75,6 +83,20 @@ FileStamp InputFiles::Stamp(size_t index) const {
   return {info.size(), std::chrono::duration_cast<std::chrono::nanoseconds>(
                            info.mtime().time_since_epoch())
                            .count()};
+}
+
+std::optional<std::chrono::system_clock::time_point> InputFiles::Modified(size_t index) const {
+  if (filesystem_ != nullptr) {
+    const auto& info = infos_[index];
+    if (info.size() < 0) return std::nullopt;
+    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(info.mtime());
+  }
+  struct stat status {};
+  if (::stat(paths_[index].c_str(), &status) != 0) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<
+                                               std::chrono::system_clock::duration>(
+      std::chrono::seconds(status.st_mtim.tv_sec) +
+      std::chrono::nanoseconds(status.st_mtim.tv_nsec)));
 }
 
 Result<std::unique_ptr<formats::RecordReader>> InputFiles::Open(

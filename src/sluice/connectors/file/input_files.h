@@ -2,7 +2,9 @@
 
 #include <arrow/filesystem/filesystem.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,12 @@ class InputFiles {
   int64_t Size(size_t index) const;
   /// What identifies file `index`'s content (see FileStamp).
   FileStamp Stamp(size_t index) const;
+  /// When file `index` was last modified, on the wall clock; nullopt when it cannot be
+  /// examined. (FileStamp's time is on the file system's own clock, good only for comparing.)
+  std::optional<std::chrono::system_clock::time_point> Modified(size_t index) const;
+  /// Adds file `index` of `other`, a later listing of the same pattern, at the end.
+  void Append(const InputFiles& other, size_t index);
+
   /// Opens file `index` for reading. A file ending in .gz or .zst (.zstd) is decompressed as it
   /// is read, for CSV and JSON lines (a stream: its bytes_total() is unknown); Parquet and Arrow
   /// compress inside the file and are refused so.
