@@ -11,104 +11,37 @@
 #include <fmt/format.h>
 
 #include "sluice/formats/readers_internal.h"
+#include "sluice/formats/row_groups.h"
 
 namespace sluice::formats::internal {
 namespace {
 
-/// Runs `read`, turning an exception of the ORC library that escaped the adapter into a Status.
-template <typename Read>
-auto Guard(Read&& read) -> decltype(read()) {
-  try {
-    return read();
-  } catch (const std::exception& error) {
-    return Status::IOError(error.what());
-  }
-}
-
-/// Reads the stripes of a file in order; `Next` is the BatchSourceReader's NextBatch.
-class Stripes {
+/// The stripes of an ORC file, read through Arrow's ORC adapter.
+class Stripes final : public RowGroupReader {
  public:
   Stripes(std::string name, std::unique_ptr<arrow::adapters::orc::ORCFileReader> reader,
-          std::vector<int> columns, int64_t size, ReadOptions options)
-      : name_(std::move(name)),
+          std::vector<int> columns, const ReadOptions& options)
+      : RowGroupReader(std::move(name), "stripe", options),
         reader_(std::move(reader)),
         columns_(std::move(columns)),
-        size_(size),
-        options_(std::move(options)),
-        stripes_(reader_->NumberOfStripes()) {}
-
-  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) {
-    while (true) {
-      if (batches_ == nullptr) {
-        if (stripe_ >= stripes_) return nullptr;
-        stripe_rows_read_ = 0;
-        info_ = reader_->GetStripeInformation(stripe_);
-        Status opened = Guard([&]() -> Status {
-          SLUICE_RETURN_NOT_OK(reader_->Seek(info_.first_row_id));
-          SLUICE_ASSIGN_OR_RAISE(batches_, reader_->NextStripeReader(options_.batch_rows, columns_));
-          return Status::OK();
-        });
-        if (!opened.ok() || batches_ == nullptr) {
-          SLUICE_RETURN_NOT_OK(SkipStripe(opened, rejected));
-          continue;
-        }
-      }
-      std::shared_ptr<arrow::RecordBatch> batch;
-      Status read = Guard([&]() -> Status {
-        SLUICE_ASSIGN_OR_RAISE(batch, batches_->Next());
-        return Status::OK();
-      });
-      if (!read.ok()) {
-        SLUICE_RETURN_NOT_OK(SkipStripe(read, rejected));
-        continue;
-      }
-      if (batch == nullptr) {
-        bytes_done_ = info_.offset + info_.length;
-        batches_.reset();
-        ++stripe_;
-        continue;
-      }
-      stripe_rows_read_ += batch->num_rows();
-      return batch;
-    }
-  }
-
-  int64_t BytesRead() const {
-    if (stripe_ >= stripes_) return size_;
-    return info_.num_rows == 0
-               ? bytes_done_
-               : info_.offset + info_.length * stripe_rows_read_ / info_.num_rows;
+        batch_rows_(options.batch_rows) {
+    for (int64_t i = 0; i < reader_->NumberOfStripes(); ++i)
+      stripes_.push_back(reader_->GetStripeInformation(i));
   }
 
  private:
-  Status SkipStripe(const Status& error, std::vector<exec::DeadLetter>* rejected) {
-    const int64_t lost = info_.num_rows - stripe_rows_read_;
-    exec::DeadLetter letter;
-    letter.origin = fmt::format("{}:stripe {} of {} (rows {}-{})", name_, stripe_ + 1, stripes_,
-                                info_.first_row_id + 1, info_.first_row_id + info_.num_rows);
-    letter.reason = fmt::format(
-        "ORC stripe {} is unreadable ({}): {} of its rows are lost", stripe_ + 1,
-        OneLine(error.ok() ? std::string("no reader for it") : error.message()), lost);
-    letter.skipped_rows = lost;
-    letter.skipped_bytes =
-        info_.num_rows == 0 ? info_.length : info_.length * lost / info_.num_rows;
-    bytes_done_ = info_.offset + info_.length;
-    batches_.reset();
-    ++stripe_;
-    return ReportDamage(options_, std::move(letter), rejected);
+  int64_t num_groups() const override { return static_cast<int64_t>(stripes_.size()); }
+  int64_t GroupRows(int64_t group) const override { return stripes_[group].num_rows; }
+  int64_t GroupBytes(int64_t group) const override { return stripes_[group].length; }
+  Result<std::shared_ptr<arrow::RecordBatchReader>> OpenGroup(int64_t group) override {
+    SLUICE_RETURN_NOT_OK(reader_->Seek(stripes_[group].first_row_id));
+    return reader_->NextStripeReader(batch_rows_, columns_);
   }
 
-  std::string name_;
   std::unique_ptr<arrow::adapters::orc::ORCFileReader> reader_;
   std::vector<int> columns_;
-  int64_t size_;
-  ReadOptions options_;
-  int64_t stripes_;
-  int64_t stripe_ = 0;
-  arrow::adapters::orc::StripeInformation info_{};
-  std::shared_ptr<arrow::RecordBatchReader> batches_;
-  int64_t stripe_rows_read_ = 0;
-  int64_t bytes_done_ = 0;
+  int64_t batch_rows_;
+  std::vector<arrow::adapters::orc::StripeInformation> stripes_;
 };
 
 }  // namespace
@@ -119,12 +52,17 @@ Result<std::unique_ptr<RecordReader>> OpenOrcReader(
   SLUICE_ASSIGN_OR_RAISE(int64_t size, file->GetSize());
   std::unique_ptr<arrow::adapters::orc::ORCFileReader> reader;
   std::shared_ptr<arrow::Schema> file_schema;
-  Status opened = Guard([&]() -> Status {
-    SLUICE_ASSIGN_OR_RAISE(reader,
-                           arrow::adapters::orc::ORCFileReader::Open(file, arrow::default_memory_pool()));
-    SLUICE_ASSIGN_OR_RAISE(file_schema, reader->ReadSchema());
-    return Status::OK();
-  });
+  Status opened = [&]() -> Status {
+    // The adapter turns the ORC library's exceptions into a Status; one that escapes is caught.
+    try {
+      SLUICE_ASSIGN_OR_RAISE(
+          reader, arrow::adapters::orc::ORCFileReader::Open(file, arrow::default_memory_pool()));
+      SLUICE_ASSIGN_OR_RAISE(file_schema, reader->ReadSchema());
+      return Status::OK();
+    } catch (const std::exception& error) {
+      return Status::IOError(error.what());
+    }
+  }();
   if (!opened.ok())
     return Status::Invalid(
         fmt::format("{}: not a readable ORC file: {}", name, OneLine(opened.message())));
@@ -135,8 +73,7 @@ Result<std::unique_ptr<RecordReader>> OpenOrcReader(
     int index = file_schema->GetFieldIndex(field->name());
     if (index >= 0) columns.push_back(index);
   }
-  auto stripes = std::make_shared<Stripes>(name, std::move(reader), std::move(columns), size,
-                                           options);
+  auto stripes = std::make_shared<Stripes>(name, std::move(reader), std::move(columns), options);
   auto next = [stripes](std::vector<exec::DeadLetter>* rejected) {
     return stripes->Next(rejected);
   };

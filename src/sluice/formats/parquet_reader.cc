@@ -15,107 +15,38 @@
 #include <parquet/properties.h>
 
 #include "sluice/formats/readers_internal.h"
+#include "sluice/formats/row_groups.h"
 
 namespace sluice::formats::internal {
 namespace {
 
-/// Reads the row groups of a file in order; `Next` is the BatchSourceReader's NextBatch.
-class RowGroups {
+/// The row groups of a Parquet file, read through parquet::arrow.
+class RowGroups final : public RowGroupReader {
  public:
   RowGroups(std::string name, std::shared_ptr<parquet::arrow::FileReader> reader,
-            std::vector<int> columns, ReadOptions options)
-      : name_(std::move(name)),
+            std::vector<int> columns, const ReadOptions& options)
+      : RowGroupReader(std::move(name), "row group", options),
         reader_(std::move(reader)),
         metadata_(reader_->parquet_reader()->metadata()),
-        columns_(std::move(columns)),
-        options_(std::move(options)) {}
-
-  Result<std::shared_ptr<arrow::RecordBatch>> Next(std::vector<exec::DeadLetter>* rejected) {
-    while (true) {
-      if (batches_ == nullptr) {
-        if (group_ >= metadata_->num_row_groups()) return nullptr;
-        group_rows_read_ = 0;
-        Status opened = Guard([&]() -> Status {
-          SLUICE_ASSIGN_OR_RAISE(batches_, reader_->GetRecordBatchReader({group_}, columns_));
-          return Status::OK();
-        });
-        if (!opened.ok()) {
-          SLUICE_RETURN_NOT_OK(SkipGroup(opened, rejected));
-          continue;
-        }
-      }
-      std::shared_ptr<arrow::RecordBatch> batch;
-      Status read = Guard([&]() -> Status {
-        SLUICE_ASSIGN_OR_RAISE(batch, batches_->Next());
-        return Status::OK();
-      });
-      if (!read.ok()) {
-        SLUICE_RETURN_NOT_OK(SkipGroup(read, rejected));
-        continue;
-      }
-      if (batch == nullptr) {
-        rows_done_ += metadata_->RowGroup(group_)->num_rows();
-        bytes_done_ += GroupBytes(group_);
-        batches_.reset();
-        ++group_;
-        continue;
-      }
-      group_rows_read_ += batch->num_rows();
-      return batch;
-    }
-  }
-
-  /// Bytes consumed, estimated from the row groups done and the rows read of the current one.
-  int64_t BytesRead() const {
-    if (group_ >= metadata_->num_row_groups()) return bytes_done_;
-    int64_t rows = metadata_->RowGroup(group_)->num_rows();
-    return bytes_done_ + (rows == 0 ? 0 : GroupBytes(group_) * group_rows_read_ / rows);
-  }
+        columns_(std::move(columns)) {}
 
  private:
-  /// Runs `read`, turning the exceptions Parquet throws for corrupt data into a Status.
-  template <typename Read>
-  static Status Guard(Read&& read) {
-    try {
-      return read();
-    } catch (const std::exception& error) {
-      return Status::IOError(error.what());
-    }
+  int64_t num_groups() const override { return metadata_->num_row_groups(); }
+  int64_t GroupRows(int64_t group) const override {
+    return metadata_->RowGroup(static_cast<int>(group))->num_rows();
+  }
+  int64_t GroupBytes(int64_t group) const override {
+    return metadata_->RowGroup(static_cast<int>(group))->total_compressed_size();
+  }
+  Result<std::shared_ptr<arrow::RecordBatchReader>> OpenGroup(int64_t group) override {
+    SLUICE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatchReader> batches,
+                           reader_->GetRecordBatchReader({static_cast<int>(group)}, columns_));
+    return batches;
   }
 
-  int64_t GroupBytes(int group) const {
-    return metadata_->RowGroup(group)->total_compressed_size();
-  }
-
-  /// The current row group cannot be decoded: the rows of it not read yet are damaged input.
-  Status SkipGroup(const Status& error, std::vector<exec::DeadLetter>* rejected) {
-    auto group = metadata_->RowGroup(group_);
-    const int64_t rows = group->num_rows();
-    exec::DeadLetter letter;
-    letter.origin = fmt::format("{}:row group {} of {} (rows {}-{})", name_, group_ + 1,
-                                metadata_->num_row_groups(), rows_done_ + 1, rows_done_ + rows);
-    letter.reason = fmt::format("row group {} is unreadable ({}): {} of its rows are lost",
-                                group_ + 1, OneLine(error.message()), rows - group_rows_read_);
-    letter.skipped_rows = rows - group_rows_read_;
-    letter.skipped_bytes =
-        rows == 0 ? GroupBytes(group_) : GroupBytes(group_) * (rows - group_rows_read_) / rows;
-    rows_done_ += rows;
-    bytes_done_ += GroupBytes(group_);
-    batches_.reset();
-    ++group_;
-    return ReportDamage(options_, std::move(letter), rejected);
-  }
-
-  std::string name_;
   std::shared_ptr<parquet::arrow::FileReader> reader_;
   std::shared_ptr<parquet::FileMetaData> metadata_;
   std::vector<int> columns_;
-  ReadOptions options_;
-  std::shared_ptr<arrow::RecordBatchReader> batches_;
-  int group_ = 0;
-  int64_t group_rows_read_ = 0;
-  int64_t rows_done_ = 0;
-  int64_t bytes_done_ = 0;
 };
 
 /// Appends the leaf column indices of `field` (itself, when it is not nested).
