@@ -28,7 +28,7 @@ print("\n".join(sorted(json.dumps(json.loads(l), sort_keys=True) for l in open(s
 # Exactly-once across SIGKILLs: the part objects of a run killed 10 times, then run to its end,
 # hold the input's rows (what an uninterrupted run writes), none twice, every object whole.
 case_roll_s3_exactly_once_across_sigkills() {
-  rows_jsonl in.jsonl 500000 200
+  rows_jsonl in.jsonl 400000 120
   cat > pipeline.yaml <<'YAML'
 name: s3-roll
 checkpoint: {dir: state, interval: 700ms}
@@ -129,10 +129,67 @@ YAML
   fi
   local left
   left=$(check uploads lake/down/ | wc -l)
-  if run_sluice pipeline.yaml && [ -z "$(check uploads lake/down/)" ] &&
+  sed 's/rate: 50000/rate: 0/' pipeline.yaml > again.yaml
+  if run_sluice again.yaml && [ -z "$(check uploads lake/down/)" ] &&
      [ "$(check rows lake/down .jsonl | wc -l)" -eq 150000 ]; then
     pass "roll server killed: the next run aborted the $left uploads left and wrote all 150000 rows"
   else
     fail_case "roll server killed: the rerun left $(check uploads lake/down/ | wc -l) uploads"
   fi
+}
+
+# Recovery completes the uploads of the last checkpoint again. A store that no longer knows an
+# upload (S3 forgets completed ones) is fine when the object is there as its parts make it (size
+# and multipart ETag); otherwise the parts were lost, and the run says so instead of going on.
+case_roll_s3_recovery_of_a_completed_upload() {
+  rows_jsonl in.jsonl 60000 200
+  cat > pipeline.yaml <<'YAML'
+name: s3-recommit
+checkpoint: {dir: state}
+sources:
+  rows: {connector: file, path: in.jsonl}
+sinks:
+  out: {connector: file, path: "s3://lake/recommit/part-{part}.parquet", roll: {size: 64MB}}
+YAML
+  run_sluice pipeline.yaml || { fail_case "recommit: the first run failed"; return; }
+  cp -r state first-state
+  # edit_pending EXPRESSION: the checkpoints as the first run left them, with EXPRESSION applied
+  # to each part its last checkpoint holds.
+  edit_pending() {
+    rm -rf state
+    cp -r first-state state
+    "$python" - "$1" <<'PY'
+import glob, json, sys
+path = sorted(glob.glob("state/chk-*/manifest.json"))[-1]
+manifest = json.load(open(path))
+for part in manifest["sinks"][0]["pending"]["parts"]:
+    exec(sys.argv[1])
+json.dump(manifest, open(path, "w"))
+PY
+  }
+  local uploaded
+  uploaded=$("$python" -c 'import glob, json; m = json.load(open(sorted(glob.glob("state/chk-*/manifest.json"))[-1])); print(sum(len(p["uploaded"]) for p in m["sinks"][0]["pending"]["parts"]))')
+  edit_pending 'part["upload_id"] = "gone-" + part["upload_id"]'
+  if run_sluice pipeline.yaml && grep -q "resumed from checkpoint" stderr.txt &&
+     [ "$(check rows lake/recommit .parquet | wc -l)" -eq 60000 ] &&
+     [ "$(check count lake/recommit .parquet)" -eq 1 ]; then
+    pass "recommit: an upload the store no longer knows, whose object is whole ($uploaded parts of 5 MiB and less), counts as completed"
+  else
+    fail_case "recommit: the rerun did not take the completed upload as done"
+  fi
+  # The checkpoint's parts no longer make the object: the rerun must fail, saying so.
+  local edit pattern what status
+  while IFS='|' read -r edit pattern what; do
+    edit_pending "$edit"
+    status=0
+    run_sluice pipeline.yaml < /dev/null || status=$?
+    if [ "$status" -ne 0 ] && grep -q "$pattern" stderr.txt; then
+      pass "recommit: $what is an error (exit $status): $(grep -o "$pattern.*" stderr.txt | head -n 1 | cut -c1-60)"
+    else
+      fail_case "recommit: exit $status with $what"
+    fi
+  done <<'EDITS'
+part["upload_id"] = "gone-again"; part["uploaded"][0][1] = '"00000000000000000000000000000000"'|and the object has the ETag|an object that the recorded parts do not make
+part["upload_id"] = "gone-again"; part["size"] += 1|and the object has [0-9]* bytes, not|an object of another size
+EDITS
 }

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 namespace sluice::connectors {
@@ -84,6 +85,12 @@ std::string UriEncoded(std::string_view text, bool keep_slash) {
   return out;
 }
 
+std::string Hex(const unsigned char* bytes, unsigned int length) {
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", bytes[i]);
+  return hex;
+}
+
 /// The SHA-256 of `bytes` in hex, which Signature Version 4 signs as the payload's hash.
 Result<std::string> PayloadHash(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -91,9 +98,32 @@ Result<std::string> PayloadHash(std::string_view bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
     return Status::IOError("cannot compute the SHA-256 of a request");
   }
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
+  return Hex(digest, length);
+}
+
+/// The ETag S3 gives an object completed from `parts` whose ETags are the MD5 of their bytes:
+/// the MD5 of those digests one after the other, a dash and the number of parts (quoted, as
+/// the store quotes it); nullopt when a part's ETag is not an MD5 (encrypted with a key of the
+/// store's, or another store's scheme).
+std::optional<std::string> MultipartETag(const std::vector<UploadedPart>& parts) {
+  std::string digests;
+  for (const auto& part : parts) {
+    std::string_view hex = part.etag;
+    if (hex.size() == 34 && hex.front() == '"' && hex.back() == '"') hex = hex.substr(1, 32);
+    if (hex.size() != 32) return std::nullopt;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      unsigned value = 0;
+      auto [end, error] = std::from_chars(hex.data() + i, hex.data() + i + 2, value, 16);
+      if (error != std::errc() || end != hex.data() + i + 2) return std::nullopt;
+      digests += static_cast<char>(value);
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(digests.data(), digests.size(), digest, &length, EVP_md5(), nullptr) != 1) {
+    return std::nullopt;
+  }
+  return fmt::format("\"{}-{}\"", Hex(digest, length), parts.size());
 }
 
 bool WorthRetrying(int status) { return status == 500 || status == 503 || status == 429; }
@@ -243,9 +273,10 @@ Result<UploadedPart> S3MultipartClient::UploadPart(const std::string& key,
   return UploadedPart{number, std::move(etag)};
 }
 
-Result<int64_t> S3MultipartClient::ObjectSize(const std::string& key) {
+Result<std::pair<int64_t, std::string>> S3MultipartClient::ObjectSizeAndETag(
+    const std::string& key) {
   SLUICE_ASSIGN_OR_RAISE(HttpResponse response, Send("HEAD", key, {}, {}));
-  if (response.status == 404) return -1;
+  if (response.status == 404) return std::make_pair(int64_t{-1}, std::string());
   if (!response.ok()) return Failed("HeadObject", key, response);
   std::string_view length = response.Header("content-length");
   int64_t size = -1;
@@ -254,7 +285,26 @@ Result<int64_t> S3MultipartClient::ObjectSize(const std::string& key) {
     return Status::IOError(
         fmt::format("S3 HeadObject s3://{}/{}: no Content-Length in the answer", bucket_, key));
   }
-  return size;
+  return std::make_pair(size, std::string(response.Header("etag")));
+}
+
+Status S3MultipartClient::CheckCompleted(const std::string& key, int64_t expected_size,
+                                         const std::string& expected_etag,
+                                         std::string_view why) {
+  SLUICE_ASSIGN_OR_RAISE(auto size_and_etag, ObjectSizeAndETag(key));
+  const auto& [size, etag] = size_and_etag;
+  std::string differs;
+  if (size < 0) {
+    differs = "is not there";
+  } else if (size != expected_size) {
+    differs = fmt::format("has {} bytes, not {}", size, expected_size);
+  } else if (!expected_etag.empty() && !etag.empty() && etag != expected_etag) {
+    differs = fmt::format("has the ETag {}, not {}", etag, expected_etag);
+  } else {
+    return Status::OK();
+  }
+  return Status::IOError(fmt::format("S3 CompleteMultipartUpload s3://{}/{}: {} and the object {}",
+                                     bucket_, key, why, differs));
 }
 
 Status S3MultipartClient::Complete(const std::string& key, const std::string& upload_id,
@@ -274,20 +324,21 @@ Status S3MultipartClient::Complete(const std::string& key, const std::string& up
     // S3 may answer 200 and still fail, with an Error document in the body.
     SLUICE_ASSIGN_OR_RAISE(auto elements, ParseXml(response.body));
     code = TextAt(elements, "Error/Code");
-    if (code.empty()) return Status::OK();
+    if (code.empty()) {
+      // The object must now be there as the store says it made it. (Some stores answer 200
+      // even to an upload id they do not know, versitygw among them.)
+      return CheckCompleted(key, expected_size,
+                            TextAt(elements, "CompleteMultipartUploadResult/ETag"),
+                            "the upload was completed");
+    }
   } else if (auto elements = ParseXml(response.body); elements.ok()) {
     code = TextAt(*elements, "Error/Code");
   }
+  // Completed by an earlier commit of the same checkpoint (recovery repeats it), when the
+  // object is there as the parts make it.
   if (code == "NoSuchUpload") {
-    // Completed by an earlier commit of the same checkpoint (recovery repeats it), when the
-    // object is there with the size the parts add up to.
-    SLUICE_ASSIGN_OR_RAISE(int64_t size, ObjectSize(key));
-    if (size == expected_size) return Status::OK();
-    return Status::IOError(fmt::format(
-        "S3 CompleteMultipartUpload s3://{}/{}: the upload is gone and the object {}; its parts "
-        "were lost (aborted by another process, or by the bucket's lifecycle rule)",
-        bucket_, key,
-        size < 0 ? "is not there" : fmt::format("has {} bytes, not {}", size, expected_size)));
+    return CheckCompleted(key, expected_size, MultipartETag(parts).value_or(""),
+                          "the upload is gone (its parts lost, or completed before)");
   }
   return Failed("CompleteMultipartUpload", key, response);
 }

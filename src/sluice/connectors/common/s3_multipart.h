@@ -54,7 +54,9 @@ class S3MultipartClient {
                                   int number, std::string_view bytes);
   /// Completes an upload: the object appears at `key`, made of `parts`. Idempotent for a
   /// recovery that repeats a commit: when the store no longer knows the upload and the object
-  /// at `key` has `expected_size` bytes, the upload was completed before and this succeeds.
+  /// at `key` has `expected_size` bytes (and, when the parts' ETags are MD5s, the ETag S3 gives
+  /// an object made of them), the upload was completed before and this succeeds. After any
+  /// completion the object is checked to be there with that size.
   Status Complete(const std::string& key, const std::string& upload_id,
                   const std::vector<UploadedPart>& parts, int64_t expected_size);
   /// Aborts an upload, discarding its parts; an upload the store no longer knows counts as
@@ -78,8 +80,12 @@ class S3MultipartClient {
 
   /// Attempts of a request before its failure is the caller's.
   static constexpr int kAttempts = 4;
-  /// The size of the object at `key`, or -1 when there is none.
-  Result<int64_t> ObjectSize(const std::string& key);
+  /// Succeeds when the object at `key` has `expected_size` bytes and, when both are known,
+  /// `expected_etag`; else an error that says `why` the object was looked at.
+  Status CheckCompleted(const std::string& key, int64_t expected_size,
+                        const std::string& expected_etag, std::string_view why);
+  /// The size (-1 when there is none) and ETag of the object at `key`.
+  Result<std::pair<int64_t, std::string>> ObjectSizeAndETag(const std::string& key);
   /// An error for an answer that is not a success: "METHOD s3://bucket/key: Code: message".
   Status Failed(std::string_view method, const std::string& key,
                 const HttpResponse& response) const;
