@@ -9,6 +9,8 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include <map>
+
 #include "sluice/formats/writers_internal.h"
 
 namespace sluice::formats {
@@ -63,10 +65,21 @@ class ArrowWriter final : public RecordWriter {
 };
 
 Result<std::unique_ptr<RecordWriter>> OpenParquetWriter(
-    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema) {
-  // zstd compresses about as well as gzip at the speed of snappy.
-  auto properties =
-      parquet::WriterProperties::Builder().compression(parquet::Compression::ZSTD)->build();
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema,
+    const WriteOptions& options) {
+  static const std::map<std::string, arrow::Compression::type, std::less<>> kCodecs = {
+      {"zstd", arrow::Compression::ZSTD},
+      {"snappy", arrow::Compression::SNAPPY},
+      {"gzip", arrow::Compression::GZIP},
+      {"none", arrow::Compression::UNCOMPRESSED}};
+  auto codec = kCodecs.find(options.parquet_compression);
+  if (codec == kCodecs.end()) {
+    return Status::Invalid("unknown Parquet compression '", options.parquet_compression, "'");
+  }
+  auto properties = parquet::WriterProperties::Builder()
+                        .compression(codec->second)
+                        ->max_row_group_length(options.parquet_row_group_size)
+                        ->build();
   // Storing the Arrow schema keeps types Parquet has no word for (e.g. a timestamp's zone).
   auto arrow_properties = parquet::ArrowWriterProperties::Builder().store_schema()->build();
   try {
@@ -99,7 +112,7 @@ Result<std::unique_ptr<RecordWriter>> RecordWriter::Open(
     case Format::kJsonLines:
       return internal::OpenJsonLinesWriter(std::move(stream), schema);
     case Format::kParquet:
-      return OpenParquetWriter(std::move(stream), schema);
+      return OpenParquetWriter(std::move(stream), schema, options);
     case Format::kAvro:
       return internal::OpenAvroWriter(std::move(stream), schema, options);
     case Format::kOrc:

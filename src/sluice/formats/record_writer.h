@@ -23,6 +23,13 @@ struct WriteOptions {
   /// Avro: the codec that compresses each block ("null", "deflate", "snappy" or "zstandard").
   /// deflate is the one every Avro implementation reads.
   std::string avro_codec = "deflate";
+  /// Parquet: the codec of the column chunks ("zstd", "snappy", "gzip" or "none"). zstd
+  /// compresses about as well as gzip at the speed of snappy; snappy and gzip are for readers
+  /// that lack zstd.
+  std::string parquet_compression = "zstd";
+  /// Parquet: the most rows in one row group. Smaller groups let readers skip more and a writer
+  /// hold less in memory; larger ones compress better and scan faster.
+  int64_t parquet_row_group_size = int64_t{1} << 20;
 };
 
 /// Writes batches of one schema to a file or stream in a format.

@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+
 #include <fstream>
 #include <thread>
 
@@ -96,6 +99,35 @@ Status WriteThrough(const std::string& path, bool abort = false) {
     return Status::OK();
   }
   return sink->Publish();
+}
+
+TEST(FileSinkTest, ParquetCompressionAndRowGroupSize) {
+  ScratchDirectory dir;
+  arrow::Int64Builder values;
+  for (int64_t i = 0; i < 250; ++i) ASSERT_TRUE(values.Append(i).ok());
+  auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("n", arrow::int64())}), 250,
+                                        {*values.Finish()});
+  for (const auto& [codec, expected] :
+       std::vector<std::pair<std::string, arrow::Compression::type>>{
+           {"zstd", arrow::Compression::ZSTD},
+           {"snappy", arrow::Compression::SNAPPY},
+           {"gzip", arrow::Compression::GZIP},
+           {"none", arrow::Compression::UNCOMPRESSED}}) {
+    const std::string path = dir.File(codec + ".parquet");
+    auto sink = MakeSink(fmt::format(
+        "path: {}\nparquet_compression: {}\nparquet_row_group_size: 100", path, codec));
+    ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+    ASSERT_TRUE((*sink)->Open(batch->schema()).ok());
+    ASSERT_TRUE((*sink)->Write(batch).ok());
+    ASSERT_TRUE((*sink)->Close().ok());
+    ASSERT_TRUE((*sink)->Publish().ok());
+    auto metadata = parquet::ParquetFileReader::OpenFile(path)->metadata();
+    EXPECT_EQ(metadata->num_rows(), 250);
+    EXPECT_EQ(metadata->num_row_groups(), 3) << codec;
+    EXPECT_EQ(metadata->RowGroup(0)->ColumnChunk(0)->compression(), expected) << codec;
+  }
+  auto unknown = MakeSink(fmt::format("path: {}\nparquet_compression: lz77", dir.File("x.parquet")));
+  EXPECT_FALSE(unknown.ok());
 }
 
 TEST(FileSinkTest, AbortKeepsThePreviousFile) {

@@ -117,6 +117,16 @@ config::OptionSpec AvroCodecSpec() {
                     formats::avro::ContainerCodecNames());
 }
 
+config::OptionSpec ParquetRowGroupSizeSpec() {
+  config::OptionSpec option = config::MakeOption(
+      "parquet_row_group_size", config::OptionType::kInteger,
+      "Parquet: the most rows in one row group. Smaller groups let readers skip more and the "
+      "writer hold less in memory; larger ones compress better and scan faster.",
+      "1048576");
+  option.min = 1;
+  return option;
+}
+
 config::OptionSpec MissingFieldsSpec() {
   return EnumOption(
       "missing_fields",
@@ -189,6 +199,12 @@ std::vector<config::OptionSpec> WriteFormatOptionSpecs() {
       config::MakeOption("header", OptionType::kBool,
                          "CSV: whether to write a first line naming the columns.", "true"),
       AvroCodecSpec(),
+      EnumOption("parquet_compression",
+                 "Parquet: the codec of the column chunks. zstd (the default) compresses about "
+                 "as well as gzip at the speed of snappy; snappy and gzip are for readers that "
+                 "lack zstd, none does not compress.",
+                 {"zstd", "snappy", "gzip", "none"}),
+      ParquetRowGroupSizeSpec(),
   };
 }
 
@@ -224,6 +240,8 @@ Result<formats::WriteOptions> WriteOptionsFromConfig(const config::Options& opti
   SLUICE_ASSIGN_OR_RAISE(write_options.delimiter, Delimiter(options));
   write_options.header = options.GetBool("header");
   write_options.avro_codec = options.GetString("avro_codec");
+  write_options.parquet_compression = options.GetString("parquet_compression");
+  write_options.parquet_row_group_size = options.GetInteger("parquet_row_group_size");
   std::string path = options.Has("path") ? options.GetString("path") : "";
   bool orc = options.Has("format") ? options.GetString("format") == "orc"
                                    : formats::FormatFromPath(path) == formats::Format::kOrc;
