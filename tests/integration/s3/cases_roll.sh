@@ -193,3 +193,26 @@ part["upload_id"] = "gone-again"; part["uploaded"][0][1] = '"0000000000000000000
 part["upload_id"] = "gone-again"; part["size"] += 1|and the object has [0-9]* bytes, not|an object of another size
 EDITS
 }
+
+# Refused credentials: the part's upload cannot begin; the error names the part and the store's
+# answer, never the secret, and nothing is written.
+case_roll_s3_wrong_credentials() {
+  rows_jsonl in.jsonl 100 20
+  cat > pipeline.yaml <<'YAML'
+name: s3-roll-creds
+checkpoint: {dir: state}
+sources:
+  rows: {connector: file, path: in.jsonl}
+sinks:
+  out: {connector: file, path: "s3://lake/creds-roll/part-{part}.parquet", roll: {rows: 10}}
+YAML
+  expect_error "roll, wrong secret" 1 "s3://lake/creds-roll/.*(SIGNATURE_DOES_NOT_MATCH|SignatureDoesNotMatch)" -- \
+    env AWS_SECRET_ACCESS_KEY=wrong-Secret-77 "$sluice" run --no-progress pipeline.yaml
+  expect_error "roll, no access key" 1 "writing part files to S3 needs an access key" -- \
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$sluice" run --no-progress pipeline.yaml
+  if [ "$(check count lake/creds-roll .parquet)" -eq 0 ] && [ -z "$(check uploads lake/creds-roll/)" ]; then
+    pass "roll, wrong credentials: no object and no upload left"
+  else
+    fail_case "roll, wrong credentials: something was written"
+  fi
+}
