@@ -74,3 +74,55 @@ case_server_not_there() {
     env AWS_ENDPOINT_URL="http://127.0.0.1:$dead" timeout 120 "$sluice" run --no-progress write.yaml
   echo "   (both runs gave up after $((SECONDS - begin)) s)"
 }
+
+# The server goes away in the middle of a bounded read: the client retries, then the run fails
+# naming the object (never ends as if the input were complete, never publishes a part of it);
+# once the server is back, a rerun resumes from the checkpoint and every row arrives once.
+case_server_goes_away_mid_read() {
+  "$python" - data <<'PY'
+import json, os, sys
+os.makedirs(sys.argv[1])
+for f in range(100):
+    with open(f"{sys.argv[1]}/part-{f:03d}.jsonl", "w") as out:
+        for i in range(f * 10000, (f + 1) * 10000):
+            out.write(json.dumps({"id": i, "text": "x" * 40}) + "\n")
+PY
+  check put data lake/away > /dev/null
+  cat > pipeline.yaml <<'YAML'
+name: s3-away
+checkpoint: {dir: state, interval: 50ms}
+sources:
+  rows: {connector: file, path: "s3://lake/away/*.jsonl", batch_size: 200}
+sinks:
+  out: {connector: file, path: "out/part-{part}.jsonl", roll: {rows: 5000}}
+YAML
+  "$sluice" run --no-progress pipeline.yaml 2> stderr.txt &
+  local pid=$! status=0
+  sleep 1
+  server_stop
+  local stopped=$SECONDS
+  wait "$pid" || status=$?
+  local took=$((SECONDS - stopped))
+  server_launch
+  if [ "$status" -eq 0 ]; then
+    fail_case "server away mid-read: the run ended with status 0 although the server went away"
+    return
+  elif ! grep -q "s3://lake/away/part-" stderr.txt || ! no_secret_in stderr.txt; then
+    fail_case "server away mid-read: exit $status without naming the object: $(tail -n 1 stderr.txt)"
+    return
+  fi
+  local first=$status
+  cp stderr.txt first-run.txt
+  if ! "$sluice" run --no-progress pipeline.yaml 2> stderr.txt; then
+    fail_case "server away mid-read: the rerun failed"
+    return
+  fi
+  local rows repeated
+  rows=$(cat out/part-*.jsonl | wc -l)
+  repeated=$(cat out/part-*.jsonl | grep -o '"id":[0-9]*' | sort | uniq -d | wc -l)
+  if [ "$rows" -eq 1000000 ] && [ "$repeated" -eq 0 ]; then
+    pass "server away mid-read: exit $first after ${took}s ($(grep -o "s3://lake/away/part-[0-9]*.jsonl[^;]*" first-run.txt | head -n 1 | cut -c 1-120)); the rerun completed: 1000000 rows once each"
+  else
+    fail_case "server away mid-read: after the rerun $rows rows, $repeated repeated (expected 1000000 once)"
+  fi
+}
