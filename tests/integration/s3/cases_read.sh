@@ -13,10 +13,10 @@ sinks:
 YAML
 }
 
-# 70 objects of each format (210 in all, 10,500 rows per format), uploaded once for the cases
+# 340 objects of each format (1,020 under one prefix, 51,000 rows per format), uploaded once for the cases
 # that read them.
 case_prefix_equals_local() {
-  check gen data 70
+  check gen data 340
   if ! check put data lake/data; then
     fail_case "prefix: cannot upload the objects"
     return
@@ -36,12 +36,12 @@ case_prefix_equals_local() {
     fi
     local rows
     rows=$(wc -l < "$fmt/s3/out.jsonl")
-    if [ "$rows" -ne 10500 ]; then
-      fail_case "prefix $fmt: $rows rows from the bucket, expected 10500"
+    if [ "$rows" -ne 51000 ]; then
+      fail_case "prefix $fmt: $rows rows from the bucket, expected 51000"
     elif ! cmp -s "$fmt/local/out.jsonl" "$fmt/s3/out.jsonl"; then
       fail_case "prefix $fmt: the rows from the bucket differ from the local files'"
     else
-      pass "prefix $fmt: 70 objects read as one stream (connector: $connector), 10500 rows equal to the local files'"
+      pass "prefix $fmt: 340 objects read as one stream (connector: $connector), 51000 rows equal to the local files'"
     fi
   done
 }
