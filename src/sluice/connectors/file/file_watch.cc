@@ -63,9 +63,9 @@ config::OptionSpec WatchOptionSpec() {
       "(_SUCCESS, as Spark and Hadoop jobs write when they finish).");
   OptionSpec on_done = MakeOption(
       "on_done", OptionType::kSection,
-      "What happens to a file once everything read from it is safe (written by the sinks; with "
-      "checkpoints, in a completed checkpoint): keep, delete, or {move: processed/} (a folder "
-      "relative to the file's own).",
+      "What happens to a file once its rows are safe (with checkpoints, once a completed "
+      "checkpoint holds it; without, when the run ends cleanly): keep, delete, or "
+      "{move: processed/} (a folder relative to the file's own).",
       "keep");
   OptionSpec action = MakeOption("action", OptionType::kEnum, "keep, delete or move.", "keep");
   action.choices = {"keep", "delete", "move"};
