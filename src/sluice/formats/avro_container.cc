@@ -131,7 +131,8 @@ bool BlockCodec::Decompress(std::string_view data, int64_t limit, std::string* o
   while (!decompressor_->IsFinished()) {
     if (written == out->size() && !grow()) return too_large();
     auto step = decompressor_->Decompress(
-        static_cast<int64_t>(data.size() - read), reinterpret_cast<const uint8_t*>(data.data()) + read,
+        static_cast<int64_t>(data.size() - read),
+        reinterpret_cast<const uint8_t*>(data.data()) + read,
         static_cast<int64_t>(out->size() - written),
         reinterpret_cast<uint8_t*>(out->data()) + written);
     if (!step.ok()) {

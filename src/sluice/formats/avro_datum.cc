@@ -374,8 +374,8 @@ Status EncodeValue(const AvroNode& node, const arrow::Array& array, int64_t row,
     case AvroType::kBytes:
     case AvroType::kFixed:
       if (node.logical == AvroLogical::kDecimal) {
-        AppendDecimal(arrow::Decimal128(static_cast<const arrow::Decimal128Array&>(array).GetValue(row)),
-                      out);
+        const auto& decimals = static_cast<const arrow::Decimal128Array&>(array);
+        AppendDecimal(arrow::Decimal128(decimals.GetValue(row)), out);
         return Status::OK();
       }
       AppendBytes(static_cast<const arrow::BinaryArray&>(array).GetView(row), out);

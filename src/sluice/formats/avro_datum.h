@@ -48,7 +48,8 @@ Result<bool> DecodeValue(const AvroNode& node, ByteCursor* in, arrow::ArrayBuild
 /// Casts `columns`, one per field of the record node `record`, to the Arrow types EncodeValue
 /// reads (the fields' arrow_type); nanoseconds are cut to microseconds. A column that does not
 /// convert is Status::Invalid naming its field.
-Result<arrow::ArrayVector> CastForEncoding(const AvroNode& record, const arrow::ArrayVector& columns);
+Result<arrow::ArrayVector> CastForEncoding(const AvroNode& record,
+                                           const arrow::ArrayVector& columns);
 
 /// Appends value `row` of `array` (of node.arrow_type) in Avro's binary encoding.
 Status EncodeValue(const AvroNode& node, const arrow::Array& array, int64_t row, std::string* out);

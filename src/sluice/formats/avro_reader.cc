@@ -252,7 +252,8 @@ class ContainerReader {
 
   /// Checks the `count` values of the block in `data_`: the rows from the first broken value on
   /// are damaged input; values that are whole but unusable are noted for dead letters.
-  Status Check(int64_t start, size_t bytes, int64_t count, std::vector<exec::DeadLetter>* rejected) {
+  Status Check(int64_t start, size_t bytes, int64_t count,
+               std::vector<exec::DeadLetter>* rejected) {
     ByteCursor check{data_};
     int64_t good = 0;
     std::string broken;

@@ -122,10 +122,10 @@ TEST(AvroContainerTest, EveryTypeRoundTripsWithEveryCodec) {
 
 TEST(AvroContainerTest, WidensTypesAvroLacks) {
   ScratchDirectory directory;
-  auto schema = arrow::schema({arrow::field("small", arrow::int8()),
-                               arrow::field("unsigned", arrow::uint32()),
-                               arrow::field("nanos", arrow::timestamp(arrow::TimeUnit::NANO, "UTC")),
-                               arrow::field("words", arrow::large_utf8())});
+  auto nanos = arrow::timestamp(arrow::TimeUnit::NANO, "UTC");
+  auto schema = arrow::schema(
+      {arrow::field("small", arrow::int8()), arrow::field("unsigned", arrow::uint32()),
+       arrow::field("nanos", nanos), arrow::field("words", arrow::large_utf8())});
   arrow::ArrayVector arrays = {
       *arrow::json::ArrayFromJSONString(arrow::int8(), "[-128, 127]"),
       *arrow::json::ArrayFromJSONString(arrow::uint32(), "[4294967295, 0]"),
@@ -388,7 +388,8 @@ TEST(AvroContainerTest, ReadsFromAStream) {
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE((*writer)->Write(**table->CombineChunksToBatch()).ok());
   ASSERT_TRUE((*writer)->Close().ok());
-  auto stream = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(ReadText(path)));
+  auto stream =
+      std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(ReadText(path)));
   auto reader = RecordReader::OpenStream(stream, "-", Format::kAvro, {});
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   std::vector<exec::DeadLetter> rejected;

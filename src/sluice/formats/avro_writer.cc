@@ -95,12 +95,13 @@ class AvroWriter final : public RecordWriter {
 
 }  // namespace
 
-Result<std::unique_ptr<RecordWriter>> OpenAvroWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                     const std::shared_ptr<arrow::Schema>& schema,
-                                                     const WriteOptions& options) {
+Result<std::unique_ptr<RecordWriter>> OpenAvroWriter(
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema,
+    const WriteOptions& options) {
   SLUICE_ASSIGN_OR_RAISE(auto record, avro::SchemaFromArrow(*schema));
   SLUICE_ASSIGN_OR_RAISE(auto codec, avro::BlockCodec::Make(options.avro_codec));
-  auto writer = std::make_unique<AvroWriter>(std::move(stream), std::move(record), std::move(codec));
+  auto writer =
+      std::make_unique<AvroWriter>(std::move(stream), std::move(record), std::move(codec));
   SLUICE_RETURN_NOT_OK(writer->WriteHeader());
   return writer;
 }

@@ -106,7 +106,8 @@ TEST(MessageCodecTest, AvroMessagesTakeNestedTypesAndMillis) {
   std::ofstream(path) << R"({"type":"record","name":"r","fields":[
       {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
       {"name":"tags","type":{"type":"array","items":"string"}},
-      {"name":"at","type":["null",{"type":"record","name":"p","fields":[{"name":"x","type":"int"}]}]}]})";
+      {"name":"at","type":["null",
+          {"type":"record","name":"p","fields":[{"name":"x","type":"int"}]}]}]})";
   auto avro = std::shared_ptr<AvroCodec>(*AvroCodec::Make(path.string(), config::Location{}));
   ASSERT_EQ(avro->schema()->field(0)->type()->ToString(), TimestampType()->ToString());
   auto point = arrow::struct_({arrow::field("x", arrow::int32(), false)});

@@ -68,10 +68,9 @@ Status RowGroupReader::SkipGroup(const Status& error, std::vector<exec::DeadLett
   exec::DeadLetter letter;
   letter.origin = fmt::format("{}:{} {} of {} (rows {}-{})", name_, noun_, group_ + 1,
                               num_groups(), rows_done_ + 1, rows_done_ + rows);
+  std::string why = error.ok() ? std::string("it has no reader") : OneLine(error.message());
   letter.reason = fmt::format("{} {} is unreadable ({}): {} of its rows are lost", noun_,
-                              group_ + 1,
-                              OneLine(error.ok() ? std::string("it has no reader") : error.message()),
-                              rows - group_rows_read_);
+                              group_ + 1, why, rows - group_rows_read_);
   letter.skipped_rows = rows - group_rows_read_;
   letter.skipped_bytes = rows == 0 ? bytes : bytes * (rows - group_rows_read_) / rows;
   rows_done_ += rows;

@@ -13,9 +13,9 @@ namespace sluice::formats::internal {
 Result<std::unique_ptr<RecordWriter>> OpenCsvWriter(std::shared_ptr<arrow::io::OutputStream> stream,
                                                     const std::shared_ptr<arrow::Schema>& schema,
                                                     const WriteOptions& options);
-Result<std::unique_ptr<RecordWriter>> OpenAvroWriter(std::shared_ptr<arrow::io::OutputStream> stream,
-                                                     const std::shared_ptr<arrow::Schema>& schema,
-                                                     const WriteOptions& options);
+Result<std::unique_ptr<RecordWriter>> OpenAvroWriter(
+    std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema,
+    const WriteOptions& options);
 Result<std::unique_ptr<RecordWriter>> OpenJsonLinesWriter(
     std::shared_ptr<arrow::io::OutputStream> stream, const std::shared_ptr<arrow::Schema>& schema);
 
