@@ -11,6 +11,9 @@ object back as JSON lines. Endpoint and credentials come from the AWS environmen
   s3_check.py parquet-local PATH              a local Parquet file's rows as JSON lines
   s3_check.py rows BUCKET/PREFIX SUFFIX       the rows of every object under PREFIX ending with
                                               SUFFIX (Parquet or JSON lines), as sorted JSON lines
+  s3_check.py same-rows BUCKET/PREFIX SUFFIX LOCAL.jsonl
+                                              the Parquet objects under PREFIX hold LOCAL's rows,
+                                              each once (by id): prints "ROWS DUPLICATES EQUAL"
   s3_check.py uploads BUCKET/PREFIX           the keys of the multipart uploads in progress under
                                               PREFIX, one a line (boto3: pyarrow cannot list them)
   s3_check.py start-upload BUCKET/KEY         begins a multipart upload and leaves it (boto3)
@@ -80,6 +83,25 @@ def rows_under(fs, path, suffix):
         print(line)
 
 
+def same_rows(fs, path, suffix, local):
+    """Compares columnar (sorted by id), for row counts where JSON lines would be slow."""
+    import pyarrow.compute as pc
+    import pyarrow.json as pjson
+
+    tables = []
+    selector = pfs.FileSelector(path, recursive=True, allow_not_found=True)
+    for info in fs.get_file_info(selector):
+        if info.type == pfs.FileType.File and info.path.endswith(suffix):
+            with fs.open_input_file(info.path) as f:
+                tables.append(pq.read_table(f))
+    expected = pjson.read_json(local)
+    got = pa.concat_tables(tables).select(expected.column_names) if tables else expected.slice(0, 0)
+    duplicates = got.num_rows - len(pc.unique(got["id"]))
+    got = got.sort_by("id").cast(expected.schema)
+    equal = got.equals(expected.sort_by("id"))
+    print(got.num_rows, duplicates, "equal" if equal else "different")
+
+
 def rows_as_jsonl(table):
     for row in table.to_pylist():
         print(json.dumps(row, default=str, sort_keys=True))
@@ -127,6 +149,9 @@ def main():
     fs = filesystem()
     if command == "rows":
         rows_under(fs, args[0], args[1])
+        return 0
+    if command == "same-rows":
+        same_rows(fs, *args)
         return 0
     if command == "mkbucket":
         fs.create_dir(args[0])
