@@ -69,7 +69,14 @@ Result<std::unique_ptr<RecordReader>> OpenParquetReader(
     properties.set_page_checksum_verification(true);
     parquet::arrow::FileReaderBuilder builder;
     SLUICE_RETURN_NOT_OK(builder.Open(file, properties));
-    auto opened = builder.memory_pool(arrow::default_memory_pool())->Build();
+    parquet::ArrowReaderProperties arrow_properties = parquet::default_arrow_reader_properties();
+    // Over a network, a row group's column chunks are fetched together, in coalesced ranges
+    // and in parallel, before it is decoded: one row group is read at a time, so this holds
+    // at most one row group's columns.
+    arrow_properties.set_pre_buffer(options.remote);
+    auto opened = builder.memory_pool(arrow::default_memory_pool())
+                      ->properties(arrow_properties)
+                      ->Build();
     if (!opened.ok())
       return Status::Invalid(
           fmt::format("{}: not a readable Parquet file: {}", name, opened.status().message()));

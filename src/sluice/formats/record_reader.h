@@ -52,6 +52,10 @@ struct ReadOptions {
   int64_t batch_rows = 65536;
   /// JSON lines: how many lines schema inference looks at.
   int64_t infer_rows = 1000;
+  /// Whether the input is reached over a network (an object in a bucket), where each request
+  /// costs a round trip: Parquet then fetches the column chunks of a row group together,
+  /// coalesced, before decoding it (pre-buffering), rather than one request per chunk.
+  bool remote = false;
   /// How timestamp and date fields are read from text and numbers where the default rules
   /// (ISO 8601, epoch unit guessed by magnitude) do not fit. A field with a text format of its
   /// own is a timestamp even when the schema is inferred.
