@@ -12,6 +12,7 @@
 #include "sluice/connectors/file/file_sink.h"
 #include "sluice/connectors/file/file_source.h"
 #include "sluice/connectors/generator/generator_source.h"
+#include "sluice/connectors/http/http_sink.h"
 #include "sluice/connectors/influxdb/influxdb_sink.h"
 #include "sluice/connectors/kafka/kafka_sink.h"
 #include "sluice/connectors/kafka/kafka_source.h"
@@ -77,6 +78,7 @@ const Registry& BuiltinRegistry() {
     connectors::RegisterDuckDbSink(&built);
     connectors::RegisterBlackholeSink(&built);
     connectors::RegisterInfluxDbSink(&built);
+    connectors::RegisterHttpSink(&built);
     connectors::RegisterKafkaSink(&built);
     connectors::RegisterMqttSink(&built);
     connectors::RegisterMySqlSink(&built);
