@@ -30,6 +30,8 @@ namespace {
 using avro::ByteCursor;
 
 constexpr int64_t kReadChunk = 1 << 16;
+/// The most bytes a block's count and size take (two varints).
+constexpr size_t kBlockHeadMax = 20;
 
 /// Front-to-back buffered reading of a stream, with the position of the next unread byte.
 class Input {
@@ -83,8 +85,11 @@ class ContainerReader {
   /// Reads the header: the writer schema, the codec and the sync marker.
   Status Open() {
     const auto limit = static_cast<size_t>(options_.max_record_size);
+    // Read no more than the header needs, so that a stream that is still being written (a pipe)
+    // opens as soon as its header is there.
+    size_t want = 64;
     while (true) {
-      SLUICE_ASSIGN_OR_RAISE(bool whole, input_.Ensure(kReadChunk));
+      SLUICE_ASSIGN_OR_RAISE(bool whole, input_.Ensure(want));
       std::string_view head = input_.available();
       if (head.size() < avro::kContainerMagic.size() ||
           head.substr(0, avro::kContainerMagic.size()) != avro::kContainerMagic) {
@@ -106,7 +111,7 @@ class ContainerReader {
             "{}: not a readable Avro file: its header is cut short or longer than {}", name_,
             RecordLimit(options_)));
       }
-      SLUICE_RETURN_NOT_OK(input_.Ensure(std::min(head.size() * 2, limit)).status());
+      want = std::min(head.size() * 2, limit);
     }
     auto record = avro::ParseSchema(schema_json_);
     if (!record.ok())
@@ -199,13 +204,22 @@ class ContainerReader {
       SLUICE_ASSIGN_OR_RAISE(bool any, input_.Ensure(1));
       if (!any) return false;
       ++block_;
-      SLUICE_RETURN_NOT_OK(input_.Ensure(20).status());
-      ByteCursor head{input_.available()};
+      // The count and size, read a byte more at a time, so as not to wait on a pipe for bytes
+      // that the last block does not have.
+      ByteCursor head;
       int64_t count = 0;
       int64_t size = 0;
+      while (true) {
+        head = ByteCursor{input_.available()};
+        if (head.ReadLong(&count) && head.ReadLong(&size)) break;
+        if (input_.available().size() >= kBlockHeadMax) break;
+        SLUICE_ASSIGN_OR_RAISE(bool more, input_.Ensure(input_.available().size() + 1));
+        if (!more) break;
+      }
+      head = ByteCursor{input_.available()};
       if (!head.ReadLong(&count) || !head.ReadLong(&size)) {
         // Two varints take at most 20 bytes: with those there, they are damaged, not cut short.
-        if (input_.available().size() >= 20) {
+        if (input_.available().size() >= kBlockHeadMax) {
           SLUICE_RETURN_NOT_OK(Resync(
               start, fmt::format("block {} does not start with a record count and size", block_),
               rejected));
