@@ -70,7 +70,10 @@ Result<Outcome> RequestSender::Send(std::string_view body, std::string_view key,
     std::string reason;
     std::optional<std::chrono::milliseconds> retry_after;
     if (!response.ok()) {
+      // The client's message starts with the method and URL, which the error gives once.
       reason = response.status().message();
+      std::string prefix = fmt::format("{} {}: ", settings_.method, where);
+      if (reason.rfind(prefix, 0) == 0) reason.erase(0, prefix.size());
     } else {
       Verdict verdict = Judge(response->status);
       if (verdict != Verdict::kRetry) {

@@ -1,0 +1,46 @@
+# Every row arrives in every format, in requests within the batch limits (sourced by
+# run_tests.sh).
+
+# 10,000 rows with batch.rows 500 arrive in 20 requests, each row once with its values, read
+# back as a JSON array, JSON lines, CSV and an Arrow stream (pyarrow); each request has its own
+# Idempotency-Key.
+case_every_row_in_every_format() {
+  make_rows 10000
+  local format summary
+  for format in json jsonl csv arrow; do
+    write_pipeline "url: http://127.0.0.1:$port/all_$format/ok" "format: $format" \
+      "batch: {rows: 500}"
+    if ! run_sluice pipeline.yaml; then
+      fail_case "$format: the run failed"
+      continue
+    fi
+    summary=$(check "all_$format" "$format" 10000)
+    if [[ "$summary" == "requests=20 ok=20 ok_rows=10000 dead_rows=0 exact=yes "*"keys=20 ok_keys_unique=yes methods=POST "* ]]; then
+      pass "$format: 10000 rows in 20 requests, each row once ($summary)"
+    else
+      fail_case "$format: $summary"
+    fi
+  done
+}
+
+# batch.bytes closes requests early: no body is larger than 4KB, and every row arrives once;
+# PUT is the method asked for.
+case_bytes_limit_and_put() {
+  make_rows 2000
+  write_pipeline "url: http://127.0.0.1:$port/bytes/ok" "method: PUT" "format: jsonl" \
+    "batch: {rows: 500, bytes: 4KB}"
+  if ! run_sluice pipeline.yaml; then
+    fail_case "bytes limit: the run failed"
+    return
+  fi
+  local summary max requests
+  summary=$(check bytes jsonl 2000)
+  max=$(grep -o 'max_body=[0-9]*' <<< "$summary" | cut -d= -f2)
+  requests=$(grep -o '^requests=[0-9]*' <<< "$summary" | cut -d= -f2)
+  if [[ "$summary" == *"exact=yes"*"methods=PUT "* ]] && [ "$max" -le 4096 ] &&
+    [ "$requests" -gt 4 ]; then
+    pass "bytes limit: 2000 rows in $requests PUT requests of at most $max bytes"
+  else
+    fail_case "bytes limit: $summary"
+  fi
+}
