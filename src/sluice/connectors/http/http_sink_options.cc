@@ -85,7 +85,10 @@ std::vector<OptionSpec> SinkOptionSpecs() {
   OptionSpec bearer = MakeOption(
       "bearer_token", OptionType::kString,
       "Sent as Authorization: Bearer <token>; use ${VARIABLE} to keep it out of the file.");
-  OptionSpec basic = MakeOption("basic", OptionType::kSection, "HTTP basic authentication.");
+  OptionSpec basic = MakeOption(
+      "basic", OptionType::kSection,
+      "HTTP basic authentication: username, and password (use ${VARIABLE} to keep it out of "
+      "the file).");
   OptionSpec username = MakeOption("username", OptionType::kString, "The user name.");
   OptionSpec password = MakeOption("password", OptionType::kString,
                                    "The password; use ${VARIABLE} to keep it out of the file.");
