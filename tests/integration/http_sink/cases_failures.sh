@@ -144,3 +144,29 @@ print(headers.get("Authorization"), headers.get("X-Api-Key"), headers.get("X-Ten
   fi
   unset HOOK_TOKEN HOOK_KEY HOOK_TENANT
 }
+
+# Basic authentication reaches the receiver as "Authorization: Basic base64(user:password)",
+# and a refused request prints neither the password nor that header.
+case_basic_auth() {
+  make_rows 10
+  export HOOK_PASSWORD="pw-$RANDOM-secret"
+  write_pipeline "url: http://127.0.0.1:$port/basic/reject/1" \
+    'auth: {basic: {username: sluice, password: "${HOOK_PASSWORD}"}}'
+  run_sluice pipeline.yaml || true
+  local sent expected
+  sent=$("$python" -c '
+import json, sys
+print(json.load(open(sys.argv[1] + "/000001.json"))["headers"].get("Authorization"))' \
+    "$received/basic")
+  expected="Basic $(printf 'sluice:%s' "$HOOK_PASSWORD" | base64)"
+  if [ "$sent" != "$expected" ]; then
+    fail_case "basic: the receiver got '$sent'"
+  elif grep -q -e "$HOOK_PASSWORD" -e "${expected#Basic }" stderr.txt; then
+    fail_case "basic: the password was printed"
+  elif [ "$(wc -l < dead.jsonl)" -ne 10 ]; then
+    fail_case "basic: $(wc -l < dead.jsonl) dead letters, not 10"
+  else
+    pass "basic: credentials sent, not printed; 10 refused rows are dead letters"
+  fi
+  unset HOOK_PASSWORD
+}
