@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sluice/common/logging.h"
+#include "sluice/connectors/common/batching_sink.h"
 #include "sluice/connectors/http/http_sink_options.h"
 #include "sluice/connectors/http/request_body.h"
 #include "sluice/connectors/http/request_sender.h"
@@ -29,7 +30,7 @@ using http::SinkSettings;
 /// its rows a dead letter; one that keeps failing otherwise fails the run. At-least-once: a
 /// request may arrive twice (an answer lost to a timeout), with the same Idempotency-Key.
 /// Pipeline thread only.
-class HttpSink final : public exec::Sink {
+class HttpSink final : public BatchingSink {
  public:
   HttpSink(SinkSettings settings, const exec::ConnectorContext& context)
       : settings_(std::move(settings)),
@@ -38,10 +39,6 @@ class HttpSink final : public exec::Sink {
         checkpoints_(context.checkpoints),
         dead_letters_(context.dead_letters),
         logger_(ComponentLogger(fmt::format("sink {}", name_))) {}
-
-  exec::CheckpointRole checkpoint_role() const override {
-    return exec::CheckpointRole::kAtLeastOnce;
-  }
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
     SLUICE_ASSIGN_OR_RAISE(pending_, PendingRows::Make(settings_.format, schema));
@@ -66,19 +63,6 @@ class HttpSink final : public exec::Sink {
     return Send(/*all=*/lingered);
   }
 
-  Status Flush() override { return Send(true); }
-
-  Status Commit(const exec::InputDone& done) override {
-    (void)done;
-    return Send(true);
-  }
-
-  Result<std::string> PrepareCheckpoint(int64_t id) override {
-    (void)id;
-    SLUICE_RETURN_NOT_OK(Send(true));
-    return std::string("{}");
-  }
-
   Status Close() override {
     if (sender_ == nullptr) return Status::OK();
     SLUICE_RETURN_NOT_OK(Send(true));
@@ -86,6 +70,9 @@ class HttpSink final : public exec::Sink {
                   sender_->requests() - sender_->retries(), sender_->retries(), rows_refused_);
     return Status::OK();
   }
+
+ protected:
+  Status SendPending() override { return Send(true); }
 
  private:
   /// Sends the pending rows: all of them, or (`all` false) only full requests.

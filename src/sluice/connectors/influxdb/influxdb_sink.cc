@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/common/logging.h"
+#include "sluice/connectors/common/batching_sink.h"
 #include "sluice/connectors/influxdb/influxdb_options.h"
 #include "sluice/connectors/influxdb/line_protocol.h"
 #include "sluice/connectors/influxdb/point_writer.h"
@@ -49,7 +50,7 @@ struct PendingLines {
 /// refuses become dead letters with its message while the rest is written. At-least-once:
 /// points are idempotent, so what a restart writes again overwrites itself. Pipeline thread
 /// only.
-class InfluxDbSink final : public exec::Sink {
+class InfluxDbSink final : public BatchingSink {
  public:
   InfluxDbSink(SinkSettings settings, std::string name, bool checkpoints,
                exec::DeadLetterQueue* dead_letters)
@@ -58,10 +59,6 @@ class InfluxDbSink final : public exec::Sink {
         checkpoints_(checkpoints),
         dead_letters_(dead_letters),
         logger_(ComponentLogger(fmt::format("sink {}", name_))) {}
-
-  exec::CheckpointRole checkpoint_role() const override {
-    return exec::CheckpointRole::kAtLeastOnce;
-  }
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
     auto renderer = LineRenderer::Make(settings_.layout, *schema);
@@ -96,19 +93,6 @@ class InfluxDbSink final : public exec::Sink {
     return Send(/*all=*/!checkpoints_ || lingered);
   }
 
-  Status Flush() override { return Send(true); }
-
-  Status Commit(const exec::InputDone& done) override {
-    (void)done;
-    return Send(true);
-  }
-
-  Result<std::string> PrepareCheckpoint(int64_t id) override {
-    (void)id;
-    SLUICE_RETURN_NOT_OK(Send(true));
-    return std::string("{}");
-  }
-
   Status Close() override {
     if (writer_ == nullptr) return Status::OK();
     SLUICE_RETURN_NOT_OK(Send(true));
@@ -116,6 +100,9 @@ class InfluxDbSink final : public exec::Sink {
                   writer_->requests(), points_refused_);
     return Status::OK();
   }
+
+ protected:
+  Status SendPending() override { return Send(true); }
 
  private:
   /// Sends the pending lines in requests of at most batch_rows lines and batch_bytes bytes:
