@@ -32,10 +32,8 @@ case_429_retry_after_is_honoured() {
     return
   fi
   local delay summary
-  delay=$("$python" -c '
-import json, sys
-times = [json.load(open(f"{sys.argv[1]}/{n:06d}.json"))["time"] for n in (1, 2)]
-print(int((times[1] - times[0]) * 1000))' "$received/throttle")
+  delay=$("$python" -c 'import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))' \
+    "$(recorded throttle 1 time)" "$(recorded throttle 2 time)")
   summary=$(check throttle json 500)
   if [[ "$summary" == "requests=2 ok=1 ok_rows=500 dead_rows=0 exact=yes"* ]] &&
     [ "$delay" -ge 950 ] && [ "$delay" -lt 3000 ]; then
@@ -128,11 +126,8 @@ case_secrets_are_sent_never_printed() {
   run_sluice pipeline.yaml || true
   cat stderr.txt >> printed.txt
   local sent
-  sent=$("$python" -c '
-import json, sys
-headers = json.load(open(sys.argv[1] + "/000001.json"))["headers"]
-print(headers.get("Authorization"), headers.get("X-Api-Key"), headers.get("X-Tenant"))' \
-    "$received/secrets")
+  sent="$(recorded secrets 1 headers.Authorization) $(recorded secrets 1 headers.X-Api-Key)"
+  sent+=" $(recorded secrets 1 headers.X-Tenant)"
   if [ "$sent" != "Bearer $HOOK_TOKEN $HOOK_KEY acme" ]; then
     fail_case "secrets: the receiver got '$sent'"
   elif grep -q -e "$HOOK_TOKEN" -e "$HOOK_KEY" -e QUERYSECRET printed.txt; then
@@ -154,10 +149,7 @@ case_basic_auth() {
     'auth: {basic: {username: sluice, password: "${HOOK_PASSWORD}"}}'
   run_sluice pipeline.yaml || true
   local sent expected
-  sent=$("$python" -c '
-import json, sys
-print(json.load(open(sys.argv[1] + "/000001.json"))["headers"].get("Authorization"))' \
-    "$received/basic")
+  sent=$(recorded basic 1 headers.Authorization)
   expected="Basic $(printf 'sluice:%s' "$HOOK_PASSWORD" | base64)"
   if [ "$sent" != "$expected" ]; then
     fail_case "basic: the receiver got '$sent'"

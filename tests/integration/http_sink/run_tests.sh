@@ -71,6 +71,16 @@ YAML
   } > pipeline.yaml
 }
 
+# Field KEY (e.g. time, or headers.Authorization) of request N of receiver case CASE.
+recorded() {
+  "$python" -c '
+import json, sys
+value = json.load(open("%s/%06d.json" % (sys.argv[1], int(sys.argv[2]))))
+for key in sys.argv[3].split("."):
+    value = value.get(key)
+print(value)' "$received/$1" "$2" "$3"
+}
+
 # check.py on the requests of receiver case $1.
 check() {
   local case="$1"
