@@ -44,3 +44,22 @@ case_bytes_limit_and_put() {
     fail_case "bytes limit: $summary"
   fi
 }
+
+# max_in_flight 4 against a receiver that answers after 600 ms: it answers 4 requests at once,
+# never more, and every row arrives once in 20 requests with distinct keys.
+case_requests_in_flight() {
+  make_rows 10000
+  write_pipeline "url: http://127.0.0.1:$port/in_flight/slow/0.6/1000" "format: jsonl" \
+    "batch: {rows: 500}" "max_in_flight: 4"
+  if ! run_sluice pipeline.yaml; then
+    fail_case "in flight: the run failed"
+    return
+  fi
+  local summary
+  summary=$(check in_flight jsonl 10000)
+  if [[ "$summary" == "requests=20 ok=20 ok_rows=10000 dead_rows=0 exact=yes "*"keys=20 ok_keys_unique=yes "*"in_flight=4" ]]; then
+    pass "in flight: 4 requests answered at once, 10000 rows once in 20 requests"
+  else
+    fail_case "in flight: $summary"
+  fi
+}

@@ -5,7 +5,7 @@
 requests=N answered 2xx ok=N, ok_rows=N (rows in requests answered 2xx), exact=yes when those
 rows are the ROWS rows of make_rows (run_tests.sh) each once with their values, max_body=N
 (bytes), keys=N (distinct Idempotency-Keys), ok_keys_unique=yes|no, methods=..., types=...
-(Content-Types). With `dedupe`, a request whose Idempotency-Key came before is left out (as a
+(Content-Types), in_flight=N (the most requests the receiver answered at once). With `dedupe`, a request whose Idempotency-Key came before is left out (as a
 receiver that dedupes would); with dead=FILE the dead letters' records count with the 2xx rows
 for `exact`.
 """
@@ -52,6 +52,7 @@ names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
 seen = {}
 ok = ok_rows = max_body = 0
 keys, ok_keys, methods, types = set(), [], set(), set()
+most_in_flight = 0
 exact = True
 for name in names:
     with open(os.path.join(folder, name)) as record_file:
@@ -59,6 +60,7 @@ for name in names:
     with open(os.path.join(folder, name[:-5] + ".body"), "rb") as body_file:
         body = body_file.read()
     max_body = max(max_body, len(body))
+    most_in_flight = max(most_in_flight, record["in_flight"])
     key = record["headers"].get("Idempotency-Key", "")
     keys.add(key)
     methods.add(record["method"])
@@ -90,4 +92,5 @@ exact = exact and len(seen) == num_rows
 print(f"requests={len(names)} ok={ok} ok_rows={ok_rows} dead_rows={dead_rows} exact={'yes' if exact else 'no'} "
       f"max_body={max_body} keys={len(keys)} "
       f"ok_keys_unique={'yes' if len(set(ok_keys)) == len(ok_keys) else 'no'} "
-      f"methods={','.join(sorted(methods))} types={';'.join(sorted(types)).replace(' ', '')}")
+      f"methods={','.join(sorted(methods))} types={';'.join(sorted(types)).replace(' ', '')} "
+      f"in_flight={most_in_flight}")

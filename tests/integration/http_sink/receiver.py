@@ -2,7 +2,8 @@
 
     receiver.py PORT FOLDER
 
-Each request is kept as FOLDER/<case>/<n>.json (method, path, headers, the status answered) and
+Each request is kept as FOLDER/<case>/<n>.json (method, path, headers, the status answered, how
+many requests of the case were being answered when it arrived, itself included) and
 FOLDER/<case>/<n>.body, n counting the requests of the case from 1. The path says how to answer
 (<case> is any name; counters are per path):
 
@@ -22,6 +23,7 @@ import time
 
 lock = threading.Lock()
 counters = {}
+in_flight = {}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,6 +49,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             count = counters.get(self.path, 0) + 1
             counters[self.path] = count
             number = sum(counters[key] for key in counters if key.split("/")[1] == case)
+            in_flight[case] = in_flight.get(case, 0) + 1
+            concurrent = in_flight[case]
         status, reply, extra, delay = 200, b'{"ok":true}', [], 0.0
         if rule == "fail500" and count <= int(args[0]):
             status, reply = 500, b"internal trouble"
@@ -59,7 +63,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         folder = os.path.join(sys.argv[2], case)
         os.makedirs(folder, exist_ok=True)
         record = {"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
-                  "status": status, "time": time.time(), "count": count}
+                  "status": status, "time": time.time(), "count": count, "in_flight": concurrent}
         with open(os.path.join(folder, "%06d.body" % number), "wb") as out:
             out.write(body)
         with open(os.path.join(folder, "%06d.json" % number), "w") as out:
@@ -70,6 +74,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(status, reply, extra)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        finally:
+            with lock:
+                in_flight[case] -= 1
 
     do_POST = handle_any
     do_PUT = handle_any

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "sluice/common/logging.h"
 #include "sluice/connectors/common/batching_sink.h"
@@ -25,7 +28,9 @@ using http::SinkSettings;
 /// Sends rows to a URL in requests of at most batch.rows rows and batch.bytes bytes. Without
 /// checkpoints, full requests are sent as rows come and the rest of each input batch once the
 /// batch is done (Commit), since the input is acknowledged then; with checkpoints rows wait up
-/// to `linger` for a request to fill, and PrepareCheckpoint() sends what waits. A row counts as
+/// to `linger` for a request to fill, and PrepareCheckpoint() sends what waits. Up to
+/// max_in_flight requests are sent at once, each from its own thread over its own connection,
+/// and the pipeline thread waits for all of them. A row counts as
 /// delivered once the server answered 2xx; a request answered with another 4xx makes each of
 /// its rows a dead letter; one that keeps failing otherwise fails the run. At-least-once: a
 /// request may arrive twice (an answer lost to a timeout), with the same Idempotency-Key.
@@ -42,8 +47,10 @@ class HttpSink final : public BatchingSink {
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
     SLUICE_ASSIGN_OR_RAISE(pending_, PendingRows::Make(settings_.format, schema));
-    SLUICE_ASSIGN_OR_RAISE(auto client, HttpClient::Make(settings_.http));
-    sender_ = std::make_unique<RequestSender>(settings_, std::move(client), logger_);
+    for (int64_t i = 0; i < settings_.max_in_flight; ++i) {
+      SLUICE_ASSIGN_OR_RAISE(auto client, HttpClient::Make(settings_.http));
+      senders_.push_back(std::make_unique<RequestSender>(settings_, std::move(client), logger_));
+    }
     // Keys of different runs differ: a receiver must not take a new run's request for a
     // repeated one.
     auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -64,10 +71,16 @@ class HttpSink final : public BatchingSink {
   }
 
   Status Close() override {
-    if (sender_ == nullptr) return Status::OK();
+    if (senders_.empty()) return Status::OK();
     SLUICE_RETURN_NOT_OK(Send(true));
+    int64_t requests = 0;
+    int64_t retries = 0;
+    for (const auto& sender : senders_) {
+      requests += sender->requests();
+      retries += sender->retries();
+    }
     logger_->info("delivered {} row(s) in {} request(s) ({} retried); {} refused", rows_delivered_,
-                  sender_->requests() - sender_->retries(), sender_->retries(), rows_refused_);
+                  requests - retries, retries, rows_refused_);
     return Status::OK();
   }
 
@@ -75,40 +88,73 @@ class HttpSink final : public BatchingSink {
   Status SendPending() override { return Send(true); }
 
  private:
-  /// Sends the pending rows: all of them, or (`all` false) only full requests.
+  /// Sends the pending rows: all of them, or (`all` false) only full requests. Up to
+  /// max_in_flight requests go at once, one per connection; the next ones wait for all of them.
   Status Send(bool all) {
     while (pending_ != nullptr && pending_->num_rows() > 0) {
-      SLUICE_ASSIGN_OR_RAISE(http::RequestBody request,
-                             pending_->Next(settings_.batch_rows, settings_.batch_bytes));
-      if (!all && !request.full) break;
-      std::string key = fmt::format("{}-{}-{}-{}", pipeline_name_, name_, run_id_, sequence_++);
-      SLUICE_ASSIGN_OR_RAISE(http::Outcome outcome,
-                             sender_->Send(request.body, key, request.num_rows));
-      if (outcome.delivered) {
-        rows_delivered_ += static_cast<int64_t>(request.num_rows);
-      } else {
-        Reject(request.num_rows, outcome);
+      std::vector<http::RequestBody> wave;
+      size_t end = 0;
+      while (end < pending_->num_rows() && wave.size() < senders_.size()) {
+        SLUICE_ASSIGN_OR_RAISE(http::RequestBody request,
+                               pending_->Next(end, settings_.batch_rows, settings_.batch_bytes));
+        if (!all && !request.full) break;
+        end += request.num_rows;
+        wave.push_back(std::move(request));
       }
-      pending_->Drop(request.num_rows);
+      if (wave.empty()) break;
+      const int64_t first_sequence = sequence_;
+      sequence_ += static_cast<int64_t>(wave.size());
+      std::vector<http::Outcome> outcomes(wave.size());
+      std::vector<Status> errors(wave.size());
+      auto send = [&](size_t i) {
+        std::string key = fmt::format("{}-{}-{}-{}", pipeline_name_, name_, run_id_,
+                                      first_sequence + static_cast<int64_t>(i));
+        auto outcome = senders_[i]->Send(wave[i].body, key, wave[i].num_rows);
+        if (outcome.ok()) {
+          outcomes[i] = std::move(*outcome);
+        } else {
+          errors[i] = outcome.status();
+        }
+      };
+      std::vector<std::thread> threads;
+      for (size_t i = 1; i < wave.size(); ++i) {
+        try {
+          threads.emplace_back(send, i);
+        } catch (const std::system_error&) {
+          send(i);  // no thread to be had: this request goes on its own
+        }
+      }
+      send(0);
+      for (auto& thread : threads) thread.join();
+      for (const Status& error : errors) SLUICE_RETURN_NOT_OK(error);
+      for (size_t i = 0; i < wave.size(); ++i) {
+        if (outcomes[i].delivered) {
+          rows_delivered_ += static_cast<int64_t>(wave[i].num_rows);
+        } else {
+          Reject(wave[i], first_sequence + static_cast<int64_t>(i), outcomes[i]);
+        }
+      }
+      pending_->Drop(end);
     }
     return Status::OK();
   }
 
-  /// The first `num_rows` pending rows become dead letters of a refused request.
-  void Reject(size_t num_rows, const http::Outcome& outcome) {
-    rows_refused_ += static_cast<int64_t>(num_rows);
+  /// The rows of a refused request (number `sequence`) become dead letters.
+  void Reject(const http::RequestBody& request, int64_t sequence, const http::Outcome& outcome) {
+    rows_refused_ += static_cast<int64_t>(request.num_rows);
     logger_->warn("{} refused a request of {} row(s): HTTP {}: {}",
-                  UrlForMessages(settings_.url), num_rows, outcome.status, outcome.excerpt);
+                  UrlForMessages(settings_.url), request.num_rows, outcome.status,
+                  outcome.excerpt);
     if (dead_letters_ == nullptr) return;
     std::string reason = fmt::format("{} {} answered HTTP {}: {}", settings_.method,
                                      UrlForMessages(settings_.url), outcome.status,
                                      outcome.excerpt);
-    for (size_t row = 0; row < num_rows; ++row) {
+    for (size_t row = 0; row < request.num_rows; ++row) {
       exec::DeadLetter letter;
       letter.reason = reason;
       letter.stage = "sink:" + name_;
-      letter.origin = fmt::format("request {}, row {}", sequence_ - 1, row);
-      letter.record = pending_->RowRecord(row);
+      letter.origin = fmt::format("request {}, row {}", sequence, row);
+      letter.record = pending_->RowRecord(request.begin + row);
       dead_letters_->Add(std::move(letter));
     }
   }
@@ -120,7 +166,8 @@ class HttpSink final : public BatchingSink {
   exec::DeadLetterQueue* dead_letters_;
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<PendingRows> pending_;
-  std::unique_ptr<RequestSender> sender_;
+  /// One per request in flight, each with its own connection.
+  std::vector<std::unique_ptr<RequestSender>> senders_;
   std::chrono::steady_clock::time_point first_pending_;
   std::string run_id_;
   int64_t sequence_ = 0;

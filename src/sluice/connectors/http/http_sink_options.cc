@@ -114,6 +114,13 @@ std::vector<OptionSpec> SinkOptionSpecs() {
       "100ms");
   linger.min = 0;
   batch.fields = {rows, bytes, linger};
+  OptionSpec max_in_flight = MakeOption(
+      "max_in_flight", OptionType::kInteger,
+      "Requests sent at once, each over its own connection; the next ones go when all have "
+      "been answered. Above 1, requests may arrive in any order.",
+      "1");
+  max_in_flight.min = 1;
+  max_in_flight.max = 64;
   OptionSpec timeout =
       MakeOption("timeout", OptionType::kDuration, "Longest time for one request.", "10s");
   timeout.min = 10;
@@ -133,7 +140,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
       "The longest wait between attempts, also when Retry-After asks for more.", "30s");
   max_backoff.min = 1;
   retry.fields = {max_attempts, initial_backoff, max_backoff};
-  return {url, method, headers, auth, format, batch, timeout, retry, TlsOptionSpec("https")};
+  return {url,           method,  headers, auth, format, batch, max_in_flight,
+          timeout,       retry,   TlsOptionSpec("https")};
 }
 
 Result<SinkSettings> SinkSettingsFromConfig(const config::Options& options) {
@@ -198,6 +206,7 @@ Result<SinkSettings> SinkSettingsFromConfig(const config::Options& options) {
   }
   settings.batch_bytes = *bytes;
   settings.linger = batch.GetDuration("linger");
+  settings.max_in_flight = options.GetInteger("max_in_flight");
   settings.timeout = Milliseconds(options.GetDuration("timeout"));
 
   const config::Options& retry = options.GetSection("retry");

@@ -52,6 +52,8 @@ struct SinkSettings {
   int64_t batch_bytes = 1 << 20;
   /// With checkpoints: how long rows may wait for a request to fill.
   std::chrono::nanoseconds linger{std::chrono::milliseconds(100)};
+  /// Requests sent at once, each over its own connection.
+  int64_t max_in_flight = 1;
   /// Longest time for one request.
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
   RetryPolicy retry;

@@ -95,15 +95,16 @@ Status PendingRows::Add(const std::shared_ptr<arrow::RecordBatch>& batch) {
   return Status::OK();
 }
 
-Result<RequestBody> PendingRows::Next(int64_t max_rows, int64_t max_bytes) const {
+Result<RequestBody> PendingRows::Next(size_t begin, int64_t max_rows, int64_t max_bytes) const {
   RequestBody request;
-  const size_t total = num_rows();
+  request.begin = begin;
+  const size_t total = num_rows() - begin;
   if (encoder_ != nullptr) {
-    request.num_rows = RowsThatFit(ends_, 0, framing_, max_rows, max_bytes);
+    request.num_rows = RowsThatFit(ends_, begin, framing_, max_rows, max_bytes);
     request.body = framing_.prefix;
     std::string_view text(text_);
-    for (size_t row = 0; row < request.num_rows; ++row) {
-      if (row > 0) request.body += framing_.separator;
+    for (size_t row = begin; row < begin + request.num_rows; ++row) {
+      if (row > begin) request.body += framing_.separator;
       int64_t start = row == 0 ? 0 : ends_[row - 1];
       request.body += text.substr(start, ends_[row] - start);
     }
@@ -113,7 +114,7 @@ Result<RequestBody> PendingRows::Next(int64_t max_rows, int64_t max_bytes) const
     // with fewer rows, in proportion to its excess.
     size_t count = std::min(total, static_cast<size_t>(max_rows));
     for (;;) {
-      SLUICE_ASSIGN_OR_RAISE(auto batch, Gather(count));
+      SLUICE_ASSIGN_OR_RAISE(auto batch, Gather(begin, count));
       SLUICE_ASSIGN_OR_RAISE(request.body, formats::PayloadEncoder::EncodeBatch(*batch));
       const auto size = static_cast<int64_t>(request.body.size());
       if (size <= max_bytes || count == 1) break;
@@ -127,13 +128,14 @@ Result<RequestBody> PendingRows::Next(int64_t max_rows, int64_t max_bytes) const
   return request;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> PendingRows::Gather(size_t count) const {
+Result<std::shared_ptr<arrow::RecordBatch>> PendingRows::Gather(size_t begin,
+                                                                 size_t count) const {
   std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
-  size_t begin = 0;
-  while (begin < count) {
+  const size_t stop = begin + count;
+  while (begin < stop) {
     auto [batch_index, first_row] = origins_[begin];
     size_t end = begin + 1;
-    while (end < count && origins_[end].first == batch_index &&
+    while (end < stop && origins_[end].first == batch_index &&
            origins_[end].second == first_row + static_cast<int64_t>(end - begin)) {
       ++end;
     }

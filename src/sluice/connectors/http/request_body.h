@@ -32,7 +32,8 @@ size_t RowsThatFit(const std::vector<int64_t>& ends, size_t begin, const Framing
 /// One request's body and the pending rows it holds.
 struct RequestBody {
   std::string body;
-  /// The first `num_rows` pending rows.
+  /// Pending rows [begin, begin + num_rows).
+  size_t begin = 0;
   size_t num_rows = 0;
   /// Whether a limit (rows or bytes) closed the request before the pending rows ran out; a
   /// request that is not full may wait for more rows.
@@ -53,9 +54,9 @@ class PendingRows {
 
   size_t num_rows() const { return origins_.size(); }
 
-  /// The body of the next request: the first pending rows within `max_rows` and `max_bytes`
-  /// (one row at least). Call only when rows are pending.
-  Result<RequestBody> Next(int64_t max_rows, int64_t max_bytes) const;
+  /// The body of a request of the pending rows from `begin` on, as many as fit `max_rows` and
+  /// `max_bytes` (one row at least). Call only with begin < num_rows().
+  Result<RequestBody> Next(size_t begin, int64_t max_rows, int64_t max_bytes) const;
 
   /// Drops the first `count` pending rows (sent, or dead letters).
   void Drop(size_t count);
@@ -67,8 +68,8 @@ class PendingRows {
   PendingRows(std::unique_ptr<formats::PayloadEncoder> encoder, Framing framing)
       : encoder_(std::move(encoder)), framing_(std::move(framing)) {}
 
-  /// The first `count` pending rows as one batch.
-  Result<std::shared_ptr<arrow::RecordBatch>> Gather(size_t count) const;
+  /// Pending rows [begin, begin + count) as one batch.
+  Result<std::shared_ptr<arrow::RecordBatch>> Gather(size_t begin, size_t count) const;
 
   /// Row formats: the encoder of one row; null for arrow.
   std::unique_ptr<formats::PayloadEncoder> encoder_;

@@ -78,24 +78,24 @@ TEST(PendingRowsTest, JsonArrayJsonLinesAndCsvBodies) {
   auto json = PendingRows::Make(BodyFormat::kJson, TestSchema()).ValueOrDie();
   ASSERT_TRUE(json->Add(Rows(1, 2)).ok());
   ASSERT_TRUE(json->Add(Rows(3, 1)).ok());
-  auto request = json->Next(2, 1 << 20).ValueOrDie();
+  auto request = json->Next(0, 2, 1 << 20).ValueOrDie();
   EXPECT_EQ(request.body, R"([{"id":1,"name":"a,b"},{"id":2,"name":"n2"}])");
   EXPECT_EQ(request.num_rows, 2u);
   EXPECT_TRUE(request.full);
   json->Drop(2);
-  request = json->Next(2, 1 << 20).ValueOrDie();
+  request = json->Next(0, 2, 1 << 20).ValueOrDie();
   EXPECT_EQ(request.body, R"([{"id":3,"name":"n3"}])");
   EXPECT_FALSE(request.full);
   EXPECT_EQ(json->RowRecord(0), R"({"id":3,"name":"n3"})");
 
   auto jsonl = PendingRows::Make(BodyFormat::kJsonl, TestSchema()).ValueOrDie();
   ASSERT_TRUE(jsonl->Add(Rows(2, 2)).ok());
-  EXPECT_EQ(jsonl->Next(10, 1 << 20).ValueOrDie().body,
+  EXPECT_EQ(jsonl->Next(0, 10, 1 << 20).ValueOrDie().body,
             "{\"id\":2,\"name\":\"n2\"}\n{\"id\":3,\"name\":\"n3\"}\n");
 
   auto csv = PendingRows::Make(BodyFormat::kCsv, TestSchema()).ValueOrDie();
   ASSERT_TRUE(csv->Add(Rows(1, 3)).ok());
-  request = csv->Next(10, 1 << 20).ValueOrDie();
+  request = csv->Next(0, 10, 1 << 20).ValueOrDie();
   EXPECT_EQ(request.body, "id,name\n1,\"a,b\"\n2,n2\n3,n3\n");
 }
 
@@ -104,13 +104,37 @@ TEST(PendingRowsTest, BytesLimitHoldsForEveryRequest) {
   ASSERT_TRUE(pending->Add(Rows(100, 1000)).ok());
   size_t rows = 0;
   while (pending->num_rows() > 0) {
-    auto request = pending->Next(500, 200).ValueOrDie();
+    auto request = pending->Next(0, 500, 200).ValueOrDie();
     EXPECT_LE(request.body.size(), 200u);
     EXPECT_GT(request.num_rows, 1u);
     rows += request.num_rows;
     pending->Drop(request.num_rows);
   }
   EXPECT_EQ(rows, 1000u);
+}
+
+TEST(PendingRowsTest, RequestsFromAnOffsetEqualThoseAfterDropping) {
+  for (BodyFormat format : {BodyFormat::kJson, BodyFormat::kCsv, BodyFormat::kArrow}) {
+    auto ahead = PendingRows::Make(format, TestSchema()).ValueOrDie();
+    auto dropped = PendingRows::Make(format, TestSchema()).ValueOrDie();
+    for (auto* pending : {ahead.get(), dropped.get()}) {
+      ASSERT_TRUE(pending->Add(Rows(0, 300)).ok());
+      ASSERT_TRUE(pending->Add(Rows(300, 300)).ok());
+    }
+    size_t begin = 0;
+    while (begin < ahead->num_rows()) {
+      auto request = ahead->Next(begin, 250, 1 << 20).ValueOrDie();
+      auto expected = dropped->Next(0, 250, 1 << 20).ValueOrDie();
+      EXPECT_EQ(request.begin, begin);
+      EXPECT_EQ(request.num_rows, expected.num_rows);
+      EXPECT_EQ(request.body, expected.body);
+      EXPECT_EQ(request.full, expected.full);
+      EXPECT_EQ(ahead->RowRecord(begin), dropped->RowRecord(0));
+      dropped->Drop(expected.num_rows);
+      begin += request.num_rows;
+    }
+    EXPECT_EQ(begin, 600u);
+  }
 }
 
 /// The rows of an Arrow IPC stream.
@@ -124,7 +148,7 @@ TEST(PendingRowsTest, ArrowBodiesSpanBatchesAndShrinkToTheBytesLimit) {
   auto pending = PendingRows::Make(BodyFormat::kArrow, TestSchema()).ValueOrDie();
   ASSERT_TRUE(pending->Add(Rows(0, 300)).ok());
   ASSERT_TRUE(pending->Add(Rows(300, 300)).ok());
-  auto request = pending->Next(500, 1 << 20).ValueOrDie();
+  auto request = pending->Next(0, 500, 1 << 20).ValueOrDie();
   EXPECT_EQ(request.num_rows, 500u);
   auto table = ReadArrow(request.body);
   ASSERT_EQ(table->num_rows(), 500);
@@ -134,7 +158,7 @@ TEST(PendingRowsTest, ArrowBodiesSpanBatchesAndShrinkToTheBytesLimit) {
   const int64_t limit = static_cast<int64_t>(request.body.size() / 3);
   int64_t delivered = 0;
   while (pending->num_rows() > 0) {
-    request = pending->Next(500, limit).ValueOrDie();
+    request = pending->Next(0, 500, limit).ValueOrDie();
     EXPECT_LE(static_cast<int64_t>(request.body.size()), limit);
     auto part = ReadArrow(request.body);
     ASSERT_EQ(part->num_rows(), static_cast<int64_t>(request.num_rows));

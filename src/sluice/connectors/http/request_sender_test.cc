@@ -56,7 +56,7 @@ TEST(HttpSinkOptionsTest, ReadsEveryOption) {
   auto settings = Settings(
       "{connector: http, url: 'http://h/x?k=1', method: PUT, format: csv,"
       " headers: {X-Api-Key: k3y, X-Source: s}, auth: {basic: {username: u, password: pw}},"
-      " batch: {rows: 7, bytes: 2KB, linger: 1s}, timeout: 3s,"
+      " batch: {rows: 7, bytes: 2KB, linger: 1s}, timeout: 3s, max_in_flight: 4,"
       " retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 1s}}");
   ASSERT_TRUE(settings.ok()) << settings.status().ToString();
   EXPECT_EQ(settings->method, "PUT");
@@ -66,6 +66,7 @@ TEST(HttpSinkOptionsTest, ReadsEveryOption) {
   EXPECT_EQ(settings->batch_rows, 7);
   EXPECT_EQ(settings->batch_bytes, 2048);
   EXPECT_EQ(settings->timeout, milliseconds(3000));
+  EXPECT_EQ(settings->max_in_flight, 4);
   EXPECT_EQ(settings->retry.max_attempts, 2);
   EXPECT_EQ(settings->retry.initial_backoff, milliseconds(10));
   // The password and the key header are secrets; X-Source is not.
@@ -94,7 +95,7 @@ TEST(HttpSinkOptionsTest, RefusesBadOptionsAtTheirPlace) {
                         " basic: {username: u}}}").ok());
   EXPECT_FALSE(Settings("{connector: http, url: 'http://h', auth: {bearer_token: t},"
                         " headers: {Authorization: x}}").ok());
-  EXPECT_FALSE(Settings("{connector: http, url: 'http://h', max_in_flight: 2}").ok());
+  EXPECT_FALSE(Settings("{connector: http, url: 'http://h', max_in_flight: 0}").ok());
   EXPECT_FALSE(Settings("{connector: http, url: 'http://h', batch: {bytes: lots}}").ok());
 }
 
