@@ -10,10 +10,7 @@ case_every_row_in_every_format() {
   for format in json jsonl csv arrow; do
     write_pipeline "url: http://127.0.0.1:$port/all_$format/ok" "format: $format" \
       "batch: {rows: 500}"
-    if ! run_sluice pipeline.yaml; then
-      fail_case "$format: the run failed"
-      continue
-    fi
+    run_or_fail "$format" || continue
     summary=$(check "all_$format" "$format" 10000)
     if [[ "$summary" == "requests=20 ok=20 ok_rows=10000 dead_rows=0 exact=yes "*"keys=20 ok_keys_unique=yes methods=POST "* ]]; then
       pass "$format: 10000 rows in 20 requests, each row once ($summary)"
@@ -29,10 +26,7 @@ case_bytes_limit_and_put() {
   make_rows 2000
   write_pipeline "url: http://127.0.0.1:$port/bytes/ok" "method: PUT" "format: jsonl" \
     "batch: {rows: 500, bytes: 4KB}"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "bytes limit: the run failed"
-    return
-  fi
+  run_or_fail "bytes limit" || return
   local summary max requests
   summary=$(check bytes jsonl 2000)
   max=$(grep -o 'max_body=[0-9]*' <<< "$summary" | cut -d= -f2)
@@ -51,10 +45,7 @@ case_requests_in_flight() {
   make_rows 10000
   write_pipeline "url: http://127.0.0.1:$port/in_flight/slow/0.6/1000" "format: jsonl" \
     "batch: {rows: 500}" "max_in_flight: 4"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "in flight: the run failed"
-    return
-  fi
+  run_or_fail "in flight" || return
   local summary
   summary=$(check in_flight jsonl 10000)
   if [[ "$summary" == "requests=20 ok=20 ok_rows=10000 dead_rows=0 exact=yes "*"keys=20 ok_keys_unique=yes "*"in_flight=4" ]]; then

@@ -7,10 +7,7 @@ case_500s_are_retried() {
   make_rows 2000
   write_pipeline "url: http://127.0.0.1:$port/fail500/fail500/3" "format: jsonl" \
     "batch: {rows: 500}" "retry: {initial_backoff: 20ms}"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "500s: the run failed"
-    return
-  fi
+  run_or_fail "500s" || return
   local summary
   summary=$(check fail500 jsonl 2000)
   if [[ "$summary" == "requests=7 ok=4 ok_rows=2000 dead_rows=0 exact=yes "*"keys=4 ok_keys_unique=yes"* ]] &&
@@ -27,10 +24,7 @@ case_429_retry_after_is_honoured() {
   make_rows 500
   write_pipeline "url: http://127.0.0.1:$port/throttle/throttle/1/1" "batch: {rows: 500}" \
     "retry: {initial_backoff: 20ms, max_backoff: 5s}"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "429: the run failed"
-    return
-  fi
+  run_or_fail "429" || return
   local delay summary
   delay=$("$python" -c 'import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))' \
     "$(recorded throttle 1 time)" "$(recorded throttle 2 time)")
@@ -49,10 +43,7 @@ case_timeout_is_retried_with_the_same_key() {
   make_rows 2000
   write_pipeline "url: http://127.0.0.1:$port/slow/slow/1.5/1" "format: csv" \
     "batch: {rows: 500}" "timeout: 500ms" "retry: {initial_backoff: 20ms}"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "timeout: the run failed"
-    return
-  fi
+  run_or_fail "timeout" || return
   local summary deduped
   summary=$(check slow csv 2000)
   deduped=$(check slow csv 2000 dedupe)
@@ -70,10 +61,7 @@ case_400_rows_become_dead_letters() {
   make_rows 3000
   write_pipeline "url: http://127.0.0.1:$port/reject/reject/3" "format: arrow" \
     "batch: {rows: 500}"
-  if ! run_sluice pipeline.yaml; then
-    fail_case "400: the run failed"
-    return
-  fi
+  run_or_fail "400" || return
   local summary dead with_reason
   summary=$(check reject arrow 3000 dead=dead.jsonl)
   dead=$(wc -l < dead.jsonl)

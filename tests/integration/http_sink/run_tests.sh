@@ -35,6 +35,14 @@ run_sluice() {
   "$sluice" run --no-progress "$@" 2> stderr.txt
 }
 
+# Runs pipeline.yaml; when the run fails, counts a failed check "LABEL: the run failed" and
+# returns non-zero.
+run_or_fail() {
+  run_sluice pipeline.yaml && return 0
+  fail_case "$1: the run failed"
+  return 1
+}
+
 # Writes rows.jsonl: N rows {id, name, amount, at}.
 make_rows() {
   "$python" - "$1" <<'PY'
