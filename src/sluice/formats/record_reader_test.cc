@@ -6,6 +6,7 @@
 #include <arrow/ipc/writer.h>
 #include <arrow/json/from_string.h>
 #include <fmt/format.h>
+#include <parquet/arrow/writer.h>
 #include <gtest/gtest.h>
 
 #include "sluice/formats/formats_test_support.h"
@@ -287,6 +288,48 @@ TEST(ParquetReaderTest, ReadsEveryLeafOfNestedColumns) {
   EXPECT_EQ(std::static_pointer_cast<arrow::StringArray>(obj->GetFieldByName("b"))->GetView(0),
             "x");
   EXPECT_EQ(Column<arrow::StringArray>(result, "name")->GetView(0), "n");
+}
+
+TEST(ParquetReaderTest, ARemoteFileFetchedRowGroupAheadReadsTheSame) {
+  ScratchDirectory dir;
+  std::string path = dir.File("groups.parquet");
+  arrow::Int64Builder ids;
+  arrow::StringBuilder names;
+  for (int64_t i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(ids.Append(i).ok());
+    ASSERT_TRUE(names.Append(fmt::format("name-{}", i % 37)).ok());  // dictionary pages
+  }
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  auto table = arrow::Table::Make(schema, {*ids.Finish(), *names.Finish()});
+  auto out = *arrow::io::FileOutputStream::Open(path);
+  ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out,
+                                         /*chunk_size=*/300)
+                  .ok());  // 17 row groups
+  ASSERT_TRUE(out->Close().ok());
+  auto read = [&](bool remote, std::vector<std::string> columns) {
+    ReadOptions options;
+    options.remote = remote;
+    options.batch_rows = 128;
+    options.columns = std::move(columns);
+    auto reader = RecordReader::Open(*arrow::io::ReadableFile::Open(path), path,
+                                     Format::kParquet, options);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+    while (true) {
+      auto batch = (*reader)->Next(nullptr);
+      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+      if (!batch.ok() || *batch == nullptr) break;
+      batches.push_back(*batch);
+    }
+    return *arrow::Table::FromRecordBatches(batches);
+  };
+  auto local = read(false, {});
+  auto remote = read(true, {});
+  EXPECT_EQ(remote->num_rows(), 5000);
+  EXPECT_TRUE(remote->Equals(*local));
+  auto projected = read(true, {"name"});  // only some column chunks fetched
+  EXPECT_TRUE(projected->GetColumnByName("name")->Equals(*local->GetColumnByName("name")));
 }
 
 TEST(ParquetReaderTest, NotParquetIsAnError) {
