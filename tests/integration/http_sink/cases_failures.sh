@@ -1,12 +1,13 @@
 # Failed requests: retried, honoured, refused into dead letters, or failing the run; secrets
 # never printed (sourced by run_tests.sh).
 
-# Three 500s, then success: the run succeeds, every row arrives once in the requests answered
-# 200, the retries carry the same Idempotency-Key as the first attempt, and they are counted.
+# Three 500s, then success, with three requests in flight: the run succeeds, every row arrives
+# once in the requests answered 200, the retries carry the same Idempotency-Key as the first
+# attempt, and they are counted.
 case_500s_are_retried() {
   make_rows 2000
   write_pipeline "url: http://127.0.0.1:$port/fail500/fail500/3" "format: jsonl" \
-    "batch: {rows: 500}" "retry: {initial_backoff: 20ms}"
+    "batch: {rows: 500}" "retry: {initial_backoff: 20ms}" "max_in_flight: 3"
   run_or_fail "500s" || return
   local summary
   summary=$(check fail500 jsonl 2000)
@@ -56,11 +57,12 @@ case_timeout_is_retried_with_the_same_key() {
 }
 
 # A 400 makes every row of its request a dead letter with the status and the start of the
-# answer; the run goes on: rows in = rows delivered + dead letters.
+# answer; the run goes on: rows in = rows delivered + dead letters (with two requests in
+# flight, so that refused and delivered requests share waves).
 case_400_rows_become_dead_letters() {
   make_rows 3000
   write_pipeline "url: http://127.0.0.1:$port/reject/reject/3" "format: arrow" \
-    "batch: {rows: 500}"
+    "batch: {rows: 500}" "max_in_flight: 2"
   run_or_fail "400" || return
   local summary dead with_reason
   summary=$(check reject arrow 3000 dead=dead.jsonl)
