@@ -54,3 +54,25 @@ case_requests_in_flight() {
     fail_case "in flight: $summary"
   fi
 }
+
+# With checkpoints, rows wait for a request to fill: 1,234 rows read 100 at a time go in
+# requests of 500, 500 and, at the last checkpoint, 234. With linger 0ms each batch of 100 is
+# sent as it comes. Either way every row arrives once.
+case_checkpoints_and_linger() {
+  make_rows 1234
+  local linger summary expected
+  for linger in 1h 0ms; do
+    write_pipeline "url: http://127.0.0.1:$port/linger_$linger/ok" "format: jsonl" \
+      "batch: {rows: 500, linger: $linger}"
+    sed -i -e 's/batch_size: 10000/batch_size: 100/' -e '/^dead_letters:/,$d' pipeline.yaml
+    echo "checkpoint: {dir: state_$linger, interval: 1h}" >> pipeline.yaml
+    run_or_fail "linger $linger" || continue
+    summary=$(check "linger_$linger" jsonl 1234)
+    expected=$([ "$linger" = 1h ] && echo 3 || echo 13)
+    if [[ "$summary" == "requests=$expected ok=$expected ok_rows=1234 dead_rows=0 exact=yes "* ]]; then
+      pass "linger $linger with checkpoints: 1234 rows once in $expected requests"
+    else
+      fail_case "linger $linger: $summary"
+    fi
+  done
+}
