@@ -40,14 +40,17 @@ class ScratchDirectory {
   std::filesystem::path path_;
 };
 
+#ifdef SLUICE_SOURCE_DIR
 /// Writes the files of avro_orc_reference.py (Avro written by fastavro, ORC and Parquet by
-/// pyarrow) into `directory`; false when those Python packages are not installed.
+/// pyarrow) into `directory`; false when those Python packages are not installed. Only for
+/// test targets that know the source folder (sluice_tests).
 inline bool WriteReferenceFiles(const ScratchDirectory& directory) {
   std::string command = std::string(SLUICE_SOURCE_DIR) + "/.deps/venv/bin/python " +
                         SLUICE_SOURCE_DIR + "/src/sluice/formats/avro_orc_reference.py " +
                         directory.path().string() + " > /dev/null 2>&1";
   return std::system(command.c_str()) == 0;
 }
+#endif
 
 inline void WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
