@@ -404,7 +404,7 @@ TEST_F(StdioCliTest, ParquetFromStdinIsAConfigurationError) {
             "blackhole}}\n");
   Outcome outcome = Shell("true | " + binary_ + " run " + no_format);
   EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
-  EXPECT_NE(outcome.output.find("add format: csv, jsonl or arrow"), std::string::npos)
+  EXPECT_NE(outcome.output.find("add format: csv, jsonl, arrow or avro"), std::string::npos)
       << outcome.output;
 }
 
