@@ -500,7 +500,7 @@ Status Pipeline::TakeCheckpoint(const std::vector<int64_t>& batches_done, bool f
 Status Pipeline::CompleteCheckpoint() {
   Checkpoints& checkpoints = *checkpoints_;
   if (checkpoints.in_flight == nullptr) return Status::OK();
-  checkpoints.writer.join();
+  if (checkpoints.writer.joinable()) checkpoints.writer.join();
   checkpoints.max_write =
       std::max(checkpoints.max_write, Seconds(Clock::now() - checkpoints.write_started));
   std::unique_ptr<state::CheckpointData> data = std::move(checkpoints.in_flight);
@@ -553,8 +553,7 @@ Status Pipeline::FinalCheckpoint(const std::vector<int64_t>& batches_done, bool 
 void Pipeline::SettleCheckpoint() {
   Checkpoints& checkpoints = *checkpoints_;
   if (checkpoints.in_flight == nullptr) return;
-  checkpoints.writer.join();
-  checkpoints.written.store(true);
+  // CompleteCheckpoint() waits for the write (joining the writer twice would abort).
   // A checkpoint that was written is consistent whatever failed after it was taken: commit it,
   // so that the sinks' Abort() discards only what came after.
   Status completed = CompleteCheckpoint();

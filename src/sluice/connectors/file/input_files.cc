@@ -13,6 +13,7 @@
 
 #include "sluice/common/file_system.h"
 #include "sluice/connectors/file/file_source.h"
+#include "sluice/connectors/file/readahead_file.h"
 
 namespace sluice::connectors {
 namespace {
@@ -135,9 +136,15 @@ Result<std::unique_ptr<formats::RecordReader>> InputFiles::Open(
     return Status::IOError(
         fmt::format("cannot open '{}': {}", paths_[index], file.status().message()));
   }
+  std::shared_ptr<arrow::io::RandomAccessFile> input = *std::move(file);
+  // Formats read front to back in blocks fetch the next block while one is decoded.
+  if (format == formats::Format::kCsv || format == formats::Format::kJsonLines ||
+      format == formats::Format::kAvro) {
+    input = std::make_shared<ReadaheadFile>(std::move(input));
+  }
   formats::ReadOptions remote = options;
   remote.remote = true;
-  return formats::RecordReader::Open(*std::move(file), paths_[index], format, remote);
+  return formats::RecordReader::Open(std::move(input), paths_[index], format, remote);
 }
 
 }  // namespace sluice::connectors
